@@ -1,0 +1,12 @@
+# The two commands of the README. Each one does its own set-up (Node 24, npm ci, Redis).
+SHELL := /bin/bash
+.PHONY: demo test check bench
+
+demo:
+	@source scripts/bootstrap.sh && npm run build && node dist/cli.js demo
+
+test:
+	@source scripts/bootstrap.sh --redis && npm run check
+
+bench:
+	@source scripts/bootstrap.sh --redis && npm run bench

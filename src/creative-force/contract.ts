@@ -1,0 +1,105 @@
+/**
+ * The Creative Force contract in one place (see ../shared/reference/creative-force.md).
+ *
+ * Items tagged ASSUMED are not publicly documented: each one has a default that matches the
+ * reference exactly and an environment override, so a correction from Creative Force needs no
+ * code change. The README lists them under "To confirm with Creative Force".
+ */
+
+/** Gateway paths relative to CF_API_BASE_URL. `{name}` placeholders are URL-encoded values. */
+export interface GatewayPaths {
+  /** ASSUMED, override CF_PATH_PROCESS_DETAIL. */
+  processDetail: string;
+  /** ASSUMED, override CF_PATH_UPDATE_STATUS. */
+  updateStatus: string;
+  /** ASSUMED, override CF_PATH_SUBMIT_OUTPUT. */
+  submitOutput: string;
+  /** ASSUMED, override CF_PATH_ANNOTATIONS. */
+  annotations: string;
+  /** ASSUMED, override CF_PATH_STYLING_ASSETS. */
+  stylingAssets: string;
+  bulkGetAssets: string;
+  bulkGetFiles: string;
+  product: string;
+  job: string;
+  outfitProducts: string;
+  presignedUpload: string;
+}
+
+export const defaultGatewayPaths: Readonly<GatewayPaths> = Object.freeze({
+  processDetail: '/cloud-automation/task-processes/{taskProcessId}',
+  updateStatus: '/cloud-automation/task-processes/{taskProcessId}/status',
+  submitOutput: '/cloud-automation/task-processes/{taskProcessId}/submit-output',
+  annotations: '/tasks/{taskId}/annotations',
+  stylingAssets: '/outfits/styling-assets',
+  bulkGetAssets: '/assets/bulk-get-assets',
+  bulkGetFiles: '/files/bulk-get-files',
+  product: '/products/{productId}',
+  job: '/jobs/{jobId}',
+  outfitProducts: '/outfits/{outfitId}/products',
+  presignedUpload: '/assets/get-presigned-url',
+});
+
+/** The environment variable that overrides each ASSUMED path. */
+export const assumedPathEnv = {
+  processDetail: 'CF_PATH_PROCESS_DETAIL',
+  updateStatus: 'CF_PATH_UPDATE_STATUS',
+  submitOutput: 'CF_PATH_SUBMIT_OUTPUT',
+  annotations: 'CF_PATH_ANNOTATIONS',
+  stylingAssets: 'CF_PATH_STYLING_ASSETS',
+} as const satisfies Partial<Record<keyof GatewayPaths, string>>;
+
+/** ASSUMED: the `status` value of the Update Process Status body; override CF_FAILED_STATUS. */
+export const defaultFailedStatus = 'Failed';
+
+/** KNOWN: bulk-get-files takes at most this many ids per request. */
+export const bulkGetFilesLimit = 100;
+
+/** KNOWN: the rate limit of the gateway, per egress IP. */
+export const gatewayRequestsPerSecond = 20;
+
+/** KNOWN: the OAuth scope of the gateway. */
+export const gatewayScope = 'cfgateway';
+
+/** KNOWN: physicalFileTypeId for output files in the pre-signed URL request. */
+export const outputPhysicalFileTypeId = 2;
+
+/** KNOWN: the step ids of the Cloud Automation levels (25 default, L1-L4 26-29, L5 40). */
+export const cloudAutomationStepIds = [25, 26, 27, 28, 29, 40] as const;
+
+export const OutputResultType = { ProcessNewAsset: 1, KeepOldAsset: 2, RedoAsset: 3 } as const;
+export const AssetAttribute = { Normal: 0, Inclip: 1, Resource: 2, Alternative: 4 } as const;
+export const AssetContentType = { Photo: 1, Video: 2, Both: 4 } as const;
+
+export type OutputResultTypeId = (typeof OutputResultType)[keyof typeof OutputResultType];
+export type AssetAttributeId = (typeof AssetAttribute)[keyof typeof AssetAttribute];
+export type AssetContentTypeId = (typeof AssetContentType)[keyof typeof AssetContentType];
+
+/** The webhook signature header (KNOWN name). */
+export const signatureHeader = 'x-cf-signature';
+
+/**
+ * ASSUMED signature recipe: base64(HMAC-SHA256(key = base64decode(secret), raw body)).
+ * A connection may pin any variant of the family by name, or use `auto` to accept all of them.
+ */
+export const signatureVariants = [
+  'b64key-sha256-base64',
+  'b64key-sha256-hex',
+  'b64key-sha1-base64',
+  'b64key-sha1-hex',
+  'utf8key-sha256-base64',
+  'utf8key-sha256-hex',
+  'utf8key-sha1-base64',
+  'utf8key-sha1-hex',
+] as const;
+export type SignatureVariant = (typeof signatureVariants)[number];
+export const defaultSignatureVariant: SignatureVariant = 'b64key-sha256-base64';
+
+/** Fills `{name}` placeholders of a gateway path with URL-encoded values. */
+export function fillPath(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (_match, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`path ${template} needs a value for {${name}}`);
+    return encodeURIComponent(value);
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The catalogue of every error this service raises. Code branches on `code`, never on messages.
+ * `retryable` says whether running the same work again later may succeed; the worker is the one
+ * place that turns it into "retry with backoff" or "fail now". The README documents each code.
+ */
+export const errorCatalogue = {
+  CONFIG_INVALID: { retryable: false, meaning: 'An environment variable or the connections file is invalid.' },
+  WEBHOOK_SIGNATURE_INVALID: { retryable: false, meaning: 'X-CF-Signature is missing or matches no webhook secret.' },
+  WEBHOOK_PAYLOAD_INVALID: { retryable: false, meaning: 'The webhook body is not JSON or not a ReadyToWork shape.' },
+  CF_AUTH_FAILED: { retryable: false, meaning: 'Creative Force refused the client id / secret.' },
+  CF_UNAUTHORIZED: { retryable: false, meaning: 'A gateway call was refused with 401 even with a fresh token.' },
+  CF_FORBIDDEN: { retryable: false, meaning: 'The registered app user lacks a permission (403).' },
+  CF_NOT_FOUND: { retryable: false, meaning: 'The gateway answered 404 for a resource of this task.' },
+  CF_REJECTED: { retryable: false, meaning: 'The gateway refused the request as invalid (4xx business error).' },
+  CF_RATE_LIMITED: { retryable: true, meaning: 'The gateway kept answering 429 after the limiter paused.' },
+  CF_SERVER_ERROR: { retryable: true, meaning: 'The gateway answered 5xx.' },
+  CF_TIMEOUT: { retryable: true, meaning: 'A gateway call passed its deadline.' },
+  CF_NETWORK: { retryable: true, meaning: 'A gateway call failed at the connection level.' },
+  CF_BAD_RESPONSE: { retryable: false, meaning: 'A gateway response did not have the documented shape.' },
+  ASSET_DOWNLOAD_FAILED: { retryable: true, meaning: 'A pre-signed S3 download failed (network, 5xx, or timeout).' },
+  ASSET_TOO_LARGE: { retryable: false, meaning: 'An input file is larger than MAX_ASSET_BYTES.' },
+  ASSET_CHECKSUM_MISMATCH: { retryable: true, meaning: 'A downloaded file does not match its MD5 or length.' },
+  ASSET_UNREADABLE: { retryable: false, meaning: 'An input file is not a decodable image.' },
+  UPLOAD_REFUSED: { retryable: false, meaning: 'Creative Force listed an output file in errorFiles of the pre-signed URL call.' },
+  UPLOAD_FAILED: { retryable: true, meaning: 'The S3 PUT of an output file failed.' },
+  SLOT_UNSUPPORTED: { retryable: false, meaning: 'The recipe cannot produce the content type a slot expects.' },
+  SLOT_UNFILLABLE: { retryable: false, meaning: "The recipe produced too few files for a slot's quantity rules." },
+  RECIPE_NOT_CONFIGURED: { retryable: false, meaning: 'The subfunction has no recipe, or the recipe options are invalid.' },
+  TASK_INPUT_MISSING: { retryable: false, meaning: 'The task process has no input asset to work from.' },
+  CONNECTION_UNKNOWN: { retryable: false, meaning: 'A queued job names a connection that is no longer configured.' },
+} as const satisfies Record<string, { retryable: boolean; meaning: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** An error of this service: a stable `code`, a `retryable` flag and optional structured details. */
+export class ConnectorError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+  /** When the remote system asked us to wait (429 Retry-After), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown>; retryable?: boolean; retryAfterMs?: number } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConnectorError';
+    this.code = code;
+    this.retryable = options.retryable ?? errorCatalogue[code].retryable;
+    this.details = options.details;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+export function isConnectorError(err: unknown): err is ConnectorError {
+  return err instanceof ConnectorError;
+}

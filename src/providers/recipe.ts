@@ -1,0 +1,77 @@
+/**
+ * The one interface every way of producing outputs implements: the local sharp conversion now,
+ * the AI providers (AdCreative.ai, Sartiq, Firefly) next. The cycle calls `plan` before any paid or
+ * slow work, so a slot a recipe cannot fill fails before money is spent.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { AssetAttributeId } from '../creative-force/contract.ts';
+import type { Annotation, ExpectedOutput, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
+
+/** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
+export interface ContextNeeds {
+  colorReferences?: boolean;
+  product?: boolean;
+  job?: boolean;
+  outfit?: boolean;
+  annotations?: boolean;
+}
+
+/** A file on local disk under the cycle's work directory. */
+export interface LocalFile {
+  /** Absolute path. */
+  path: string;
+  fileName: string;
+  bytes: number;
+}
+
+/** An input asset of the task, downloaded. */
+export interface InputFile extends LocalFile {
+  assetId: string;
+  positionName: string | null;
+  positionTagId: string | null;
+}
+
+/** What step 4 gathered; fields are present only when the recipe declared the need. */
+export interface TaskContext {
+  event: WebhookPayload;
+  colorReferences?: LocalFile[];
+  product?: Record<string, unknown>;
+  job?: Record<string, unknown>;
+  annotations?: Annotation[];
+}
+
+/** A produced file, ranked: earlier files are better candidates for the main places of a slot. */
+export interface ProducedFile extends LocalFile {
+  contentType: string;
+  kind: 'photo' | 'video';
+  /** Set when the recipe itself decides the attribute (e.g. a resource file); else the planner does. */
+  assetAttributeId?: AssetAttributeId;
+}
+
+export interface RecipeRun<Options> {
+  detail: ProcessDetail;
+  /** The slots this run must produce for. */
+  slots: ExpectedOutput[];
+  inputs: InputFile[];
+  context: TaskContext;
+  options: Options;
+  /** Directory where the recipe writes its outputs; it exists and is removed with the cycle. */
+  outputDir: string;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** Produced files per slot, keyed by mappingKeyId. */
+export type RecipeResult = Map<string, ProducedFile[]>;
+
+export interface Recipe<Options = unknown> {
+  /** The name used in the connections file (`recipe: convert`). */
+  readonly name: string;
+  /** Validates the `options` of a subfunction when the configuration is loaded. */
+  readonly optionsSchema: z.ZodType<Options>;
+  needs(options: Options): ContextNeeds;
+  /** Returns a reason when this recipe cannot fill the slot (e.g. a video slot for a photo recipe). */
+  cannotFill(slot: ExpectedOutput, options: Options): string | null;
+  run(run: RecipeRun<Options>): Promise<RecipeResult>;
+}
