@@ -13,7 +13,6 @@ export interface ContextNeeds {
   colorReferences?: boolean;
   product?: boolean;
   job?: boolean;
-  outfit?: boolean;
   annotations?: boolean;
 }
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/** Command line entry: `cf-ai-connector <start|serve|work|demo>`. */
+import { runService } from './main.ts';
+
+const usage = `usage: cf-ai-connector <command>
+
+commands:
+  start   receive webhooks and run workers in one process
+  serve   receive webhooks only (scale workers separately)
+  work    run workers only (serves /healthz and /readyz)
+  demo    run a full cycle against the built-in Creative Force simulator
+
+configuration: environment variables (see README.md), CONNECTIONS_FILE for the studios`;
+
+const command = process.argv[2];
+switch (command) {
+  case 'start':
+  case 'serve':
+  case 'work':
+    await runService(command);
+    break;
+  case 'demo': {
+    const { runDemo } = await import('./demo.ts');
+    process.exit(await runDemo());
+    break;
+  }
+  case undefined:
+  case 'help':
+  case '--help':
+  case '-h':
+    process.stdout.write(`${usage}\n`);
+    break;
+  default:
+    process.stderr.write(`cf-ai-connector: unknown command "${command}"\n${usage}\n`);
+    process.exit(2);
+}

@@ -1,0 +1,141 @@
+/**
+ * The connections file: one entry per studio (YAML or JSON). String values may reference
+ * environment variables as `${NAME}` so secrets stay out of the file. A file that does not
+ * validate stops the start with a message naming the connection and the field.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { cloudAutomationStepIds, defaultSignatureVariant, signatureVariants } from '../creative-force/contract.ts';
+import { ConnectorError } from '../errors.ts';
+import type { RecipeRegistry } from '../providers/index.ts';
+import { deepFreeze } from './env.ts';
+
+const base64Secret = z
+  .string()
+  .min(16, 'must be the Base64 secret key shown by Creative Force')
+  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be Base64 (RFC 2045)');
+
+const connectionSchema = z.object({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, - or _ (it appears in the webhook URL)'),
+  name: z.string().min(1),
+  creativeForce: z.object({
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    webhookSecrets: z.array(base64Secret).min(1).max(10),
+    signatureScheme: z.union([z.literal('auto'), z.enum(signatureVariants)]).default(defaultSignatureVariant),
+  }),
+  stepIds: z
+    .array(z.coerce.number().int().positive())
+    .min(1)
+    .default([...cloudAutomationStepIds]),
+  subfunctions: z.record(
+    z.string().regex(/^\d+$/, 'subfunction ids are numbers'),
+    z.object({ recipe: z.string().min(1), options: z.unknown().default({}) }),
+  ),
+});
+
+const fileSchema = z.object({ connections: z.array(z.unknown()).min(1) });
+
+export type Connection = Omit<z.infer<typeof connectionSchema>, 'subfunctions'> & {
+  subfunctions: Record<string, { recipe: string; options: unknown }>;
+};
+
+/**
+ * `${NAME}` is not plain YAML (inside `[ ]` the brace opens a mapping), so the file text carries
+ * each reference as a YAML-safe placeholder through the parser; values are filled in afterwards,
+ * so a secret's characters can never change the structure of the file.
+ */
+const envPlaceholder = (name: string) => `__CFC_ENV_${name}__`;
+const envReference = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|__CFC_ENV_([A-Za-z_][A-Za-z0-9_]*)__/g;
+
+/** Replaces `${NAME}` in every string value; a missing variable is an error naming it. */
+function interpolate(value: unknown, env: Record<string, string | undefined>, path: string, missing: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(envReference, (_m, braced: string | undefined, placeholder: string | undefined) => {
+      const name = braced ?? placeholder ?? '';
+      const v = env[name];
+      if (v === undefined || v === '') {
+        missing.push(`${path} references \${${name}}, which is not set`);
+        return '';
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${path}[${i}]`, missing));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, `${path}.${k}`, missing)]));
+  }
+  return value;
+}
+
+function fail(message: string): never {
+  throw new ConnectorError('CONFIG_INVALID', message);
+}
+
+/** Validates parsed connections data against the schema and the recipes' option schemas. */
+export function parseConnections(
+  data: unknown,
+  recipes: RecipeRegistry,
+  env: Record<string, string | undefined> = process.env,
+): readonly Connection[] {
+  const top = fileSchema.safeParse(data);
+  if (!top.success) fail('connections file: expected a top-level "connections" list with at least one entry');
+  const seen = new Set<string>();
+  const connections = top.data.connections.map((raw, index) => {
+    const label = raw && typeof raw === 'object' && 'id' in raw && typeof raw.id === 'string' ? raw.id : `#${index + 1}`;
+    const missing: string[] = [];
+    const resolved = interpolate(raw, env, 'connection', missing);
+    if (missing.length > 0) fail(`connection "${label}": ${missing.join('; ')}`);
+    const parsed = connectionSchema.safeParse(resolved);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(entry)'}: ${i.message}`);
+      fail(`connection "${label}": ${problems.join('; ')}`);
+    }
+    const connection = parsed.data;
+    if (seen.has(connection.id)) fail(`connection "${connection.id}": id is used twice`);
+    seen.add(connection.id);
+    const subfunctions: Connection['subfunctions'] = {};
+    for (const [subfunctionId, sub] of Object.entries(connection.subfunctions)) {
+      const recipe = recipes.get(sub.recipe);
+      if (!recipe) {
+        fail(
+          `connection "${connection.id}": subfunctions.${subfunctionId}.recipe: unknown recipe "${sub.recipe}" (known: ${[...recipes.keys()].join(', ')})`,
+        );
+      }
+      const options = recipe.optionsSchema.safeParse(sub.options);
+      if (!options.success) {
+        const problems = options.error.issues.map(
+          (i) => `subfunctions.${subfunctionId}.options.${i.path.join('.')}: ${i.message}`,
+        );
+        fail(`connection "${connection.id}": ${problems.join('; ')}`);
+      }
+      subfunctions[subfunctionId] = { recipe: sub.recipe, options: options.data };
+    }
+    return { ...connection, subfunctions };
+  });
+  return deepFreeze(connections);
+}
+
+/** Reads and validates the connections file (YAML, of which JSON is a subset). */
+export async function loadConnectionsFile(
+  path: string,
+  recipes: RecipeRegistry,
+  env: Record<string, string | undefined> = process.env,
+): Promise<readonly Connection[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    fail(`CONNECTIONS_FILE: cannot read ${path}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => envPlaceholder(name)));
+  } catch (err) {
+    fail(`CONNECTIONS_FILE: ${path} is not valid YAML or JSON: ${(err as Error).message}`);
+  }
+  return parseConnections(data, recipes, env);
+}

@@ -1,0 +1,30 @@
+/**
+ * What a cycle has done so far, saved in the job data after each step. A retry after a crash
+ * reads it and resumes: no second download, no second processing, uploads reused while their
+ * tempAssetIds are unsubmitted, and never a second Submit Output.
+ */
+import type { Annotation, ProcessDetail } from '../creative-force/schemas.ts';
+import type { InputFile, LocalFile } from '../providers/recipe.ts';
+import type { SubmissionPlan } from './build-submission.ts';
+
+/** The guide's step names, in the guide's order (step 1, the webhook, happened in the receiver). */
+export const cycleSteps = [
+  'get-process-detail',
+  'download-inputs',
+  'get-additional-context',
+  'process-assets',
+  'upload-outputs',
+  'submit-output',
+] as const;
+export type CycleStep = (typeof cycleSteps)[number];
+
+export interface Checkpoint {
+  detail?: ProcessDetail;
+  inputs?: InputFile[];
+  colorReferences?: LocalFile[];
+  context?: { product?: Record<string, unknown>; job?: Record<string, unknown>; annotations?: Annotation[] };
+  plan?: SubmissionPlan;
+  /** uploadKey → tempAssetId of each file already PUT to S3. */
+  uploads?: Record<string, string>;
+  submitted?: { at: string; assets: { assetId: string; fileId: string | null }[] };
+}

@@ -1,0 +1,42 @@
+/** What every step of a cycle works with. Built by the worker for one job attempt. */
+import type { Logger } from 'pino';
+import type {
+  Annotation,
+  AssetUrl,
+  FileUrl,
+  PresignResponse,
+  ProcessDetail,
+  SubmitOutputBody,
+  SubmitResponse,
+  WebhookPayload,
+} from '../creative-force/schemas.ts';
+
+/** The Creative Force calls the cycle makes (implemented by the gateway client). */
+export interface GatewayClient {
+  getProcessDetail(taskProcessId: string, signal?: AbortSignal): Promise<ProcessDetail>;
+  bulkGetAssets(assetIds: string[], signal?: AbortSignal): Promise<AssetUrl[]>;
+  bulkGetFiles(fileIds: string[], signal?: AbortSignal): Promise<FileUrl[]>;
+  getProduct(productId: string, signal?: AbortSignal): Promise<Record<string, unknown>>;
+  getJob(jobId: string, signal?: AbortSignal): Promise<Record<string, unknown>>;
+  getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]>;
+  updateProcessStatus(taskProcessId: string, message: string, signal?: AbortSignal): Promise<void>;
+  getPresignedUploadUrls(
+    clientId: string,
+    files: { fileName: string; localId: string; fileLength: number }[],
+    signal?: AbortSignal,
+  ): Promise<PresignResponse>;
+  submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse>;
+}
+
+export interface CycleContext {
+  event: WebhookPayload;
+  client: GatewayClient;
+  /** This cycle's own directory; removed when the cycle ends, whatever the outcome. */
+  workDir: string;
+  limits: { maxAssetBytes: number; transferTimeoutMs: number };
+  /** Aborted when the worker shuts down. */
+  signal: AbortSignal;
+  /** A deadline for one file transfer, also aborted on shutdown. */
+  transferSignal(): AbortSignal;
+  logger: Logger;
+}

@@ -1,0 +1,107 @@
+/**
+ * The product: steps 2 to 8 of the Creative Force guide, in the guide's order, with a checkpoint
+ * after each step. Step 6 (Update Process Status) runs in the worker when a cycle finally fails.
+ */
+
+import { ConnectorError } from '../errors.ts';
+import type { Recipe } from '../providers/recipe.ts';
+import { mainMinimum, plannedAssets, type SubmissionPlan } from './build-submission.ts';
+import type { Checkpoint, CycleStep } from './checkpoint.ts';
+import type { CycleContext } from './cycle-context.ts';
+import { downloadColorReferences, downloadInputs, filesPresent } from './steps/download-inputs.ts';
+import { getAdditionalContext } from './steps/get-additional-context.ts';
+import { getProcessDetail } from './steps/get-process-detail.ts';
+import { processAssets } from './steps/process-assets.ts';
+import { submitOutput } from './steps/submit-output.ts';
+import { uploadOutputs } from './steps/upload-outputs.ts';
+
+/** The job as the cycle sees it: its saved checkpoint and a way to save a new one. */
+export interface CycleJob {
+  checkpoint: Checkpoint;
+  save(checkpoint: Checkpoint): Promise<void>;
+  /** Called as each step starts (progress for operators and the demo). */
+  enterStep(step: CycleStep, resumed: boolean): Promise<void>;
+}
+
+export interface CycleRecipe {
+  recipe: Recipe;
+  options: unknown;
+}
+
+/** True when every planned file is uploaded already or still on this host's disk. */
+async function planUsable(plan: SubmissionPlan, uploads: Record<string, string>): Promise<boolean> {
+  return filesPresent(
+    plannedAssets(plan)
+      .filter((a) => !uploads[a.uploadKey])
+      .map((a) => a.file),
+  );
+}
+
+export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, options }: CycleRecipe): Promise<Checkpoint> {
+  const cp: Checkpoint = { ...job.checkpoint };
+  const save = () => job.save(cp);
+  if (cp.submitted) return cp;
+
+  await job.enterStep('get-process-detail', cp.detail !== undefined);
+  if (!cp.detail) {
+    cp.detail = await getProcessDetail(ctx);
+    await save();
+  }
+  const detail = cp.detail;
+  if (detail.outputAssets.length > 0) {
+    throw new ConnectorError(
+      'REWORK_UNSUPPORTED',
+      'this task process is a rework (it has earlier outputs); rework cycles are not supported yet',
+    );
+  }
+
+  // Before any download or paid work: can the recipe fill the slots at all?
+  const slots = detail.taskProcessExpectedOutputs.filter((slot) => {
+    const reason = recipe.cannotFill(slot, options);
+    if (reason && mainMinimum(slot) > 0) {
+      throw new ConnectorError('SLOT_UNSUPPORTED', reason, { details: { mappingKeyId: slot.mappingKeyId } });
+    }
+    if (reason) ctx.logger.info({ mappingKeyId: slot.mappingKeyId, reason }, 'optional slot left empty');
+    return reason === null;
+  });
+
+  if (!cp.plan || !(await planUsable(cp.plan, cp.uploads ?? {}))) {
+    const needs = recipe.needs(options);
+    const inputsReady = cp.inputs !== undefined && (await filesPresent([...cp.inputs, ...(cp.colorReferences ?? [])]));
+    await job.enterStep('download-inputs', inputsReady);
+    if (!inputsReady || !cp.inputs) {
+      cp.inputs = await downloadInputs(ctx, detail);
+      if (needs.colorReferences) cp.colorReferences = await downloadColorReferences(ctx, detail);
+      await save();
+    }
+
+    await job.enterStep('get-additional-context', cp.context !== undefined);
+    if (!cp.context) {
+      cp.context = await getAdditionalContext(ctx, detail, needs);
+      await save();
+    }
+
+    await job.enterStep('process-assets', false);
+    const context = { event: ctx.event, ...cp.context, ...(cp.colorReferences ? { colorReferences: cp.colorReferences } : {}) };
+    cp.plan = await processAssets(ctx, recipe, options, detail, slots, cp.inputs, context);
+    // Uploads of an earlier plan are not reused: their files may differ from the new outputs.
+    cp.uploads = {};
+    await save();
+  }
+  const plan = cp.plan;
+
+  await job.enterStep('upload-outputs', Object.keys(cp.uploads ?? {}).length > 0);
+  cp.uploads = await uploadOutputs(ctx, detail, plan, cp.uploads ?? {}, async (uploads) => {
+    cp.uploads = uploads;
+    await save();
+  });
+
+  await job.enterStep('submit-output', false);
+  const response = await submitOutput(ctx, detail, plan, cp.uploads);
+  cp.submitted = {
+    at: new Date().toISOString(),
+    assets: response.assets.map((a) => ({ assetId: a.assetId, fileId: a.fileId ?? null })),
+  };
+  await save();
+  return cp;
+}

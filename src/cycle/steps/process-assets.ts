@@ -1,0 +1,36 @@
+/**
+ * Step 5 of the guide: run the recipe, then plan the submission at once, so a slot the output
+ * cannot fill fails here (permanent, with its reason) and nothing useless is uploaded.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExpectedOutput, ProcessDetail } from '../../creative-force/schemas.ts';
+import type { InputFile, Recipe, TaskContext } from '../../providers/recipe.ts';
+import { planSubmission, type SubmissionPlan } from '../build-submission.ts';
+import type { CycleContext } from '../cycle-context.ts';
+
+export async function processAssets(
+  ctx: CycleContext,
+  recipe: Recipe,
+  options: unknown,
+  detail: ProcessDetail,
+  slots: ExpectedOutput[],
+  inputs: InputFile[],
+  context: TaskContext,
+): Promise<SubmissionPlan> {
+  const outputDir = join(ctx.workDir, 'out');
+  await mkdir(outputDir, { recursive: true });
+  const produced = await recipe.run({
+    detail,
+    slots,
+    inputs,
+    context,
+    options,
+    outputDir,
+    signal: ctx.signal,
+    logger: ctx.logger,
+  });
+  const plan = planSubmission(detail, produced);
+  if (plan.dropped.length > 0) ctx.logger.info({ dropped: plan.dropped }, 'produced files left out: their slots were full');
+  return plan;
+}

@@ -1,0 +1,36 @@
+/**
+ * Step 6 of the guide: tell Creative Force a cycle failed, so the task does not stay
+ * "In Progress". The message is for a studio user: what went wrong and what to do about it.
+ */
+
+import { type ErrorCode, isConnectorError } from '../../errors.ts';
+import type { GatewayClient } from '../cycle-context.ts';
+
+const hints: Partial<Record<ErrorCode, string>> = {
+  ASSET_UNREADABLE: 'Check that the input file opens as an image and upload it again.',
+  ASSET_TOO_LARGE: 'Use a smaller input file, or ask the connector operator to raise MAX_ASSET_BYTES.',
+  TASK_INPUT_MISSING: 'Add an input asset to the task before this step.',
+  SLOT_UNFILLABLE: "Check the drop box quantity rules of this step against what the subfunction's recipe produces.",
+  SLOT_UNSUPPORTED: "Map this subfunction to a recipe that produces the drop box's content type (photo or video).",
+  RECIPE_NOT_CONFIGURED: 'Ask the connector operator to configure a recipe for this subfunction.',
+  CF_FORBIDDEN: 'Give the registered app\'s "On Behalf User" the permissions the connector needs.',
+  CF_AUTH_FAILED: 'The client id / secret of the registered app were refused: share fresh credentials with the operator.',
+  UPLOAD_REFUSED: 'Creative Force refused an output file type or size: check the recipe options.',
+};
+
+/** The status message shown in Creative Force; at most 1000 characters, no secrets, no URLs. */
+export function studioMessage(err: unknown): string {
+  if (!isConnectorError(err)) return 'cf-ai-connector failed on an unexpected error; the operator has the details in the logs.';
+  const hint =
+    hints[err.code] ?? (err.retryable ? 'The connector retried several times; send the task to this step again to retry.' : '');
+  return `cf-ai-connector could not complete this task: ${err.message} [${err.code}]. ${hint}`.trim().slice(0, 1000);
+}
+
+export async function updateProcessStatus(
+  client: GatewayClient,
+  taskProcessId: string,
+  message: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await client.updateProcessStatus(taskProcessId, message, signal);
+}

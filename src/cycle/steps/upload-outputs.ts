@@ -1,0 +1,48 @@
+/**
+ * Step 7 of the guide: one pre-signed URL request for every file still to upload, then one S3 PUT
+ * per file. Each tempAssetId is saved as soon as its PUT succeeds, so a retry re-uploads only the
+ * files that did not make it (and asks for fresh URLs for them, as pre-signed URLs expire).
+ */
+import type { ProcessDetail } from '../../creative-force/schemas.ts';
+import { ConnectorError } from '../../errors.ts';
+import { uploadFile } from '../../media/index.ts';
+import { plannedAssets, type SubmissionPlan } from '../build-submission.ts';
+import type { CycleContext } from '../cycle-context.ts';
+
+export async function uploadOutputs(
+  ctx: CycleContext,
+  detail: ProcessDetail,
+  plan: SubmissionPlan,
+  uploads: Record<string, string>,
+  onUploaded: (uploads: Record<string, string>) => Promise<void>,
+): Promise<Record<string, string>> {
+  const pending = plannedAssets(plan).filter((a) => !uploads[a.uploadKey]);
+  if (pending.length === 0) return uploads;
+  const presigned = await ctx.client.getPresignedUploadUrls(
+    detail.clientId,
+    pending.map((a) => ({ fileName: a.file.fileName, localId: a.uploadKey, fileLength: a.file.bytes })),
+    ctx.signal,
+  );
+  if (presigned.errorFiles.length > 0) {
+    const list = presigned.errorFiles.map((f) => `${f.fileName ?? f.localId} (${f.errorCode ?? 'no code'})`).join(', ');
+    throw new ConnectorError('UPLOAD_REFUSED', `Creative Force refused upload URLs for ${list}`, {
+      details: { errorFiles: presigned.errorFiles },
+    });
+  }
+  const byLocalId = new Map(presigned.files.map((f) => [f.localId, f]));
+  const done = { ...uploads };
+  for (const asset of pending) {
+    const target = byLocalId.get(asset.uploadKey);
+    if (!target) throw new ConnectorError('CF_BAD_RESPONSE', `no pre-signed URL returned for ${asset.file.fileName}`);
+    await uploadFile({
+      url: target.presignedUrl,
+      filePath: asset.file.path,
+      contentType: target.contentType,
+      headers: presigned.headers,
+      signal: ctx.transferSignal(),
+    });
+    done[asset.uploadKey] = target.tempAssetId;
+    await onUploaded(done);
+  }
+  return done;
+}

@@ -1,0 +1,187 @@
+/**
+ * `cf-ai-connector demo`: one full Cloud Automation cycle against the built-in Creative Force
+ * simulator. Starts what it needs (a Redis as in CI when none answers, the simulator with a
+ * sample studio and task, the service), sends a signed webhook, prints each step as it happens,
+ * writes the submitted images to ./demo-output, and exits 0 when the submission was accepted.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import sharp from 'sharp';
+import { loadConnectionsFile } from './config/connections.ts';
+import { loadEnvConfig } from './config/env.ts';
+import { createLogger } from './observability/logger.ts';
+import { createRecipeRegistry } from './providers/index.ts';
+import { buildService } from './service.ts';
+import { CreativeForceSimulator, sampleImage } from './simulators/index.ts';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+const demoConnectionsYaml = `connections:
+  - id: demo-studio
+    name: Demo Studio
+    creativeForce:
+      clientId: \${DEMO_CF_CLIENT_ID}
+      clientSecret: \${DEMO_CF_CLIENT_SECRET}
+      webhookSecrets: [\${DEMO_CF_WEBHOOK_SECRET}]
+      signatureScheme: auto
+    subfunctions:
+      "54": { recipe: convert, options: { format: jpeg, quality: 85, maxWidth: 1200 } }
+`;
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? res(address.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+/** Uses REDIS_URL when it answers, else starts a throw-away redis-server like CI does. */
+async function ensureRedis(): Promise<{ url: string; child?: ChildProcess }> {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (await redisAnswers(url)) return { url };
+  const port = await freePort();
+  say(`- no Redis at ${url}; starting redis-server on port ${port}`);
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const local = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50; i++) {
+    if (await redisAnswers(local)) return { url: local, child };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('redis-server did not start; install it (apt-get install redis-server) or set REDIS_URL');
+}
+
+export async function runDemo(): Promise<number> {
+  const outDir = resolve('demo-output');
+  const redis = await ensureRedis();
+  const sim = await CreativeForceSimulator.start();
+  const secret = randomBytes(32).toString('base64');
+  const app = { clientId: 'demo-client', clientSecret: randomBytes(16).toString('hex') };
+  sim.addApp(app);
+  const task = sim.addTask({
+    productCode: 'AW2130146',
+    inputs: [
+      {
+        positionName: 'Front',
+        fileName: 'AW2130146_front.tif',
+        body: await sampleImage({ width: 3000, height: 4000, format: 'tiff', label: 'Front' }),
+      },
+      {
+        positionName: 'Back',
+        fileName: 'AW2130146_back.jpg',
+        body: await sampleImage({ width: 3000, height: 4000, format: 'jpeg', label: 'Back' }),
+      },
+    ],
+    slots: [
+      { mappingKeyId: '1_Front', positionName: 'Front', isRequired: true, minQuantity: 1, maxQuantity: 1 },
+      { mappingKeyId: '2_Back', positionName: 'Back', isRequired: false, minQuantity: 0, maxQuantity: 1 },
+    ],
+  });
+  say(
+    `- Creative Force simulator on ${sim.baseUrl}; task process ${task.taskProcessId} with slots 1_Front (required) and 2_Back (optional)`,
+  );
+
+  const env = {
+    ...process.env,
+    REDIS_URL: redis.url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    CF_API_BASE_URL: sim.apiBaseUrl,
+    CF_TOKEN_URL: sim.tokenUrl,
+    QUEUE_PREFIX: `{cfc-demo-${randomUUID().slice(0, 8)}}`,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    DEMO_CF_CLIENT_ID: app.clientId,
+    DEMO_CF_CLIENT_SECRET: app.clientSecret,
+    DEMO_CF_WEBHOOK_SECRET: secret,
+  };
+  const config = loadEnvConfig(env);
+  const recipes = createRecipeRegistry();
+  // The same path a studio's file takes: YAML with ${ENV} references for the secrets.
+  const connectionsFile = join(tmpdir(), `cf-ai-connector-demo-${process.pid}.yaml`);
+  await writeFile(connectionsFile, demoConnectionsYaml);
+  const connections = await loadConnectionsFile(connectionsFile, recipes, env);
+  await rm(connectionsFile, { force: true });
+  const started = Date.now();
+  const service = await buildService({
+    config,
+    connections,
+    recipes,
+    mode: 'start',
+    logger: createLogger(config.logLevel),
+    onStep: ({ step, resumed }) =>
+      say(`  [${((Date.now() - started) / 1000).toFixed(2)}s] ${step}${resumed ? ' (resumed from checkpoint)' : ''}`),
+  });
+  let code = 1;
+  try {
+    const port = await service.start();
+    const url = `http://127.0.0.1:${port}/webhooks/creative-force/demo-studio`;
+    say(`- service listening on ${url} (recipe "convert": JPEG, quality 85, at most 1200 px wide)`);
+    const answer = await sim.sendWebhook(url, task.taskProcessId, secret);
+    say(`- signed ReadyToWork sent; the service answered ${answer.status} ${JSON.stringify(answer.body)}`);
+    const deadline = Date.now() + 120_000;
+    while (
+      sim.submissions(task.taskProcessId).length === 0 &&
+      sim.statusUpdates(task.taskProcessId).length === 0 &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const [submission] = sim.submissions(task.taskProcessId);
+    const failure = sim.statusUpdates(task.taskProcessId)[0];
+    if (!submission) {
+      say(failure ? `- FAILED: Creative Force was told "${failure.message}"` : '- FAILED: no submission within 120 s');
+      return 1;
+    }
+    await rm(outDir, { recursive: true, force: true });
+    await mkdir(outDir, { recursive: true });
+    say('- Submit Output accepted by Creative Force:');
+    for (const slot of submission.body.submitAssets) {
+      if (slot.assets.length === 0) say(`  ${slot.mappingKeyId}: (empty)`);
+      for (const [i, asset] of slot.assets.entries()) {
+        const object = sim.uploadedObject(asset.assetId);
+        if (!object) continue;
+        const meta = await sharp(object.body).metadata();
+        const file = join(outDir, `${slot.mappingKeyId}-${i + 1}.${meta.format === 'jpeg' ? 'jpg' : meta.format}`);
+        await writeFile(file, object.body);
+        say(`  ${slot.mappingKeyId}: ${meta.format} ${meta.width}x${meta.height}, ${object.body.length} bytes -> ${file}`);
+      }
+    }
+    say(
+      `- done in ${((Date.now() - started) / 1000).toFixed(1)} s; ${sim.callLog().length} Creative Force calls, at most ${sim.maxRequestsInWindow(1000)} in any second`,
+    );
+    code = 0;
+  } finally {
+    await service.stop();
+    await sim.close();
+    redis.child?.kill();
+  }
+  return code;
+}

@@ -1,0 +1,54 @@
+/**
+ * The job contract between the receiver (producer) and the workers (consumers), and the rule that
+ * decides when a webhook starts a cycle.
+ *
+ * Rule: the same event delivered again while its cycle is queued, delayed for a retry or running
+ * starts no second cycle; a rework (the same TaskProcessId after the earlier cycle ended, whatever
+ * its outcome) does. BullMQ deduplication keyed by connection + TaskProcessId gives exactly that:
+ * the key lives until the job completes or fails. The job id itself is unique per cycle, because a
+ * custom job id that repeats is silently dropped while the old job sits in the completed set,
+ * which would lose reworks (pitfalls: BullMQ issues 1337, 3765).
+ */
+import { randomBytes } from 'node:crypto';
+import type { JobsOptions } from 'bullmq';
+import type { WebhookPayload } from '../creative-force/schemas.ts';
+
+export const cycleQueueName = 'cycles';
+export const cycleJobName = 'cycle';
+export const reportFailureJobName = 'report-failure';
+
+/** What a cycle job carries: ids and the event, never file bytes. `checkpoint` is filled by the worker. */
+export interface CycleJobData {
+  connectionId: string;
+  event: WebhookPayload;
+  receivedAt: string;
+  checkpoint?: unknown;
+}
+
+/** What a failure report job carries: enough to tell Creative Force and ops what went wrong. */
+export interface ReportFailureJobData {
+  connectionId: string;
+  taskProcessId: string;
+  cycleJobId: string;
+  message: string;
+  code: string;
+}
+
+/** The deduplication key of a task process's cycle (BullMQ job ids and keys avoid ':'). */
+export function cycleDeduplicationId(connectionId: string, taskProcessId: string): string {
+  return `${connectionId}.${taskProcessId}`;
+}
+
+/** Job options for a new cycle: a fresh job id, deduplicated on connection + TaskProcessId. */
+export function cycleJobOptions(connectionId: string, taskProcessId: string, now: number = Date.now()): JobsOptions {
+  const dedupId = cycleDeduplicationId(connectionId, taskProcessId);
+  return {
+    jobId: `${dedupId}.${now.toString(36)}${randomBytes(4).toString('hex')}`,
+    deduplication: { id: dedupId },
+  };
+}
+
+/** A failure report is deduplicated by its cycle job id: reporting twice is harmless. */
+export function reportFailureJobId(cycleJobId: string): string {
+  return `report.${cycleJobId}`;
+}

@@ -1,0 +1,34 @@
+/**
+ * The HTTP side of the service, built but not started: the webhook route and health probes.
+ * `main` listens; tests use `inject()`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { type WebhookRouteDeps, webhookRoute } from './webhook-route.ts';
+
+export interface ReceiverDeps {
+  logger: Logger;
+  /** Present on processes that receive webhooks; workers-only processes serve health only. */
+  webhooks?: Omit<WebhookRouteDeps, 'logger'>;
+  /** Redis reachable and not shutting down. */
+  isReady(): Promise<boolean>;
+}
+
+export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = await deps.isReady().catch(() => false);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+  });
+
+  const webhooks = deps.webhooks;
+  if (webhooks) app.register(async (scope) => webhookRoute(scope, { ...webhooks, logger: deps.logger }));
+  return app;
+}

@@ -1,0 +1,104 @@
+/**
+ * POST /webhooks/creative-force/:connectionId
+ *
+ * Order matters: the connection is looked up, then the signature is checked on the raw bytes,
+ * and only then is the body parsed and validated, so an unauthenticated caller learns nothing.
+ * 202 is sent only after the job is stored in Redis; a Redis failure is a 503 that CF retries.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import type { Connection } from '../config/connections.ts';
+import { signatureHeader } from '../creative-force/contract.ts';
+import type { WebhookPayload } from '../creative-force/schemas.ts';
+import { webhookPayloadSchema } from '../creative-force/schemas.ts';
+import type { EnqueueResult } from '../queue/cycle-queue.ts';
+import { verifySignature } from './verify-signature.ts';
+
+/** The largest webhook body accepted; a ReadyToWork event is about 1 KiB. */
+export const webhookBodyLimit = 256 * 1024;
+
+export interface WebhookRouteDeps {
+  connections: ReadonlyMap<string, Connection>;
+  enqueue(connectionId: string, event: WebhookPayload): Promise<EnqueueResult>;
+  logger: Logger;
+}
+
+/** Registers the webhook route in its own encapsulated context with a raw-bytes body parser. */
+export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: webhookBodyLimit }, (_req, body, done) => done(null, body));
+
+  app.post<{ Params: { connectionId: string } }>(
+    '/webhooks/creative-force/:connectionId',
+    { bodyLimit: webhookBodyLimit },
+    async (request, reply) => {
+      const { connectionId } = request.params;
+      const connection = deps.connections.get(connectionId);
+      if (!connection) return reply.code(404).send({ error: 'unknown connection' });
+
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const header = request.headers[signatureHeader];
+      const check = verifySignature(
+        raw,
+        typeof header === 'string' ? header : undefined,
+        connection.creativeForce.webhookSecrets,
+        connection.creativeForce.signatureScheme,
+      );
+      if (!check.ok) {
+        deps.logger.warn({ connectionId, reason: header ? 'mismatch' : 'missing' }, 'webhook refused: signature');
+        return reply.code(401).send({ error: 'invalid signature' });
+      }
+
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return reply.code(400).send({ error: 'body is not JSON' });
+      }
+      const parsed = webhookPayloadSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = issue?.path.join('.') || '(body)';
+        return reply.code(400).send({ error: 'not a ReadyToWork payload', field, message: `${field}: ${issue?.message}` });
+      }
+      const event = parsed.data;
+      const log = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId });
+
+      const ignored = ignoreReason(connection, event);
+      if (ignored) {
+        log.info({ ignored, signatureVariant: check.variant }, 'webhook ignored');
+        return reply.code(200).send({ ignored });
+      }
+      return accept(reply, deps, connection, event, log, check.variant);
+    },
+  );
+}
+
+function ignoreReason(connection: Connection, event: WebhookPayload): string | null {
+  if (event.Action !== 'ReadyToWork') return `action ${event.Action} is not handled`;
+  if (!connection.stepIds.includes(event.StepId)) return `step ${event.StepId} is not one of this connection's steps`;
+  if (!connection.subfunctions[String(event.SubfunctionId)]) return `subfunction ${event.SubfunctionId} has no recipe`;
+  return null;
+}
+
+async function accept(
+  reply: FastifyReply,
+  deps: WebhookRouteDeps,
+  connection: Connection,
+  event: WebhookPayload,
+  log: Logger,
+  signatureVariant: string,
+): Promise<FastifyReply> {
+  let result: EnqueueResult;
+  try {
+    result = await deps.enqueue(connection.id, event);
+  } catch (err) {
+    log.error({ err }, 'webhook not queued: Redis unavailable');
+    return reply.code(503).header('retry-after', '5').send({ error: 'queue unavailable, retry later' });
+  }
+  log.info(
+    { jobId: result.jobId, duplicate: result.duplicate, signatureVariant },
+    result.duplicate ? 'webhook duplicate of a queued cycle' : 'webhook accepted',
+  );
+  return reply.code(202).send({ jobId: result.jobId, duplicate: result.duplicate });
+}

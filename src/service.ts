@@ -1,0 +1,155 @@
+/**
+ * Builds the running parts of the service from validated configuration: Redis connections, the
+ * shared rate limiter and token store, one gateway client per connection, the receiver and the
+ * workers. It builds; `main` (and the demo) decide what to start and when to stop.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Connection } from './config/connections.ts';
+import type { AppConfig } from './config/env.ts';
+import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
+import type { GatewayClient } from './cycle/cycle-context.ts';
+import type { RecipeRegistry } from './providers/index.ts';
+import { CycleQueue } from './queue/cycle-queue.ts';
+import { buildReceiver } from './receiver/build-receiver.ts';
+import { type CycleWorkerDeps, createCycleWorker } from './worker/cycle-worker.ts';
+
+export type ServiceMode = 'start' | 'serve' | 'work';
+
+export interface Service {
+  app: FastifyInstance;
+  worker: Worker | undefined;
+  queue: CycleQueue;
+  /** Starts the workers (if any) and the HTTP listener; resolves with the bound port. */
+  start(): Promise<number>;
+  /** Stops taking work, lets active jobs finish within the deadline, closes everything. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  config: AppConfig;
+  connections: readonly Connection[];
+  recipes: RecipeRegistry;
+  mode: ServiceMode;
+  logger: Logger;
+  onStep?: CycleWorkerDeps['onStep'];
+}
+
+export async function buildService(options: ServiceOptions): Promise<Service> {
+  const { config, logger, mode } = options;
+  const connections = new Map(options.connections.map((c) => [c.id, c]));
+  const withWorkers = mode !== 'serve';
+  const withWebhooks = mode !== 'work';
+
+  // Webhook requests must not wait on a Redis outage: one retry per command, then an error (503).
+  const producerRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:producer', maxRetriesPerRequest: 1 });
+  // BullMQ workers block on Redis and must never give up on a command (pitfalls: BullMQ).
+  const workerRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:worker', maxRetriesPerRequest: null });
+  const sharedRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:shared', maxRetriesPerRequest: 3 });
+  for (const r of [producerRedis, workerRedis, sharedRedis])
+    r.on('error', (err) => logger.debug({ err }, 'redis connection error'));
+
+  const queue = new CycleQueue({
+    connection: producerRedis,
+    prefix: config.queuePrefix,
+    attempts: config.worker.attempts,
+    backoffMs: config.worker.backoffMs,
+  });
+
+  const limiter = new RedisRateLimiter({
+    redis: sharedRedis,
+    limit: config.cf.rateLimitRps,
+    keyPrefix: `${config.queuePrefix}:rl`,
+  });
+  const tokens = new TokenStore({
+    redis: sharedRedis,
+    limiter,
+    tokenUrl: config.cf.tokenUrl,
+    requestTimeoutMs: config.cf.requestTimeoutMs,
+    keyPrefix: `${config.queuePrefix}:token`,
+    logger,
+  });
+  const clients = new Map<string, GatewayClient>();
+  const clientFor = (connection: Connection): GatewayClient => {
+    let client = clients.get(connection.id);
+    if (!client) {
+      client = new CreativeForceClient({
+        connection: {
+          id: connection.id,
+          clientId: connection.creativeForce.clientId,
+          clientSecret: connection.creativeForce.clientSecret,
+        },
+        config: config.cf,
+        limiter,
+        tokens,
+        logger: logger.child({ connectionId: connection.id }),
+      });
+      clients.set(connection.id, client);
+    }
+    return client;
+  };
+
+  let worker: Worker | undefined;
+  if (withWorkers) {
+    await mkdir(config.workDir, { recursive: true });
+    worker = createCycleWorker({
+      connection: workerRedis,
+      prefix: config.queuePrefix,
+      concurrency: config.worker.concurrency,
+      lockDurationMs: config.worker.lockDurationMs,
+      connections,
+      recipes: options.recipes,
+      clientFor,
+      queue,
+      workRoot: config.workDir,
+      maxAssetBytes: config.maxAssetBytes,
+      transferTimeoutMs: config.transferTimeoutMs,
+      logger,
+      ...(options.onStep ? { onStep: options.onStep } : {}),
+    });
+  }
+
+  let stopping = false;
+  const app = buildReceiver({
+    logger,
+    isReady: async () => !stopping && (await sharedRedis.ping()) === 'PONG',
+    ...(withWebhooks ? { webhooks: { connections, enqueue: (id, event) => queue.addCycle(id, event) } } : {}),
+  });
+
+  return {
+    app,
+    worker,
+    queue,
+    async start() {
+      if (worker) void worker.run();
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      logger.info(
+        { mode, port, connections: [...connections.keys()], workers: worker ? config.worker.concurrency : 0 },
+        'cf-ai-connector started',
+      );
+      return port;
+    },
+    async stop() {
+      stopping = true;
+      logger.info({ deadlineMs: config.shutdownTimeoutMs }, 'shutting down');
+      await app.close();
+      if (worker) {
+        // close() waits for active jobs without a deadline and hangs while Redis is down
+        // (pitfalls: BullMQ 4656): give it the deadline, then force.
+        const graceful = worker.close();
+        const timer = new Promise<'timeout'>((r) => setTimeout(r, config.shutdownTimeoutMs, 'timeout').unref());
+        if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
+          logger.warn('active jobs did not finish before the deadline; they resume on another worker');
+          await worker.close(true);
+        }
+      }
+      await queue.close();
+      for (const r of [producerRedis, workerRedis, sharedRedis]) r.disconnect();
+    },
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * The BullMQ consumer. This is the one place that turns an error into "retry later" or "fail now":
+ * retryable errors are rethrown for BullMQ's bounded exponential backoff with jitter; permanent
+ * ones, and the last attempt, queue a failure report (step 6) and fail the job at once.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Connection } from '../config/connections.ts';
+import type { Checkpoint } from '../cycle/checkpoint.ts';
+import type { CycleContext, GatewayClient } from '../cycle/cycle-context.ts';
+import { runCycle } from '../cycle/run-cycle.ts';
+import { studioMessage, updateProcessStatus } from '../cycle/steps/update-process-status.ts';
+import { ConnectorError, isConnectorError } from '../errors.ts';
+import type { RecipeRegistry } from '../providers/index.ts';
+import {
+  type CycleJobData,
+  cycleJobName,
+  cycleQueueName,
+  type ReportFailureJobData,
+  reportFailureJobName,
+} from '../queue/cycle-job.ts';
+import type { CycleQueue } from '../queue/cycle-queue.ts';
+
+export interface CycleWorkerDeps {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  lockDurationMs: number;
+  connections: ReadonlyMap<string, Connection>;
+  recipes: RecipeRegistry;
+  /** The gateway client of a connection (one per connection, shared by its jobs). */
+  clientFor(connection: Connection): GatewayClient;
+  queue: CycleQueue;
+  workRoot: string;
+  maxAssetBytes: number;
+  transferTimeoutMs: number;
+  logger: Logger;
+  /** Optional observer of step changes (the demo prints them). */
+  onStep?(event: { jobId: string; taskProcessId: string; step: string; resumed: boolean }): void;
+}
+
+type AnyJob = Job<CycleJobData | ReportFailureJobData>;
+
+/** Directory of one cycle's files; job ids contain only [A-Za-z0-9._-]. */
+export function cycleWorkDir(workRoot: string, jobId: string): string {
+  return join(workRoot, jobId.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | ReportFailureJobData> {
+  const shutdown = new AbortController();
+  const worker = new Worker<CycleJobData | ReportFailureJobData>(
+    cycleQueueName,
+    async (job) => {
+      if (job.name === reportFailureJobName) return reportFailure(deps, job.data as ReportFailureJobData, job);
+      if (job.name === cycleJobName) return processCycle(deps, job as Job<CycleJobData>, shutdown.signal);
+      throw new UnrecoverableError(`unknown job name ${job.name}`);
+    },
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: deps.concurrency,
+      lockDuration: deps.lockDurationMs,
+      stalledInterval: deps.lockDurationMs,
+      maxStalledCount: 2,
+      autorun: false,
+    },
+  );
+
+  // A job can also fail without our processor seeing it (stalled too often after crashes).
+  // Queue its report here; the report's job id makes a second report a no-op.
+  worker.on('failed', (job: AnyJob | undefined, err: Error) => {
+    if (!job || job.name !== cycleJobName) return;
+    const data = job.data as CycleJobData;
+    if (err instanceof UnrecoverableError) return;
+    deps.queue
+      .addFailureReport({
+        connectionId: data.connectionId,
+        taskProcessId: data.event.TaskProcessId,
+        cycleJobId: String(job.id),
+        code: 'CYCLE_ABANDONED',
+        message: `cf-ai-connector could not complete this task: ${err.message}. Send the task to this step again to retry.`,
+      })
+      .catch((e: unknown) => deps.logger.error({ err: e, jobId: job.id }, 'failure report not queued'));
+    void rm(cycleWorkDir(deps.workRoot, String(job.id)), { recursive: true, force: true });
+  });
+  worker.on('error', (err) => deps.logger.error({ err }, 'worker error'));
+  // The processor's signal: aborted when this process shuts down, so transfers stop promptly.
+  worker.on('closing', () => shutdown.abort(new Error('worker shutting down')));
+  return worker;
+}
+
+async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signal: AbortSignal): Promise<unknown> {
+  const { connectionId, event } = job.data;
+  const jobId = String(job.id);
+  const logger = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId, jobId });
+  const workDir = cycleWorkDir(deps.workRoot, jobId);
+  const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  let step = 'start';
+
+  try {
+    const connection = deps.connections.get(connectionId);
+    if (!connection) throw new ConnectorError('CONNECTION_UNKNOWN', `connection ${connectionId} is no longer configured`);
+    const sub = connection.subfunctions[String(event.SubfunctionId)];
+    const recipe = sub ? deps.recipes.get(sub.recipe) : undefined;
+    if (!sub || !recipe) throw new ConnectorError('RECIPE_NOT_CONFIGURED', `subfunction ${event.SubfunctionId} has no recipe`);
+
+    const ctx: CycleContext = {
+      event,
+      client: deps.clientFor(connection),
+      workDir,
+      limits: { maxAssetBytes: deps.maxAssetBytes, transferTimeoutMs: deps.transferTimeoutMs },
+      signal,
+      transferSignal: () => AbortSignal.any([signal, AbortSignal.timeout(deps.transferTimeoutMs)]),
+      logger,
+    };
+    const result = await runCycle(
+      {
+        checkpoint: (job.data.checkpoint ?? {}) as Checkpoint,
+        save: (checkpoint) => job.updateData({ ...job.data, checkpoint }),
+        enterStep: async (next, resumed) => {
+          step = next;
+          logger.info(
+            { step: next, resumed, attempt: job.attemptsMade + 1 },
+            resumed ? 'step resumed from checkpoint' : 'step started',
+          );
+          deps.onStep?.({ jobId, taskProcessId: event.TaskProcessId, step: next, resumed });
+          await job.updateProgress({ step: next });
+        },
+      },
+      ctx,
+      { recipe, options: sub.options },
+    );
+    logger.info({ step: 'done', submitted: result.submitted?.assets.length ?? 0 }, 'cycle completed');
+    deps.onStep?.({ jobId, taskProcessId: event.TaskProcessId, step: 'done', resumed: false });
+    await rm(workDir, { recursive: true, force: true });
+    return { submitted: result.submitted };
+  } catch (err) {
+    const retryable = isConnectorError(err) ? err.retryable : !(err instanceof UnrecoverableError);
+    if (signal.aborted) throw err; // shutting down: the job stays retryable and resumes elsewhere
+    if (retryable && !finalAttempt) {
+      logger.warn({ err, step, attempt: job.attemptsMade + 1 }, 'cycle attempt failed; will retry');
+      throw err;
+    }
+    const code = isConnectorError(err) ? err.code : 'UNEXPECTED';
+    logger.error({ err, step, code, attempt: job.attemptsMade + 1 }, 'cycle failed; reporting to Creative Force');
+    await deps.queue.addFailureReport({
+      connectionId,
+      taskProcessId: event.TaskProcessId,
+      cycleJobId: jobId,
+      code,
+      message: studioMessage(err),
+    });
+    deps.onStep?.({ jobId, taskProcessId: event.TaskProcessId, step: 'failed', resumed: false });
+    await rm(workDir, { recursive: true, force: true });
+    throw new UnrecoverableError(`${code}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function reportFailure(deps: CycleWorkerDeps, data: ReportFailureJobData, job: AnyJob): Promise<void> {
+  const logger = deps.logger.child({
+    connectionId: data.connectionId,
+    taskProcessId: data.taskProcessId,
+    jobId: job.id,
+    step: 'update-process-status',
+  });
+  const connection = deps.connections.get(data.connectionId);
+  if (!connection) {
+    logger.error({ code: data.code }, 'cannot report a failure: the connection is no longer configured');
+    throw new UnrecoverableError(`connection ${data.connectionId} is not configured`);
+  }
+  await updateProcessStatus(deps.clientFor(connection), data.taskProcessId, data.message);
+  logger.info({ code: data.code, message: data.message }, 'failure reported to Creative Force');
+}

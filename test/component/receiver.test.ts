@@ -1,0 +1,208 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Worker } from 'bullmq';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Connection, parseConnections } from '../../src/config/connections.ts';
+import { createRecipeRegistry } from '../../src/providers/index.ts';
+import { cycleQueueName } from '../../src/queue/cycle-job.ts';
+import { CycleQueue } from '../../src/queue/cycle-queue.ts';
+import { buildReceiver } from '../../src/receiver/build-receiver.ts';
+import { dropPrefix, producerRedis, ready, redisUrl, testPrefix } from '../helpers/redis.ts';
+import { sign } from '../helpers/sign.ts';
+
+const secret = randomBytes(32).toString('base64');
+const logger = pino({ level: 'silent' });
+
+function connectionsFor(): ReadonlyMap<string, Connection> {
+  const list = parseConnections(
+    {
+      connections: [
+        {
+          id: 'acme',
+          name: 'Acme',
+          creativeForce: { clientId: 'c', clientSecret: 's', webhookSecrets: [secret], signatureScheme: 'b64key-sha256-base64' },
+          stepIds: [25, 40],
+          subfunctions: { '54': { recipe: 'convert', options: { format: 'jpeg' } } },
+        },
+      ],
+    },
+    createRecipeRegistry(),
+    {},
+  );
+  return new Map(list.map((c) => [c.id, c]));
+}
+
+function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    Action: 'ReadyToWork',
+    TaskId: randomUUID(),
+    TaskProcessId: randomUUID(),
+    SubfunctionId: 54,
+    SubFunctionName: 'Convert',
+    StepId: '25',
+    StepStatusId: '2000',
+    ...overrides,
+  };
+}
+
+describe('webhook receiver', () => {
+  const prefix = testPrefix('receiver');
+  const redis = producerRedis();
+  const queue = new CycleQueue({ connection: redis, prefix, attempts: 3, backoffMs: 100 });
+  const app = buildReceiver({
+    logger,
+    isReady: async () => (await redis.ping()) === 'PONG',
+    webhooks: { connections: connectionsFor(), enqueue: (id, e) => queue.addCycle(id, e) },
+  });
+
+  const post = (body: string | Buffer, headers: Record<string, string> = {}, connectionId = 'acme') =>
+    app.inject({
+      method: 'POST',
+      url: `/webhooks/creative-force/${connectionId}`,
+      headers: { 'content-type': 'application/json', ...headers },
+      payload: body,
+    });
+  const signed = (body: string) => post(body, { 'x-cf-signature': sign(body, secret) });
+  const queued = async () => {
+    const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  };
+
+  beforeAll(async () => {
+    await ready(redis);
+    await app.ready();
+  });
+  beforeEach(async () => {
+    await queue.queue.obliterate({ force: true });
+  });
+  afterAll(async () => {
+    await app.close();
+    await queue.close();
+    redis.disconnect();
+    await dropPrefix(prefix);
+  });
+
+  it('accepts a signed ReadyToWork with 202 and the job id, after the job is in Redis', async () => {
+    const body = JSON.stringify(event());
+    const res = await signed(body);
+    expect(res.statusCode).toBe(202);
+    const { jobId, duplicate } = res.json<{ jobId: string; duplicate: boolean }>();
+    expect(duplicate).toBe(false);
+    const job = await queue.queue.getJob(jobId);
+    expect(job?.data).toMatchObject({
+      connectionId: 'acme',
+      event: { TaskProcessId: JSON.parse(body).TaskProcessId, StepId: 25 },
+    });
+  });
+
+  it('answers 401 to a wrong or missing signature and queues nothing', async () => {
+    const body = JSON.stringify(event());
+    const wrong = await post(body, { 'x-cf-signature': sign(body, randomBytes(32).toString('base64')) });
+    const missing = await post(body);
+    const tampered = await post(body.replace('ReadyToWork', 'ReadyToWorK'), { 'x-cf-signature': sign(body, secret) });
+    for (const res of [wrong, missing, tampered]) {
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual({ error: 'invalid signature' });
+    }
+    expect(await queued()).toBe(0);
+  });
+
+  it('answers 401 before parsing: a non-JSON body without signature is not reported as malformed', async () => {
+    const res = await post('not json at all');
+    expect(res.statusCode).toBe(401);
+  });
+
+  it('answers 404 for an unknown connection', async () => {
+    const body = JSON.stringify(event());
+    const res = await post(body, { 'x-cf-signature': sign(body, secret) }, 'nobody');
+    expect(res.statusCode).toBe(404);
+    expect(await queued()).toBe(0);
+  });
+
+  it('answers 413 to a body over 256 KiB', async () => {
+    const body = JSON.stringify(event({ Padding: 'x'.repeat(300 * 1024) }));
+    const res = await signed(body);
+    expect(res.statusCode).toBe(413);
+    expect(await queued()).toBe(0);
+  });
+
+  it('answers 400 to signed malformed JSON and to a body missing a field, naming it', async () => {
+    const bad = await signed('{"Action": "ReadyToWork",');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toEqual({ error: 'body is not JSON' });
+    const { TaskProcessId: _omit, ...rest } = event();
+    const missing = await signed(JSON.stringify(rest));
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json()).toMatchObject({ error: 'not a ReadyToWork payload', field: 'TaskProcessId' });
+    expect(await queued()).toBe(0);
+  });
+
+  it('answers 200 ignored to another action, a foreign StepId and a subfunction without recipe', async () => {
+    const cases = [
+      [event({ Action: 'Cancelled' }), 'action Cancelled is not handled'],
+      [event({ StepId: '27' }), "step 27 is not one of this connection's steps"],
+      [event({ SubfunctionId: 99 }), 'subfunction 99 has no recipe'],
+    ] as const;
+    for (const [e, reason] of cases) {
+      const res = await signed(JSON.stringify(e));
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ ignored: reason });
+    }
+    expect(await queued()).toBe(0);
+  });
+
+  it('starts one cycle when the same event arrives 5 times at once', async () => {
+    const body = JSON.stringify(event());
+    const answers = await Promise.all(Array.from({ length: 5 }, () => signed(body)));
+    expect(answers.map((a) => a.statusCode)).toEqual([202, 202, 202, 202, 202]);
+    const ids = new Set(answers.map((a) => a.json<{ jobId: string }>().jobId));
+    expect(ids.size).toBe(1);
+    expect(answers.filter((a) => a.json<{ duplicate: boolean }>().duplicate)).toHaveLength(4);
+    expect(await queued()).toBe(1);
+  });
+
+  it('starts a new cycle for a rework: the same TaskProcessId after the earlier cycle ended', async () => {
+    const body = JSON.stringify(event());
+    const first = (await signed(body)).json<{ jobId: string }>().jobId;
+    const worker = new Worker(cycleQueueName, async () => 'done', {
+      connection: { url: redisUrl, maxRetriesPerRequest: null },
+      prefix,
+    });
+    await new Promise<void>((resolve) => worker.on('completed', () => resolve()));
+    await worker.close();
+    const again = await signed(body);
+    expect(again.statusCode).toBe(202);
+    const second = again.json<{ jobId: string; duplicate: boolean }>();
+    expect(second.duplicate).toBe(false);
+    expect(second.jobId).not.toBe(first);
+  });
+
+  it('serves health and readiness', async () => {
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+});
+
+describe('webhook receiver without Redis', () => {
+  it('answers 503 so Creative Force retries, and readiness fails', async () => {
+    const redis = producerRedis('redis://127.0.0.1:1');
+    const queue = new CycleQueue({ connection: redis, prefix: testPrefix('down'), attempts: 1, backoffMs: 100 });
+    const app = buildReceiver({
+      logger,
+      isReady: async () => (await redis.ping()) === 'PONG',
+      webhooks: { connections: connectionsFor(), enqueue: (id, e) => queue.addCycle(id, e) },
+    });
+    const body = JSON.stringify(event());
+    const res = await app.inject({
+      method: 'POST',
+      url: '/webhooks/creative-force/acme',
+      headers: { 'content-type': 'application/json', 'x-cf-signature': sign(body, secret) },
+      payload: body,
+    });
+    expect(res.statusCode).toBe(503);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    await app.close();
+    await queue.close().catch(() => {});
+    redis.disconnect();
+  });
+});
