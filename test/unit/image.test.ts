@@ -23,7 +23,9 @@ let cmykJpeg: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'image-test-'));
   photoJpeg = join(dir, 'photo.jpg');
-  await sharp({ create: { width: 1200, height: 800, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 30 } } })
+  await sharp({
+    create: { width: 1200, height: 800, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 30 } },
+  })
     .jpeg({ quality: 90 })
     .withExif({ IFD0: { Copyright: 'ACME Studio', Make: 'TestCam' } })
     .toFile(photoJpeg);
@@ -64,6 +66,14 @@ afterAll(async () => {
 async function regionMean(path: string, left: number): Promise<number[]> {
   const region = await sharp(path).extract({ left, top: 100, width: 100, height: 100 }).png().toBuffer();
   return (await sharp(region).stats()).channels.slice(0, 3).map((c) => Math.round(c.mean));
+}
+
+/** Lossy encoders move a flat colour by a step or two. */
+function expectColour(actual: number[], expected: number[]): void {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((value, i) => {
+    expect(Math.abs(value - (expected[i] ?? Number.NaN))).toBeLessThanOrEqual(3);
+  });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -171,8 +181,8 @@ describe('convertImage', () => {
     const jpegPath = join(dir, 'flat.jpg');
     await convertImage({ inputPath: alphaPng, outputPath: jpegPath, format: 'jpeg' });
     expect(await sharp(jpegPath).metadata()).toMatchObject({ channels: 3, hasAlpha: false });
-    expect(await regionMean(jpegPath, 0)).toEqual([255, 0, 0]);
-    expect(await regionMean(jpegPath, 400)).toEqual([255, 255, 255]);
+    expectColour(await regionMean(jpegPath, 0), [255, 0, 0]);
+    expectColour(await regionMean(jpegPath, 400), [255, 255, 255]);
 
     const pngPath = join(dir, 'still-transparent.png');
     await convertImage({ inputPath: alphaPng, outputPath: pngPath, format: 'png' });
@@ -183,7 +193,8 @@ describe('convertImage', () => {
     const outputPath = join(dir, 'black-bg.webp');
     await convertImage({ inputPath: alphaPng, outputPath, format: 'webp', background: '#000000', quality: 100 });
     expect(await sharp(outputPath).metadata()).toMatchObject({ channels: 3, hasAlpha: false });
-    expect(await regionMean(outputPath, 400)).toEqual([0, 0, 0]);
+    expectColour(await regionMean(outputPath, 0), [255, 0, 0]);
+    expectColour(await regionMean(outputPath, 400), [0, 0, 0]);
   });
 
   it('refuses bytes that are no image as ASSET_UNREADABLE naming the file, leaving no output', async () => {

@@ -2,7 +2,7 @@
  * Step 3 of the guide: resolve input assets (and, when the recipe needs them, color reference
  * files) to pre-signed S3 URLs and stream them to files under the cycle's work directory.
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
 import { ConnectorError } from '../../errors.ts';
@@ -34,6 +34,7 @@ export async function downloadInputs(ctx: CycleContext, detail: ProcessDetail): 
   );
   const byId = new Map(urls.map((u) => [u.assetId, u]));
   const dir = join(ctx.workDir, 'in');
+  await mkdir(dir, { recursive: true });
   const files: InputFile[] = [];
   for (const [index, asset] of detail.inputAssets.entries()) {
     const url = byId.get(asset.assetId);
@@ -64,6 +65,7 @@ export async function downloadColorReferences(ctx: CycleContext, detail: Process
   if (detail.colorReferenceFiles.length === 0) return [];
   const urls = await ctx.client.bulkGetFiles(detail.colorReferenceFiles, ctx.signal);
   const dir = join(ctx.workDir, 'color-references');
+  await mkdir(dir, { recursive: true });
   const files: LocalFile[] = [];
   for (const [index, file] of urls.entries()) {
     const path = join(dir, localName(index, file.fileName));
