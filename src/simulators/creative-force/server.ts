@@ -1,0 +1,387 @@
+/**
+ * The Creative Force simulator: a real HTTP server on loopback that answers like Creative Force's
+ * token endpoint, gateway (`/v1`) and S3 (`/s3/<bucket>/<key>`), plus the test-facing API to seed
+ * tasks, send signed webhooks, inject faults and inspect what clients did.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Logger, pino } from 'pino';
+import {
+  defaultGatewayPaths,
+  type GatewayPaths,
+  gatewayRequestsPerSecond,
+  type SignatureVariant,
+} from '../../creative-force/contract.ts';
+import { FaultQueue, ForcedRateLimit, SubmissionHolds } from './faults.ts';
+import { buildRoutes, type GatewayRoute, matchRoute, type RouteContext } from './gateway-routes.ts';
+import { BodyTooLargeError, clientIpOf, type Reply, readBody, writeReply } from './http-io.ts';
+import { maxInWindow, SlidingWindowLimiter } from './rate-limit.ts';
+import { FakeS3, s3PathPrefix } from './s3.ts';
+import { signWebhook } from './signing.ts';
+import { SimState } from './state.ts';
+import { TokenStore } from './tokens.ts';
+import type {
+  AnnotationSeed,
+  CallLogEntry,
+  CfSimulatorOptions,
+  FaultMatch,
+  FaultResponse,
+  RecordedSubmission,
+  SeededTask,
+  StatusUpdate,
+  StoredOutput,
+  SubmissionHold,
+  TaskScenario,
+} from './types.ts';
+import { buildWebhookPayload, postWebhook, type SendWebhookOptions } from './webhook.ts';
+
+const tokenPath = '/connect/token';
+const gatewayPrefix = '/v1';
+
+/** The KNOWN 429 body of the gateway. */
+const tooManyRequestsBody = { errors: [{ code: 'GEN-429', message: 'TooManyRequests' }] };
+
+function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+/** A fake Creative Force on a loopback port. Start it with {@link CreativeForceSimulator.start}. */
+export class CreativeForceSimulator {
+  /** `http://host:port` */
+  readonly baseUrl: string;
+  /** The gateway base URL: `baseUrl + '/v1'`. */
+  readonly apiBaseUrl: string;
+  /** The OAuth token URL: `baseUrl + '/connect/token'`. */
+  readonly tokenUrl: string;
+  /** The gateway paths this instance serves (defaults merged with `options.paths`). */
+  readonly paths: Readonly<GatewayPaths>;
+
+  readonly #server: Server;
+  readonly #logger: Logger;
+  readonly #s3: FakeS3;
+  readonly #state: SimState;
+  readonly #tokens: TokenStore;
+  readonly #limiter: SlidingWindowLimiter;
+  readonly #routes: GatewayRoute[];
+  readonly #faults = new FaultQueue();
+  readonly #forced = new ForcedRateLimit();
+  readonly #holds = new SubmissionHolds();
+  readonly #closing = new AbortController();
+  #calls: CallLogEntry[] = [];
+  #count429 = 0;
+  #closed: Promise<void> | undefined;
+
+  private constructor(server: Server, baseUrl: string, options: CfSimulatorOptions) {
+    this.#server = server;
+    this.baseUrl = baseUrl;
+    this.apiBaseUrl = baseUrl + gatewayPrefix;
+    this.tokenUrl = baseUrl + tokenPath;
+    this.paths = Object.freeze({ ...defaultGatewayPaths, ...(options.paths ?? {}) });
+    this.#logger = options.logger?.child({ component: 'cf-simulator' }) ?? pino({ level: 'silent' });
+    this.#s3 = new FakeS3(options.presignedUrlTtlSeconds ?? 3600);
+    this.#state = new SimState(this.#s3);
+    this.#tokens = new TokenStore(options.tokenTtlSeconds ?? 3600);
+    this.#limiter = new SlidingWindowLimiter(options.rateLimitPerSecond ?? gatewayRequestsPerSecond, 1000);
+    this.#routes = buildRoutes(this.paths);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        this.#logger.error({ err }, 'simulator request failed');
+        if (!res.headersSent) writeReply(res, { status: 500 });
+        else res.destroy();
+      });
+    });
+  }
+
+  /** Starts a simulator listening on `options.host:options.port` (default 127.0.0.1, random port). */
+  static async start(options: CfSimulatorOptions = {}): Promise<CreativeForceSimulator> {
+    const host = options.host ?? '127.0.0.1';
+    const server = createServer({ requestTimeout: 0, keepAliveTimeout: 5000 });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    const urlHost = host.includes(':') ? `[${host}]` : host;
+    return new CreativeForceSimulator(server, `http://${urlHost}:${port}`, options);
+  }
+
+  // ---- seeding -------------------------------------------------------------------------------
+
+  /** Registers an OAuth app (client credentials). */
+  addApp(app: { clientId: string; clientSecret: string }): void {
+    this.#tokens.addApp(app.clientId, app.clientSecret);
+  }
+
+  /** Seeds a task process with its inputs, files, slots and context; returns the ids. */
+  addTask(scenario: TaskScenario): SeededTask {
+    return this.#state.addTask(scenario, Date.now());
+  }
+
+  /** Adds a reviewer annotation to a task (keyed by taskId); returns the annotation id. */
+  addAnnotation(taskId: string, seed: AnnotationSeed): string {
+    return this.#state.addAnnotation(taskId, seed, Date.now()).annotationId;
+  }
+
+  /**
+   * Marks accepted outputs rejected and reopens the task process for rework: the process detail
+   * then shows them with `isRejected`, and the next submission must use KeepOldAsset/RedoAsset.
+   */
+  rejectOutputs(taskProcessId: string, assetIds: string[]): void {
+    this.#state.rejectOutputs(taskProcessId, assetIds);
+  }
+
+  /** Makes every issued access token invalid: the next gateway call answers 401. */
+  expireTokens(): void {
+    this.#tokens.expireAll();
+  }
+
+  // ---- webhooks ------------------------------------------------------------------------------
+
+  /** The PascalCase ReadyToWork body of a seeded task; an override set to `undefined` removes a field. */
+  webhookPayload(taskProcessId: string, overrides?: Record<string, unknown>): Record<string, unknown> {
+    return buildWebhookPayload(this.#state.requireTask(taskProcessId), overrides);
+  }
+
+  /** `X-CF-Signature` of a raw body; default variant `b64key-sha256-base64`. */
+  signWebhook(rawBody: string | Buffer, secretBase64: string, variant?: SignatureVariant): string {
+    return signWebhook(rawBody, secretBase64, variant);
+  }
+
+  /** POSTs the task's ReadyToWork webhook (application/json, signed) to `url`. */
+  sendWebhook(
+    url: string,
+    taskProcessId: string,
+    secretBase64: string,
+    opts: SendWebhookOptions = {},
+  ): Promise<{ status: number; body: unknown }> {
+    return postWebhook(url, this.webhookPayload(taskProcessId, opts.overrides), secretBase64, opts);
+  }
+
+  // ---- inspection ----------------------------------------------------------------------------
+
+  /** Accepted Submit Output requests, in order. */
+  submissions(taskProcessId?: string): RecordedSubmission[] {
+    return clone(this.#state.submissions.filter((s) => taskProcessId === undefined || s.taskProcessId === taskProcessId));
+  }
+
+  /** Refused Submit Output requests with the error returned, in order. */
+  rejectedSubmissions(taskProcessId?: string): RecordedSubmission[] {
+    return clone(this.#state.rejectedSubmissions.filter((s) => taskProcessId === undefined || s.taskProcessId === taskProcessId));
+  }
+
+  /** Update Process Status calls, in order. */
+  statusUpdates(taskProcessId?: string): StatusUpdate[] {
+    return clone(this.#state.statusUpdates.filter((s) => taskProcessId === undefined || s.taskProcessId === taskProcessId));
+  }
+
+  /** The Get Process Detail body CF would answer now. */
+  processDetail(taskProcessId: string): Record<string, unknown> {
+    return clone(this.#state.processDetail(this.#state.requireTask(taskProcessId)));
+  }
+
+  /** `inProgress` until a submission is accepted, `submitted` after (until outputs are rejected). */
+  taskState(taskProcessId: string): 'inProgress' | 'submitted' {
+    return this.#state.requireTask(taskProcessId).state;
+  }
+
+  /** The outputs CF holds for a task process. */
+  outputs(taskProcessId: string): StoredOutput[] {
+    return clone(this.#state.requireTask(taskProcessId).outputs);
+  }
+
+  /** Every token and gateway request (not S3), in arrival order. */
+  callLog(): CallLogEntry[] {
+    return this.#calls.map((c) => ({ ...c }));
+  }
+
+  /** Max token + gateway arrivals (any status) within any sliding window of `windowMs`. */
+  maxRequestsInWindow(windowMs = 1000): number {
+    return maxInWindow(
+      this.#calls.map((c) => c.at),
+      windowMs,
+    );
+  }
+
+  /** How many 429 answers were given (rate limit and forced). */
+  count429(): number {
+    return this.#count429;
+  }
+
+  /** Forgets the call log and the 429 count (for benchmarks measuring one phase). */
+  resetCallLog(): void {
+    this.#calls = [];
+    this.#count429 = 0;
+  }
+
+  /** Successful S3 downloads and uploads. */
+  s3Stats(): { gets: number; puts: number } {
+    return { gets: this.#s3.gets, puts: this.#s3.puts };
+  }
+
+  /** The bytes uploaded to a temp asset's pre-signed URL, if the upload completed. */
+  uploadedObject(tempAssetId: string): { contentType: string; body: Buffer } | undefined {
+    const temp = this.#state.tempAssets.get(tempAssetId);
+    const object = temp?.uploaded ? this.#s3.getObject(temp.objectKey) : undefined;
+    return object ? { contentType: object.contentType, body: Buffer.from(object.body) } : undefined;
+  }
+
+  // ---- fault injection -----------------------------------------------------------------------
+
+  /** Answers 429 to every token and gateway request for `durationMs`; `retryAfterSeconds: null` sends no Retry-After. */
+  forceRateLimit(durationMs: number, opts: { retryAfterSeconds?: number | null } = {}): void {
+    this.#forced.force(durationMs, opts.retryAfterSeconds === undefined ? 1 : opts.retryAfterSeconds, Date.now());
+  }
+
+  /**
+   * Holds the next Submit Output request (after authentication) without recording or answering it
+   * until `release()`. If the client disconnects meanwhile the request is dropped, not recorded.
+   */
+  holdSubmissions(): SubmissionHold {
+    return this.#holds.create();
+  }
+
+  /**
+   * Answers the next `times` requests matching `match` (token, gateway or S3) with `response`
+   * instead of handling them. Token/gateway requests are still rate limited first.
+   */
+  failNext(match: FaultMatch, response: FaultResponse, times = 1): void {
+    this.#faults.add(match, response, times);
+  }
+
+  /** Stops the server and drops open connections. */
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      this.#closing.abort();
+      this.#holds.releaseAll();
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    return this.#closed;
+  }
+
+  // ---- request handling ----------------------------------------------------------------------
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = Date.now();
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', this.baseUrl);
+    let clientGone = false;
+    res.once('close', () => {
+      if (!res.writableFinished) clientGone = true;
+    });
+
+    if (url.pathname.startsWith(s3PathPrefix)) {
+      const body = await this.#readOrDrop(req, res);
+      if (body === undefined) return;
+      const reply =
+        this.#faults.take(method, url.pathname) ??
+        this.#s3.handle(
+          { method, url, headers: req.headers, body },
+          Date.now(),
+          (key) => {
+            const id = this.#state.tempAssetByObjectKey.get(key);
+            const temp = id ? this.#state.tempAssets.get(id) : undefined;
+            return temp ? { contentType: temp.contentType } : undefined;
+          },
+          (key) => {
+            const id = this.#state.tempAssetByObjectKey.get(key);
+            const temp = id ? this.#state.tempAssets.get(id) : undefined;
+            if (temp) temp.uploaded = true;
+          },
+        );
+      this.#logger.debug({ method, path: url.pathname, status: reply.status }, 'cf-sim s3');
+      writeReply(res, reply);
+      return;
+    }
+
+    const isToken = url.pathname === tokenPath;
+    const isGateway = url.pathname.startsWith(`${gatewayPrefix}/`);
+    if (!isToken && !isGateway) {
+      if ((await this.#readOrDrop(req, res)) !== undefined) writeReply(res, { status: 404 });
+      return;
+    }
+
+    const clientIp = clientIpOf(req);
+    const entry: CallLogEntry = { at, method, path: url.pathname, clientIp, status: 0 };
+    this.#calls.push(entry);
+    // The limiter decides on arrival, before the body is read.
+    const allowed = this.#limiter.arrive(clientIp, at);
+    const forced = this.#forced.active(at);
+    const body = await this.#readOrDrop(req, res);
+    if (body === undefined) return;
+
+    const reply = await this.#answer({ req, method, url, body, allowed, forced, isToken, gone: () => clientGone });
+    if (reply === undefined) {
+      this.#logger.debug({ method, path: url.pathname }, 'cf-sim request dropped');
+      return;
+    }
+    if (reply.status === 429) this.#count429++;
+    entry.status = reply.status;
+    this.#logger.debug({ method, path: url.pathname, status: reply.status, clientIp }, 'cf-sim request');
+    writeReply(res, reply);
+  }
+
+  async #answer(r: {
+    req: IncomingMessage;
+    method: string;
+    url: URL;
+    body: Buffer;
+    allowed: boolean;
+    forced: { retryAfterSeconds: number | null } | undefined;
+    isToken: boolean;
+    gone: () => boolean;
+  }): Promise<Reply | undefined> {
+    if (r.forced) {
+      const headers: Record<string, string> =
+        r.forced.retryAfterSeconds === null ? {} : { 'retry-after': String(r.forced.retryAfterSeconds) };
+      return { status: 429, headers, body: tooManyRequestsBody };
+    }
+    if (!r.allowed) return { status: 429, headers: { 'retry-after': '1' }, body: tooManyRequestsBody };
+    const fault = this.#faults.take(r.method, r.url.pathname);
+    if (fault) return fault;
+    const now = Date.now();
+    if (r.isToken) {
+      return this.#tokens.handleTokenRequest(r.method, r.req.headers['content-type'], r.req.headers.authorization, r.body, now);
+    }
+    // 401 carries an empty body, as the KNOWN gateway does.
+    if (!this.#tokens.isAuthorized(r.req.headers.authorization, now)) {
+      return { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } };
+    }
+    const matched = matchRoute(this.#routes, r.method, r.url.pathname.slice(gatewayPrefix.length));
+    if (matched === undefined) return { status: 404 };
+    if (matched === 'method-not-allowed') return { status: 405 };
+    if (matched.route.name === 'submitOutput') {
+      const released = this.#holds.claim(matched.params.taskProcessId ?? '');
+      if (released) {
+        await Promise.race([released, this.#closingPromise()]);
+        if (r.gone() || this.#closing.signal.aborted) return undefined;
+      }
+    }
+    const ctx: RouteContext = { state: this.#state, s3: this.#s3, baseUrl: this.baseUrl };
+    return matched.route.handle(ctx, { params: matched.params, headers: r.req.headers, body: r.body, now: Date.now() });
+  }
+
+  #closingPromise(): Promise<void> {
+    const signal = this.#closing.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  }
+
+  /** Reads the body; on failure (too large, client gone) ends the exchange and returns undefined. */
+  async #readOrDrop(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+    try {
+      return await readBody(req);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError && !res.headersSent) {
+        res.once('finish', () => req.socket.destroy());
+        writeReply(res, { status: 413, headers: { connection: 'close' } });
+      } else {
+        res.destroy();
+      }
+      return undefined;
+    }
+  }
+}
