@@ -1,0 +1,214 @@
+/**
+ * The Creative Force gateway client of one connection (one studio's OAuth credentials).
+ *
+ * Every call: waits for the shared rate limiter, sends `Authorization: Bearer` with the connection's
+ * cached token, runs under a whole-request deadline (config `requestTimeoutMs`, combined with the
+ * caller's signal), reads the whole body, and parses 2xx bodies with the zod schemas of schemas.ts.
+ * Retries happen here only where the request certainly was not processed by CF:
+ * - 401: the token is dropped, a fresh one fetched, and the request sent once more;
+ * - 429: all processes pause through the limiter, then the request is sent again (max 5 times).
+ * Everything else (5xx, timeouts, network errors) is raised as a retryable ConnectorError for the
+ * job layer to retry the step: a write such as submit-output is never repeated blindly here.
+ */
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { z } from 'zod';
+import type { AppConfig } from '../config/env.ts';
+import { bulkGetFilesLimit, fillPath, outputPhysicalFileTypeId } from './contract.ts';
+import {
+  type HttpDeps,
+  type HttpExchange,
+  type HttpResponse,
+  parseResponse,
+  sendThroughLimiter,
+  sharedDispatcher,
+  statusError,
+} from './http.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import {
+  type Annotation,
+  type AssetUrl,
+  annotationsResponseSchema,
+  bulkGetAssetsResponseSchema,
+  bulkGetFilesResponseSchema,
+  type FileUrl,
+  looseRecordSchema,
+  type outfitProductSchema,
+  outfitProductsResponseSchema,
+  type PresignResponse,
+  type ProcessDetail,
+  presignResponseSchema,
+  processDetailSchema,
+  type SubmitOutputBody,
+  type SubmitResponse,
+  type stylingAssetSchema,
+  stylingAssetsResponseSchema,
+  submitResponseSchema,
+} from './schemas.ts';
+import type { ConnectionCredentials, TokenProvider } from './token-store.ts';
+
+/** A product of an outfit; `roleId` 1 is the primary product, 2+ secondary (KNOWN). */
+export type OutfitProduct = z.infer<typeof outfitProductSchema>;
+/** A styling file of a secondary outfit product (ASSUMED shape). */
+export type StylingAsset = z.infer<typeof stylingAssetSchema>;
+
+/** One output file announced to the pre-signed upload URL call. */
+export interface PresignFile {
+  fileName: string;
+  /** Our id of the file, echoed back by CF to match URLs to files. */
+  localId: string;
+  fileLength: number;
+}
+
+/** Dependencies of a CreativeForceClient. */
+export interface CreativeForceClientOptions {
+  connection: ConnectionCredentials;
+  config: AppConfig['cf'];
+  /** The limiter shared by every process (per-IP limit). */
+  limiter: RateLimiter;
+  tokens: TokenProvider;
+  /** Default: the shared undici Agent. */
+  dispatcher?: Dispatcher;
+  logger: Logger;
+  /** 429 answers retried after the limiter's pause before CF_RATE_LIMITED. Default 5. */
+  maxRateLimitRetries?: number;
+}
+
+interface CallSpec {
+  method: 'GET' | 'POST' | 'PUT';
+  /** A gateway path, already filled (see fillPath). */
+  path: string;
+  body?: unknown;
+}
+
+/** Typed calls of the Creative Force gateway for one connection. */
+export class CreativeForceClient {
+  readonly connectionId: string;
+  readonly #connection: ConnectionCredentials;
+  readonly #config: AppConfig['cf'];
+  readonly #tokens: TokenProvider;
+  readonly #logger: Logger;
+  readonly #deps: HttpDeps;
+
+  constructor(options: CreativeForceClientOptions) {
+    this.connectionId = options.connection.id;
+    this.#connection = options.connection;
+    this.#config = options.config;
+    this.#tokens = options.tokens;
+    this.#logger = options.logger.child({ connectionId: options.connection.id });
+    this.#deps = {
+      dispatcher: options.dispatcher ?? sharedDispatcher(),
+      limiter: options.limiter,
+      logger: this.#logger,
+      timeoutMs: options.config.requestTimeoutMs,
+      maxRateLimitRetries: options.maxRateLimitRetries ?? 5,
+    };
+  }
+
+  /** Step 2: the process detail (inputs, expected outputs, rework state). */
+  getProcessDetail(taskProcessId: string, signal?: AbortSignal): Promise<ProcessDetail> {
+    const path = fillPath(this.#config.paths.processDetail, { taskProcessId });
+    return this.#json(processDetailSchema, { method: 'GET', path }, signal);
+  }
+
+  /** Step 3: pre-signed download URLs of input assets. An empty list makes no call. */
+  async bulkGetAssets(assetIds: string[], signal?: AbortSignal): Promise<AssetUrl[]> {
+    if (assetIds.length === 0) return [];
+    return this.#json(
+      bulkGetAssetsResponseSchema,
+      { method: 'POST', path: this.#config.paths.bulkGetAssets, body: assetIds },
+      signal,
+    );
+  }
+
+  /** Step 3: pre-signed download URLs of files, in batches of at most 100 ids (KNOWN limit), in order. */
+  async bulkGetFiles(fileIds: string[], signal?: AbortSignal): Promise<FileUrl[]> {
+    const files: FileUrl[] = [];
+    for (let start = 0; start < fileIds.length; start += bulkGetFilesLimit) {
+      const batch = fileIds.slice(start, start + bulkGetFilesLimit);
+      const spec: CallSpec = { method: 'POST', path: this.#config.paths.bulkGetFiles, body: batch };
+      files.push(...(await this.#json(bulkGetFilesResponseSchema, spec, signal)));
+    }
+    return files;
+  }
+
+  /** Step 4: the product, as an opaque record for recipes. */
+  getProduct(productId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const path = fillPath(this.#config.paths.product, { productId });
+    return this.#json(looseRecordSchema, { method: 'GET', path }, signal);
+  }
+
+  /** Step 4: the job, as an opaque record for recipes. */
+  getJob(jobId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const path = fillPath(this.#config.paths.job, { jobId });
+    return this.#json(looseRecordSchema, { method: 'GET', path }, signal);
+  }
+
+  /** Step 4: reviewer annotations of the parent task (keyed by taskId, not taskProcessId). */
+  getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]> {
+    const path = fillPath(this.#config.paths.annotations, { taskId });
+    return this.#json(annotationsResponseSchema, { method: 'GET', path }, signal);
+  }
+
+  /** Step 4: the products of an outfit. */
+  getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]> {
+    const path = fillPath(this.#config.paths.outfitProducts, { outfitId });
+    return this.#json(outfitProductsResponseSchema, { method: 'GET', path }, signal);
+  }
+
+  /** Step 4: styling files of secondary outfit products. An empty list makes no call. */
+  async getStylingAssets(productIds: string[], signal?: AbortSignal): Promise<StylingAsset[]> {
+    if (productIds.length === 0) return [];
+    const spec: CallSpec = { method: 'POST', path: this.#config.paths.stylingAssets, body: { productIds } };
+    return this.#json(stylingAssetsResponseSchema, spec, signal);
+  }
+
+  /** Step 6: marks the task process failed with a message for the studio (body ASSUMED). */
+  async updateProcessStatus(taskProcessId: string, message: string, signal?: AbortSignal): Promise<void> {
+    const path = fillPath(this.#config.paths.updateStatus, { taskProcessId });
+    await this.#call({ method: 'PUT', path, body: { status: this.#config.failedStatus, message } }, signal);
+  }
+
+  /** Step 7a: pre-signed upload URLs for one batch of output files. HTTP 200 may still list errorFiles. */
+  getPresignedUploadUrls(clientId: string, files: PresignFile[], signal?: AbortSignal): Promise<PresignResponse> {
+    const body = { clientId, physicalFileTypeId: outputPhysicalFileTypeId, files };
+    return this.#json(presignResponseSchema, { method: 'POST', path: this.#config.paths.presignedUpload, body }, signal);
+  }
+
+  /** Step 8: submits the outputs; CF then advances the task. Never retried here on 5xx or timeout. */
+  submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse> {
+    const path = fillPath(this.#config.paths.submitOutput, { taskProcessId });
+    return this.#json(submitResponseSchema, { method: 'POST', path, body }, signal);
+  }
+
+  async #json<S extends z.ZodType>(schema: S, spec: CallSpec, signal: AbortSignal | undefined): Promise<z.output<S>> {
+    const { exchange, response } = await this.#call(spec, signal);
+    return parseResponse(schema, exchange, response);
+  }
+
+  /** Sends an authorized call; resolves with a 2xx answer, throws a ConnectorError otherwise. */
+  async #call(spec: CallSpec, signal: AbortSignal | undefined): Promise<{ exchange: HttpExchange; response: HttpResponse }> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (spec.body !== undefined) headers['content-type'] = 'application/json';
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    for (let refreshed = false; ; refreshed = true) {
+      const token = await this.#tokens.getToken(this.#connection, signal);
+      const exchange: HttpExchange = {
+        method: spec.method,
+        url: `${this.#config.apiBaseUrl}${spec.path}`,
+        logPath: spec.path,
+        headers: { ...headers, authorization: `Bearer ${token}` },
+        body,
+      };
+      const response = await sendThroughLimiter(this.#deps, exchange, signal);
+      if (response.status >= 200 && response.status < 300) return { exchange, response };
+      if (response.status === 401 && !refreshed) {
+        // Revoked or expired early: CF did not process the request, so one retry with a new token is safe.
+        this.#logger.info({ method: spec.method, path: spec.path }, 'Creative Force refused the token (401); refreshing once');
+        await this.#tokens.invalidate(this.#connection.id, token);
+        continue;
+      }
+      throw statusError(this.#logger, exchange, response);
+    }
+  }
+}

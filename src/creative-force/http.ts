@@ -1,0 +1,243 @@
+/**
+ * HTTP plumbing shared by the token store and the gateway client: every attempt waits for the
+ * shared rate limiter, runs under a whole-request deadline, reads its body to the end (an unread
+ * undici body holds its connection), retries 429 after the limiter's pause, and turns transport
+ * failures and error statuses into ConnectorErrors.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import type { z } from 'zod';
+import { ConnectorError, type ErrorCode } from '../errors.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import { gatewayErrorBodySchema } from './schemas.ts';
+
+/** Dependencies of one exchange. */
+export interface HttpDeps {
+  dispatcher: Dispatcher;
+  limiter: RateLimiter;
+  logger: Logger;
+  /** Whole-request deadline per attempt: headers and body (config `requestTimeoutMs`). */
+  timeoutMs: number;
+  /** 429 answers retried after the limiter's pause before giving up with CF_RATE_LIMITED. */
+  maxRateLimitRetries: number;
+}
+
+/** One request to send. */
+export interface HttpExchange {
+  method: 'GET' | 'POST' | 'PUT';
+  url: string;
+  /** The path used in messages and logs: no query string, nothing secret. */
+  logPath: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+/** How many characters of a raw error body are logged. */
+const loggedBodyChars = 4096;
+
+let sharedAgent: Agent | undefined;
+
+/** The undici Agent used when no dispatcher is injected; one per process, so connections are pooled. */
+export function sharedDispatcher(): Dispatcher {
+  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000 });
+  return sharedAgent;
+}
+
+/** Closes the shared Agent (graceful shutdown). A later request creates a new one. */
+export async function closeSharedDispatcher(): Promise<void> {
+  const agent = sharedAgent;
+  sharedAgent = undefined;
+  await agent?.close();
+}
+
+/**
+ * Sends an exchange through the limiter. Resolves with any status other than 429; a 429 pauses
+ * every process through the limiter, then the same request is tried again when the limiter lets it
+ * through (a 429 means CF did not process the request, so this is safe for writes too).
+ */
+export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange, signal?: AbortSignal): Promise<HttpResponse> {
+  for (let retries = 0; ; retries++) {
+    await deps.limiter.acquire(signal);
+    const response = await sendOnce(deps, exchange, signal);
+    if (response.status !== 429) {
+      // The consecutive-429 count is about being throttled: any other answer ends the streak.
+      await deps.limiter.onSuccess();
+      return response;
+    }
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    const pausedMs = await deps.limiter.onRateLimited(retryAfterMs);
+    deps.logger.warn(
+      { method: exchange.method, path: exchange.logPath, status: 429, retryAfterMs, pausedMs, retries },
+      'Creative Force rate limited a request; all processes pause',
+    );
+    if (retries >= deps.maxRateLimitRetries) {
+      throw new ConnectorError(
+        'CF_RATE_LIMITED',
+        `Creative Force ${exchange.method} ${exchange.logPath} answered 429 ${retries + 1} times in a row`,
+        { retryAfterMs: pausedMs, details: { method: exchange.method, path: exchange.logPath, status: 429 } },
+      );
+    }
+  }
+}
+
+async function sendOnce(deps: HttpDeps, exchange: HttpExchange, callerSignal?: AbortSignal): Promise<HttpResponse> {
+  const deadline = AbortSignal.timeout(deps.timeoutMs);
+  const signal = callerSignal ? AbortSignal.any([deadline, callerSignal]) : deadline;
+  try {
+    const response = await request(exchange.url, {
+      dispatcher: deps.dispatcher,
+      method: exchange.method,
+      headers: exchange.headers,
+      body: exchange.body ?? null,
+      signal,
+    });
+    // Read every body, error bodies included: they are small, logged, and an unread body would keep
+    // the connection out of the pool.
+    const text = await response.body.text();
+    return { status: response.statusCode, headers: response.headers, text };
+  } catch (err) {
+    if (callerSignal?.aborted) throw callerSignal.reason;
+    const where = `${exchange.method} ${exchange.logPath}`;
+    const details = { method: exchange.method, path: exchange.logPath };
+    if (
+      deadline.aborted ||
+      err instanceof undiciErrors.HeadersTimeoutError ||
+      err instanceof undiciErrors.BodyTimeoutError ||
+      err instanceof undiciErrors.ConnectTimeoutError
+    ) {
+      throw new ConnectorError('CF_TIMEOUT', `Creative Force ${where} did not answer within ${deps.timeoutMs} ms`, {
+        cause: err,
+        details,
+      });
+    }
+    const reason = err instanceof Error ? `${'code' in err ? `${String(err.code)} ` : ''}${err.message}` : String(err);
+    throw new ConnectorError('CF_NETWORK', `Creative Force ${where} failed: ${reason}`, { cause: err, details });
+  }
+}
+
+/** Retry-After as ms from now: delta-seconds or an HTTP date (RFC 9110). Undefined when absent or invalid. */
+function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const raw = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!raw) return undefined;
+  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** What an error body says, in either CF form (business errors or ProblemDetails) or OAuth's. */
+export interface ErrorBodyInfo {
+  /** One line for the error message, e.g. "ErrorCode-1554 SubmitMappingKeyMismatch". */
+  summary: string | undefined;
+  /** Code of the first business error, e.g. "ErrorCode-1554" or "GEN-4". */
+  cfErrorCode: string | undefined;
+  /** OAuth `error` of the token endpoint, e.g. "invalid_client". */
+  oauthError: string | undefined;
+  /** Structured fields for ConnectorError.details (only those present). */
+  details: Record<string, unknown>;
+}
+
+export function parseErrorBody(text: string): ErrorBodyInfo {
+  const none: ErrorBodyInfo = { summary: undefined, cfErrorCode: undefined, oauthError: undefined, details: {} };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return none;
+  }
+  const parsed = gatewayErrorBodySchema.safeParse(json);
+  if (!parsed.success) return none;
+  const body = parsed.data;
+  if ('error' in body) {
+    const summary = [body.error, body.error_description].filter(Boolean).join(': ');
+    return { ...none, summary, oauthError: body.error, details: { oauthError: body.error } };
+  }
+  if (Array.isArray(body.errors)) {
+    const cfErrors = body.errors.map((e) => ({
+      code: e.code === undefined ? undefined : String(e.code),
+      message: e.message,
+    }));
+    const summary = cfErrors.map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ');
+    const cfErrorCode = cfErrors.find((e) => e.code !== undefined)?.code;
+    return { ...none, summary: summary || undefined, cfErrorCode, details: { cfErrorCode, cfErrors } };
+  }
+  const problem = body as Extract<typeof body, { title?: string }>;
+  const fields = Object.entries(problem.errors).map(([field, messages]) => `${field}: ${messages.join(' ')}`);
+  const summary = [problem.title, fields.join('; ')].filter(Boolean).join(' ');
+  return {
+    ...none,
+    summary: summary || undefined,
+    details: { fieldErrors: problem.errors, title: problem.title, traceId: problem.traceId },
+  };
+}
+
+/** The error code of a non-2xx, non-429 status. */
+function codeOfStatus(status: number): ErrorCode {
+  if (status === 401) return 'CF_UNAUTHORIZED';
+  if (status === 403) return 'CF_FORBIDDEN';
+  if (status === 404) return 'CF_NOT_FOUND';
+  if (status >= 500) return 'CF_SERVER_ERROR';
+  return 'CF_REJECTED';
+}
+
+/**
+ * Builds the ConnectorError of an error status and logs the raw body (truncated) at warn. Error
+ * bodies carry CF's diagnosis and never a token; success bodies are never logged raw because they
+ * hold pre-signed URLs.
+ */
+export function statusError(
+  logger: Logger,
+  exchange: HttpExchange,
+  response: HttpResponse,
+  code: ErrorCode = codeOfStatus(response.status),
+  subject = `Creative Force ${exchange.method} ${exchange.logPath}`,
+): ConnectorError {
+  const info = parseErrorBody(response.text);
+  logger.warn(
+    {
+      method: exchange.method,
+      path: exchange.logPath,
+      status: response.status,
+      cfErrorCode: info.cfErrorCode,
+      body: response.text.length > loggedBodyChars ? `${response.text.slice(0, loggedBodyChars)}…` : response.text,
+    },
+    'Creative Force error response',
+  );
+  const message = `${subject} answered ${response.status}${info.summary ? `: ${info.summary}` : ''}`;
+  return new ConnectorError(code, message, {
+    details: { method: exchange.method, path: exchange.logPath, status: response.status, ...info.details },
+  });
+}
+
+/** Parses a 2xx JSON body with its schema; a mismatch is CF_BAD_RESPONSE naming the first bad field. */
+export function parseResponse<S extends z.ZodType>(schema: S, exchange: HttpExchange, response: HttpResponse): z.output<S> {
+  const where = `Creative Force ${exchange.method} ${exchange.logPath}`;
+  const details = { method: exchange.method, path: exchange.logPath, status: response.status };
+  let json: unknown;
+  try {
+    json = JSON.parse(response.text);
+  } catch (err) {
+    throw new ConnectorError('CF_BAD_RESPONSE', `${where} answered ${response.status} with a body that is not JSON`, {
+      cause: err,
+      details,
+    });
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => ({
+    field: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+  const first = issues[0];
+  throw new ConnectorError(
+    'CF_BAD_RESPONSE',
+    `${where} answered ${response.status} with an unexpected body: ${first ? `${first.field}: ${first.message}` : 'invalid'}`,
+    { details: { ...details, issues } },
+  );
+}

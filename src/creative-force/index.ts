@@ -1,0 +1,17 @@
+/**
+ * Public surface of the Creative Force layer: the contract, the response schemas, the shared rate
+ * limiter, the token store and the gateway client. Code outside this folder imports the client layer
+ * from here; http.ts and internal.ts stay private.
+ */
+export * from './contract.ts';
+export {
+  CreativeForceClient,
+  type CreativeForceClientOptions,
+  type OutfitProduct,
+  type PresignFile,
+  type StylingAsset,
+} from './gateway-client.ts';
+export { closeSharedDispatcher } from './http.ts';
+export { type RateLimiter, type RateLimitGrant, RedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.ts';
+export * from './schemas.ts';
+export { type ConnectionCredentials, type TokenProvider, TokenStore, type TokenStoreOptions } from './token-store.ts';
