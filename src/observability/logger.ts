@@ -41,8 +41,9 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
       paths: [...secretPaths, ...urlPaths],
-      censor: (value, path) =>
-        urlPaths.includes(path.join('.')) || /url$/i.test(path.at(-1) ?? '') ? stripQuery(value) : '[Redacted]',
+      // URL fields keep their origin and path; everything else matched is a secret. (pino may put
+      // a Symbol in the path, so each key is turned into a string explicitly.)
+      censor: (value, path) => (/url$/i.test(String(path.at(-1) ?? '')) ? stripQuery(value) : '[Redacted]'),
     },
   };
   return destination ? pino(options, destination) : pino(options);

@@ -1,0 +1,37 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.ts';
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: createLogger('info', stream), text: () => lines.join('') };
+}
+
+describe('logger redaction', () => {
+  it('removes secrets, Authorization, X-CF-Signature and pre-signed query strings', () => {
+    const { logger, text } = capture();
+    logger.info(
+      {
+        connection: { clientId: 'client-1', clientSecret: 'very-secret', webhookSecrets: ['hook-secret'] },
+        req: { url: '/webhooks/creative-force/acme', headers: { authorization: 'Bearer tok-123', 'x-cf-signature': 'sig-abc' } },
+        upload: { presignedUrl: 'https://bucket.s3.amazonaws.com/a/b.jpg?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA' },
+        fileUrl: 'https://bucket.s3.amazonaws.com/in.jpg?X-Amz-Signature=cafe',
+        access_token: 'tok-456',
+      },
+      'a line',
+    );
+    const out = text();
+    for (const secret of ['very-secret', 'hook-secret', 'tok-123', 'sig-abc', 'deadbeef', 'AKIA', 'cafe', 'tok-456']) {
+      expect(out).not.toContain(secret);
+    }
+    expect(out).toContain('client-1');
+    expect(out).toContain('https://bucket.s3.amazonaws.com/a/b.jpg?[Redacted]');
+    expect(out).toContain('/webhooks/creative-force/acme');
+  });
+});
