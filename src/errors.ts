@@ -18,7 +18,10 @@ export const errorCatalogue = {
   CF_NETWORK: { retryable: true, meaning: 'A gateway call failed at the connection level.' },
   CF_BAD_RESPONSE: { retryable: false, meaning: 'A gateway response did not have the documented shape.' },
   ASSET_DOWNLOAD_FAILED: { retryable: true, meaning: 'A pre-signed S3 download failed (network, 5xx, or timeout).' },
-  ASSET_TOO_LARGE: { retryable: false, meaning: 'An input file is larger than MAX_ASSET_BYTES, or an image has more pixels than the decoder accepts.' },
+  ASSET_TOO_LARGE: {
+    retryable: false,
+    meaning: 'An input file is larger than MAX_ASSET_BYTES, or an image has more pixels than the decoder accepts.',
+  },
   ASSET_CHECKSUM_MISMATCH: { retryable: true, meaning: 'A downloaded file does not match its MD5 or length.' },
   ASSET_UNREADABLE: { retryable: false, meaning: 'An input file is not a decodable image.' },
   UPLOAD_REFUSED: { retryable: false, meaning: 'Creative Force listed an output file in errorFiles of the pre-signed URL call.' },

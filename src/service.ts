@@ -4,7 +4,7 @@
  * workers. It builds; `main` (and the demo) decide what to start and when to stop.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Worker } from 'bullmq';
+import { QueueEvents, type Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -13,9 +13,10 @@ import type { AppConfig } from './config/env.ts';
 import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
 import type { RecipeRegistry } from './providers/index.ts';
+import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
 import { buildReceiver } from './receiver/build-receiver.ts';
-import { type CycleWorkerDeps, createCycleWorker } from './worker/cycle-worker.ts';
+import { type CycleWorkerDeps, createCycleWorker, reportAbandonedCycles } from './worker/cycle-worker.ts';
 
 export type ServiceMode = 'start' | 'serve' | 'work';
 
@@ -36,6 +37,18 @@ export interface ServiceOptions {
   mode: ServiceMode;
   logger: Logger;
   onStep?: CycleWorkerDeps['onStep'];
+}
+
+/** Resolves when the client is ready, or after `ms` (whichever comes first). */
+function connected(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 export async function buildService(options: ServiceOptions): Promise<Service> {
@@ -85,7 +98,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
         config: config.cf,
         limiter,
         tokens,
-        logger: logger.child({ connectionId: connection.id }),
+        logger,
       });
       clients.set(connection.id, client);
     }
@@ -93,6 +106,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   };
 
   let worker: Worker | undefined;
+  let events: QueueEvents | undefined;
   if (withWorkers) {
     await mkdir(config.workDir, { recursive: true });
     worker = createCycleWorker({
@@ -100,6 +114,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       prefix: config.queuePrefix,
       concurrency: config.worker.concurrency,
       lockDurationMs: config.worker.lockDurationMs,
+      maxStalledCount: config.worker.maxStalledCount,
       connections,
       recipes: options.recipes,
       clientFor,
@@ -110,6 +125,13 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       logger,
       ...(options.onStep ? { onStep: options.onStep } : {}),
     });
+    events = new QueueEvents(cycleQueueName, {
+      connection: { url: config.redisUrl, maxRetriesPerRequest: null, connectionName: 'cf-ai-connector:events' },
+      prefix: config.queuePrefix,
+      autorun: false,
+    });
+    events.on('error', (err) => logger.debug({ err }, 'queue events error'));
+    reportAbandonedCycles(events, { queue, logger, workRoot: config.workDir });
   }
 
   let stopping = false;
@@ -124,7 +146,11 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     worker,
     queue,
     async start() {
+      // Listen even when Redis is down (readiness then says so and webhooks get 503), but give
+      // it a moment first so a normal start does not answer its first webhooks with 503.
+      await connected(producerRedis, 5_000);
       if (worker) void worker.run();
+      if (events) void events.run();
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
@@ -148,6 +174,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
           await worker.close(true);
         }
       }
+      await events?.close();
       await queue.close();
       for (const r of [producerRedis, workerRedis, sharedRedis]) r.disconnect();
     },

@@ -28,6 +28,7 @@ const envSchema = z.object({
   [assumedPathEnv.stylingAssets]: gatewayPath.default(defaultGatewayPaths.stylingAssets),
   WORKER_CONCURRENCY: int(1, 256).default(4),
   WORKER_LOCK_DURATION_MS: int(1_000, 600_000).default(30_000),
+  WORKER_MAX_STALLED_COUNT: int(0, 100).default(2),
   CYCLE_ATTEMPTS: int(1, 50).default(6),
   CYCLE_BACKOFF_MS: int(10, 3_600_000).default(5_000),
   TRANSFER_TIMEOUT_MS: int(1_000, 3_600_000).default(300_000),
@@ -51,7 +52,7 @@ export interface AppConfig {
     failedStatus: string;
     paths: GatewayPaths;
   };
-  worker: { concurrency: number; lockDurationMs: number; attempts: number; backoffMs: number };
+  worker: { concurrency: number; lockDurationMs: number; maxStalledCount: number; attempts: number; backoffMs: number };
   transferTimeoutMs: number;
   workDir: string;
   maxAssetBytes: number;
@@ -91,6 +92,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
+      maxStalledCount: e.WORKER_MAX_STALLED_COUNT,
       attempts: e.CYCLE_ATTEMPTS,
       backoffMs: e.CYCLE_BACKOFF_MS,
     },

@@ -38,5 +38,6 @@ export interface CycleContext {
   signal: AbortSignal;
   /** A deadline for one file transfer, also aborted on shutdown. */
   transferSignal(): AbortSignal;
+  /** Bound to connectionId, taskProcessId and jobId; the cycle rebinds it with each `step`. */
   logger: Logger;
 }

@@ -40,9 +40,15 @@ async function planUsable(plan: SubmissionPlan, uploads: Record<string, string>)
 export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, options }: CycleRecipe): Promise<Checkpoint> {
   const cp: Checkpoint = { ...job.checkpoint };
   const save = () => job.save(cp);
+  const taskLogger = ctx.logger;
+  // Every log line of a step carries the step's name.
+  const enterStep = async (step: CycleStep, resumed: boolean) => {
+    ctx.logger = taskLogger.child({ step });
+    await job.enterStep(step, resumed);
+  };
   if (cp.submitted) return cp;
 
-  await job.enterStep('get-process-detail', cp.detail !== undefined);
+  await enterStep('get-process-detail', cp.detail !== undefined);
   if (!cp.detail) {
     cp.detail = await getProcessDetail(ctx);
     await save();
@@ -68,20 +74,20 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
   if (!cp.plan || !(await planUsable(cp.plan, cp.uploads ?? {}))) {
     const needs = recipe.needs(options);
     const inputsReady = cp.inputs !== undefined && (await filesPresent([...cp.inputs, ...(cp.colorReferences ?? [])]));
-    await job.enterStep('download-inputs', inputsReady);
+    await enterStep('download-inputs', inputsReady);
     if (!inputsReady || !cp.inputs) {
       cp.inputs = await downloadInputs(ctx, detail);
       if (needs.colorReferences) cp.colorReferences = await downloadColorReferences(ctx, detail);
       await save();
     }
 
-    await job.enterStep('get-additional-context', cp.context !== undefined);
+    await enterStep('get-additional-context', cp.context !== undefined);
     if (!cp.context) {
       cp.context = await getAdditionalContext(ctx, detail, needs);
       await save();
     }
 
-    await job.enterStep('process-assets', false);
+    await enterStep('process-assets', false);
     const context = { event: ctx.event, ...cp.context, ...(cp.colorReferences ? { colorReferences: cp.colorReferences } : {}) };
     cp.plan = await processAssets(ctx, recipe, options, detail, slots, cp.inputs, context);
     // Uploads of an earlier plan are not reused: their files may differ from the new outputs.
@@ -90,13 +96,13 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
   }
   const plan = cp.plan;
 
-  await job.enterStep('upload-outputs', Object.keys(cp.uploads ?? {}).length > 0);
+  await enterStep('upload-outputs', Object.keys(cp.uploads ?? {}).length > 0);
   cp.uploads = await uploadOutputs(ctx, detail, plan, cp.uploads ?? {}, async (uploads) => {
     cp.uploads = uploads;
     await save();
   });
 
-  await job.enterStep('submit-output', false);
+  await enterStep('submit-output', false);
   const response = await submitOutput(ctx, detail, plan, cp.uploads);
   cp.submitted = {
     at: new Date().toISOString(),

@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, type QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
@@ -29,6 +29,8 @@ export interface CycleWorkerDeps {
   prefix: string;
   concurrency: number;
   lockDurationMs: number;
+  /** Times a job may be found stalled (its worker died) and restarted before it fails. */
+  maxStalledCount: number;
   connections: ReadonlyMap<string, Connection>;
   recipes: RecipeRegistry;
   /** The gateway client of a connection (one per connection, shared by its jobs). */
@@ -43,6 +45,9 @@ export interface CycleWorkerDeps {
 }
 
 type AnyJob = Job<CycleJobData | ReportFailureJobData>;
+
+/** BullMQ's failedReason for a job that stalled more often than maxStalledCount. */
+const stalledTooOften = 'job stalled more than allowable limit';
 
 /** Directory of one cycle's files; job ids contain only [A-Za-z0-9._-]. */
 export function cycleWorkDir(workRoot: string, jobId: string): string {
@@ -64,32 +69,49 @@ export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | 
       concurrency: deps.concurrency,
       lockDuration: deps.lockDurationMs,
       stalledInterval: deps.lockDurationMs,
-      maxStalledCount: 2,
+      maxStalledCount: deps.maxStalledCount,
       autorun: false,
     },
   );
 
-  // A job can also fail without our processor seeing it (stalled too often after crashes).
-  // Queue its report here; the report's job id makes a second report a no-op.
-  worker.on('failed', (job: AnyJob | undefined, err: Error) => {
-    if (!job || job.name !== cycleJobName) return;
-    const data = job.data as CycleJobData;
-    if (err instanceof UnrecoverableError) return;
-    deps.queue
-      .addFailureReport({
-        connectionId: data.connectionId,
-        taskProcessId: data.event.TaskProcessId,
-        cycleJobId: String(job.id),
-        code: 'CYCLE_ABANDONED',
-        message: `cf-ai-connector could not complete this task: ${err.message}. Send the task to this step again to retry.`,
-      })
-      .catch((e: unknown) => deps.logger.error({ err: e, jobId: job.id }, 'failure report not queued'));
-    void rm(cycleWorkDir(deps.workRoot, String(job.id)), { recursive: true, force: true });
-  });
   worker.on('error', (err) => deps.logger.error({ err }, 'worker error'));
   // The processor's signal: aborted when this process shuts down, so transfers stop promptly.
   worker.on('closing', () => shutdown.abort(new Error('worker shutting down')));
   return worker;
+}
+
+/**
+ * A cycle whose workers keep dying (e.g. out of memory on one huge image) is failed by BullMQ's
+ * stalled-job check, inside Redis, where no processor of ours sees it. This listener queues the
+ * failure report for those; every worker process listens, and the report's job id makes the
+ * extra copies no-ops.
+ */
+export function reportAbandonedCycles(events: QueueEvents, deps: Pick<CycleWorkerDeps, 'queue' | 'logger' | 'workRoot'>): void {
+  events.on('failed', ({ jobId, failedReason }) => {
+    if (failedReason !== stalledTooOften) return;
+    void (async () => {
+      const job = await deps.queue.queue.getJob(jobId);
+      if (!job || job.name !== cycleJobName) return;
+      const data = job.data as CycleJobData;
+      deps.logger.error(
+        { connectionId: data.connectionId, taskProcessId: data.event.TaskProcessId, jobId, code: 'CYCLE_ABANDONED' },
+        'cycle abandoned: its workers kept stopping; reporting to Creative Force',
+      );
+      await deps.queue.addFailureReport({
+        connectionId: data.connectionId,
+        taskProcessId: data.event.TaskProcessId,
+        cycleJobId: jobId,
+        code: 'CYCLE_ABANDONED',
+        message: studioMessage(
+          new ConnectorError(
+            'CYCLE_ABANDONED',
+            'the connector stopped repeatedly while working on this task (the operator has been alerted)',
+          ),
+        ),
+      });
+      await rm(cycleWorkDir(deps.workRoot, jobId), { recursive: true, force: true });
+    })().catch((err: unknown) => deps.logger.error({ err, jobId }, 'failure report of an abandoned cycle not queued'));
+  });
 }
 
 async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signal: AbortSignal): Promise<unknown> {

@@ -16,6 +16,8 @@ const hints: Partial<Record<ErrorCode, string>> = {
   CF_FORBIDDEN: 'Give the registered app\'s "On Behalf User" the permissions the connector needs.',
   CF_AUTH_FAILED: 'The client id / secret of the registered app were refused: share fresh credentials with the operator.',
   UPLOAD_REFUSED: 'Creative Force refused an output file type or size: check the recipe options.',
+  CYCLE_ABANDONED:
+    'Send the task to this step again to retry; if it happens again, the input may be too large for the connector.',
 };
 
 /** The status message shown in Creative Force; at most 1000 characters, no secrets, no URLs. */
