@@ -144,8 +144,9 @@ export async function runDemo(): Promise<number> {
     const port = await service.start();
     const url = `http://127.0.0.1:${port}/webhooks/creative-force/demo-studio`;
     say(`- service listening on ${url} (recipe "convert": JPEG, quality 85, at most 1200 px wide)`);
+    say('- sending a signed ReadyToWork, as Creative Force does when the task reaches the step:');
     const answer = await sim.sendWebhook(url, task.taskProcessId, secret);
-    say(`- signed ReadyToWork sent; the service answered ${answer.status} ${JSON.stringify(answer.body)}`);
+    say(`  the service answered ${answer.status} ${JSON.stringify(answer.body)}`);
     const deadline = Date.now() + 120_000;
     while (
       sim.submissions(task.taskProcessId).length === 0 &&
@@ -179,6 +180,7 @@ export async function runDemo(): Promise<number> {
     );
     code = 0;
   } finally {
+    await service.queue.queue.obliterate({ force: true }).catch(() => {});
     await service.stop();
     await sim.close();
     redis.child?.kill();

@@ -357,6 +357,9 @@ export class CreativeForceSimulator {
       const released = this.#holds.claim(matched.params.taskProcessId ?? '');
       if (released) {
         await Promise.race([released, this.#closingPromise()]);
+        // Let pending socket events run first: a client killed just before release() has its
+        // FIN queued already, and must count as gone rather than race the release.
+        await new Promise((resolve) => setImmediate(resolve));
         if (r.gone() || this.#closing.signal.aborted) return undefined;
       }
     }

@@ -1,0 +1,119 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sampleImage } from '../../src/simulators/index.ts';
+import { type Stack, startStack } from '../helpers/stack.ts';
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+describe('worker processes on shared Redis', () => {
+  let stack: Stack | undefined;
+  afterEach(async () => {
+    await stack?.close();
+    stack = undefined;
+  });
+
+  it('keeps two worker processes under 20 Creative Force calls in every second, and rides out a 429 spell', async () => {
+    stack = await startStack('scaling');
+    const { sim } = stack;
+    const { port } = await stack.startService('serve');
+    stack.spawnWorker();
+    stack.spawnWorker();
+    const image = await sampleImage({ width: 64, height: 64, format: 'jpeg' });
+    // 4 gateway calls per task (detail, bulk-get-assets, presign, submit) + tokens: 52 tasks > 200 calls.
+    const tasks = Array.from({ length: 52 }, () =>
+      sim.addTask({
+        inputs: [{ positionName: 'Front', fileName: 'f.jpg', body: image }],
+        slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+      }),
+    );
+    for (const t of tasks)
+      expect((await sim.sendWebhook(stack.webhookUrl(port), t.taskProcessId, stack.secret)).status).toBe(202);
+    await stack.waitFor('all submissions', () => tasks.every((t) => sim.submissions(t.taskProcessId).length === 1), 90_000);
+
+    expect(sim.callLog().length).toBeGreaterThanOrEqual(200);
+    expect(sim.maxRequestsInWindow(1000)).toBeLessThanOrEqual(20);
+    expect(sim.count429()).toBe(0);
+
+    // Now Creative Force answers 429 for a while: the service pauses and still completes everything.
+    const more = Array.from({ length: 10 }, () =>
+      sim.addTask({
+        inputs: [{ positionName: 'Front', fileName: 'f.jpg', body: image }],
+        slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+      }),
+    );
+    sim.forceRateLimit(3000, { retryAfterSeconds: 1 });
+    for (const t of more) expect((await sim.sendWebhook(stack.webhookUrl(port), t.taskProcessId, stack.secret)).status).toBe(202);
+    await stack.waitFor(
+      'the submissions after the 429 spell',
+      () => more.every((t) => sim.submissions(t.taskProcessId).length === 1),
+      90_000,
+    );
+    expect(sim.count429()).toBeGreaterThan(0);
+    expect(more.flatMap((t) => sim.statusUpdates(t.taskProcessId))).toEqual([]);
+    // No burst of retries: 429s stay few because every process paused on the shared limiter.
+    expect(sim.count429()).toBeLessThanOrEqual(10);
+  }, 180_000);
+
+  it('resumes after a worker is killed right after the upload step: no second processing, one submission', async () => {
+    stack = await startStack('crash');
+    const { sim } = stack;
+    const { port } = await stack.startService('serve');
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
+        { positionName: 'Back', fileName: 'back.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
+      ],
+      slots: [
+        { mappingKeyId: '1_Front', positionName: 'Front' },
+        { mappingKeyId: '2_Back', positionName: 'Back' },
+      ],
+    });
+    const hold = sim.holdSubmissions();
+    const first = stack.spawnWorker();
+    expect((await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret)).status).toBe(202);
+    expect(await hold.arrived).toBe(task.taskProcessId);
+    first.kill('SIGKILL');
+    await exited(first);
+    hold.release();
+    const before = sim.s3Stats();
+    expect(before).toEqual({ gets: 2, puts: 2 });
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(0);
+
+    stack.spawnWorker();
+    await stack.waitFor('the submission after restart', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
+    expect(sim.rejectedSubmissions(task.taskProcessId)).toHaveLength(0);
+    // Nothing downloaded, converted or uploaded again: the checkpoint carried the tempAssetIds.
+    expect(sim.s3Stats()).toEqual(before);
+    expect(sim.callLog().filter((c) => c.path.includes('get-presigned-url'))).toHaveLength(1);
+  }, 120_000);
+
+  it('reports a cycle whose worker keeps dying to Creative Force once, as abandoned', async () => {
+    stack = await startStack('abandoned', { env: { WORKER_MAX_STALLED_COUNT: '0' } });
+    const { sim } = stack;
+    const { port } = await stack.startService('serve');
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 64, height: 64, format: 'jpeg' }) },
+      ],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
+    });
+    const hold = sim.holdSubmissions();
+    const first = stack.spawnWorker();
+    expect((await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret)).status).toBe(202);
+    await hold.arrived;
+    first.kill('SIGKILL');
+    await exited(first);
+    hold.release();
+    stack.spawnWorker();
+    await stack.waitFor('the status update', () => sim.statusUpdates(task.taskProcessId).length > 0, 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const updates = sim.statusUpdates(task.taskProcessId);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]?.message).toMatch(/stopped repeatedly.*\[CYCLE_ABANDONED\]/);
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(0);
+  }, 120_000);
+});

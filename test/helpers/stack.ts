@@ -1,0 +1,123 @@
+/**
+ * A whole stack for component tests: the Creative Force simulator, a studio connection, and the
+ * service (in this process, or worker processes spawned from src/cli.ts like production).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { loadConnectionsFile } from '../../src/config/connections.ts';
+import { loadEnvConfig } from '../../src/config/env.ts';
+import { createRecipeRegistry } from '../../src/providers/index.ts';
+import { buildService, type Service, type ServiceMode } from '../../src/service.ts';
+import { CreativeForceSimulator } from '../../src/simulators/index.ts';
+import { dropPrefix, redisUrl, testPrefix } from './redis.ts';
+
+export interface Stack {
+  sim: CreativeForceSimulator;
+  secret: string;
+  env: Record<string, string>;
+  prefix: string;
+  webhookUrl(port: number): string;
+  /** Starts the service in this process. */
+  startService(mode: ServiceMode): Promise<{ service: Service; port: number }>;
+  /** Spawns `cf-ai-connector work` as a separate process. */
+  spawnWorker(): ChildProcess;
+  /** Resolves when `check` holds, polling; rejects after `timeoutMs` with `what`. */
+  waitFor(what: string, check: () => boolean, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startStack(
+  name: string,
+  options: { subfunctionOptions?: Record<string, unknown>; env?: Record<string, string> } = {},
+): Promise<Stack> {
+  const sim = await CreativeForceSimulator.start();
+  const app = { clientId: `${name}-client`, clientSecret: randomBytes(12).toString('hex') };
+  sim.addApp(app);
+  const secret = randomBytes(32).toString('base64');
+  const prefix = testPrefix(name);
+  const dir = await mkdtemp(join(tmpdir(), `cfc-${name}-`));
+  const connectionsFile = join(dir, 'connections.yaml');
+  await writeFile(
+    connectionsFile,
+    JSON.stringify({
+      connections: [
+        {
+          id: 'acme',
+          name: 'Acme Studio',
+          creativeForce: { clientId: '${T_CF_ID}', clientSecret: '${T_CF_SECRET}', webhookSecrets: ['${T_CF_HOOK}'] },
+          subfunctions: {
+            '54': { recipe: 'convert', options: options.subfunctionOptions ?? { format: 'jpeg', quality: 80, maxWidth: 400 } },
+          },
+        },
+      ],
+    }),
+  );
+  const env: Record<string, string> = {
+    REDIS_URL: redisUrl,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    CONNECTIONS_FILE: connectionsFile,
+    CF_API_BASE_URL: sim.apiBaseUrl,
+    CF_TOKEN_URL: sim.tokenUrl,
+    QUEUE_PREFIX: prefix,
+    WORK_DIR: join(dir, 'work'),
+    CYCLE_BACKOFF_MS: '200',
+    WORKER_LOCK_DURATION_MS: '2000',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    T_CF_ID: app.clientId,
+    T_CF_SECRET: app.clientSecret,
+    T_CF_HOOK: secret,
+    ...options.env,
+  };
+  const services: Service[] = [];
+  const children: ChildProcess[] = [];
+
+  return {
+    sim,
+    secret,
+    env,
+    prefix,
+    webhookUrl: (port) => `http://127.0.0.1:${port}/webhooks/creative-force/acme`,
+    async startService(mode) {
+      const config = loadEnvConfig(env);
+      const recipes = createRecipeRegistry();
+      const connections = await loadConnectionsFile(connectionsFile, recipes, env);
+      const service = await buildService({
+        config,
+        connections,
+        recipes,
+        mode,
+        logger: pino({ level: env.LOG_LEVEL ?? 'silent' }),
+      });
+      services.push(service);
+      return { service, port: await service.start() };
+    },
+    spawnWorker() {
+      const child = spawn(process.execPath, [resolve('src/cli.ts'), 'work'], {
+        env: { ...process.env, ...env, PORT: '0' },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    },
+    async waitFor(what, check, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      for (const service of services) await service.stop();
+      await sim.close();
+      await dropPrefix(prefix);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
