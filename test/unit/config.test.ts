@@ -13,7 +13,12 @@ function studio(overrides: Record<string, unknown> = {}) {
   return {
     id: 'acme',
     name: 'Acme Studio',
-    creativeForce: { clientId: '${ACME_ID}', clientSecret: '${ACME_SECRET}', webhookSecrets: ['${ACME_HOOK}'], signatureScheme: 'auto' },
+    creativeForce: {
+      clientId: '${ACME_ID}',
+      clientSecret: '${ACME_SECRET}',
+      webhookSecrets: ['${ACME_HOOK}'],
+      signatureScheme: 'auto',
+    },
     subfunctions: { '54': { recipe: 'convert', options: { format: 'jpeg', quality: 90, maxWidth: 2000 } } },
     ...overrides,
   };
@@ -30,14 +35,20 @@ describe('environment configuration', () => {
         apiBaseUrl: 'https://gateway.creativeforce.io/v1',
         tokenUrl: 'https://accounts.creativeforce.io/connect/token',
         rateLimitRps: 18,
-        paths: { processDetail: '/cloud-automation/task-processes/{taskProcessId}', submitOutput: '/cloud-automation/task-processes/{taskProcessId}/submit-output' },
+        paths: {
+          processDetail: '/cloud-automation/task-processes/{taskProcessId}',
+          submitOutput: '/cloud-automation/task-processes/{taskProcessId}/submit-output',
+        },
       },
     });
     expect(Object.isFrozen(config.cf.paths)).toBe(true);
   });
 
   it('overrides each ASSUMED path from its variable', () => {
-    const config = loadEnvConfig({ CF_PATH_SUBMIT_OUTPUT: '/v2/tp/{taskProcessId}/submit', CF_PATH_ANNOTATIONS: '/annotations?taskId={taskId}' });
+    const config = loadEnvConfig({
+      CF_PATH_SUBMIT_OUTPUT: '/v2/tp/{taskProcessId}/submit',
+      CF_PATH_ANNOTATIONS: '/annotations?taskId={taskId}',
+    });
     expect(config.cf.paths.submitOutput).toBe('/v2/tp/{taskProcessId}/submit');
     expect(config.cf.paths.annotations).toBe('/annotations?taskId={taskId}');
   });
@@ -53,9 +64,17 @@ describe('environment configuration', () => {
 describe('connections file', () => {
   it('fills ${ENV} references and the default step ids', () => {
     const [c] = parseConnections({ connections: [studio()] }, recipes, env);
-    expect(c?.creativeForce).toEqual({ clientId: 'client-1', clientSecret: 'shh', webhookSecrets: [secret], signatureScheme: 'auto' });
+    expect(c?.creativeForce).toEqual({
+      clientId: 'client-1',
+      clientSecret: 'shh',
+      webhookSecrets: [secret],
+      signatureScheme: 'auto',
+    });
     expect(c?.stepIds).toEqual([25, 26, 27, 28, 29, 40]);
-    expect(c?.subfunctions['54']).toEqual({ recipe: 'convert', options: { format: 'jpeg', quality: 90, maxWidth: 2000, stripMetadata: true } });
+    expect(c?.subfunctions['54']).toEqual({
+      recipe: 'convert',
+      options: { format: 'jpeg', quality: 90, maxWidth: 2000, stripMetadata: true },
+    });
   });
 
   it('names the connection and the variable when a reference is not set', () => {
@@ -66,15 +85,21 @@ describe('connections file', () => {
 
   it('names the connection and field of a bad value', () => {
     const bad = studio({ creativeForce: { clientId: 'a', clientSecret: 'b', webhookSecrets: ['this is not base64 at all!'] } });
-    expect(() => parseConnections({ connections: [bad] }, recipes, env)).toThrow(/connection "acme": creativeForce\.webhookSecrets\.0: must be Base64/);
+    expect(() => parseConnections({ connections: [bad] }, recipes, env)).toThrow(
+      /connection "acme": creativeForce\.webhookSecrets\.0: must be Base64/,
+    );
     expect(() => parseConnections({ connections: [studio({ id: 'Bad Id' })] }, recipes, env)).toThrow(/connection "Bad Id": id:/);
   });
 
   it('names an unknown recipe and a bad recipe option', () => {
     const unknown = studio({ subfunctions: { '54': { recipe: 'magic' } } });
-    expect(() => parseConnections({ connections: [unknown] }, recipes, env)).toThrow(/subfunctions\.54\.recipe: unknown recipe "magic"/);
+    expect(() => parseConnections({ connections: [unknown] }, recipes, env)).toThrow(
+      /subfunctions\.54\.recipe: unknown recipe "magic"/,
+    );
     const badOption = studio({ subfunctions: { '54': { recipe: 'convert', options: { format: 'gif' } } } });
-    expect(() => parseConnections({ connections: [badOption] }, recipes, env)).toThrow(/connection "acme": subfunctions\.54\.options\.format/);
+    expect(() => parseConnections({ connections: [badOption] }, recipes, env)).toThrow(
+      /connection "acme": subfunctions\.54\.options\.format/,
+    );
   });
 
   it('refuses a duplicated id and an empty file', () => {
