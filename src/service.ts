@@ -17,6 +17,7 @@ import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
 import { buildReceiver } from './receiver/build-receiver.ts';
 import { type CycleWorkerDeps, createCycleWorker, reportAbandonedCycles } from './worker/cycle-worker.ts';
+import { sweepStaleWorkDirs } from './worker/sweep-work-dirs.ts';
 
 export type ServiceMode = 'start' | 'serve' | 'work';
 
@@ -107,14 +108,17 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
 
   let worker: Worker | undefined;
   let events: QueueEvents | undefined;
+  const abortCycles = new AbortController();
   if (withWorkers) {
     await mkdir(config.workDir, { recursive: true });
+    await sweepStaleWorkDirs(config.workDir, 24 * 3600_000, logger);
     worker = createCycleWorker({
       connection: workerRedis,
       prefix: config.queuePrefix,
       concurrency: config.worker.concurrency,
       lockDurationMs: config.worker.lockDurationMs,
       maxStalledCount: config.worker.maxStalledCount,
+      abortSignal: abortCycles.signal,
       connections,
       recipes: options.recipes,
       clientFor,
@@ -170,7 +174,8 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
         const graceful = worker.close();
         const timer = new Promise<'timeout'>((r) => setTimeout(r, config.shutdownTimeoutMs, 'timeout').unref());
         if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
-          logger.warn('active jobs did not finish before the deadline; they resume on another worker');
+          logger.warn('active cycles did not finish before the deadline; they resume on another worker');
+          abortCycles.abort(new Error('shutdown deadline passed'));
           await worker.close(true);
         }
       }

@@ -40,6 +40,11 @@ export interface CycleWorkerDeps {
   maxAssetBytes: number;
   transferTimeoutMs: number;
   logger: Logger;
+  /**
+   * Aborted when a shutdown's deadline passes with cycles still running: their transfers stop,
+   * and the jobs resume from their checkpoints on another worker.
+   */
+  abortSignal: AbortSignal;
   /** Optional observer of step changes (the demo prints them). */
   onStep?(event: { jobId: string; taskProcessId: string; step: string; resumed: boolean }): void;
 }
@@ -55,12 +60,11 @@ export function cycleWorkDir(workRoot: string, jobId: string): string {
 }
 
 export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | ReportFailureJobData> {
-  const shutdown = new AbortController();
   const worker = new Worker<CycleJobData | ReportFailureJobData>(
     cycleQueueName,
     async (job) => {
       if (job.name === reportFailureJobName) return reportFailure(deps, job.data as ReportFailureJobData, job);
-      if (job.name === cycleJobName) return processCycle(deps, job as Job<CycleJobData>, shutdown.signal);
+      if (job.name === cycleJobName) return processCycle(deps, job as Job<CycleJobData>, deps.abortSignal);
       throw new UnrecoverableError(`unknown job name ${job.name}`);
     },
     {
@@ -75,8 +79,6 @@ export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | 
   );
 
   worker.on('error', (err) => deps.logger.error({ err }, 'worker error'));
-  // The processor's signal: aborted when this process shuts down, so transfers stop promptly.
-  worker.on('closing', () => shutdown.abort(new Error('worker shutting down')));
   return worker;
 }
 
@@ -161,7 +163,7 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
     return { submitted: result.submitted };
   } catch (err) {
     const retryable = isConnectorError(err) ? err.retryable : !(err instanceof UnrecoverableError);
-    if (signal.aborted) throw err; // shutting down: the job stays retryable and resumes elsewhere
+    if (signal.aborted) throw err; // shutting down past the deadline: the job resumes elsewhere
     if (retryable && !finalAttempt) {
       logger.warn({ err, step, attempt: job.attemptsMade + 1 }, 'cycle attempt failed; will retry');
       throw err;
@@ -193,6 +195,15 @@ async function reportFailure(deps: CycleWorkerDeps, data: ReportFailureJobData, 
     logger.error({ code: data.code }, 'cannot report a failure: the connection is no longer configured');
     throw new UnrecoverableError(`connection ${data.connectionId} is not configured`);
   }
-  await updateProcessStatus(deps.clientFor(connection), data.taskProcessId, data.message);
+  try {
+    await updateProcessStatus(deps.clientFor(connection), data.taskProcessId, data.message);
+  } catch (err) {
+    if (isConnectorError(err) && !err.retryable) {
+      logger.error({ err, code: data.code, message: data.message }, 'Creative Force refused the failure report');
+      throw new UnrecoverableError(`${err.code}: ${err.message}`);
+    }
+    logger.warn({ err, code: data.code, attempt: job.attemptsMade + 1 }, 'failure report not delivered; will retry');
+    throw err;
+  }
   logger.info({ code: data.code, message: data.message }, 'failure reported to Creative Force');
 }
