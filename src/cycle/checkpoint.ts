@@ -3,8 +3,8 @@
  * reads it and resumes: no second download, no second processing, uploads reused while their
  * tempAssetIds are unsubmitted, and never a second Submit Output.
  */
-import type { Annotation, ProcessDetail } from '../creative-force/schemas.ts';
-import type { InputFile, LocalFile } from '../providers/recipe.ts';
+import type { ProcessDetail } from '../creative-force/schemas.ts';
+import type { InputFile, LocalFile, TaskContext } from '../providers/recipe.ts';
 import type { SubmissionPlan } from './build-submission.ts';
 
 /** The guide's step names, in the guide's order (step 1, the webhook, happened in the receiver). */
@@ -22,7 +22,7 @@ export interface Checkpoint {
   detail?: ProcessDetail;
   inputs?: InputFile[];
   colorReferences?: LocalFile[];
-  context?: { product?: Record<string, unknown>; job?: Record<string, unknown>; annotations?: Annotation[] };
+  context?: Omit<TaskContext, 'event' | 'colorReferences'>;
   plan?: SubmissionPlan;
   /** uploadKey → tempAssetId of each file already PUT to S3. */
   uploads?: Record<string, string>;

@@ -6,13 +6,16 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { AssetAttributeId } from '../creative-force/contract.ts';
-import type { Annotation, ExpectedOutput, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
+import type { ExpectedOutput, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
 
 /** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
 export interface ContextNeeds {
   colorReferences?: boolean;
   product?: boolean;
   job?: boolean;
+  /** The outfit's products and the styling files of its secondary products (when the task has an outfit). */
+  outfit?: boolean;
+  /** On a rework: the reviewers' comments and marking images. */
   annotations?: boolean;
 }
 
@@ -31,13 +34,34 @@ export interface InputFile extends LocalFile {
   positionTagId: string | null;
 }
 
+/** A reviewer's annotation on an earlier output: the comment, and the marking drawn over it. */
+export interface ReviewerNote {
+  annotationId: string;
+  /** The output asset the note is about, when Creative Force says. */
+  assetId: string | null;
+  comment: string | null;
+  /** The marking image (the reviewer's drawing over the asset), downloaded. */
+  marking: LocalFile | null;
+}
+
+/** The outfit of the task's product: who is in it, and the styling files of the secondary products. */
+export interface OutfitContext {
+  outfitId: string;
+  /** roleId 1 is the primary product, 2 and above secondary styling products. */
+  products: { productId: string; roleId: number }[];
+  /** The best styling file per (secondary product, position), downloaded. */
+  stylingFiles: (LocalFile & { productId: string; positionTagId: string | null })[];
+}
+
 /** What step 4 gathered; fields are present only when the recipe declared the need. */
 export interface TaskContext {
   event: WebhookPayload;
   colorReferences?: LocalFile[];
   product?: Record<string, unknown>;
   job?: Record<string, unknown>;
-  annotations?: Annotation[];
+  outfit?: OutfitContext;
+  /** Present on a rework when the recipe declared the need (empty when reviewers left none). */
+  annotations?: ReviewerNote[];
 }
 
 /** A produced file, ranked: earlier files are better candidates for the main places of a slot. */
