@@ -1,5 +1,6 @@
 /** What every step of a cycle works with. Built by the worker for one job attempt. */
 import type { Logger } from 'pino';
+import type { OutfitProduct, StylingAsset } from '../creative-force/index.ts';
 import type {
   Annotation,
   AssetUrl,
@@ -19,6 +20,8 @@ export interface GatewayClient {
   getProduct(productId: string, signal?: AbortSignal): Promise<Record<string, unknown>>;
   getJob(jobId: string, signal?: AbortSignal): Promise<Record<string, unknown>>;
   getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]>;
+  getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]>;
+  getStylingAssets(productIds: string[], signal?: AbortSignal): Promise<StylingAsset[]>;
   updateProcessStatus(taskProcessId: string, message: string, signal?: AbortSignal): Promise<void>;
   getPresignedUploadUrls(
     clientId: string,

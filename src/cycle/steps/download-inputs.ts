@@ -1,18 +1,43 @@
 /**
  * Step 3 of the guide: resolve input assets (and, when the recipe needs them, color reference
- * files) to pre-signed S3 URLs and stream them to files under the cycle's work directory.
+ * files) to pre-signed S3 URLs and stream them to files under the cycle's work directory. The
+ * file helpers here also serve step 4 (marking and styling files), so every download of the cycle
+ * is named, bounded and verified the same way.
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ProcessDetail } from '../../creative-force/schemas.ts';
+import type { FileUrl, ProcessDetail } from '../../creative-force/schemas.ts';
 import { ConnectorError } from '../../errors.ts';
 import { downloadToFile } from '../../media/index.ts';
 import type { InputFile, LocalFile } from '../../providers/recipe.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
+/** What one download needs: a pre-signed URL and what Creative Force announced about the file. */
+interface RemoteFile {
+  fileName: string;
+  fileUrl: string;
+  fileLength: number | null;
+  /** Null for assets: bulk-get-assets announces no MD5. */
+  md5: string | null;
+}
+
 /** A file name safe on any file system, unique by its index. */
 function localName(index: number, fileName: string): string {
   return `${String(index).padStart(3, '0')}-${fileName.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-120)}`;
+}
+
+/** Streams one file to `dir`, refusing it beyond the asset size cap and checking size and MD5. */
+async function downloadOne(ctx: CycleContext, dir: string, index: number, file: RemoteFile): Promise<LocalFile> {
+  const path = join(dir, localName(index, file.fileName));
+  const result = await downloadToFile({
+    url: file.fileUrl,
+    destPath: path,
+    maxBytes: ctx.limits.maxAssetBytes,
+    expectedBytes: file.fileLength,
+    expectedMd5: file.md5,
+    signal: ctx.transferSignal(),
+  });
+  return { path, fileName: file.fileName, bytes: result.bytes };
 }
 
 /** True when every checkpointed file is still on this host's disk with its size. */
@@ -24,6 +49,7 @@ export async function filesPresent(files: readonly LocalFile[]): Promise<boolean
   return true;
 }
 
+/** Downloads every input asset of the task process to `workDir/in/`, in the detail's order. */
 export async function downloadInputs(ctx: CycleContext, detail: ProcessDetail): Promise<InputFile[]> {
   if (detail.inputAssets.length === 0) {
     throw new ConnectorError('TASK_INPUT_MISSING', 'the task process has no input asset to work from');
@@ -39,45 +65,49 @@ export async function downloadInputs(ctx: CycleContext, detail: ProcessDetail): 
   for (const [index, asset] of detail.inputAssets.entries()) {
     const url = byId.get(asset.assetId);
     if (!url) throw new ConnectorError('CF_BAD_RESPONSE', `bulk-get-assets returned no URL for input asset ${asset.assetId}`);
-    const path = join(dir, localName(index, url.fileName));
-    const result = await downloadToFile({
-      url: url.fileUrl,
-      destPath: path,
-      maxBytes: ctx.limits.maxAssetBytes,
-      expectedBytes: url.fileLength,
-      expectedMd5: null,
-      signal: ctx.transferSignal(),
-    });
-    files.push({
-      path,
-      fileName: url.fileName,
-      bytes: result.bytes,
-      assetId: asset.assetId,
-      positionName: asset.positionName,
-      positionTagId: asset.positionTagId,
-    });
+    const file = await downloadOne(ctx, dir, index, { ...url, md5: null });
+    files.push({ ...file, assetId: asset.assetId, positionName: asset.positionName, positionTagId: asset.positionTagId });
   }
   return files;
 }
 
-/** Color reference files, batched by the client (100 ids per call), checked against their MD5. */
-export async function downloadColorReferences(ctx: CycleContext, detail: ProcessDetail): Promise<LocalFile[]> {
-  if (detail.colorReferenceFiles.length === 0) return [];
-  const urls = await ctx.client.bulkGetFiles(detail.colorReferenceFiles, ctx.signal);
-  const dir = join(ctx.workDir, 'color-references');
+/**
+ * Resolves file ids (color references, markings, styling files) to pre-signed URLs with
+ * bulk-get-files: one logical call, which the client splits into batches of 100 ids (KNOWN limit).
+ * Duplicate ids are asked for once. No call is made for an empty list.
+ *
+ * @returns one URL per distinct id, in the order the ids first appear.
+ * @throws ConnectorError CF_BAD_RESPONSE when Creative Force leaves a requested file out.
+ */
+export async function resolveFiles(ctx: CycleContext, fileIds: readonly string[]): Promise<FileUrl[]> {
+  const distinct = [...new Set(fileIds)];
+  if (distinct.length === 0) return [];
+  const urls = await ctx.client.bulkGetFiles(distinct, ctx.signal);
+  const byId = new Map(urls.map((u) => [u.fileId, u]));
+  return distinct.map((fileId) => {
+    const url = byId.get(fileId);
+    if (!url) throw new ConnectorError('CF_BAD_RESPONSE', `bulk-get-files returned no URL for file ${fileId}`);
+    return url;
+  });
+}
+
+/**
+ * Downloads resolved files to `workDir/<dirName>/` one after the other, each under a unique, safe
+ * local name, capped by `limits.maxAssetBytes`, checked against the announced size and MD5, and
+ * bounded by a fresh transfer deadline. The directory is created only when there is a file.
+ *
+ * @returns the local files, index for index with `files`.
+ */
+export async function downloadFiles(ctx: CycleContext, files: readonly FileUrl[], dirName: string): Promise<LocalFile[]> {
+  if (files.length === 0) return [];
+  const dir = join(ctx.workDir, dirName);
   await mkdir(dir, { recursive: true });
-  const files: LocalFile[] = [];
-  for (const [index, file] of urls.entries()) {
-    const path = join(dir, localName(index, file.fileName));
-    const result = await downloadToFile({
-      url: file.fileUrl,
-      destPath: path,
-      maxBytes: ctx.limits.maxAssetBytes,
-      expectedBytes: file.fileLength,
-      expectedMd5: file.md5,
-      signal: ctx.transferSignal(),
-    });
-    files.push({ path, fileName: file.fileName, bytes: result.bytes });
-  }
-  return files;
+  const local: LocalFile[] = [];
+  for (const [index, file] of files.entries()) local.push(await downloadOne(ctx, dir, index, file));
+  return local;
+}
+
+/** Color reference files of the process detail, downloaded to `workDir/color-references/`. */
+export async function downloadColorReferences(ctx: CycleContext, detail: ProcessDetail): Promise<LocalFile[]> {
+  return downloadFiles(ctx, await resolveFiles(ctx, detail.colorReferenceFiles), 'color-references');
 }
