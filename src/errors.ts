@@ -30,10 +30,6 @@ export const errorCatalogue = {
   SLOT_UNFILLABLE: { retryable: false, meaning: "The recipe produced too few files for a slot's quantity rules." },
   RECIPE_NOT_CONFIGURED: { retryable: false, meaning: 'The subfunction has no recipe, or the recipe options are invalid.' },
   TASK_INPUT_MISSING: { retryable: false, meaning: 'The task process has no input asset to work from.' },
-  REWORK_UNSUPPORTED: {
-    retryable: false,
-    meaning: 'The task process is a rework cycle, which this version does not handle yet.',
-  },
   CYCLE_ABANDONED: {
     retryable: false,
     meaning: 'A cycle failed outside its processor (stalled too often after worker crashes).',

@@ -1,16 +1,29 @@
 /**
  * The Submit Output body, built by pure functions from the process detail and the produced files.
  *
- * `planSubmission` decides which produced file goes to which slot and as what (main or alternate),
- * obeying every first-pass rule of the contract, before anything is uploaded: a slot that cannot
- * be filled fails here with its reason instead of being refused by Creative Force after uploads.
- * `renderSubmitBody` then fills in the tempAssetIds of the uploads. Every mappingKeyId of the
- * detail appears in the body, with `assets: []` for an optional slot left empty (else 1554).
+ * A first pass and a rework are the same code path driven by data (guide, "Rework Cycle"):
+ * `planWork` reads, per drop box, what earlier outputs exist and which were rejected; it asks the
+ * recipe only for what must be produced. `planSubmission` then decides which produced file goes
+ * where and as what, before anything is uploaded, so a slot that cannot be filled fails here with
+ * its reason instead of being refused by Creative Force after uploads. `renderSubmitBody` fills in
+ * the tempAssetIds. Every mappingKeyId of the detail appears in the body, with `assets: []` for an
+ * optional slot left empty (else ErrorCode-1554).
  */
 import { AssetAttribute, type AssetAttributeId, AssetContentType, OutputResultType } from '../creative-force/contract.ts';
-import type { ExpectedOutput, ProcessDetail, SubmitOutputBody } from '../creative-force/schemas.ts';
+import type { ExpectedOutput, OutputAsset, ProcessDetail, SubmitAsset, SubmitOutputBody } from '../creative-force/schemas.ts';
 import { ConnectorError } from '../errors.ts';
-import type { ProducedFile } from '../providers/recipe.ts';
+import type { ProducedFile, SlotRequest } from '../providers/recipe.ts';
+
+/** What one drop box needs this cycle. */
+export interface SlotWork {
+  slot: ExpectedOutput;
+  /** Earlier outputs re-submitted as KeepOldAsset. */
+  keep: OutputAsset[];
+  /** Rejected earlier outputs, each replaced by one new file (RedoAsset). */
+  redo: OutputAsset[];
+  /** True when the slot is filled from scratch by the first-pass rules. */
+  fresh: boolean;
+}
 
 /** One asset to upload (one tempAssetId) and submit. */
 export interface PlannedAsset {
@@ -18,10 +31,14 @@ export interface PlannedAsset {
   uploadKey: string;
   file: ProducedFile;
   assetAttributeId: AssetAttributeId;
+  /** The rejected earlier output this file replaces (RedoAsset), or null (ProcessNewAsset). */
+  replaces: string | null;
 }
 
 export interface PlannedSlot {
   mappingKeyId: string;
+  /** Earlier outputs kept as they are (KeepOldAsset). */
+  kept: { assetId: string; assetAttributeId: AssetAttributeId }[];
   assets: PlannedAsset[];
 }
 
@@ -31,13 +48,13 @@ export interface SubmissionPlan {
   dropped: { mappingKeyId: string; fileName: string }[];
 }
 
+const contentTypeName = { 1: 'photo', 2: 'video', 4: 'photo or video' } as const;
+
 /** Whether a produced file's kind fits the slot's content type. */
 export function kindFits(slot: ExpectedOutput, kind: ProducedFile['kind']): boolean {
   if (slot.assetContentTypeId === AssetContentType.Both) return true;
   return slot.assetContentTypeId === AssetContentType.Video ? kind === 'video' : kind === 'photo';
 }
-
-const contentTypeName = { 1: 'photo', 2: 'video', 4: 'photo or video' } as const;
 
 /** The number of main (+inclip +resource) assets a slot needs at least. */
 export function mainMinimum(slot: ExpectedOutput): number {
@@ -49,29 +66,84 @@ export function alternateMinimum(slot: ExpectedOutput): number {
   return slot.isAlternativeRequired ? Math.max(slot.minAlternative, 1) : 0;
 }
 
+const attributeOf = (asset: OutputAsset): AssetAttributeId =>
+  ([0, 1, 2, 4] as const).find((a) => a === asset.assetAttributeId) ?? AssetAttribute.Normal;
+
+/** The earlier outputs of a slot: its `outputAssetIds`, else the outputs that name its mappingKeyId. */
+function earlierOutputs(detail: ProcessDetail, slot: ExpectedOutput): OutputAsset[] {
+  if (slot.outputAssetIds.length > 0) {
+    return slot.outputAssetIds.map(
+      (assetId) =>
+        detail.outputAssets.find((o) => o.assetId === assetId) ?? {
+          assetId,
+          mappingKeyId: slot.mappingKeyId,
+          assetAttributeId: 0,
+          isRejected: slot.isRejected,
+        },
+    );
+  }
+  return detail.outputAssets.filter((o) => o.mappingKeyId === slot.mappingKeyId);
+}
+
+/**
+ * What each drop box needs: a slot without earlier outputs is filled fresh; on a rework, a slot
+ * with nothing rejected keeps every earlier asset and is not processed again, and a partly
+ * rejected slot keeps the others and redoes only the rejected ones. A slot flagged rejected whose
+ * assets carry no flag of their own is redone whole.
+ */
+export function planWork(detail: ProcessDetail): SlotWork[] {
+  return detail.taskProcessExpectedOutputs.map((slot) => {
+    const earlier = earlierOutputs(detail, slot);
+    if (earlier.length === 0) return { slot, keep: [], redo: [], fresh: true };
+    const anyFlagged = earlier.some((o) => o.isRejected);
+    const rejected = (o: OutputAsset) => o.isRejected || (slot.isRejected && !anyFlagged);
+    return { slot, keep: earlier.filter((o) => !rejected(o)), redo: earlier.filter(rejected), fresh: false };
+  });
+}
+
+/** True when the task process has outputs from an earlier run. */
+export function isRework(work: readonly SlotWork[]): boolean {
+  return work.some((w) => !w.fresh);
+}
+
+/** What the recipe must produce: fresh slots by their minimums, reworked slots one per rejected asset. */
+export function recipeRequests(work: readonly SlotWork[]): SlotRequest[] {
+  return work
+    .filter((w) => w.fresh || w.redo.length > 0)
+    .map((w) => ({
+      slot: w.slot,
+      count: w.fresh ? Math.max(1, mainMinimum(w.slot)) + alternateMinimum(w.slot) : w.redo.length,
+      replaces: w.redo,
+    }));
+}
+
 function unfillable(slot: ExpectedOutput, why: string): never {
   throw new ConnectorError('SLOT_UNFILLABLE', `slot ${slot.mappingKeyId}: ${why}`, {
     details: { mappingKeyId: slot.mappingKeyId },
   });
 }
 
-function planSlot(slot: ExpectedOutput, produced: readonly ProducedFile[], dropped: SubmissionPlan['dropped']): PlannedSlot {
+function fittingFiles(slot: ExpectedOutput, produced: readonly ProducedFile[]): ProducedFile[] {
   const fitting = produced.filter((f) => kindFits(slot, f.kind));
-  if (fitting.length < produced.length && fitting.length === 0) {
+  if (produced.length > 0 && fitting.length === 0) {
     throw new ConnectorError(
       'SLOT_UNSUPPORTED',
-      `slot ${slot.mappingKeyId} expects ${contentTypeName[slot.assetContentTypeId]} content; the recipe produced ${produced[0]?.kind ?? 'nothing'}`,
+      `slot ${slot.mappingKeyId} expects ${contentTypeName[slot.assetContentTypeId]} content; the recipe produced ${produced[0]?.kind}`,
       { details: { mappingKeyId: slot.mappingKeyId } },
     );
   }
+  return fitting;
+}
+
+/** A fresh slot: main places first (best-ranked files), the rest as alternates where allowed. */
+function planFresh(slot: ExpectedOutput, fitting: ProducedFile[], dropped: SubmissionPlan['dropped']): PlannedAsset[] {
   const mainMin = mainMinimum(slot);
   const mainMax = slot.maxQuantity ?? Number.POSITIVE_INFINITY;
   const altAllowed = slot.isAlternativeAllowed || slot.isAlternativeRequired;
   const altMin = alternateMinimum(slot);
   const altMax = altAllowed ? (slot.maxAlternative ?? Number.POSITIVE_INFINITY) : 0;
   if (mainMax < mainMin) unfillable(slot, `its rules contradict each other (minimum ${mainMin}, maximum ${mainMax})`);
-
-  if (fitting.length === 0 && mainMin === 0) return { mappingKeyId: slot.mappingKeyId, assets: [] };
+  if (fitting.length === 0 && mainMin === 0) return [];
 
   // Files the recipe marked itself: inclip/resource count as main, alternates stay alternates.
   const forcedAlternates = fitting.filter((f) => f.assetAttributeId === AssetAttribute.Alternative);
@@ -95,22 +167,41 @@ function planSlot(slot: ExpectedOutput, produced: readonly ProducedFile[], dropp
   }
   const used = new Set([...main, ...alternates]);
   for (const f of fitting) if (!used.has(f)) dropped.push({ mappingKeyId: slot.mappingKeyId, fileName: f.fileName });
-
-  const assets: PlannedAsset[] = [
+  return [
     ...main.map((file) => ({ file, assetAttributeId: file.assetAttributeId ?? AssetAttribute.Normal })),
     ...alternates.map((file) => ({ file, assetAttributeId: AssetAttribute.Alternative as AssetAttributeId })),
-  ].map((a, i) => ({ ...a, uploadKey: `${slot.mappingKeyId}#${i}` }));
-  return { mappingKeyId: slot.mappingKeyId, assets };
+  ].map((a, i) => ({ ...a, replaces: null, uploadKey: `${slot.mappingKeyId}#${i}` }));
 }
 
-/** Plans a first-pass submission. Throws SLOT_UNFILLABLE / SLOT_UNSUPPORTED with the slot's reason. */
+/** A reworked slot: one new file per rejected asset, in the rejected asset's role. */
+function planRedo(work: SlotWork, fitting: ProducedFile[], dropped: SubmissionPlan['dropped']): PlannedAsset[] {
+  const { slot, redo } = work;
+  if (fitting.length < redo.length) {
+    unfillable(slot, `${redo.length} rejected asset(s) to replace; the recipe produced ${fitting.length}`);
+  }
+  for (const f of fitting.slice(redo.length)) dropped.push({ mappingKeyId: slot.mappingKeyId, fileName: f.fileName });
+  return redo.map((old, i) => ({
+    uploadKey: `${slot.mappingKeyId}#${i}`,
+    file: fitting[i] as ProducedFile,
+    assetAttributeId: attributeOf(old),
+    replaces: old.assetId,
+  }));
+}
+
+/** Plans the submission. Throws SLOT_UNFILLABLE / SLOT_UNSUPPORTED with the slot's reason. */
 export function planSubmission(detail: ProcessDetail, produced: ReadonlyMap<string, readonly ProducedFile[]>): SubmissionPlan {
   const dropped: SubmissionPlan['dropped'] = [];
-  const slots = detail.taskProcessExpectedOutputs.map((slot) => planSlot(slot, produced.get(slot.mappingKeyId) ?? [], dropped));
+  const slots = planWork(detail).map((work): PlannedSlot => {
+    const mappingKeyId = work.slot.mappingKeyId;
+    const fitting = fittingFiles(work.slot, produced.get(mappingKeyId) ?? []);
+    const kept = work.keep.map((o) => ({ assetId: o.assetId, assetAttributeId: attributeOf(o) }));
+    if (work.fresh) return { mappingKeyId, kept, assets: planFresh(work.slot, fitting, dropped) };
+    return { mappingKeyId, kept, assets: planRedo(work, fitting, dropped) };
+  });
   return { slots, dropped };
 }
 
-/** The assets of a plan in upload order. */
+/** The assets of a plan that need an upload, in upload order. */
 export function plannedAssets(plan: SubmissionPlan): PlannedAsset[] {
   return plan.slots.flatMap((s) => s.assets);
 }
@@ -118,23 +209,32 @@ export function plannedAssets(plan: SubmissionPlan): PlannedAsset[] {
 /** Renders the Submit Output body; every planned asset must have its own tempAssetId. */
 export function renderSubmitBody(plan: SubmissionPlan, tempAssetIds: Readonly<Record<string, string>>): SubmitOutputBody {
   const used = new Set<string>();
+  const kept = (asset: PlannedSlot['kept'][number]): SubmitAsset => ({
+    oldOutputAssetId: null,
+    assetId: asset.assetId,
+    outputResultTypeId: OutputResultType.KeepOldAsset,
+    assetAttributeId: asset.assetAttributeId,
+    resourceIds: null,
+    specId: null,
+  });
+  const uploaded = (asset: PlannedAsset): SubmitAsset => {
+    const tempAssetId = tempAssetIds[asset.uploadKey];
+    if (!tempAssetId) throw new Error(`no upload for ${asset.uploadKey}`);
+    if (used.has(tempAssetId)) throw new Error(`tempAssetId ${tempAssetId} used twice`);
+    used.add(tempAssetId);
+    return {
+      oldOutputAssetId: asset.replaces,
+      assetId: tempAssetId,
+      outputResultTypeId: asset.replaces === null ? OutputResultType.ProcessNewAsset : OutputResultType.RedoAsset,
+      assetAttributeId: asset.assetAttributeId,
+      resourceIds: null,
+      specId: null,
+    };
+  };
   return {
     submitAssets: plan.slots.map((slot) => ({
       mappingKeyId: slot.mappingKeyId,
-      assets: slot.assets.map((asset) => {
-        const tempAssetId = tempAssetIds[asset.uploadKey];
-        if (!tempAssetId) throw new Error(`no upload for ${asset.uploadKey}`);
-        if (used.has(tempAssetId)) throw new Error(`tempAssetId ${tempAssetId} used twice`);
-        used.add(tempAssetId);
-        return {
-          oldOutputAssetId: null,
-          assetId: tempAssetId,
-          outputResultTypeId: OutputResultType.ProcessNewAsset,
-          assetAttributeId: asset.assetAttributeId,
-          resourceIds: null,
-          specId: null,
-        };
-      }),
+      assets: [...slot.kept.map(kept), ...slot.assets.map(uploaded)],
     })),
   };
 }

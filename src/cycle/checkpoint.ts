@@ -27,4 +27,6 @@ export interface Checkpoint {
   /** uploadKey → tempAssetId of each file already PUT to S3. */
   uploads?: Record<string, string>;
   submitted?: { at: string; assets: { assetId: string; fileId: string | null }[] };
+  /** Why the cycle ended without submitting (a late duplicate of an event already served). */
+  skipped?: string;
 }

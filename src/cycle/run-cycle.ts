@@ -5,11 +5,11 @@
 
 import { ConnectorError } from '../errors.ts';
 import type { Recipe } from '../providers/recipe.ts';
-import { mainMinimum, plannedAssets, type SubmissionPlan } from './build-submission.ts';
+import { isRework, mainMinimum, plannedAssets, planWork, recipeRequests, type SubmissionPlan } from './build-submission.ts';
 import type { Checkpoint, CycleStep } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
 import { downloadColorReferences, downloadInputs, filesPresent } from './steps/download-inputs.ts';
-import { getAdditionalContext } from './steps/get-additional-context.ts';
+import { contextFiles, getAdditionalContext } from './steps/get-additional-context.ts';
 import { getProcessDetail } from './steps/get-process-detail.ts';
 import { processAssets } from './steps/process-assets.ts';
 import { submitOutput } from './steps/submit-output.ts';
@@ -46,7 +46,7 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
     ctx.logger = taskLogger.child({ step });
     await job.enterStep(step, resumed);
   };
-  if (cp.submitted) return cp;
+  if (cp.submitted || cp.skipped) return cp;
 
   await enterStep('get-process-detail', cp.detail !== undefined);
   if (!cp.detail) {
@@ -54,42 +54,56 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
     await save();
   }
   const detail = cp.detail;
-  if (detail.outputAssets.length > 0) {
-    throw new ConnectorError(
-      'REWORK_UNSUPPORTED',
-      'this task process is a rework (it has earlier outputs); rework cycles are not supported yet',
-    );
+  const work = planWork(detail);
+  const rework = isRework(work);
+  if (rework && !work.some((w) => w.redo.length > 0 || w.slot.isRejected)) {
+    // Earlier outputs and none rejected: the work was submitted already and this event is a late
+    // duplicate delivery, not a rework. Submitting again would be refused (or worse, accepted).
+    cp.skipped = 'the task process already has its outputs and none is rejected';
+    ctx.logger.info({ reason: cp.skipped }, 'nothing to do');
+    await save();
+    return cp;
   }
 
-  // Before any download or paid work: can the recipe fill the slots at all?
-  const slots = detail.taskProcessExpectedOutputs.filter((slot) => {
+  // Before any download or paid work: can the recipe fill what must be produced at all? An
+  // optional slot filled from scratch is left empty instead; a required or reworked one fails.
+  const requests = recipeRequests(work).filter(({ slot, replaces }) => {
     const reason = recipe.cannotFill(slot, options);
-    if (reason && mainMinimum(slot) > 0) {
+    if (reason && (mainMinimum(slot) > 0 || replaces.length > 0)) {
       throw new ConnectorError('SLOT_UNSUPPORTED', reason, { details: { mappingKeyId: slot.mappingKeyId } });
     }
     if (reason) ctx.logger.info({ mappingKeyId: slot.mappingKeyId, reason }, 'optional slot left empty');
     return reason === null;
   });
+  if (rework) {
+    ctx.logger.info(
+      { redo: work.reduce((n, w) => n + w.redo.length, 0), keep: work.reduce((n, w) => n + w.keep.length, 0) },
+      'rework: only the rejected outputs are produced again',
+    );
+  }
 
   if (!cp.plan || !(await planUsable(cp.plan, cp.uploads ?? {}))) {
     const needs = recipe.needs(options);
     const inputsReady = cp.inputs !== undefined && (await filesPresent([...cp.inputs, ...(cp.colorReferences ?? [])]));
     await enterStep('download-inputs', inputsReady);
-    if (!inputsReady || !cp.inputs) {
+    if (requests.length === 0) {
+      cp.inputs = []; // a rework with nothing rejected: every slot is kept, nothing to process
+    } else if (!inputsReady || !cp.inputs) {
       cp.inputs = await downloadInputs(ctx, detail);
       if (needs.colorReferences) cp.colorReferences = await downloadColorReferences(ctx, detail);
       await save();
     }
 
-    await enterStep('get-additional-context', cp.context !== undefined);
-    if (!cp.context) {
-      cp.context = await getAdditionalContext(ctx, detail, needs);
+    const contextReady = cp.context !== undefined && (await filesPresent(contextFiles(cp.context)));
+    await enterStep('get-additional-context', contextReady);
+    if (!contextReady || !cp.context) {
+      cp.context = requests.length === 0 ? {} : await getAdditionalContext(ctx, detail, needs, { rework });
       await save();
     }
 
     await enterStep('process-assets', false);
     const context = { event: ctx.event, ...cp.context, ...(cp.colorReferences ? { colorReferences: cp.colorReferences } : {}) };
-    cp.plan = await processAssets(ctx, recipe, options, detail, slots, cp.inputs, context);
+    cp.plan = await processAssets(ctx, recipe, options, detail, requests, cp.inputs, context);
     // Uploads of an earlier plan are not reused: their files may differ from the new outputs.
     cp.uploads = {};
     await save();

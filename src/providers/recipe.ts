@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { AssetAttributeId } from '../creative-force/contract.ts';
-import type { ExpectedOutput, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
+import type { ExpectedOutput, OutputAsset, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
 
 /** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
 export interface ContextNeeds {
@@ -72,10 +72,22 @@ export interface ProducedFile extends LocalFile {
   assetAttributeId?: AssetAttributeId;
 }
 
+/** What the cycle asks a recipe to produce for one slot. */
+export interface SlotRequest {
+  slot: ExpectedOutput;
+  /**
+   * How many files the slot needs. More are welcome on a first pass: the best-ranked fill the
+   * main places and the rest become alternates where the slot allows them.
+   */
+  count: number;
+  /** On a rework, the rejected earlier outputs the new files replace, in order; else empty. */
+  replaces: OutputAsset[];
+}
+
 export interface RecipeRun<Options> {
   detail: ProcessDetail;
-  /** The slots this run must produce for. */
-  slots: ExpectedOutput[];
+  /** The slots this run must produce for; slots kept as they were on a rework are not listed. */
+  requests: SlotRequest[];
   inputs: InputFile[];
   context: TaskContext;
   options: Options;

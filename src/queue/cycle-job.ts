@@ -3,11 +3,14 @@
  * decides when a webhook starts a cycle.
  *
  * Rule: the same event delivered again while its cycle is queued, delayed for a retry or running
- * starts no second cycle; a rework (the same TaskProcessId after the earlier cycle ended, whatever
- * its outcome) does. BullMQ deduplication keyed by connection + TaskProcessId gives exactly that:
- * the key lives until the job completes or fails. The job id itself is unique per cycle, because a
- * custom job id that repeats is silently dropped while the old job sits in the completed set,
- * which would lose reworks (pitfalls: BullMQ issues 1337, 3765).
+ * starts no second cycle; a rework (the same TaskProcessId after the earlier cycle submitted or
+ * ended, whatever its outcome) does. BullMQ deduplication keyed by connection + TaskProcessId gives
+ * that: the key lives until the job completes or fails, and the worker releases it as soon as the
+ * cycle has submitted, so a rework sent the moment a reviewer acts is never taken for a duplicate.
+ * (A late duplicate delivery after submission does start a cycle; that cycle finds outputs with
+ * nothing rejected and ends without submitting: see run-cycle.ts.) The job id itself is unique
+ * per cycle, because a custom job id that repeats is silently dropped while the old job sits in
+ * the completed set, which would lose reworks (pitfalls: BullMQ issues 1337, 3765).
  */
 import { randomBytes } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';

@@ -17,6 +17,7 @@ import { ConnectorError, isConnectorError } from '../errors.ts';
 import type { RecipeRegistry } from '../providers/index.ts';
 import {
   type CycleJobData,
+  cycleDeduplicationId,
   cycleJobName,
   cycleQueueName,
   type ReportFailureJobData,
@@ -157,7 +158,10 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
       ctx,
       { recipe, options: sub.options },
     );
-    logger.info({ step: 'done', submitted: result.submitted?.assets.length ?? 0 }, 'cycle completed');
+    // From now on the same TaskProcessId is new work (a rework, or a late duplicate that the
+    // next cycle recognises and skips): free the deduplication key before the job completes.
+    await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
+    logger.info({ step: 'done', submitted: result.submitted?.assets.length ?? 0, skipped: result.skipped }, 'cycle completed');
     deps.onStep?.({ jobId, taskProcessId: event.TaskProcessId, step: 'done', resumed: false });
     await rm(workDir, { recursive: true, force: true });
     return { submitted: result.submitted };

@@ -62,7 +62,7 @@ async function prepareRun(
       clientId: 'client-1',
       taskProcessExpectedOutputs: slots,
     }),
-    slots,
+    requests: slots.map((slot) => ({ slot, count: 1, replaces: [] })),
     inputs,
     context: {
       event: webhookPayloadSchema.parse({
@@ -193,6 +193,16 @@ describe('convertRecipe.run', () => {
       expect(await sharp(file?.path).metadata()).toMatchObject({ format: 'jpeg', width: 600, height: 800 });
       expect(file?.bytes).toBe((await stat(file?.path ?? '')).size);
     }
+  });
+
+  it('produces as many files as a slot asks for, going round the inputs of its position', async () => {
+    const run = await prepareRun([slot('mk-front', 'Front')], [back, front]);
+    const [request] = run.requests;
+    if (request) request.count = 3;
+    const files = (await convertRecipe.run(run)).get('mk-front') ?? [];
+    expect(files).toHaveLength(3);
+    expect(new Set(files.map((f) => f.path)).size).toBe(3);
+    for (const file of files) expect(await sharp(file.path).metadata()).toMatchObject({ width: 800, height: 600 });
   });
 
   it('fails with TASK_INPUT_MISSING when the task has no input', async () => {

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { loadConnectionsFile } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
-import { createRecipeRegistry } from '../../src/providers/index.ts';
+import { createRecipeRegistry, type Recipe } from '../../src/providers/index.ts';
 import { buildService, type Service, type ServiceMode } from '../../src/service.ts';
 import { CreativeForceSimulator } from '../../src/simulators/index.ts';
 import { dropPrefix, redisUrl, testPrefix } from './redis.ts';
@@ -25,6 +25,12 @@ export interface Stack {
   startService(mode: ServiceMode): Promise<{ service: Service; port: number }>;
   /** Spawns `cf-ai-connector work` as a separate process. */
   spawnWorker(): ChildProcess;
+  /**
+   * Resolves when no cycle is queued, delayed or running. A reviewer cannot reject an output in
+   * the milliseconds between Creative Force recording a submission and the cycle finishing; tests
+   * wait for this before they play the reviewer.
+   */
+  idle(service: Service): Promise<void>;
   /** Resolves when `check` holds, polling; rejects after `timeoutMs` with `what`. */
   waitFor(what: string, check: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -32,7 +38,14 @@ export interface Stack {
 
 export async function startStack(
   name: string,
-  options: { subfunctionOptions?: Record<string, unknown>; env?: Record<string, string> } = {},
+  options: {
+    /** The recipe of subfunction 54 (default `convert`) and its options. */
+    recipe?: string;
+    subfunctionOptions?: Record<string, unknown>;
+    /** Recipes of the in-process service (default: the built-in ones). */
+    recipes?: Recipe[];
+    env?: Record<string, string>;
+  } = {},
 ): Promise<Stack> {
   const sim = await CreativeForceSimulator.start();
   const app = { clientId: `${name}-client`, clientSecret: randomBytes(12).toString('hex') };
@@ -50,7 +63,10 @@ export async function startStack(
           name: 'Acme Studio',
           creativeForce: { clientId: '${T_CF_ID}', clientSecret: '${T_CF_SECRET}', webhookSecrets: ['${T_CF_HOOK}'] },
           subfunctions: {
-            '54': { recipe: 'convert', options: options.subfunctionOptions ?? { format: 'jpeg', quality: 80, maxWidth: 400 } },
+            '54': {
+              recipe: options.recipe ?? 'convert',
+              options: options.subfunctionOptions ?? { format: 'jpeg', quality: 80, maxWidth: 400 },
+            },
           },
         },
       ],
@@ -85,7 +101,7 @@ export async function startStack(
     webhookUrl: (port) => `http://127.0.0.1:${port}/webhooks/creative-force/acme`,
     async startService(mode) {
       const config = loadEnvConfig(env);
-      const recipes = createRecipeRegistry();
+      const recipes = createRecipeRegistry(options.recipes);
       const connections = await loadConnectionsFile(connectionsFile, recipes, env);
       const service = await buildService({
         config,
@@ -104,6 +120,15 @@ export async function startStack(
       });
       children.push(child);
       return child;
+    },
+    async idle(service) {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const counts = await service.queue.queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
+        if (Object.values(counts).every((n) => n === 0)) return;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for idle queues: ${JSON.stringify(counts)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
     async waitFor(what, check, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;

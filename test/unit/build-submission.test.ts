@@ -6,11 +6,13 @@ import {
   mainMinimum,
   plannedAssets,
   planSubmission,
+  planWork,
+  recipeRequests,
   renderSubmitBody,
 } from '../../src/cycle/build-submission.ts';
 import { ConnectorError } from '../../src/errors.ts';
 import type { ProducedFile } from '../../src/providers/recipe.ts';
-import { detailWith, produced, slot } from '../fixtures/process-detail.ts';
+import { detailWith, produced, reworkDetail, slot } from '../fixtures/process-detail.ts';
 
 function tempIds(plan: ReturnType<typeof planSubmission>): Record<string, string> {
   return Object.fromEntries(plannedAssets(plan).map((a, i) => [a.uploadKey, `temp-${i}`]));
@@ -170,6 +172,186 @@ describe('planSubmission properties', () => {
               if (s.assetContentTypeId === 1) expect(a.file.kind).toBe('photo');
               if (s.assetContentTypeId === 2) expect(a.file.kind).toBe('video');
             }
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('rework planning', () => {
+  it('produces only the rejected asset: slot A keeps one and redoes one, slot B keeps all', () => {
+    const detail = reworkDetail(
+      [slot({ mappingKeyId: 'A', minQuantity: 1, maxQuantity: 2 }), slot({ mappingKeyId: 'B' })],
+      [
+        { assetId: 'a1', mappingKeyId: 'A', isRejected: false },
+        { assetId: 'a2', mappingKeyId: 'A', isRejected: true },
+        { assetId: 'b1', mappingKeyId: 'B', isRejected: false },
+      ],
+    );
+    const requests = recipeRequests(planWork(detail));
+    expect(requests.map((r) => [r.slot.mappingKeyId, r.count, r.replaces.map((o) => o.assetId)])).toEqual([['A', 1, ['a2']]]);
+    const plan = planSubmission(detail, new Map([['A', [produced()]]]));
+    expect(renderSubmitBody(plan, { 'A#0': 'temp-1' })).toEqual({
+      submitAssets: [
+        {
+          mappingKeyId: 'A',
+          assets: [
+            {
+              oldOutputAssetId: null,
+              assetId: 'a1',
+              outputResultTypeId: 2,
+              assetAttributeId: 0,
+              resourceIds: null,
+              specId: null,
+            },
+            {
+              oldOutputAssetId: 'a2',
+              assetId: 'temp-1',
+              outputResultTypeId: 3,
+              assetAttributeId: 0,
+              resourceIds: null,
+              specId: null,
+            },
+          ],
+        },
+        {
+          mappingKeyId: 'B',
+          assets: [
+            {
+              oldOutputAssetId: null,
+              assetId: 'b1',
+              outputResultTypeId: 2,
+              assetAttributeId: 0,
+              resourceIds: null,
+              specId: null,
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('redoes a rejected alternate as an alternate, and a whole slot flagged rejected', () => {
+    const detail = reworkDetail(
+      [slot({ mappingKeyId: 'A', isAlternativeAllowed: true, maxAlternative: 2 }), slot({ mappingKeyId: 'B', isRejected: true })],
+      [
+        { assetId: 'a1', mappingKeyId: 'A', isRejected: false },
+        { assetId: 'a2', mappingKeyId: 'A', assetAttributeId: 4, isRejected: true },
+        { assetId: 'b1', mappingKeyId: 'B', isRejected: false },
+      ],
+    );
+    const plan = planSubmission(
+      detail,
+      new Map([
+        ['A', [produced()]],
+        ['B', [produced()]],
+      ]),
+    );
+    const body = renderSubmitBody(plan, { 'A#0': 't-a', 'B#0': 't-b' });
+    expect(body.submitAssets[0]?.assets[1]).toMatchObject({ oldOutputAssetId: 'a2', outputResultTypeId: 3, assetAttributeId: 4 });
+    expect(body.submitAssets[1]?.assets).toEqual([
+      { oldOutputAssetId: 'b1', assetId: 't-b', outputResultTypeId: 3, assetAttributeId: 0, resourceIds: null, specId: null },
+    ]);
+  });
+
+  it('refuses a rework when the recipe produced fewer replacements than rejected assets', () => {
+    const detail = reworkDetail(
+      [slot({ mappingKeyId: 'A', minQuantity: 2, maxQuantity: 2 })],
+      [
+        { assetId: 'a1', mappingKeyId: 'A', isRejected: true },
+        { assetId: 'a2', mappingKeyId: 'A', isRejected: true },
+      ],
+    );
+    expect(() => planSubmission(detail, new Map([['A', [produced()]]]))).toThrow(
+      /slot A: 2 rejected asset\(s\) to replace; the recipe produced 1/,
+    );
+  });
+});
+
+describe('rework properties', () => {
+  const earlierArb = fc.array(fc.record({ alternate: fc.boolean(), isRejected: fc.boolean() }), { maxLength: 4 });
+  it('keeps every non-rejected earlier output once, redoes every rejected one once, and nothing else', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(slotArb, { minLength: 1, maxLength: 4, selector: (s) => s.mappingKeyId }),
+        fc.array(earlierArb, { minLength: 4, maxLength: 4 }),
+        fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 0, max: 2 }),
+        (slots, earlierPerSlot, slotRejected, listedOnSlot, extra) => {
+          const outputs = slots.flatMap((s, i) =>
+            (earlierPerSlot[i] ?? []).map((e, j) => ({
+              assetId: `${s.mappingKeyId}-old-${j}`,
+              mappingKeyId: s.mappingKeyId,
+              assetAttributeId: e.alternate ? 4 : 0,
+              isRejected: e.isRejected,
+            })),
+          );
+          const reworked = slots.map((s, i) =>
+            slot({
+              ...s,
+              isRejected: slotRejected[i] ?? false,
+              outputAssetIds: listedOnSlot[i]
+                ? outputs.filter((o) => o.mappingKeyId === s.mappingKeyId).map((o) => o.assetId)
+                : [],
+            }),
+          );
+          const detail = reworkDetail(reworked, outputs);
+          const work = planWork(detail);
+          const requests = recipeRequests(work);
+          const kind = (s: ExpectedOutput) => (s.assetContentTypeId === 2 ? 'video' : 'photo');
+          const producedMap = new Map<string, ProducedFile[]>(
+            requests.map((r) => [r.slot.mappingKeyId, Array.from({ length: r.count + extra }, () => produced(kind(r.slot)))]),
+          );
+          let plan: ReturnType<typeof planSubmission>;
+          try {
+            plan = planSubmission(detail, producedMap);
+          } catch (err) {
+            // Only a fresh slot (no earlier outputs) may be unfillable by first-pass rules.
+            expect((err as ConnectorError).code).toBe('SLOT_UNFILLABLE');
+            const slotId = (err as ConnectorError).details?.mappingKeyId;
+            expect(work.find((w) => w.slot.mappingKeyId === slotId)?.fresh).toBe(true);
+            return;
+          }
+          const body = renderSubmitBody(plan, tempIds(plan));
+          expect(body.submitAssets.map((s) => s.mappingKeyId)).toEqual(slots.map((s) => s.mappingKeyId));
+          const temp = body.submitAssets.flatMap((s) => s.assets.filter((a) => a.outputResultTypeId !== 2).map((a) => a.assetId));
+          expect(new Set(temp).size).toBe(temp.length);
+          for (const [i, group] of body.submitAssets.entries()) {
+            const earlier = outputs.filter((o) => o.mappingKeyId === group.mappingKeyId);
+            if (earlier.length === 0) {
+              expect(group.assets.every((a) => a.outputResultTypeId === 1 && a.oldOutputAssetId === null)).toBe(true);
+              continue;
+            }
+            const anyFlagged = earlier.some((o) => o.isRejected);
+            const rejected = (o: (typeof earlier)[number]) => o.isRejected || ((slotRejected[i] ?? false) && !anyFlagged);
+            const keeps = group.assets.filter((a) => a.outputResultTypeId === 2);
+            const redos = group.assets.filter((a) => a.outputResultTypeId === 3);
+            expect(group.assets.filter((a) => a.outputResultTypeId === 1)).toEqual([]);
+            expect(keeps.map((a) => a.assetId).sort()).toEqual(
+              earlier
+                .filter((o) => !rejected(o))
+                .map((o) => o.assetId)
+                .sort(),
+            );
+            expect(keeps.every((a) => a.oldOutputAssetId === null)).toBe(true);
+            expect(redos.map((a) => a.oldOutputAssetId).sort()).toEqual(
+              earlier
+                .filter(rejected)
+                .map((o) => o.assetId)
+                .sort(),
+            );
+            for (const a of [...keeps, ...redos]) {
+              const old = earlier.find((o) => o.assetId === (a.oldOutputAssetId ?? a.assetId));
+              expect(a.assetAttributeId).toBe(old?.assetAttributeId);
+            }
+          }
+          // Only what must be produced was asked for: nothing for slots with nothing rejected.
+          for (const r of requests) {
+            const w = work.find((x) => x.slot.mappingKeyId === r.slot.mappingKeyId);
+            expect(w?.fresh || (w?.redo.length ?? 0) > 0).toBe(true);
           }
         },
       ),

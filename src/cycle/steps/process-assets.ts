@@ -4,8 +4,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ExpectedOutput, ProcessDetail } from '../../creative-force/schemas.ts';
-import type { InputFile, Recipe, TaskContext } from '../../providers/recipe.ts';
+import type { ProcessDetail } from '../../creative-force/schemas.ts';
+import type { InputFile, ProducedFile, Recipe, SlotRequest, TaskContext } from '../../providers/recipe.ts';
 import { planSubmission, type SubmissionPlan } from '../build-submission.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
@@ -14,22 +14,25 @@ export async function processAssets(
   recipe: Recipe,
   options: unknown,
   detail: ProcessDetail,
-  slots: ExpectedOutput[],
+  requests: SlotRequest[],
   inputs: InputFile[],
   context: TaskContext,
 ): Promise<SubmissionPlan> {
   const outputDir = join(ctx.workDir, 'out');
   await mkdir(outputDir, { recursive: true });
-  const produced = await recipe.run({
-    detail,
-    slots,
-    inputs,
-    context,
-    options,
-    outputDir,
-    signal: ctx.signal,
-    logger: ctx.logger,
-  });
+  const produced =
+    requests.length === 0
+      ? new Map<string, ProducedFile[]>()
+      : await recipe.run({
+          detail,
+          requests,
+          inputs,
+          context,
+          options,
+          outputDir,
+          signal: ctx.signal,
+          logger: ctx.logger,
+        });
   const plan = planSubmission(detail, produced);
   if (plan.dropped.length > 0) ctx.logger.info({ dropped: plan.dropped }, 'produced files left out: their slots were full');
   return plan;

@@ -37,15 +37,16 @@ export const convertRecipe: Recipe<ConvertOptions> = {
 };
 
 /**
- * Fills every slot with one converted photo. Each slot takes the input whose position matches its
- * own (case-insensitive), else the first input. An input chosen by several slots is converted once
- * and copied, because each slot needs its own file (a `tempAssetId` is single-use).
+ * Fills every requested slot with as many converted photos as it asks for. A slot takes the inputs
+ * whose position matches its own (case-insensitive), in order and round again if it needs more,
+ * else the first input. An input chosen more than once is converted once and copied, because each
+ * output needs its own file (a `tempAssetId` is single-use).
  */
 async function runConvert(run: RecipeRun<ConvertOptions>): Promise<RecipeResult> {
-  const { slots, inputs, options, outputDir, signal, logger } = run;
+  const { requests, inputs, options, outputDir, signal, logger } = run;
   const result: RecipeResult = new Map();
   const firstInput = inputs[0];
-  if (slots.length === 0) return result;
+  if (requests.length === 0) return result;
   if (firstInput === undefined) {
     throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset to convert', {
       details: { taskProcessId: run.detail.taskProcessId },
@@ -54,9 +55,20 @@ async function runConvert(run: RecipeRun<ConvertOptions>): Promise<RecipeResult>
 
   const converted = new Map<string, { path: string; image: ConvertedImage }>();
   const usedNames = new Set<string>();
-  for (const [index, slot] of slots.entries()) {
-    signal.throwIfAborted();
-    const input = inputForSlot(slot, inputs) ?? firstInput;
+  for (const [index, { slot, count }] of requests.entries()) {
+    const matching = inputsForSlot(slot, inputs);
+    const candidates = matching.length > 0 ? matching : [firstInput];
+    const files: ProducedFile[] = [];
+    for (let n = 0; n < count; n += 1) {
+      signal.throwIfAborted();
+      const input = candidates[n % candidates.length] ?? firstInput;
+      files.push(await convertOne(input, slot, index));
+    }
+    result.set(slot.mappingKeyId, files);
+  }
+  return result;
+
+  async function convertOne(input: InputFile, slot: ExpectedOutput, index: number): Promise<ProducedFile> {
     const fileName = outputFileName(input, slot, index, extensionFor(options.format), usedNames);
     const path = join(outputDir, fileName);
 
@@ -78,26 +90,18 @@ async function runConvert(run: RecipeRun<ConvertOptions>): Promise<RecipeResult>
       image = earlier.image;
     }
 
-    const produced: ProducedFile = {
-      path,
-      fileName,
-      bytes: image.bytes,
-      contentType: contentTypeFor(image.format),
-      kind: 'photo',
-    };
-    result.set(slot.mappingKeyId, [produced]);
     logger.info(
       { mappingKeyId: slot.mappingKeyId, input: input.fileName, output: fileName, width: image.width, height: image.height },
-      'convert: slot filled',
+      'convert: output written',
     );
+    return { path, fileName, bytes: image.bytes, contentType: contentTypeFor(image.format), kind: 'photo' };
   }
-  return result;
 }
 
-function inputForSlot(slot: ExpectedOutput, inputs: InputFile[]): InputFile | undefined {
+function inputsForSlot(slot: ExpectedOutput, inputs: InputFile[]): InputFile[] {
   const wanted = slot.positionName?.trim().toLowerCase();
-  if (!wanted) return undefined;
-  return inputs.find((input) => input.positionName?.trim().toLowerCase() === wanted);
+  if (!wanted) return [];
+  return inputs.filter((input) => input.positionName?.trim().toLowerCase() === wanted);
 }
 
 /**
