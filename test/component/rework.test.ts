@@ -9,6 +9,14 @@ import { type Stack, startStack } from '../helpers/stack.ts';
 async function firstPass(stack: Stack, service: Service, port: number) {
   const { sim } = stack;
   const task = sim.addTask({
+    // Context a recipe could ask for; the convert recipe asks for none of it.
+    outfitProducts: [
+      { roleId: 1 },
+      {
+        roleId: 2,
+        stylingAssets: [{ fileName: 'trousers.jpg', body: await sampleImage({ width: 20, height: 20, format: 'jpeg' }) }],
+      },
+    ],
     inputs: [
       {
         positionName: 'Front',
@@ -60,6 +68,7 @@ describe('rework cycles against the simulator', () => {
     expect(a1 && a2 && b1).toBeTruthy();
 
     // The reviewer rejects one of the two assets of slot A; Creative Force sends ReadyToWork again.
+    sim.addAnnotation(task.taskId, { assetId: a2 ?? null, comment: 'Wrong colour' });
     sim.rejectOutputs(task.taskProcessId, [a2 ?? '']);
     const puts = sim.s3Stats().puts;
     const answer = await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
