@@ -34,6 +34,19 @@ export const errorCatalogue = {
     retryable: false,
     meaning: 'A cycle failed outside its processor (stalled too often after worker crashes).',
   },
+  PROVIDER_AUTH_FAILED: { retryable: false, meaning: "An AI provider refused the connection's credentials." },
+  PROVIDER_REJECTED: { retryable: false, meaning: 'An AI provider refused the request as invalid (validation error).' },
+  PROVIDER_NO_CREDITS: { retryable: false, meaning: 'The AI provider account has no credits left.' },
+  PROVIDER_INPUT_REFUSED: {
+    retryable: false,
+    meaning: 'The AI provider cannot work on this input (e.g. no foreground found, file too large).',
+  },
+  PROVIDER_GENERATION_FAILED: { retryable: false, meaning: 'The AI provider reported the generation as failed.' },
+  PROVIDER_SERVER_ERROR: { retryable: true, meaning: 'An AI provider answered 5xx.' },
+  PROVIDER_RATE_LIMITED: { retryable: true, meaning: 'An AI provider answered 429.' },
+  PROVIDER_TIMEOUT: { retryable: true, meaning: 'An AI provider call, or the whole generation, passed its deadline.' },
+  PROVIDER_NETWORK: { retryable: true, meaning: 'An AI provider call failed at the connection level.' },
+  PROVIDER_BAD_RESPONSE: { retryable: false, meaning: 'An AI provider response did not have the documented shape.' },
   CONNECTION_UNKNOWN: { retryable: false, meaning: 'A queued job names a connection that is no longer configured.' },
 } as const satisfies Record<string, { retryable: boolean; meaning: string }>;
 

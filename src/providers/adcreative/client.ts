@@ -1,0 +1,358 @@
+/**
+ * The AdCreative.ai client of one connection: Product Photoshoot, Background Remover, Image
+ * Upscaler and Face Enhancer (providers.md §1).
+ *
+ * Every call sends `Authorization: Bearer <JWT>`, `x-api-key`, `x-api-secret` and
+ * `Accept: application/json`, runs under a whole-request deadline (config `requestTimeoutMs`, body
+ * included, combined with the caller's signal), reads or streams its body to the end, and parses
+ * 2xx JSON with the zod schemas of schemas.ts. The one retry here is after a 401: AdCreative did
+ * not process the request, so it is sent once more with a fresh JWT. Everything else is raised as a
+ * ConnectorError (errors.ts) for the job layer: a start call is never repeated blindly.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { type Dispatcher, FormData, request } from 'undici';
+import type { z } from 'zod';
+import { ConnectorError } from '../../errors.ts';
+import type { AdCreativeConfig, AdCreativeJobPaths, AdCreativePaths } from './config.ts';
+import {
+  type AdCreativeExchange,
+  type AdCreativeResponse,
+  adCreativeProvider,
+  badResponse,
+  parseShape,
+  readJson,
+  statusError,
+  transportError,
+} from './errors.ts';
+import type { AdCreativeJwtConnection, AdCreativeJwtProvider } from './jwt-store.ts';
+import {
+  type AdCreativePreset,
+  presetKeysResponseSchema,
+  progressEntryIdSchema,
+  type Recommendations,
+  type RenderProgress,
+  recommendationsResponseSchema,
+  renderProgressSchema,
+} from './schemas.ts';
+
+/** The AdCreative credentials of one connection (all issued by AdCreative; `userId` may be any fixed GUID). */
+export interface AdCreativeCredentials {
+  applicationId: string;
+  jwtPrivateKey: string;
+  apiKey: string;
+  apiSecret: string;
+  userId: string;
+}
+
+/** Dependencies of an AdCreativeClient. */
+export interface AdCreativeClientOptions {
+  /** Our id of the connection; names it in logs and keys its cached JWT. */
+  connectionId: string;
+  credentials: AdCreativeCredentials;
+  config: AdCreativeConfig;
+  /** The JWT source shared by every client (AdCreativeJwtStore). */
+  jwt: AdCreativeJwtProvider;
+  /** Default: undici's global dispatcher. */
+  dispatcher?: Dispatcher;
+  logger: Logger;
+}
+
+/** The single-image features: multipart start, then progress and download like Product Photoshoot. */
+export type ImageJobKind = 'background-remove' | 'upscale' | 'face-enhance';
+/** Every asynchronous job kind. */
+export type JobKind = 'photoshoot' | ImageJobKind;
+
+/** An image file to upload. AdCreative takes JPEG and PNG (Product Photoshoot: at most 12 MB). */
+export interface AdCreativeImage {
+  path: string;
+  /** The file name sent in the multipart part. */
+  fileName: string;
+  contentType: 'image/jpeg' | 'image/png';
+}
+
+/** One scene of a photoshoot: a preset id from PresetKeys / Recommendations, or a free prompt. */
+export type PhotoshootPrompt = { tag: 'preset'; preset: string } | { tag: 'custom'; prompt: string };
+
+/** The most prompts one photoshoot takes (each yields one image). */
+export const maxPhotoshootPrompts = 6;
+
+/** The form of Product Photoshoot `AdCreative`. */
+export interface PhotoshootRequest {
+  /** `backgroundRemovedImageAssetId` of Recommendations. */
+  productImageAssetId: string;
+  /** 1 to maxPhotoshootPrompts prompts. */
+  prompts: PhotoshootPrompt[];
+  /** RenderKind; Product Photoshoot accepts 0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 512, 992, 1023. */
+  renderKind: number;
+  productName: string;
+  productDescription: string;
+  /** True: exactly 1200×628 instead of 1674×628 with safe margins. AdCreative's default when omitted: false. */
+  disableSafeMargin?: boolean;
+  /** Use the preset's preview image as style reference. AdCreative's default when omitted: true. */
+  useSameStyleReferenceImage?: boolean;
+}
+
+/** Which result to download. */
+export interface DownloadRequest {
+  processId: string;
+  taskId: string;
+  /** High-resolution PNG as generated, or JPEG converted from it. */
+  format: 'png' | 'jpeg';
+}
+
+/** A downloaded result. */
+export interface DownloadedFile {
+  path: string;
+  bytes: number;
+}
+
+/** Where each job kind's paths live in the configuration. */
+const jobPathKeys = {
+  photoshoot: 'photoshoot',
+  'background-remove': 'backgroundRemove',
+  upscale: 'upscale',
+  'face-enhance': 'faceEnhance',
+} as const satisfies Record<JobKind, keyof AdCreativePaths>;
+
+/** Download `format` values: 0 PNG, 1 JPEG (2 PDF is not offered). */
+const downloadFormats = { png: '0', jpeg: '1' } as const;
+
+interface CallSpec {
+  method: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string>;
+  /** Multipart body, built again for each attempt (a file part is a Blob read from disk each time). */
+  form?: () => Promise<FormData>;
+}
+
+/** Reads a 2xx body; runs under the attempt's deadline. */
+type Consume<T> = (body: Dispatcher.ResponseData['body'], signal: AbortSignal) => Promise<T>;
+
+const readText: Consume<string> = (body) => body.text();
+
+/** Typed calls of the AdCreative API for one connection. */
+export class AdCreativeClient {
+  readonly connectionId: string;
+  readonly #credentials: AdCreativeCredentials;
+  readonly #jwtConnection: AdCreativeJwtConnection;
+  readonly #config: AdCreativeConfig;
+  readonly #jwt: AdCreativeJwtProvider;
+  readonly #dispatcher: Dispatcher | undefined;
+  readonly #logger: Logger;
+
+  constructor(options: AdCreativeClientOptions) {
+    const { connectionId, credentials } = options;
+    this.connectionId = connectionId;
+    this.#credentials = credentials;
+    this.#jwtConnection = {
+      id: connectionId,
+      applicationId: credentials.applicationId,
+      jwtPrivateKey: credentials.jwtPrivateKey,
+    };
+    this.#config = options.config;
+    this.#jwt = options.jwt;
+    this.#dispatcher = options.dispatcher;
+    this.#logger = options.logger.child({ provider: adCreativeProvider, connectionId });
+  }
+
+  /** Product Photoshoot preset styles (`PresetKeys`). */
+  presetKeys(signal?: AbortSignal): Promise<AdCreativePreset[]> {
+    const { applicationId, userId } = this.#credentials;
+    const spec: CallSpec = { method: 'GET', path: this.#config.paths.photoshoot.presetKeys, query: { applicationId, userId } };
+    return this.#json(presetKeysResponseSchema, spec, signal);
+  }
+
+  /**
+   * Product Photoshoot step 1: uploads the product photo (streamed from disk); AdCreative removes
+   * the background and suggests a product name, description, prompts and presets.
+   */
+  recommendations(image: AdCreativeImage, signal?: AbortSignal): Promise<Recommendations> {
+    const path = this.#config.paths.photoshoot.recommendations;
+    const spec: CallSpec = { method: 'POST', path, form: () => this.#form({}, { field: 'productImage', image }) };
+    return this.#json(recommendationsResponseSchema, spec, signal);
+  }
+
+  /**
+   * Product Photoshoot step 2: starts the generation (one image per prompt).
+   *
+   * @throws ConnectorError PROVIDER_REJECTED before any call when the prompt count is not 1..6.
+   */
+  async startPhotoshoot(photoshoot: PhotoshootRequest, signal?: AbortSignal): Promise<RenderProgress> {
+    const { prompts } = photoshoot;
+    if (prompts.length < 1 || prompts.length > maxPhotoshootPrompts) {
+      throw new ConnectorError(
+        'PROVIDER_REJECTED',
+        `an AdCreative photoshoot takes 1 to ${maxPhotoshootPrompts} prompts, not ${prompts.length}`,
+        { details: { provider: adCreativeProvider, prompts: prompts.length } },
+      );
+    }
+    const promptObjects = prompts.map((p) =>
+      p.tag === 'preset' ? { tag: 'preset', preset: p.preset } : { tag: 'custom', prompt: p.prompt, nativeLanguagePrompt: null },
+    );
+    const fields: Record<string, string> = {
+      renderKind: String(photoshoot.renderKind),
+      productImageAssetId: photoshoot.productImageAssetId,
+      PromptObjectsString: JSON.stringify(promptObjects),
+      productName: photoshoot.productName,
+      productDescription: photoshoot.productDescription,
+    };
+    if (photoshoot.disableSafeMargin !== undefined) fields.DisableSafeMargin = String(photoshoot.disableSafeMargin);
+    if (photoshoot.useSameStyleReferenceImage !== undefined) {
+      fields.UseSameStyleReferenceImage = String(photoshoot.useSameStyleReferenceImage);
+    }
+    const spec: CallSpec = { method: 'POST', path: this.#config.paths.photoshoot.start, form: () => this.#form(fields) };
+    return this.#json(renderProgressSchema, spec, signal);
+  }
+
+  /**
+   * Starts a background removal, upscale or face enhancement of one image. `extra` form fields go
+   * as they are, e.g. `{ ariaRatio: '0.5', maxFaceCount: '10' }` for face-enhance.
+   */
+  startImageJob(
+    kind: ImageJobKind,
+    image: AdCreativeImage,
+    extra: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): Promise<RenderProgress> {
+    const spec: CallSpec = {
+      method: 'POST',
+      path: this.#paths(kind).start,
+      form: () => this.#form(extra, { field: 'uploadedImage', image }),
+    };
+    return this.#json(renderProgressSchema, spec, signal);
+  }
+
+  /**
+   * The progress of one process. CheckUserProgress answers an array (a single object is accepted
+   * too); the entry of `processId` is picked.
+   *
+   * @throws ConnectorError PROVIDER_BAD_RESPONSE when no entry is about `processId`.
+   */
+  async progress(kind: JobKind, processId: string, signal?: AbortSignal): Promise<RenderProgress> {
+    const paths = this.#paths(kind);
+    const query = { userId: this.#credentials.userId, [paths.processIdParam]: processId };
+    const { exchange, status, value } = await this.#call(
+      { method: 'GET', path: paths.checkUserProgress, query },
+      signal,
+      readText,
+    );
+    const json = readJson(exchange, status, value);
+    const wanted = processId.toLowerCase();
+    const entry = (Array.isArray(json) ? json : [json]).find(
+      (item) => progressEntryIdSchema.safeParse(item).data?.imageRenderProcessId.toLowerCase() === wanted,
+    );
+    if (entry === undefined) {
+      throw badResponse(exchange, status, `with no entry whose imageRenderProcessId is ${processId}`, { processId });
+    }
+    return parseShape(renderProgressSchema, exchange, status, entry);
+  }
+
+  /**
+   * Streams one task's high-resolution image to `destPath` (its directory must exist) through a
+   * temporary file beside it, so `destPath` only ever holds a complete file.
+   */
+  async download(kind: JobKind, task: DownloadRequest, destPath: string, signal?: AbortSignal): Promise<DownloadedFile> {
+    const paths = this.#paths(kind);
+    const query = {
+      applicationId: this.#credentials.applicationId,
+      taskId: task.taskId,
+      [paths.processIdParam]: task.processId,
+      lowResolution: 'false',
+      format: downloadFormats[task.format],
+    };
+    const tempPath = join(dirname(destPath), `.${basename(destPath)}.${randomUUID()}.part`);
+    try {
+      const {
+        exchange,
+        status,
+        value: bytes,
+      } = await this.#call({ method: 'GET', path: paths.download, query }, signal, async (body, attemptSignal) => {
+        const file = createWriteStream(tempPath, { flags: 'wx' });
+        await pipeline(body, file, { signal: attemptSignal });
+        return file.bytesWritten;
+      });
+      if (bytes === 0) throw badResponse(exchange, status, 'with an empty image');
+      await rename(tempPath, destPath);
+      return { path: destPath, bytes };
+    } catch (err) {
+      await rm(tempPath, { force: true });
+      throw err;
+    }
+  }
+
+  #paths(kind: JobKind): AdCreativeJobPaths {
+    return this.#config.paths[jobPathKeys[kind]];
+  }
+
+  /** A multipart body: applicationId, userId, the fields, and the image (a Blob streamed from its file). */
+  async #form(fields: Record<string, string>, file?: { field: string; image: AdCreativeImage }): Promise<FormData> {
+    const form = new FormData();
+    form.append('applicationId', this.#credentials.applicationId);
+    form.append('userId', this.#credentials.userId);
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    if (file) {
+      const { field, image } = file;
+      form.append(field, await openAsBlob(image.path, { type: image.contentType }), image.fileName);
+    }
+    return form;
+  }
+
+  async #json<S extends z.ZodType>(schema: S, spec: CallSpec, signal: AbortSignal | undefined): Promise<z.output<S>> {
+    const { exchange, status, value } = await this.#call(spec, signal, readText);
+    return parseShape(schema, exchange, status, readJson(exchange, status, value));
+  }
+
+  /**
+   * Sends an authorized call and hands a 2xx body to `consume`; any other answer becomes a
+   * ConnectorError, after one retry with a fresh JWT on the first 401.
+   */
+  async #call<T>(
+    spec: CallSpec,
+    signal: AbortSignal | undefined,
+    consume: Consume<T>,
+  ): Promise<{ exchange: AdCreativeExchange; status: number; value: T }> {
+    const exchange: AdCreativeExchange = { method: spec.method, path: spec.path };
+    const query = spec.query ? `?${new URLSearchParams(spec.query)}` : '';
+    const url = `${this.#config.baseUrl}${spec.path}${query}`;
+    const timeoutMs = this.#config.requestTimeoutMs;
+    const { apiKey, apiSecret, jwtPrivateKey } = this.#credentials;
+    for (let retried = false; ; retried = true) {
+      const token = await this.#jwt.getToken(this.#jwtConnection, signal);
+      const body = spec.form ? await spec.form() : null;
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const attemptSignal = signal ? AbortSignal.any([deadline, signal]) : deadline;
+      let failure: AdCreativeResponse;
+      try {
+        const answer = await request(url, {
+          method: spec.method,
+          dispatcher: this.#dispatcher,
+          headers: {
+            accept: 'application/json',
+            authorization: `Bearer ${token}`,
+            'x-api-key': apiKey,
+            'x-api-secret': apiSecret,
+          },
+          body,
+          signal: attemptSignal,
+        });
+        if (answer.statusCode >= 200 && answer.statusCode < 300) {
+          return { exchange, status: answer.statusCode, value: await consume(answer.body, attemptSignal) };
+        }
+        failure = { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() };
+      } catch (err) {
+        throw transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
+      }
+      if (failure.status === 401 && !retried) {
+        this.#logger.info({ method: spec.method, path: spec.path }, 'AdCreative refused the JWT (401); renewing it once');
+        await this.#jwt.invalidate(this.connectionId, token);
+        continue;
+      }
+      throw statusError(this.#logger, exchange, failure, { secrets: [apiKey, apiSecret, jwtPrivateKey, token] });
+    }
+  }
+}
