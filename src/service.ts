@@ -12,7 +12,9 @@ import type { Connection } from './config/connections.ts';
 import type { AppConfig } from './config/env.ts';
 import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
-import type { RecipeRegistry } from './providers/index.ts';
+import { AdCreativeClient } from './providers/adcreative/client.ts';
+import { AdCreativeJwtStore } from './providers/adcreative/jwt-store.ts';
+import type { ProviderClients, RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
 import { buildReceiver } from './receiver/build-receiver.ts';
@@ -106,6 +108,32 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     return client;
   };
 
+  const adcreativeJwt = new AdCreativeJwtStore({
+    redis: sharedRedis,
+    config: config.adcreative,
+    logger,
+    keyPrefix: `${config.queuePrefix}:adc-jwt`,
+  });
+  const providers = new Map<string, ProviderClients>();
+  const providersFor = (connection: Connection): ProviderClients => {
+    let set = providers.get(connection.id);
+    if (!set) {
+      set = connection.adcreative
+        ? {
+            adcreative: new AdCreativeClient({
+              connectionId: connection.id,
+              credentials: connection.adcreative,
+              config: config.adcreative,
+              jwt: adcreativeJwt,
+              logger,
+            }),
+          }
+        : {};
+      providers.set(connection.id, set);
+    }
+    return set;
+  };
+
   let worker: Worker | undefined;
   let events: QueueEvents | undefined;
   const abortCycles = new AbortController();
@@ -122,6 +150,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       connections,
       recipes: options.recipes,
       clientFor,
+      providersFor,
       queue,
       workRoot: config.workDir,
       maxAssetBytes: config.maxAssetBytes,

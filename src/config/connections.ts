@@ -27,6 +27,16 @@ const connectionSchema = z.object({
     webhookSecrets: z.array(base64Secret).min(1).max(10),
     signatureScheme: z.union([z.literal('auto'), z.enum(signatureVariants)]).default(defaultSignatureVariant),
   }),
+  /** AdCreative.ai credentials, for the adcreative-* recipes. */
+  adcreative: z
+    .object({
+      applicationId: z.string().min(1),
+      jwtPrivateKey: z.string().min(1),
+      apiKey: z.string().min(1),
+      apiSecret: z.string().min(1),
+      userId: z.string().min(1),
+    })
+    .optional(),
   stepIds: z
     .array(z.coerce.number().int().positive())
     .min(1)
@@ -103,6 +113,11 @@ export function parseConnections(
       if (!recipe) {
         fail(
           `connection "${connection.id}": subfunctions.${subfunctionId}.recipe: unknown recipe "${sub.recipe}" (known: ${[...recipes.keys()].join(', ')})`,
+        );
+      }
+      if (recipe.provider && !connection[recipe.provider]) {
+        fail(
+          `connection "${connection.id}": subfunctions.${subfunctionId} uses recipe "${sub.recipe}", which needs an "${recipe.provider}" section with the provider's credentials`,
         );
       }
       const options = recipe.optionsSchema.safeParse(sub.options);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { assumedPathEnv, defaultFailedStatus, defaultGatewayPaths, type GatewayPaths } from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
+import { type AdCreativeConfig, defaultAdCreativeBaseUrl, defaultAdCreativePaths } from '../providers/adcreative/config.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const gatewayPath = z.string().regex(/^\//, 'must start with /');
@@ -26,6 +27,17 @@ const envSchema = z.object({
   [assumedPathEnv.submitOutput]: gatewayPath.default(defaultGatewayPaths.submitOutput),
   [assumedPathEnv.annotations]: gatewayPath.default(defaultGatewayPaths.annotations),
   [assumedPathEnv.stylingAssets]: gatewayPath.default(defaultGatewayPaths.stylingAssets),
+  ADCREATIVE_API_BASE_URL: z.url({ protocol: /^https?$/ }).default(defaultAdCreativeBaseUrl),
+  ADCREATIVE_REQUEST_TIMEOUT_MS: int(1_000, 600_000).default(120_000),
+  ADCREATIVE_PATH_REFRESH_JWT: gatewayPath.default(defaultAdCreativePaths.refreshJwt),
+  ADCREATIVE_PATH_BACKGROUND_REMOVE_DOWNLOAD: gatewayPath.default(defaultAdCreativePaths.backgroundRemove.download),
+  ADCREATIVE_PATH_UPSCALE_PROGRESS: gatewayPath.default(defaultAdCreativePaths.upscale.checkUserProgress),
+  ADCREATIVE_PATH_UPSCALE_DOWNLOAD: gatewayPath.default(defaultAdCreativePaths.upscale.download),
+  ADCREATIVE_PATH_FACE_ENHANCE_DOWNLOAD: gatewayPath.default(defaultAdCreativePaths.faceEnhance.download),
+  ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM: z
+    .string()
+    .regex(/^\w+$/)
+    .default(defaultAdCreativePaths.backgroundRemove.processIdParam),
   WORKER_CONCURRENCY: int(1, 256).default(4),
   WORKER_LOCK_DURATION_MS: int(1_000, 600_000).default(30_000),
   WORKER_MAX_STALLED_COUNT: int(0, 100).default(2),
@@ -52,6 +64,7 @@ export interface AppConfig {
     failedStatus: string;
     paths: GatewayPaths;
   };
+  adcreative: AdCreativeConfig;
   worker: { concurrency: number; lockDurationMs: number; maxStalledCount: number; attempts: number; backoffMs: number };
   transferTimeoutMs: number;
   workDir: string;
@@ -87,6 +100,30 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
         submitOutput: e.CF_PATH_SUBMIT_OUTPUT,
         annotations: e.CF_PATH_ANNOTATIONS,
         stylingAssets: e.CF_PATH_STYLING_ASSETS,
+      },
+    },
+    adcreative: {
+      baseUrl: e.ADCREATIVE_API_BASE_URL.replace(/\/+$/, ''),
+      requestTimeoutMs: e.ADCREATIVE_REQUEST_TIMEOUT_MS,
+      paths: {
+        ...defaultAdCreativePaths,
+        refreshJwt: e.ADCREATIVE_PATH_REFRESH_JWT,
+        backgroundRemove: {
+          ...defaultAdCreativePaths.backgroundRemove,
+          download: e.ADCREATIVE_PATH_BACKGROUND_REMOVE_DOWNLOAD,
+          processIdParam: e.ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM,
+        },
+        upscale: {
+          ...defaultAdCreativePaths.upscale,
+          checkUserProgress: e.ADCREATIVE_PATH_UPSCALE_PROGRESS,
+          download: e.ADCREATIVE_PATH_UPSCALE_DOWNLOAD,
+          processIdParam: e.ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM,
+        },
+        faceEnhance: {
+          ...defaultAdCreativePaths.faceEnhance,
+          download: e.ADCREATIVE_PATH_FACE_ENHANCE_DOWNLOAD,
+          processIdParam: e.ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM,
+        },
       },
     },
     worker: {

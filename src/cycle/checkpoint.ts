@@ -24,6 +24,8 @@ export interface Checkpoint {
   colorReferences?: LocalFile[];
   context?: Omit<TaskContext, 'event' | 'colorReferences'>;
   plan?: SubmissionPlan;
+  /** What the recipe asked to remember (e.g. the id of a paid generation in progress). */
+  recipeMemory?: Record<string, unknown>;
   /** uploadKey → tempAssetId of each file already PUT to S3. */
   uploads?: Record<string, string>;
   submitted?: { at: string; assets: { assetId: string; fileId: string | null }[] };

@@ -11,6 +11,7 @@ import type {
   SubmitResponse,
   WebhookPayload,
 } from '../creative-force/schemas.ts';
+import type { ProviderClients } from '../providers/recipe.ts';
 
 /** The Creative Force calls the cycle makes (implemented by the gateway client). */
 export interface GatewayClient {
@@ -34,6 +35,8 @@ export interface GatewayClient {
 export interface CycleContext {
   event: WebhookPayload;
   client: GatewayClient;
+  /** The AI provider clients of the task's connection. */
+  providers: ProviderClients;
   /** This cycle's own directory; removed when the cycle ends, whatever the outcome. */
   workDir: string;
   limits: { maxAssetBytes: number; transferTimeoutMs: number };

@@ -4,7 +4,7 @@
  */
 
 import { ConnectorError } from '../errors.ts';
-import type { Recipe } from '../providers/recipe.ts';
+import type { Recipe, RecipeMemory } from '../providers/recipe.ts';
 import { isRework, mainMinimum, plannedAssets, planWork, recipeRequests, type SubmissionPlan } from './build-submission.ts';
 import type { Checkpoint, CycleStep } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
@@ -103,7 +103,14 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
 
     await enterStep('process-assets', false);
     const context = { event: ctx.event, ...cp.context, ...(cp.colorReferences ? { colorReferences: cp.colorReferences } : {}) };
-    cp.plan = await processAssets(ctx, recipe, options, detail, requests, cp.inputs, context);
+    const memory: RecipeMemory = {
+      get: <T>(key: string) => cp.recipeMemory?.[key] as T | undefined,
+      set: async (key, value) => {
+        cp.recipeMemory = { ...cp.recipeMemory, [key]: value };
+        await save();
+      },
+    };
+    cp.plan = await processAssets(ctx, recipe, options, detail, requests, cp.inputs, context, memory);
     // Uploads of an earlier plan are not reused: their files may differ from the new outputs.
     cp.uploads = {};
     await save();

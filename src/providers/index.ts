@@ -1,4 +1,6 @@
 /** The recipes this service offers, by the name a subfunction uses in the connections file. */
+import { backgroundRemoveRecipe, faceEnhanceRecipe, upscaleRecipe } from './adcreative/image-jobs.ts';
+import { photoshootRecipe } from './adcreative/photoshoot.ts';
 import { convertRecipe } from './local/convert.ts';
 import type { Recipe } from './recipe.ts';
 
@@ -7,10 +9,15 @@ export type {
   ContextNeeds,
   InputFile,
   LocalFile,
+  OutfitContext,
   ProducedFile,
+  ProviderClients,
   Recipe,
+  RecipeMemory,
   RecipeResult,
   RecipeRun,
+  ReviewerNote,
+  SlotRequest,
   TaskContext,
 } from './recipe.ts';
 
@@ -18,7 +25,13 @@ export type {
 export type RecipeRegistry = ReadonlyMap<string, Recipe>;
 
 /** The recipes built into this service. */
-export const builtInRecipes: readonly Recipe[] = [convertRecipe];
+export const builtInRecipes: readonly Recipe[] = [
+  convertRecipe,
+  photoshootRecipe,
+  backgroundRemoveRecipe,
+  upscaleRecipe,
+  faceEnhanceRecipe,
+];
 
 /**
  * Builds a registry from `recipes` (the built-in ones by default).

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { AssetAttributeId } from '../creative-force/contract.ts';
 import type { ExpectedOutput, OutputAsset, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
+import type { AdCreativeClient } from './adcreative/client.ts';
 
 /** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
 export interface ContextNeeds {
@@ -84,6 +85,20 @@ export interface SlotRequest {
   replaces: OutputAsset[];
 }
 
+/**
+ * Durable memory of a recipe, saved in the job before `set` resolves. A paid generation records its
+ * id here before polling, so a retry after a crash or timeout resumes it instead of paying again.
+ */
+export interface RecipeMemory {
+  get<T>(key: string): T | undefined;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+/** The AI provider clients of the task's connection; present when the connection configures them. */
+export interface ProviderClients {
+  adcreative?: AdCreativeClient;
+}
+
 export interface RecipeRun<Options> {
   detail: ProcessDetail;
   /** The slots this run must produce for; slots kept as they were on a rework are not listed. */
@@ -93,6 +108,8 @@ export interface RecipeRun<Options> {
   options: Options;
   /** Directory where the recipe writes its outputs; it exists and is removed with the cycle. */
   outputDir: string;
+  memory: RecipeMemory;
+  providers: ProviderClients;
   signal: AbortSignal;
   logger: Logger;
 }
@@ -106,6 +123,8 @@ export interface Recipe<Options = unknown> {
   /** Validates the `options` of a subfunction when the configuration is loaded. */
   readonly optionsSchema: z.ZodType<Options>;
   needs(options: Options): ContextNeeds;
+  /** The provider whose credentials the connection must configure to use this recipe. */
+  readonly provider?: keyof ProviderClients;
   /** Returns a reason when this recipe cannot fill the slot (e.g. a video slot for a photo recipe). */
   cannotFill(slot: ExpectedOutput, options: Options): string | null;
   run(run: RecipeRun<Options>): Promise<RecipeResult>;

@@ -14,7 +14,7 @@ import type { CycleContext, GatewayClient } from '../cycle/cycle-context.ts';
 import { runCycle } from '../cycle/run-cycle.ts';
 import { studioMessage, updateProcessStatus } from '../cycle/steps/update-process-status.ts';
 import { ConnectorError, isConnectorError } from '../errors.ts';
-import type { RecipeRegistry } from '../providers/index.ts';
+import type { ProviderClients, RecipeRegistry } from '../providers/index.ts';
 import {
   type CycleJobData,
   cycleDeduplicationId,
@@ -36,6 +36,8 @@ export interface CycleWorkerDeps {
   recipes: RecipeRegistry;
   /** The gateway client of a connection (one per connection, shared by its jobs). */
   clientFor(connection: Connection): GatewayClient;
+  /** The AI provider clients of a connection (one set per connection). */
+  providersFor(connection: Connection): ProviderClients;
   queue: CycleQueue;
   workRoot: string;
   maxAssetBytes: number;
@@ -135,6 +137,7 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
     const ctx: CycleContext = {
       event,
       client: deps.clientFor(connection),
+      providers: deps.providersFor(connection),
       workDir,
       limits: { maxAssetBytes: deps.maxAssetBytes, transferTimeoutMs: deps.transferTimeoutMs },
       signal,

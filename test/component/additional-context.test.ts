@@ -83,6 +83,7 @@ function cycleContext(taskProcessId: string): CycleContext {
   return {
     event: webhookPayloadSchema.parse(sim.webhookPayload(taskProcessId)),
     client,
+    providers: {},
     workDir,
     limits: { maxAssetBytes: 10 * 1024 * 1024, transferTimeoutMs: 10_000 },
     signal: shutdown.signal,

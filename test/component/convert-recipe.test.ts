@@ -75,6 +75,8 @@ async function prepareRun(
     },
     options: convertOptionsSchema.parse(rawOptions),
     outputDir,
+    memory: { get: () => undefined, set: async () => {} },
+    providers: {},
     signal,
     logger: pino({ level: 'silent' }),
   };

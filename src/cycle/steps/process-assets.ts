@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
-import type { InputFile, ProducedFile, Recipe, SlotRequest, TaskContext } from '../../providers/recipe.ts';
+import type { InputFile, ProducedFile, Recipe, RecipeMemory, SlotRequest, TaskContext } from '../../providers/recipe.ts';
 import { planSubmission, type SubmissionPlan } from '../build-submission.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
@@ -17,6 +17,7 @@ export async function processAssets(
   requests: SlotRequest[],
   inputs: InputFile[],
   context: TaskContext,
+  memory: RecipeMemory,
 ): Promise<SubmissionPlan> {
   const outputDir = join(ctx.workDir, 'out');
   await mkdir(outputDir, { recursive: true });
@@ -30,6 +31,8 @@ export async function processAssets(
           context,
           options,
           outputDir,
+          memory,
+          providers: ctx.providers,
           signal: ctx.signal,
           logger: ctx.logger,
         });

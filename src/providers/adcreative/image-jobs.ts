@@ -1,0 +1,139 @@
+/**
+ * Recipes `adcreative-background-remove`, `adcreative-upscale` and `adcreative-face-enhance`: one
+ * input image in, one image out, in the same drop box. Each job's render process id is saved in
+ * the job before polling, so a retry resumes it instead of paying for a new one.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { AssetContentType } from '../../creative-force/contract.ts';
+import { ConnectorError } from '../../errors.ts';
+import { prepareImage } from '../../media/prepare-input.ts';
+import type { ProducedFile, Recipe, RecipeRun } from '../recipe.ts';
+import type { ImageJobKind } from './client.ts';
+import { adCreativeMaxInputBytes, downloadWithRetry, inputsFor, requireAdCreative } from './photoshoot.ts';
+import { pollUntil } from './poll.ts';
+
+const common = {
+  /** Background removal keeps transparency, so PNG is the default there. */
+  format: z.enum(['jpeg', 'png']).optional(),
+  pollIntervalMs: z.number().int().min(100).max(60_000).default(2_000),
+  deadlineMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(3_600_000)
+    .default(10 * 60_000),
+};
+const plainSchema = z.strictObject(common);
+const faceSchema = z.strictObject({
+  ...common,
+  /** AdCreative's "ariaRatio" (sic): ratio for face enhancement area adjustment. */
+  areaRatio: z.number().min(0).max(1).default(0.5),
+  maxFaceCount: z.number().int().min(1).max(100).default(10),
+});
+type JobOptions = z.output<typeof plainSchema> & Partial<Pick<z.output<typeof faceSchema>, 'areaRatio' | 'maxFaceCount'>>;
+
+interface JobMemory {
+  processId: string;
+  startedAt: number;
+}
+
+async function runJob(
+  kind: ImageJobKind,
+  run: RecipeRun<JobOptions>,
+  defaultFormat: 'jpeg' | 'png',
+): Promise<Map<string, ProducedFile[]>> {
+  const client = requireAdCreative(run);
+  const { options, memory, signal, logger } = run;
+  const format = options.format ?? defaultFormat;
+  const result = new Map<string, ProducedFile[]>();
+  for (const [index, request] of run.requests.entries()) {
+    const dir = join(run.outputDir, `adcreative-${index}`);
+    await mkdir(dir, { recursive: true });
+    const inputs = inputsFor(request, run.inputs);
+    const files: ProducedFile[] = [];
+    for (let n = 0; n < request.count; n += 1) {
+      const input = inputs[n % inputs.length] ?? inputs[0];
+      if (!input) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset');
+      const key = `adcreative-${kind}:${request.slot.mappingKeyId}:${n}`;
+      let job = memory.get<JobMemory>(key);
+      if (!job) {
+        const image = await prepareImage(input, { accept: ['jpeg', 'png'], maxBytes: adCreativeMaxInputBytes, outputDir: dir });
+        const extra: Record<string, string> =
+          kind === 'face-enhance'
+            ? { ariaRatio: String(options.areaRatio ?? 0.5), maxFaceCount: String(options.maxFaceCount ?? 10) }
+            : {};
+        const started = await client.startImageJob(kind, image, extra, signal);
+        job = { processId: started.processId, startedAt: Date.now() };
+        await memory.set(key, job); // before polling: a retry resumes this paid job
+        logger.info({ kind, processId: job.processId, mappingKeyId: request.slot.mappingKeyId }, 'adcreative job started');
+      }
+      const { processId } = job;
+      const done = await pollUntil(
+        async () => {
+          const progress = await client.progress(kind, processId, signal);
+          if (progress.failed) {
+            throw new ConnectorError(
+              'PROVIDER_GENERATION_FAILED',
+              `AdCreative.ai ${kind} failed: ${progress.errorMessage ?? 'no reason given'}`,
+              {
+                details: { provider: 'adcreative', processId },
+              },
+            );
+          }
+          return progress.done ? progress : undefined;
+        },
+        {
+          intervalMs: options.pollIntervalMs,
+          maxIntervalMs: 15_000,
+          deadline: job.startedAt + options.deadlineMs,
+          signal,
+          what: `AdCreative.ai ${kind} ${processId}`,
+        },
+      );
+      const [task] = done.tasks;
+      if (!task)
+        throw new ConnectorError('PROVIDER_BAD_RESPONSE', `AdCreative.ai ${kind} ${processId} finished without a task`, {
+          details: { provider: 'adcreative' },
+        });
+      const base = input.fileName.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]/g, '_');
+      const fileName = `${base}-${kind}-${n + 1}.${format === 'png' ? 'png' : 'jpg'}`;
+      const file = await downloadWithRetry(() =>
+        client.download(kind, { processId, taskId: task.taskId, format }, join(dir, fileName), signal),
+      );
+      files.push({
+        path: file.path,
+        fileName,
+        bytes: file.bytes,
+        contentType: format === 'png' ? 'image/png' : 'image/jpeg',
+        kind: 'photo',
+      });
+    }
+    result.set(request.slot.mappingKeyId, files);
+  }
+  return result;
+}
+
+function imageJobRecipe(
+  name: string,
+  kind: ImageJobKind,
+  schema: z.ZodType<JobOptions>,
+  defaultFormat: 'jpeg' | 'png',
+): Recipe<JobOptions> {
+  return {
+    name,
+    provider: 'adcreative',
+    optionsSchema: schema,
+    needs: () => ({}),
+    cannotFill: (slot) =>
+      slot.assetContentTypeId === AssetContentType.Video
+        ? `slot ${slot.mappingKeyId} expects video; ${name} produces photos`
+        : null,
+    run: (run) => runJob(kind, run, defaultFormat),
+  };
+}
+
+export const backgroundRemoveRecipe = imageJobRecipe('adcreative-background-remove', 'background-remove', plainSchema, 'png');
+export const upscaleRecipe = imageJobRecipe('adcreative-upscale', 'upscale', plainSchema, 'jpeg');
+export const faceEnhanceRecipe = imageJobRecipe('adcreative-face-enhance', 'face-enhance', faceSchema, 'jpeg');

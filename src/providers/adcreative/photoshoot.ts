@@ -1,0 +1,247 @@
+/**
+ * Recipe `adcreative-photoshoot`: AdCreative.ai Product Photoshoot turns a plain product photo into
+ * styled scene images. Per drop box: Recommendations (background removal, product recognition),
+ * AdCreative (one task per prompt object, up to 6), CheckUserProgress until every task is done,
+ * then Download. The images fill the slot as main and alternates by the slot's rules.
+ *
+ * Never pay twice: the render process id is saved in the job before polling starts, so a retry
+ * after a crash or a timeout polls the same process instead of starting a new paid generation;
+ * downloaded files are remembered too, and a failed download is retried on its own.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { AssetContentType } from '../../creative-force/contract.ts';
+import { ConnectorError } from '../../errors.ts';
+import { prepareImage } from '../../media/prepare-input.ts';
+import type { InputFile, ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
+import type { AdCreativeClient } from './client.ts';
+import { pollUntil } from './poll.ts';
+import { fillTemplate, templateValues, unknownPlaceholders, usesField } from './prompt-template.ts';
+
+/** renderKind values the Product Photoshoot accepts (providers.md 1.3). */
+export const photoshootRenderKinds = [0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 512, 992, 1023] as const;
+/** AdCreative accepts JPG or PNG of at most 12 MB (providers.md 1.3). */
+export const adCreativeMaxInputBytes = 12 * 1024 * 1024;
+const maxPromptObjects = 6;
+
+const template = z
+  .string()
+  .min(1)
+  .refine((t) => unknownPlaceholders(t).length === 0, {
+    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
+  });
+
+export const photoshootOptionsSchema = z
+  .strictObject({
+    /** Preset ids (GET PresetKeys). */
+    presets: z.array(z.string().min(1)).max(maxPromptObjects).default([]),
+    /** Custom prompt templates. */
+    prompts: z.array(template).max(maxPromptObjects).default([]),
+    /** Top up with AdCreative's recommended presets when the slot needs more images than configured. */
+    useRecommendations: z.boolean().default(true),
+    renderKind: z
+      .number()
+      .int()
+      .refine((k) => (photoshootRenderKinds as readonly number[]).includes(k), {
+        message: `must be one of ${photoshootRenderKinds.join(', ')}`,
+      })
+      .default(4),
+    disableSafeMargin: z.boolean().default(false),
+    useSameStyleReferenceImage: z.boolean().default(true),
+    format: z.enum(['jpeg', 'png']).default('jpeg'),
+    pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
+    /** How long one photoshoot may take, from its start, before the cycle gives up (and retries later). */
+    deadlineMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(3_600_000)
+      .default(15 * 60_000),
+  })
+  .refine((o) => o.presets.length + o.prompts.length <= maxPromptObjects, {
+    message: `presets and prompts together: at most ${maxPromptObjects}`,
+  });
+export type PhotoshootOptions = z.output<typeof photoshootOptionsSchema>;
+
+type PromptObject = { tag: 'preset'; preset: string } | { tag: 'custom'; prompt: string };
+
+/** What the job remembers of one slot's photoshoot. */
+interface PhotoshootMemory {
+  assetId?: string;
+  productName?: string;
+  productDescription?: string;
+  recommendedPresetIds?: string[];
+  processId?: string;
+  startedAt?: number;
+}
+
+export function requireAdCreative(run: { providers: { adcreative?: AdCreativeClient } }): AdCreativeClient {
+  const client = run.providers.adcreative;
+  if (!client) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no AdCreative.ai credentials');
+  return client;
+}
+
+/** The inputs of a slot: its position's inputs, else the first input. */
+export function inputsFor(request: SlotRequest, inputs: readonly InputFile[]): InputFile[] {
+  const position = request.slot.positionName?.trim().toLowerCase();
+  const matching = position ? inputs.filter((i) => i.positionName?.trim().toLowerCase() === position) : [];
+  if (matching.length > 0) return matching;
+  const [first] = inputs;
+  if (!first) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset to send to AdCreative.ai');
+  return [first];
+}
+
+function promptObjects(
+  options: PhotoshootOptions,
+  run: RecipeRun<PhotoshootOptions>,
+  memory: PhotoshootMemory,
+  count: number,
+): PromptObject[] {
+  const values = templateValues(run.context, memory.productName);
+  const objects: PromptObject[] = [
+    ...options.presets.map((preset) => ({ tag: 'preset' as const, preset })),
+    ...options.prompts.map((prompt) => ({ tag: 'custom' as const, prompt: fillTemplate(prompt, values) })),
+  ];
+  if (options.useRecommendations) {
+    for (const preset of memory.recommendedPresetIds ?? []) {
+      if (objects.length >= Math.min(maxPromptObjects, Math.max(count, 1))) break;
+      if (!objects.some((o) => o.tag === 'preset' && o.preset === preset)) objects.push({ tag: 'preset', preset });
+    }
+  }
+  if (objects.length === 0) {
+    throw new ConnectorError(
+      'RECIPE_NOT_CONFIGURED',
+      'adcreative-photoshoot has no preset or prompt to render, and AdCreative recommended none',
+    );
+  }
+  return objects.slice(0, maxPromptObjects);
+}
+
+async function photoshootForSlot(
+  run: RecipeRun<PhotoshootOptions>,
+  request: SlotRequest,
+  index: number,
+): Promise<ProducedFile[]> {
+  const { options, memory, signal, logger } = run;
+  const client = requireAdCreative(run);
+  const key = `adcreative-photoshoot:${request.slot.mappingKeyId}`;
+  const saved = memory.get<PhotoshootMemory>(key) ?? {};
+  const remember = async (more: PhotoshootMemory) => {
+    Object.assign(saved, more);
+    await memory.set(key, { ...saved });
+  };
+  const dir = join(run.outputDir, `adcreative-${index}`);
+  await mkdir(dir, { recursive: true });
+
+  if (!saved.processId) {
+    if (!saved.assetId) {
+      const [input] = inputsFor(request, run.inputs);
+      if (!input) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset');
+      const image = await prepareImage(input, { accept: ['jpeg', 'png'], maxBytes: adCreativeMaxInputBytes, outputDir: dir });
+      const recommended = await client.recommendations(image, signal);
+      await remember({
+        assetId: recommended.backgroundRemovedImageAssetId,
+        productName: recommended.productName,
+        productDescription: recommended.productDescription,
+        recommendedPresetIds: recommended.recommendedPresetIds,
+      });
+    }
+    const prompts = promptObjects(options, run, saved, request.count);
+    const started = await client.startPhotoshoot(
+      {
+        productImageAssetId: saved.assetId ?? '',
+        prompts,
+        renderKind: options.renderKind,
+        productName: saved.productName || run.context.event.ProductCode || 'Product',
+        productDescription: saved.productDescription || saved.productName || 'Product',
+        disableSafeMargin: options.disableSafeMargin,
+        useSameStyleReferenceImage: options.useSameStyleReferenceImage,
+      },
+      signal,
+    );
+    // Saved before polling: from here on, a retry resumes this paid generation.
+    await remember({ processId: started.processId, startedAt: Date.now() });
+    logger.info(
+      { processId: started.processId, tasks: prompts.length, mappingKeyId: request.slot.mappingKeyId },
+      'adcreative photoshoot started',
+    );
+  } else {
+    logger.info({ processId: saved.processId, mappingKeyId: request.slot.mappingKeyId }, 'adcreative photoshoot resumed');
+  }
+
+  const processId = saved.processId ?? '';
+  const finished = await pollUntil(
+    async () => {
+      const progress = await client.progress('photoshoot', processId, signal);
+      if (progress.failed) {
+        throw new ConnectorError(
+          'PROVIDER_GENERATION_FAILED',
+          `AdCreative.ai photoshoot failed: ${progress.errorMessage ?? 'no reason given'}`,
+          {
+            details: { provider: 'adcreative', processId },
+          },
+        );
+      }
+      return progress.done ? progress : undefined;
+    },
+    {
+      intervalMs: options.pollIntervalMs,
+      maxIntervalMs: Math.max(options.pollIntervalMs, 15_000),
+      deadline: (saved.startedAt ?? Date.now()) + options.deadlineMs,
+      signal,
+      what: `AdCreative.ai photoshoot ${processId}`,
+    },
+  );
+
+  const extension = options.format === 'png' ? 'png' : 'jpg';
+  const files: ProducedFile[] = [];
+  for (const [n, task] of finished.tasks.entries()) {
+    const fileName = `photoshoot-${request.slot.mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${n + 1}.${extension}`;
+    const file = await downloadWithRetry(() =>
+      client.download('photoshoot', { processId, taskId: task.taskId, format: options.format }, join(dir, fileName), signal),
+    );
+    files.push({
+      path: file.path,
+      fileName,
+      bytes: file.bytes,
+      contentType: options.format === 'png' ? 'image/png' : 'image/jpeg',
+      kind: 'photo',
+    });
+  }
+  return files;
+}
+
+/** A failed download is retried on its own (the generation it belongs to is finished and paid). */
+export async function downloadWithRetry<T>(download: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await download();
+    } catch (err) {
+      const retryable = err instanceof ConnectorError && err.retryable;
+      if (!retryable || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+export const photoshootRecipe: Recipe<PhotoshootOptions> = {
+  name: 'adcreative-photoshoot',
+  provider: 'adcreative',
+  optionsSchema: photoshootOptionsSchema,
+  needs: (options) => ({
+    annotations: usesField(options.prompts, 'reviewerComments'),
+    product: usesField(options.prompts, 'productName'),
+  }),
+  cannotFill: (slot) =>
+    slot.assetContentTypeId === AssetContentType.Video
+      ? `slot ${slot.mappingKeyId} expects video; AdCreative.ai Product Photoshoot produces photos`
+      : null,
+  async run(run) {
+    const result = new Map<string, ProducedFile[]>();
+    for (const [index, request] of run.requests.entries()) {
+      result.set(request.slot.mappingKeyId, await photoshootForSlot(run, request, index));
+    }
+    return result;
+  },
+};

@@ -1,0 +1,48 @@
+/**
+ * Polling of a provider's asynchronous work with backoff and an overall deadline. Provider status
+ * values are parsed leniently elsewhere; here only "done", "failed" or "not yet" matter.
+ */
+import { ConnectorError } from '../../errors.ts';
+
+export interface PollOptions {
+  /** First wait between two polls; grows by half each time up to `maxIntervalMs`. */
+  intervalMs: number;
+  maxIntervalMs: number;
+  /** When the whole wait gives up (absolute, ms since the epoch), so a resumed poll keeps the original deadline. */
+  deadline: number;
+  signal: AbortSignal;
+  /** Names the work in the timeout message. */
+  what: string;
+}
+
+/** Polls `check` until it returns a value; throws PROVIDER_TIMEOUT (retryable) at the deadline. */
+export async function pollUntil<T>(check: () => Promise<T | undefined>, options: PollOptions): Promise<T> {
+  let interval = options.intervalMs;
+  for (;;) {
+    options.signal.throwIfAborted();
+    const result = await check();
+    if (result !== undefined) return result;
+    const left = options.deadline - Date.now();
+    if (left <= 0) {
+      throw new ConnectorError('PROVIDER_TIMEOUT', `${options.what} did not finish before its deadline`, {
+        details: { provider: 'adcreative' },
+      });
+    }
+    await sleep(Math.min(interval, left), options.signal);
+    interval = Math.min(options.maxIntervalMs, Math.ceil(interval * 1.5));
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
