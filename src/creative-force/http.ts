@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import { type Dispatcher, request, errors as undiciErrors } from 'undici';
 import type { z } from 'zod';
 import { ConnectorError, type ErrorCode } from '../errors.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -42,20 +42,7 @@ export interface HttpResponse {
 /** How many characters of a raw error body are logged. */
 const loggedBodyChars = 4096;
 
-let sharedAgent: Agent | undefined;
-
-/** The undici Agent used when no dispatcher is injected; one per process, so connections are pooled. */
-export function sharedDispatcher(): Dispatcher {
-  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000 });
-  return sharedAgent;
-}
-
-/** Closes the shared Agent (graceful shutdown). A later request creates a new one. */
-export async function closeSharedDispatcher(): Promise<void> {
-  const agent = sharedAgent;
-  sharedAgent = undefined;
-  await agent?.close();
-}
+export { closeSharedDispatcher, sharedDispatcher } from '../http/shared-agent.ts';
 
 /**
  * Sends an exchange through the limiter. Resolves with any status other than 429; a 429 pauses

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Dispatcher, request } from 'undici';
 import { ConnectorError, isConnectorError } from '../errors.ts';
+import { sharedDispatcher } from '../http/shared-agent.ts';
 
 export interface DownloadOptions {
   /** The pre-signed GET URL. */
@@ -28,7 +29,7 @@ export interface DownloadOptions {
   expectedMd5?: string | null;
   /** Whole-transfer deadline and cancellation, e.g. `AbortSignal.timeout(...)`. */
   signal: AbortSignal;
-  /** undici dispatcher to use; the global one by default. */
+  /** undici dispatcher to use; the process's shared Agent by default. */
   dispatcher?: Dispatcher;
 }
 
@@ -60,7 +61,7 @@ export async function downloadToFile(options: DownloadOptions): Promise<Download
 
   let response: Dispatcher.ResponseData;
   try {
-    response = await request(url, { method: 'GET', signal, dispatcher: options.dispatcher });
+    response = await request(url, { method: 'GET', signal, dispatcher: options.dispatcher ?? sharedDispatcher() });
   } catch (err) {
     throw transferFailed(where, err);
   }

@@ -11,6 +11,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { type Dispatcher, request } from 'undici';
 import { ConnectorError } from '../errors.ts';
+import { sharedDispatcher } from '../http/shared-agent.ts';
 import { describeStatus, readS3Error, urlForMessages } from './download.ts';
 
 export interface UploadOptions {
@@ -23,7 +24,7 @@ export interface UploadOptions {
   headers: Record<string, string>;
   /** Whole-transfer deadline and cancellation. */
   signal: AbortSignal;
-  /** undici dispatcher to use; the global one by default. */
+  /** undici dispatcher to use; the process's shared Agent by default. */
   dispatcher?: Dispatcher;
 }
 
@@ -56,7 +57,7 @@ export async function uploadFile(options: UploadOptions): Promise<void> {
       headers: { ...batchHeaders, 'content-type': contentType, 'content-length': String(size) },
       body,
       signal,
-      dispatcher: options.dispatcher,
+      dispatcher: options.dispatcher ?? sharedDispatcher(),
     });
   } catch (err) {
     body.destroy();

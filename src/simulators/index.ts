@@ -1,2 +1,4 @@
 /** Simulators of the external systems the connector talks to. */
+
+export * from './adcreative/index.ts';
 export * from './creative-force/index.ts';

@@ -44,6 +44,8 @@ export async function startStack(
     subfunctionOptions?: Record<string, unknown>;
     /** Recipes of the in-process service (default: the built-in ones). */
     recipes?: Recipe[];
+    /** An AdCreative.ai (simulator) account for the connection. */
+    adcreative?: { baseUrl: string; credentials: Record<string, string> };
     env?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
@@ -62,6 +64,7 @@ export async function startStack(
           id: 'acme',
           name: 'Acme Studio',
           creativeForce: { clientId: '${T_CF_ID}', clientSecret: '${T_CF_SECRET}', webhookSecrets: ['${T_CF_HOOK}'] },
+          ...(options.adcreative ? { adcreative: options.adcreative.credentials } : {}),
           subfunctions: {
             '54': {
               recipe: options.recipe ?? 'convert',
@@ -85,6 +88,7 @@ export async function startStack(
     WORKER_LOCK_DURATION_MS: '2000',
     SHUTDOWN_TIMEOUT_MS: '2000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(options.adcreative ? { ADCREATIVE_API_BASE_URL: options.adcreative.baseUrl } : {}),
     T_CF_ID: app.clientId,
     T_CF_SECRET: app.clientSecret,
     T_CF_HOOK: secret,

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { type Dispatcher, FormData, request } from 'undici';
 import type { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
+import { sharedDispatcher } from '../../http/shared-agent.ts';
 import type { AdCreativeConfig, AdCreativeJobPaths, AdCreativePaths } from './config.ts';
 import {
   type AdCreativeExchange,
@@ -57,7 +58,7 @@ export interface AdCreativeClientOptions {
   config: AdCreativeConfig;
   /** The JWT source shared by every client (AdCreativeJwtStore). */
   jwt: AdCreativeJwtProvider;
-  /** Default: undici's global dispatcher. */
+  /** Default: the process's shared undici Agent. */
   dispatcher?: Dispatcher;
   logger: Logger;
 }
@@ -142,7 +143,7 @@ export class AdCreativeClient {
   readonly #jwtConnection: AdCreativeJwtConnection;
   readonly #config: AdCreativeConfig;
   readonly #jwt: AdCreativeJwtProvider;
-  readonly #dispatcher: Dispatcher | undefined;
+  readonly #dispatcher: Dispatcher;
   readonly #logger: Logger;
 
   constructor(options: AdCreativeClientOptions) {
@@ -156,7 +157,7 @@ export class AdCreativeClient {
     };
     this.#config = options.config;
     this.#jwt = options.jwt;
-    this.#dispatcher = options.dispatcher;
+    this.#dispatcher = options.dispatcher ?? sharedDispatcher();
     this.#logger = options.logger.child({ provider: adCreativeProvider, connectionId });
   }
 

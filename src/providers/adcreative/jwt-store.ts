@@ -23,6 +23,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import { ConnectorError, type ErrorCode, errorCatalogue } from '../../errors.ts';
+import { sharedDispatcher } from '../../http/shared-agent.ts';
 import type { AdCreativeConfig } from './config.ts';
 import {
   type AdCreativeExchange,
@@ -58,7 +59,7 @@ export interface AdCreativeJwtStoreOptions {
   /** `baseUrl`, `paths.generateJwt`, `paths.refreshJwt` and `requestTimeoutMs` are used. */
   config: AdCreativeConfig;
   logger: Logger;
-  /** Default: undici's global dispatcher. */
+  /** Default: the process's shared undici Agent. */
   dispatcher?: Dispatcher;
   /** Default `{cfc}:adc-jwt`. */
   keyPrefix?: string;
@@ -120,7 +121,7 @@ export class AdCreativeJwtStore implements AdCreativeJwtProvider {
   readonly #redis: Redis;
   readonly #config: AdCreativeConfig;
   readonly #logger: Logger;
-  readonly #dispatcher: Dispatcher | undefined;
+  readonly #dispatcher: Dispatcher;
   readonly #keyPrefix: string;
   readonly #refreshBeforeExpiryMs: number;
   readonly #lockTtlMs: number;
@@ -132,7 +133,7 @@ export class AdCreativeJwtStore implements AdCreativeJwtProvider {
     this.#redis = options.redis;
     this.#config = options.config;
     this.#logger = options.logger.child({ provider: adCreativeProvider });
-    this.#dispatcher = options.dispatcher;
+    this.#dispatcher = options.dispatcher ?? sharedDispatcher();
     this.#keyPrefix = options.keyPrefix ?? '{cfc}:adc-jwt';
     this.#refreshBeforeExpiryMs = options.refreshBeforeExpiryMs ?? 300_000;
     this.#lockTtlMs = options.lockTtlMs ?? 2 * options.config.requestTimeoutMs + 30_000;

@@ -92,11 +92,23 @@ export function inputsFor(request: SlotRequest, inputs: readonly InputFile[]): I
   return [first];
 }
 
+/**
+ * How many images to ask for: on a first pass as many as the slot can hold (main places and
+ * alternates: AI images are candidates, the studio picks), on a rework one per rejected asset.
+ */
+export function wantedImages(request: SlotRequest): number {
+  if (request.replaces.length > 0) return request.count;
+  const { slot } = request;
+  const main = slot.maxQuantity ?? Math.max(1, slot.minQuantity);
+  const alternates = slot.isAlternativeAllowed || slot.isAlternativeRequired ? (slot.maxAlternative ?? maxPromptObjects) : 0;
+  return Math.min(maxPromptObjects, Math.max(request.count, main + alternates));
+}
+
 function promptObjects(
   options: PhotoshootOptions,
   run: RecipeRun<PhotoshootOptions>,
   memory: PhotoshootMemory,
-  count: number,
+  wanted: number,
 ): PromptObject[] {
   const values = templateValues(run.context, memory.productName);
   const objects: PromptObject[] = [
@@ -105,7 +117,7 @@ function promptObjects(
   ];
   if (options.useRecommendations) {
     for (const preset of memory.recommendedPresetIds ?? []) {
-      if (objects.length >= Math.min(maxPromptObjects, Math.max(count, 1))) break;
+      if (objects.length >= wanted) break;
       if (!objects.some((o) => o.tag === 'preset' && o.preset === preset)) objects.push({ tag: 'preset', preset });
     }
   }
@@ -147,7 +159,7 @@ async function photoshootForSlot(
         recommendedPresetIds: recommended.recommendedPresetIds,
       });
     }
-    const prompts = promptObjects(options, run, saved, request.count);
+    const prompts = promptObjects(options, run, saved, wantedImages(request));
     const started = await client.startPhotoshoot(
       {
         productImageAssetId: saved.assetId ?? '',

@@ -1,0 +1,104 @@
+/**
+ * CheckUserProgress and Download of every feature. The Product Photoshoot's are documented and
+ * name the process `imageProductGeneratorProcessId`; the image features' are NOT documented: the
+ * simulator serves them at the paths of paths.ts with the process named `imageRenderProcessId`.
+ */
+import { imageContentNotFound, noCredits } from './error-bodies.ts';
+import { type FeatureSpec, imageJobFeatures, photoshootFeature } from './features.ts';
+import { FieldReader } from './field-reader.ts';
+import { adCreativeSimulatorPaths } from './paths.ts';
+import { downloadFormats, encodeDownload } from './render-images.ts';
+import { queryValue, type Route, refuseOtherApplication } from './route.ts';
+import { sameId } from './state.ts';
+
+/** Where a feature's results are read, and the query name of its process id. */
+interface ResultEndpoints {
+  feature: FeatureSpec;
+  progress: string;
+  download: string;
+  processParam: string;
+}
+
+function progressRoute({ feature, progress, processParam }: ResultEndpoints): Route {
+  return {
+    method: 'GET',
+    path: progress,
+    handle: (ctx, req) => {
+      const reader = new FieldReader((name) => queryValue(req.url, name));
+      const userId = reader.guid('userId');
+      const processId = reader.guid(processParam);
+      const problem = reader.problem();
+      if (problem) return problem;
+      // An array filtered by user and process: an unknown process gives an empty array.
+      const process = ctx.state.findProcess(processId, feature, req.applicationId);
+      const body =
+        process && sameId(process.userId, userId)
+          ? [process.progressBody(req.now, (task) => ctx.state.publicImageUrl(ctx.baseUrl, process, task))]
+          : [];
+      return { status: 200, body };
+    },
+  };
+}
+
+function downloadRoute({ feature, download, processParam }: ResultEndpoints): Route {
+  return {
+    method: 'GET',
+    path: download,
+    handle: async (ctx, req) => {
+      const reader = new FieldReader((name) => queryValue(req.url, name));
+      const applicationId = reader.guid('applicationId');
+      const taskId = reader.guid('taskId');
+      const processId = reader.guid(processParam);
+      const lowResolution = reader.flag('lowResolution', false);
+      const format = reader.integer('format', 0);
+      if (!Number.isNaN(format) && !downloadFormats.some((f) => f === format)) {
+        reader.fail('format', `The value '${format}' is not valid for format.`);
+      }
+      const problem = reader.problem() ?? refuseOtherApplication(req, applicationId);
+      if (problem) return problem;
+      const process = ctx.state.findProcess(processId, feature, req.applicationId);
+      const index = process?.taskIndex(taskId) ?? -1;
+      if (!process?.isTaskDone(index, req.now)) return imageContentNotFound(feature.area);
+      const application = ctx.state.applications.require(req.applicationId);
+      if (application.credits <= 0) {
+        return noCredits(
+          feature.area,
+          'Download',
+          application.applicationId,
+          'Bad request error occurred while getting image content stream',
+        );
+      }
+      const encoded = await encodeDownload(await process.image(index), {
+        format: format as (typeof downloadFormats)[number],
+        lowResolution,
+      });
+      ctx.state.downloads.push({ kind: feature.kind, processId: process.processId, taskId: taskId.toLowerCase(), format });
+      return {
+        status: 200,
+        headers: {
+          'content-type': encoded.contentType,
+          'content-disposition': `attachment; filename="${taskId.toLowerCase()}.${encoded.extension}"`,
+        },
+        body: encoded.body,
+      };
+    },
+  };
+}
+
+const endpoints: ResultEndpoints[] = [
+  {
+    feature: photoshootFeature,
+    progress: adCreativeSimulatorPaths.productGeneration.progress,
+    download: adCreativeSimulatorPaths.productGeneration.download,
+    processParam: 'imageProductGeneratorProcessId',
+  },
+  ...Object.values(imageJobFeatures).map((f) => ({
+    feature: f,
+    progress: f.paths.progress,
+    download: f.paths.download,
+    processParam: 'imageRenderProcessId',
+  })),
+];
+
+/** CheckUserProgress and Download of the Product Photoshoot and the three image features. */
+export const resultRoutes: readonly Route[] = endpoints.flatMap((e) => [progressRoute(e), downloadRoute(e)]);

@@ -1,0 +1,230 @@
+/**
+ * The AdCreative.ai simulator: a real HTTP server on loopback that answers like AdCreative's
+ * Authorization, Product Photoshoot, Background Remover, Image Upscaler and Face Enhancer APIs
+ * (reference section 1, seed 002), plus the test-facing API to register applications, inject
+ * failures and inspect what clients did.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Logger, pino } from 'pino';
+import { standardError, unauthorized } from './error-bodies.ts';
+import { FaultQueue } from './faults.ts';
+import { type Reply, readCappedBody, writeReply } from './http-io.ts';
+import { imageJobRoutes } from './image-job-routes.ts';
+import { adCreativeSimulatorPaths } from './paths.ts';
+import { photoshootRoutes } from './photoshoot-routes.ts';
+import { isPublicPath, servePublicFile } from './public-files.ts';
+import { resultRoutes } from './result-routes.ts';
+import type { Route, RouteContext } from './route.ts';
+import { SimState } from './state.ts';
+import { TokenStore } from './tokens.ts';
+import type {
+  AdCreativeApplication,
+  AdCreativeSimulatorOptions,
+  CallLogEntry,
+  DownloadRecord,
+  FaultMatch,
+  FaultResponse,
+  GenerationRecord,
+  UploadRecord,
+} from './types.ts';
+
+/** Largest body of a request that takes no image. */
+const maxJsonBodyBytes = 1024 * 1024;
+/** Room for the text fields and multipart framing of an upload, on top of the image limit. */
+const uploadFramingBytes = 256 * 1024;
+
+const routes: readonly Route[] = [...photoshootRoutes, ...imageJobRoutes, ...resultRoutes];
+
+/** A fake AdCreative.ai on a loopback port. Start it with {@link AdCreativeSimulator.start}. */
+export class AdCreativeSimulator {
+  /** `http://host:port`; the paths of `adCreativeSimulatorPaths` are under it. */
+  readonly baseUrl: string;
+
+  readonly #server: Server;
+  readonly #logger: Logger;
+  readonly #state: SimState;
+  readonly #tokens: TokenStore;
+  readonly #faults = new FaultQueue();
+  readonly #maxUploadBytes: number;
+  readonly #calls: CallLogEntry[] = [];
+  #closed: Promise<void> | undefined;
+
+  private constructor(server: Server, baseUrl: string, options: AdCreativeSimulatorOptions) {
+    this.#server = server;
+    this.baseUrl = baseUrl;
+    this.#logger = options.logger?.child({ component: 'adcreative-simulator' }) ?? pino({ level: 'silent' });
+    this.#state = new SimState(options.taskDurationMs ?? 1500);
+    this.#tokens = new TokenStore(this.#state.applications, options.accessTokenTtlMs ?? 3_600_000);
+    this.#maxUploadBytes = options.maxUploadBytes ?? 12 * 1024 * 1024;
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        this.#logger.error({ err }, 'adcreative simulator request failed');
+        if (!res.headersSent) writeReply(res, standardError(500, { 'engine:': ['Unexpected error in the simulator.'] }));
+        else res.destroy();
+      });
+    });
+  }
+
+  /** Starts a simulator listening on `options.host:options.port` (default 127.0.0.1, random port). */
+  static async start(options: AdCreativeSimulatorOptions = {}): Promise<AdCreativeSimulator> {
+    const host = options.host ?? '127.0.0.1';
+    const server = createServer({ requestTimeout: 0, keepAliveTimeout: 5000 });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    const urlHost = host.includes(':') ? `[${host}]` : host;
+    return new AdCreativeSimulator(server, `http://${urlHost}:${port}`, options);
+  }
+
+  // ---- seeding -------------------------------------------------------------------------------
+
+  /** Registers (or replaces) an integrator application; `applicationId` must be a GUID. */
+  addApplication(application: AdCreativeApplication): void {
+    this.#state.applications.add(application);
+  }
+
+  /**
+   * Sets an application's credits. Each accepted start (Product Photoshoot or image feature)
+   * costs one; at 0, starts and Downloads answer the documented 400 "Error decreasing Api Key
+   * Credits for Application …". Downloads check the credits without spending them.
+   */
+  setCredits(applicationId: string, credits: number): void {
+    this.#state.applications.require(applicationId).credits = credits;
+  }
+
+  // ---- inspection ----------------------------------------------------------------------------
+
+  /** Accepted paid starts (Product Photoshoot starts and image feature starts). */
+  paidGenerations(): number {
+    return this.#state.generations.length;
+  }
+
+  /** Accepted paid starts, in order. */
+  generations(): GenerationRecord[] {
+    return structuredClone(this.#state.generations);
+  }
+
+  /** File parts read from upload requests (within the size of a body the simulator parses), in order. */
+  uploads(): UploadRecord[] {
+    return structuredClone(this.#state.uploads);
+  }
+
+  /** Successful Download calls, in order. */
+  downloads(): DownloadRecord[] {
+    return structuredClone(this.#state.downloads);
+  }
+
+  /** Every HTTP request, in arrival order. */
+  callLog(): CallLogEntry[] {
+    return this.#calls.map((c) => ({ ...c }));
+  }
+
+  // ---- fault injection -----------------------------------------------------------------------
+
+  /** Expires every access token issued so far: the next call with one answers 401. Refresh tokens stay valid. */
+  expireTokens(): void {
+    this.#tokens.expireAccessTokens();
+  }
+
+  /**
+   * Answers the next `times` requests matching `match` with `response` instead of handling them
+   * (before authentication).
+   */
+  failNext(match: FaultMatch, response: FaultResponse, times = 1): void {
+    this.#faults.add(match, response, times);
+  }
+
+  /**
+   * The next `next` valid Recommendations / BackgroundRemoving starts answer 400 with the
+   * documented background-removal error: the text "Error while removing background:" followed by
+   * `{"errors":[{"title":"Could not identify foreground in image","code":"unknown_foreground"}]}`.
+   */
+  refuseForeground(next = 1): void {
+    this.#state.pendingForegroundRefusals += next;
+  }
+
+  /**
+   * The next `next` started processes fail: half their tasks (rounded down) finish, then progress
+   * stops with `isSuccessful: false` and a non-empty `errorMessage`.
+   */
+  failGeneration(next = 1): void {
+    this.#state.pendingGenerationFailures += next;
+  }
+
+  /** Stops the server and drops open connections. */
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    return this.#closed;
+  }
+
+  // ---- request handling ----------------------------------------------------------------------
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = Date.now();
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', this.baseUrl);
+    const entry: CallLogEntry = { at, method, path: url.pathname, status: 0 };
+    this.#calls.push(entry);
+    const route = findRoute(url.pathname);
+    const cap = route?.upload ? this.#maxUploadBytes + uploadFramingBytes : maxJsonBodyBytes;
+    let body: { body: Buffer; overCap: boolean };
+    try {
+      body = await readCappedBody(req, cap);
+    } catch {
+      res.destroy();
+      return;
+    }
+    const reply = await this.#answer(req, method, url, route, body);
+    entry.status = reply.status;
+    this.#logger.debug({ method, path: url.pathname, status: reply.status }, 'adcreative-sim request');
+    writeReply(res, reply);
+  }
+
+  async #answer(
+    req: IncomingMessage,
+    method: string,
+    url: URL,
+    route: Route | undefined,
+    { body, overCap }: { body: Buffer; overCap: boolean },
+  ): Promise<Reply> {
+    const fault = this.#faults.take(method, url.pathname);
+    if (fault) return fault;
+    const now = Date.now();
+    const ctx: RouteContext = { state: this.#state, baseUrl: this.baseUrl, maxUploadBytes: this.#maxUploadBytes };
+    const path = url.pathname.toLowerCase();
+    if (path === adCreativeSimulatorPaths.generateJwtToken.toLowerCase()) {
+      return method === 'POST' ? this.#tokens.generate(req.headers['content-type'], body, now) : methodNotAllowed('POST');
+    }
+    if (path === adCreativeSimulatorPaths.refreshJwtToken.toLowerCase()) {
+      return method === 'POST' ? this.#tokens.refresh(req.headers['content-type'], body, now) : methodNotAllowed('POST');
+    }
+    if (isPublicPath(url.pathname)) {
+      return method === 'GET' ? servePublicFile(ctx, url.pathname, now) : methodNotAllowed('GET');
+    }
+    if (!route) return { status: 404 };
+    if (route.method !== method) return methodNotAllowed(route.method);
+    const applicationId = this.#tokens.authenticate(req.headers, now);
+    if (applicationId === undefined) return unauthorized();
+    if (overCap && !route.upload) return { status: 413 };
+    return route.handle(ctx, { url, headers: req.headers, body, overCap, applicationId, now });
+  }
+}
+
+/** The route of a path (ASP.NET routes are case-insensitive). */
+function findRoute(pathname: string): Route | undefined {
+  const path = pathname.toLowerCase();
+  return routes.find((r) => r.path.toLowerCase() === path);
+}
+
+function methodNotAllowed(allow: string): Reply {
+  return { status: 405, headers: { allow } };
+}

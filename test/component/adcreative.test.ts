@@ -1,0 +1,153 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AdCreativeSimulator } from '../../src/simulators/adcreative/index.ts';
+import { sampleImage } from '../../src/simulators/index.ts';
+import { type Stack, startStack } from '../helpers/stack.ts';
+
+const twelveMb = 12 * 1024 * 1024;
+
+async function adcreativeStack(name: string, options: Record<string, unknown>, taskDurationMs = 300) {
+  const adc = await AdCreativeSimulator.start({ taskDurationMs });
+  const credentials = {
+    applicationId: randomUUID(),
+    jwtPrivateKey: randomBytes(32).toString('hex'),
+    apiKey: randomBytes(16).toString('hex'),
+    apiSecret: randomBytes(16).toString('hex'),
+  };
+  adc.addApplication(credentials);
+  const stack = await startStack(name, {
+    recipe: 'adcreative-photoshoot',
+    subfunctionOptions: options,
+    adcreative: { baseUrl: adc.baseUrl, credentials: { ...credentials, userId: randomUUID() } },
+  });
+  return { adc, stack };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+const fourPrompts = {
+  prompts: ['{productCode} on a marble table', 'on a beach at sunset', 'in a minimal studio', 'in a forest'],
+  pollIntervalMs: 100,
+};
+
+describe('AdCreative.ai Product Photoshoot, end to end against both simulators', () => {
+  let stack: Stack | undefined;
+  let adc: AdCreativeSimulator | undefined;
+  afterEach(async () => {
+    await stack?.close();
+    await adc?.close();
+    stack = undefined;
+    adc = undefined;
+  });
+
+  it('fills a slot (min 1, max 1, up to 3 alternates) with 1 main and 3 alternates from one photoshoot', async () => {
+    ({ adc, stack } = await adcreativeStack('adc-happy', fourPrompts));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      productCode: 'AW2130146',
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 800, height: 1000, format: 'jpeg' }) },
+      ],
+      slots: [
+        {
+          mappingKeyId: '1_Front',
+          positionName: 'Front',
+          minQuantity: 1,
+          maxQuantity: 1,
+          isAlternativeAllowed: true,
+          maxAlternative: 3,
+        },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    const [slot] = sim.submissions(task.taskProcessId)[0]?.body.submitAssets ?? [];
+    expect(slot?.assets.map((a) => a.assetAttributeId)).toEqual([0, 4, 4, 4]);
+    for (const asset of slot?.assets ?? []) {
+      const object = sim.uploadedObject(asset.assetId);
+      expect((await sharp(object?.body).metadata()).format).toBe('jpeg');
+    }
+    expect(adc.paidGenerations()).toBe(1);
+    const [generation] = adc.generations();
+    expect(JSON.parse(generation?.form.PromptObjectsString ?? '[]')[0]).toMatchObject({
+      tag: 'custom',
+      prompt: 'AW2130146 on a marble table',
+    });
+    expect(adc.downloads()).toHaveLength(4);
+  });
+
+  it('sends a 20 MB TIFF input as a JPG or PNG of at most 12 MB', async () => {
+    ({ adc, stack } = await adcreativeStack('adc-tiff', fourPrompts));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const pixels = Buffer.alloc(3000 * 2400 * 3);
+    for (let i = 0; i < pixels.length; i += 1) pixels[i] = (i * 7919) % 251;
+    const tiff = await sharp(pixels, { raw: { width: 3000, height: 2400, channels: 3 } })
+      .tiff({ compression: 'none' })
+      .toBuffer();
+    expect(tiff.length).toBeGreaterThan(20 * 1024 * 1024);
+    const task = sim.addTask({
+      inputs: [{ positionName: 'Front', fileName: 'front.tif', body: tiff }],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front', isAlternativeAllowed: true, maxAlternative: 3 }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    const [upload] = adc.uploads();
+    expect(['jpeg', 'png']).toContain(upload?.format);
+    expect(upload?.bytes).toBeLessThanOrEqual(twelveMb);
+  });
+
+  it('reports unknown_foreground to Creative Force at once, without retrying', async () => {
+    ({ adc, stack } = await adcreativeStack('adc-foreground', fourPrompts));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    adc.refuseForeground();
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
+      ],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the status update', () => sim.statusUpdates(task.taskProcessId).length > 0, 30_000);
+    expect(sim.statusUpdates(task.taskProcessId)[0]?.message).toMatch(/unknown_foreground/);
+    expect(adc.callLog().filter((c) => c.path.endsWith('/Recommendations'))).toHaveLength(1);
+    expect(adc.paidGenerations()).toBe(0);
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(0);
+  });
+
+  it('pays once when the worker is killed while the photoshoot is in progress', async () => {
+    ({ adc, stack } = await adcreativeStack('adc-crash', fourPrompts, 4000));
+    const { sim } = stack;
+    const { port } = await stack.startService('serve');
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
+      ],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front', isAlternativeAllowed: true, maxAlternative: 3 }],
+    });
+    const first = stack.spawnWorker();
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    const server = adc;
+    // Polling has begun: the render process id is in the job, and the photoshoot is still running.
+    await stack.waitFor(
+      'the first progress poll',
+      () => server.callLog().some((c) => c.path.endsWith('/CheckUserProgress')),
+      30_000,
+    );
+    first.kill('SIGKILL');
+    await exited(first);
+    expect(server.paidGenerations()).toBe(1);
+
+    stack.spawnWorker();
+    await stack.waitFor('the submission after restart', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    expect(server.paidGenerations()).toBe(1);
+    expect(sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets).toHaveLength(4);
+  }, 120_000);
+});
