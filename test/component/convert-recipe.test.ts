@@ -223,7 +223,13 @@ describe('convertRecipe.run', () => {
 
 describe('recipe registry', () => {
   it('maps convert to the convert recipe', () => {
-    expect([...recipeRegistry.keys()]).toEqual(['convert']);
+    expect([...recipeRegistry.keys()]).toEqual([
+      'convert',
+      'adcreative-photoshoot',
+      'adcreative-background-remove',
+      'adcreative-upscale',
+      'adcreative-face-enhance',
+    ]);
     expect(recipeRegistry.get('convert')).toBe(convertRecipe);
   });
 

@@ -36,7 +36,6 @@ type JobOptions = z.output<typeof plainSchema> & Partial<Pick<z.output<typeof fa
 
 interface JobMemory {
   processId: string;
-  startedAt: number;
 }
 
 async function runJob(
@@ -65,7 +64,7 @@ async function runJob(
             ? { ariaRatio: String(options.areaRatio ?? 0.5), maxFaceCount: String(options.maxFaceCount ?? 10) }
             : {};
         const started = await client.startImageJob(kind, image, extra, signal);
-        job = { processId: started.processId, startedAt: Date.now() };
+        job = { processId: started.processId };
         await memory.set(key, job); // before polling: a retry resumes this paid job
         logger.info({ kind, processId: job.processId, mappingKeyId: request.slot.mappingKeyId }, 'adcreative job started');
       }
@@ -87,7 +86,7 @@ async function runJob(
         {
           intervalMs: options.pollIntervalMs,
           maxIntervalMs: 15_000,
-          deadline: job.startedAt + options.deadlineMs,
+          deadline: Date.now() + options.deadlineMs,
           signal,
           what: `AdCreative.ai ${kind} ${processId}`,
         },

@@ -51,7 +51,7 @@ export const photoshootOptionsSchema = z
     useSameStyleReferenceImage: z.boolean().default(true),
     format: z.enum(['jpeg', 'png']).default('jpeg'),
     pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
-    /** How long one photoshoot may take, from its start, before the cycle gives up (and retries later). */
+    /** How long one attempt waits for the photoshoot before giving up (a retry resumes the same one). */
     deadlineMs: z
       .number()
       .int()
@@ -73,7 +73,6 @@ interface PhotoshootMemory {
   productDescription?: string;
   recommendedPresetIds?: string[];
   processId?: string;
-  startedAt?: number;
 }
 
 export function requireAdCreative(run: { providers: { adcreative?: AdCreativeClient } }): AdCreativeClient {
@@ -173,7 +172,7 @@ async function photoshootForSlot(
       signal,
     );
     // Saved before polling: from here on, a retry resumes this paid generation.
-    await remember({ processId: started.processId, startedAt: Date.now() });
+    await remember({ processId: started.processId });
     logger.info(
       { processId: started.processId, tasks: prompts.length, mappingKeyId: request.slot.mappingKeyId },
       'adcreative photoshoot started',
@@ -200,7 +199,7 @@ async function photoshootForSlot(
     {
       intervalMs: options.pollIntervalMs,
       maxIntervalMs: Math.max(options.pollIntervalMs, 15_000),
-      deadline: (saved.startedAt ?? Date.now()) + options.deadlineMs,
+      deadline: Date.now() + options.deadlineMs,
       signal,
       what: `AdCreative.ai photoshoot ${processId}`,
     },

@@ -8,7 +8,11 @@ export interface PollOptions {
   /** First wait between two polls; grows by half each time up to `maxIntervalMs`. */
   intervalMs: number;
   maxIntervalMs: number;
-  /** When the whole wait gives up (absolute, ms since the epoch), so a resumed poll keeps the original deadline. */
+  /**
+   * When this wait gives up (ms since the epoch). Each attempt of a cycle gets its own window: a
+   * retry after a timeout resumes the same paid work and is worth waiting for again; the job's
+   * bounded attempts bound the whole.
+   */
   deadline: number;
   signal: AbortSignal;
   /** Names the work in the timeout message. */

@@ -101,6 +101,11 @@ export class AdCreativeSimulator {
   // ---- inspection ----------------------------------------------------------------------------
 
   /** Accepted paid starts (Product Photoshoot starts and image feature starts). */
+  /** Makes the processes started from now on take `ms` to finish. */
+  setTaskDuration(ms: number): void {
+    this.#state.setTaskDuration(ms);
+  }
+
   paidGenerations(): number {
     return this.#state.generations.length;
   }

@@ -41,10 +41,15 @@ export class SimState {
   /** How many of the next started processes fail. */
   pendingGenerationFailures = 0;
   readonly #publicImages = new Map<string, { process: RenderProcess; index: number }>();
-  readonly #taskDurationMs: number;
+  #taskDurationMs: number;
 
   constructor(taskDurationMs: number) {
     this.#taskDurationMs = taskDurationMs;
+  }
+
+  /** Duration of the processes started from now on. */
+  setTaskDuration(ms: number): void {
+    this.#taskDurationMs = ms;
   }
 
   /** Starts a paid process, records it, and consumes one pending generation failure if any. */

@@ -1,0 +1,176 @@
+/**
+ * The contract every provider adapter (recipe + client + simulator) runs: success, slow progress,
+ * permanent error, transient error, malformed response, deadline exceeded, and resume after a
+ * crash without a second paid generation. Each provider adds one file that calls
+ * `providerContract` with its harness; the assertions are the same for all.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { processDetailSchema, webhookPayloadSchema } from '../../src/creative-force/schemas.ts';
+import { ConnectorError } from '../../src/errors.ts';
+import type { ProviderClients, Recipe, RecipeRun } from '../../src/providers/index.ts';
+import { sampleImage } from '../../src/simulators/index.ts';
+
+/** One provider's simulator and clients, with the faults the contract needs. */
+export interface ProviderHarness {
+  providers: ProviderClients;
+  paidGenerations(): number;
+  /** How many progress polls the simulator answered so far. */
+  progressPolls(): number;
+  /** Makes generations take about this long from now on. */
+  setDuration(ms: number): void;
+  /** The next request fails permanently, as the provider does for unusable input. */
+  failPermanently(): void;
+  /** The next progress poll fails with a 5xx. */
+  failTransiently(): void;
+  /** The next progress poll answers 200 with a body of the wrong shape. */
+  answerMalformed(): void;
+  close(): Promise<void>;
+}
+
+export interface ProviderAdapter {
+  name: string;
+  recipe: Recipe;
+  /** Recipe options; `pollIntervalMs` and `deadlineMs` are overridden by the cases that need them. */
+  options: Record<string, unknown>;
+  /** The code a permanent failure must carry. */
+  permanentCode: string;
+  start(): Promise<ProviderHarness>;
+}
+
+export function providerContract(adapter: ProviderAdapter): void {
+  describe(`provider contract: ${adapter.name}`, () => {
+    let harness: ProviderHarness;
+    let dir: string;
+    let memory: Map<string, unknown>;
+
+    beforeEach(async () => {
+      harness = await adapter.start();
+      dir = await mkdtemp(join(tmpdir(), 'cfc-contract-'));
+      memory = new Map();
+    });
+    afterEach(async () => {
+      await harness.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    async function runOnce(overrides: Record<string, unknown> = {}, signal: AbortSignal = AbortSignal.timeout(60_000)) {
+      const inputPath = join(dir, 'front.jpg');
+      await writeFile(inputPath, await sampleImage({ width: 400, height: 500, format: 'jpeg', label: 'Front' }));
+      const outputDir = join(dir, `out-${randomUUID()}`);
+      await mkdir(outputDir, { recursive: true });
+      const detail = processDetailSchema.parse({
+        taskProcessId: randomUUID(),
+        taskId: randomUUID(),
+        clientId: randomUUID(),
+        inputAssets: [{ assetId: 'in-1', fileName: 'front.jpg', positionName: 'Front' }],
+        taskProcessExpectedOutputs: [
+          { mappingKeyId: '1_Front', positionName: 'Front', isRequired: true, minQuantity: 1, maxQuantity: 1 },
+        ],
+      });
+      const [slot] = detail.taskProcessExpectedOutputs;
+      if (!slot) throw new Error('no slot');
+      const run: RecipeRun<unknown> = {
+        detail,
+        requests: [{ slot, count: 1, replaces: [] }],
+        inputs: [
+          { path: inputPath, fileName: 'front.jpg', bytes: 1, assetId: 'in-1', positionName: 'Front', positionTagId: null },
+        ],
+        context: {
+          event: webhookPayloadSchema.parse({
+            Action: 'ReadyToWork',
+            TaskId: 't',
+            TaskProcessId: detail.taskProcessId,
+            SubfunctionId: 54,
+            StepId: 25,
+            ProductCode: 'SKU-1',
+          }),
+        },
+        options: adapter.recipe.optionsSchema.parse({ ...adapter.options, pollIntervalMs: 100, ...overrides }),
+        outputDir,
+        memory: {
+          get: <T>(key: string) => memory.get(key) as T | undefined,
+          set: async (key, value) => void memory.set(key, value),
+        },
+        providers: harness.providers,
+        signal,
+        logger: pino({ level: 'silent' }),
+      };
+      return adapter.recipe.run(run);
+    }
+
+    async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
+      const err = await promise.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConnectorError);
+      return err as ConnectorError;
+    }
+
+    it('succeeds: image files for the slot, one paid generation', async () => {
+      const files = (await runOnce()).get('1_Front') ?? [];
+      expect(files.length).toBeGreaterThanOrEqual(1);
+      for (const f of files) expect(f).toMatchObject({ kind: 'photo', contentType: expect.stringMatching(/^image\//) });
+      expect(harness.paidGenerations()).toBe(1);
+    });
+
+    it('waits through slow progress with several polls', async () => {
+      harness.setDuration(1_500);
+      const files = (await runOnce()).get('1_Front') ?? [];
+      expect(files.length).toBeGreaterThanOrEqual(1);
+      expect(harness.progressPolls()).toBeGreaterThanOrEqual(3);
+      expect(harness.paidGenerations()).toBe(1);
+    });
+
+    it('fails at once, not retryable, on a permanent error', async () => {
+      harness.failPermanently();
+      const err = await failure(runOnce());
+      expect(err.code).toBe(adapter.permanentCode);
+      expect(err.retryable).toBe(false);
+    });
+
+    it('fails retryable on a transient error, and the retry resumes the same generation', async () => {
+      harness.setDuration(600);
+      harness.failTransiently();
+      const err = await failure(runOnce());
+      expect(err.retryable).toBe(true);
+      expect((await runOnce()).get('1_Front')?.length).toBeGreaterThanOrEqual(1);
+      expect(harness.paidGenerations()).toBe(1);
+    });
+
+    it('fails not retryable on a malformed response', async () => {
+      harness.setDuration(600);
+      harness.answerMalformed();
+      const err = await failure(runOnce());
+      expect(err.code).toBe('PROVIDER_BAD_RESPONSE');
+      expect(err.retryable).toBe(false);
+    });
+
+    it('gives up at its deadline (retryable), and the retry resumes without paying again', async () => {
+      harness.setDuration(2_500);
+      const err = await failure(runOnce({ deadlineMs: 1_000 }));
+      expect(err.code).toBe('PROVIDER_TIMEOUT');
+      expect(err.retryable).toBe(true);
+      expect((await runOnce()).get('1_Front')?.length).toBeGreaterThanOrEqual(1);
+      expect(harness.paidGenerations()).toBe(1);
+    });
+
+    it('resumes after a crash mid-poll without a second paid generation', async () => {
+      harness.setDuration(2_000);
+      const crash = new AbortController();
+      const running = runOnce({}, crash.signal);
+      const deadline = Date.now() + 20_000;
+      while (harness.progressPolls() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      crash.abort(new Error('worker killed'));
+      await running.catch(() => {});
+      expect(harness.paidGenerations()).toBe(1);
+      expect((await runOnce()).get('1_Front')?.length).toBeGreaterThanOrEqual(1);
+      expect(harness.paidGenerations()).toBe(1);
+    });
+  });
+}
