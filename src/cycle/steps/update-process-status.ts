@@ -16,6 +16,14 @@ const hints: Partial<Record<ErrorCode, string>> = {
   CF_FORBIDDEN: 'Give the registered app\'s "On Behalf User" the permissions the connector needs.',
   CF_AUTH_FAILED: 'The client id / secret of the registered app were refused: share fresh credentials with the operator.',
   UPLOAD_REFUSED: 'Creative Force refused an output file type or size: check the recipe options.',
+  PROVIDER_INPUT_REFUSED:
+    'The AI service cannot use this input image: use another input (a clear product shot) and send the task again.',
+  PROVIDER_NO_CREDITS:
+    'The AI service account has no credits left: ask the connector operator to top it up, then send the task again.',
+  PROVIDER_AUTH_FAILED: "The AI service refused the connector's credentials: ask the connector operator to check them.",
+  PROVIDER_REJECTED:
+    'The AI service refused the request: ask the connector operator to check the recipe options of this subfunction.',
+  PROVIDER_GENERATION_FAILED: 'The AI service could not generate the images: send the task again, or use another input.',
   CYCLE_ABANDONED:
     'Send the task to this step again to retry; if it happens again, the input may be too large for the connector.',
 };
