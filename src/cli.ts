@@ -9,6 +9,7 @@ commands:
   serve   receive webhooks only (scale workers separately)
   work    run workers only (serves /healthz and /readyz)
   demo    run a full cycle against the built-in Creative Force simulator
+          (\`demo adcreative\`: the AdCreative.ai photoshoot against its simulator too)
 
 configuration: environment variables (see README.md), CONNECTIONS_FILE for the studios`;
 
@@ -21,7 +22,12 @@ switch (command) {
     break;
   case 'demo': {
     const { runDemo } = await import('./demo.ts');
-    process.exit(await runDemo());
+    const variant = process.argv[3] ?? 'convert';
+    if (variant !== 'convert' && variant !== 'adcreative') {
+      process.stderr.write(`cf-ai-connector: unknown demo "${variant}" (convert or adcreative)\n`);
+      process.exit(2);
+    }
+    process.exit(await runDemo(variant));
     break;
   }
   case undefined:

@@ -17,11 +17,13 @@ import { loadEnvConfig } from './config/env.ts';
 import { createLogger } from './observability/logger.ts';
 import { createRecipeRegistry } from './providers/index.ts';
 import { buildService } from './service.ts';
-import { CreativeForceSimulator, sampleImage } from './simulators/index.ts';
+import { AdCreativeSimulator, CreativeForceSimulator, sampleImage } from './simulators/index.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-const demoConnectionsYaml = `connections:
+export type DemoVariant = 'convert' | 'adcreative';
+
+const demoStudioYaml = `connections:
   - id: demo-studio
     name: Demo Studio
     creativeForce:
@@ -29,9 +31,33 @@ const demoConnectionsYaml = `connections:
       clientSecret: \${DEMO_CF_CLIENT_SECRET}
       webhookSecrets: [\${DEMO_CF_WEBHOOK_SECRET}]
       signatureScheme: auto
-    subfunctions:
-      "54": { recipe: convert, options: { format: jpeg, quality: 85, maxWidth: 1200 } }
 `;
+
+/** The subfunction of each variant, and what the demo says about it. */
+const variants: Record<DemoVariant, { yaml: string; describe: string }> = {
+  convert: {
+    yaml: `    subfunctions:
+      "54": { recipe: convert, options: { format: jpeg, quality: 85, maxWidth: 1200 } }
+`,
+    describe: 'recipe "convert": JPEG, quality 85, at most 1200 px wide',
+  },
+  adcreative: {
+    yaml: `    adcreative:
+      applicationId: \${DEMO_ADC_APPLICATION_ID}
+      jwtPrivateKey: \${DEMO_ADC_JWT_PRIVATE_KEY}
+      apiKey: \${DEMO_ADC_API_KEY}
+      apiSecret: \${DEMO_ADC_API_SECRET}
+      userId: \${DEMO_ADC_USER_ID}
+    subfunctions:
+      "54":
+        recipe: adcreative-photoshoot
+        options:
+          prompts: ["{productCode} on a marble table in soft light", "{productCode} on a beach at sunset"]
+          pollIntervalMs: 300
+`,
+    describe: 'recipe "adcreative-photoshoot" against the AdCreative.ai simulator',
+  },
+};
 
 async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
@@ -79,10 +105,35 @@ async function ensureRedis(): Promise<{ url: string; child?: ChildProcess }> {
   throw new Error('redis-server did not start; install it (apt-get install redis-server) or set REDIS_URL');
 }
 
-export async function runDemo(): Promise<number> {
+/** Starts the AdCreative.ai simulator with an application; returns the env entries the yaml references. */
+async function startAdCreative(): Promise<{ sim: AdCreativeSimulator; env: Record<string, string> }> {
+  const sim = await AdCreativeSimulator.start({ taskDurationMs: 2_000 });
+  const application = {
+    applicationId: randomUUID(),
+    jwtPrivateKey: randomBytes(32).toString('hex'),
+    apiKey: randomBytes(16).toString('hex'),
+    apiSecret: randomBytes(16).toString('hex'),
+  };
+  sim.addApplication(application);
+  say(`- AdCreative.ai simulator on ${sim.baseUrl}`);
+  return {
+    sim,
+    env: {
+      ADCREATIVE_API_BASE_URL: sim.baseUrl,
+      DEMO_ADC_APPLICATION_ID: application.applicationId,
+      DEMO_ADC_JWT_PRIVATE_KEY: application.jwtPrivateKey,
+      DEMO_ADC_API_KEY: application.apiKey,
+      DEMO_ADC_API_SECRET: application.apiSecret,
+      DEMO_ADC_USER_ID: randomUUID(),
+    },
+  };
+}
+
+export async function runDemo(variant: DemoVariant = 'convert'): Promise<number> {
   const outDir = resolve('demo-output');
   const redis = await ensureRedis();
   const sim = await CreativeForceSimulator.start();
+  const adcreative = variant === 'adcreative' ? await startAdCreative() : undefined;
   const secret = randomBytes(32).toString('base64');
   const app = { clientId: 'demo-client', clientSecret: randomBytes(16).toString('hex') };
   sim.addApp(app);
@@ -101,7 +152,15 @@ export async function runDemo(): Promise<number> {
       },
     ],
     slots: [
-      { mappingKeyId: '1_Front', positionName: 'Front', isRequired: true, minQuantity: 1, maxQuantity: 1 },
+      {
+        mappingKeyId: '1_Front',
+        positionName: 'Front',
+        isRequired: true,
+        minQuantity: 1,
+        maxQuantity: 1,
+        isAlternativeAllowed: variant === 'adcreative',
+        maxAlternative: 3,
+      },
       { mappingKeyId: '2_Back', positionName: 'Back', isRequired: false, minQuantity: 0, maxQuantity: 1 },
     ],
   });
@@ -121,12 +180,13 @@ export async function runDemo(): Promise<number> {
     DEMO_CF_CLIENT_ID: app.clientId,
     DEMO_CF_CLIENT_SECRET: app.clientSecret,
     DEMO_CF_WEBHOOK_SECRET: secret,
+    ...adcreative?.env,
   };
   const config = loadEnvConfig(env);
   const recipes = createRecipeRegistry();
   // The same path a studio's file takes: YAML with ${ENV} references for the secrets.
   const connectionsFile = join(tmpdir(), `cf-ai-connector-demo-${process.pid}.yaml`);
-  await writeFile(connectionsFile, demoConnectionsYaml);
+  await writeFile(connectionsFile, demoStudioYaml + variants[variant].yaml);
   const connections = await loadConnectionsFile(connectionsFile, recipes, env);
   await rm(connectionsFile, { force: true });
   const started = Date.now();
@@ -143,7 +203,7 @@ export async function runDemo(): Promise<number> {
   try {
     const port = await service.start();
     const url = `http://127.0.0.1:${port}/webhooks/creative-force/demo-studio`;
-    say(`- service listening on ${url} (recipe "convert": JPEG, quality 85, at most 1200 px wide)`);
+    say(`- service listening on ${url} (${variants[variant].describe})`);
     say('- sending a signed ReadyToWork, as Creative Force does when the task reaches the step:');
     const answer = await sim.sendWebhook(url, task.taskProcessId, secret);
     say(`  the service answered ${answer.status} ${JSON.stringify(answer.body)}`);
@@ -183,6 +243,7 @@ export async function runDemo(): Promise<number> {
     await service.queue.queue.obliterate({ force: true }).catch(() => {});
     await service.stop();
     await sim.close();
+    await adcreative?.sim.close();
     redis.child?.kill();
   }
   return code;
