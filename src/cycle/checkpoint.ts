@@ -28,6 +28,8 @@ export interface Checkpoint {
   recipeMemory?: Record<string, unknown>;
   /** uploadKey → tempAssetId of each file already PUT to S3. */
   uploads?: Record<string, string>;
+  /** Set just before Submit Output is sent: a retry then first checks whether it went through. */
+  submitAttempted?: boolean;
   submitted?: { at: string; assets: { assetId: string; fileId: string | null }[] };
   /** Why the cycle ended without submitting (a late duplicate of an event already served). */
   skipped?: string;

@@ -5,7 +5,15 @@
 
 import { ConnectorError } from '../errors.ts';
 import type { Recipe, RecipeMemory } from '../providers/recipe.ts';
-import { isRework, mainMinimum, plannedAssets, planWork, recipeRequests, type SubmissionPlan } from './build-submission.ts';
+import {
+  isRework,
+  mainMinimum,
+  plannedAssets,
+  planWork,
+  recipeRequests,
+  type SlotWork,
+  type SubmissionPlan,
+} from './build-submission.ts';
 import type { Checkpoint, CycleStep } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
 import { downloadColorReferences, downloadInputs, filesPresent } from './steps/download-inputs.ts';
@@ -26,6 +34,11 @@ export interface CycleJob {
 export interface CycleRecipe {
   recipe: Recipe;
   options: unknown;
+}
+
+/** Earlier outputs and none rejected: the task process has what it needs, there is no work. */
+function nothingToRedo(work: readonly SlotWork[]): boolean {
+  return isRework(work) && !work.some((w) => w.redo.length > 0 || w.slot.isRejected);
 }
 
 /** True when every planned file is uploaded already or still on this host's disk. */
@@ -56,7 +69,7 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
   const detail = cp.detail;
   const work = planWork(detail);
   const rework = isRework(work);
-  if (rework && !work.some((w) => w.redo.length > 0 || w.slot.isRejected)) {
+  if (nothingToRedo(work)) {
     // Earlier outputs and none rejected: the work was submitted already and this event is a late
     // duplicate delivery, not a rework. Submitting again would be refused (or worse, accepted).
     cp.skipped = 'the task process already has its outputs and none is rejected';
@@ -123,7 +136,18 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
     await save();
   });
 
-  await enterStep('submit-output', false);
+  await enterStep('submit-output', cp.submitAttempted === true);
+  if (cp.submitAttempted && nothingToRedo(planWork(await getProcessDetail(ctx)))) {
+    // An earlier attempt's Submit Output reached Creative Force but its answer was lost (timeout,
+    // crash): the task now has its outputs and none rejected. Submitting again would be refused
+    // and turn a finished task into a reported failure.
+    cp.skipped = "an earlier attempt's Submit Output was accepted";
+    ctx.logger.info({ reason: cp.skipped }, 'nothing to do');
+    await save();
+    return cp;
+  }
+  cp.submitAttempted = true;
+  await save();
   const response = await submitOutput(ctx, detail, plan, cp.uploads);
   cp.submitted = {
     at: new Date().toISOString(),
