@@ -3,8 +3,8 @@
  * field for the validation error shape.
  */
 
+import type { Reply } from '../shared/http-io.ts';
 import { validationError } from './error-bodies.ts';
-import type { Reply } from './http-io.ts';
 
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -3,10 +3,11 @@
  * 1.4): multipart `applicationId`, `userId`, `uploadedImage` (Face Enhancer also `ariaRatio`,
  * `maxFaceCount`), answering a progress object of one task.
  */
+
+import type { Reply } from '../shared/http-io.ts';
 import { fileTooLarge, noCredits, unknownForeground, validationError } from './error-bodies.ts';
 import { type ImageJobKind, imageJobFeatures } from './features.ts';
 import type { FieldReader } from './field-reader.ts';
-import type { Reply } from './http-io.ts';
 import { enhanceFaces, removeBackground, upscale } from './render-images.ts';
 import { type Route, refuseOtherApplication } from './route.ts';
 import { bindUpload } from './upload-form.ts';

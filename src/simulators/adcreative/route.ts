@@ -3,8 +3,8 @@
  * body reading happen before, in server.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Reply } from '../shared/http-io.ts';
 import { unauthorized } from './error-bodies.ts';
-import type { Reply } from './http-io.ts';
 import { type SimState, sameId } from './state.ts';
 
 /** An authenticated request after routing. */

@@ -4,12 +4,13 @@
  * (reference section 1, seed 002), plus the test-facing API to register applications, inject
  * failures and inspect what clients did.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
+import { CallLog } from '../shared/call-log.ts';
+import { FaultQueue } from '../shared/fault-queue.ts';
+import { type CappedBody, type Reply, readCappedBody, type WriteReplyOptions, writeReply } from '../shared/http-io.ts';
+import { LoopbackServer } from '../shared/loopback-server.ts';
 import { standardError, unauthorized } from './error-bodies.ts';
-import { FaultQueue } from './faults.ts';
-import { type Reply, readCappedBody, writeReply } from './http-io.ts';
 import { imageJobRoutes } from './image-job-routes.ts';
 import { adCreativeSimulatorPaths } from './paths.ts';
 import { photoshootRoutes } from './photoshoot-routes.ts';
@@ -36,50 +37,41 @@ const uploadFramingBytes = 256 * 1024;
 
 const routes: readonly Route[] = [...photoshootRoutes, ...imageJobRoutes, ...resultRoutes];
 
+/** A string body (the background-removal errors) goes as text/plain unless its reply says otherwise. */
+const replyOptions: WriteReplyOptions = { textContentType: 'text/plain; charset=utf-8' };
+
 /** A fake AdCreative.ai on a loopback port. Start it with {@link AdCreativeSimulator.start}. */
 export class AdCreativeSimulator {
   /** `http://host:port`; the paths of `adCreativeSimulatorPaths` are under it. */
   readonly baseUrl: string;
 
-  readonly #server: Server;
+  readonly #http: LoopbackServer;
   readonly #logger: Logger;
   readonly #state: SimState;
   readonly #tokens: TokenStore;
   readonly #faults = new FaultQueue();
   readonly #maxUploadBytes: number;
-  readonly #calls: CallLogEntry[] = [];
-  #closed: Promise<void> | undefined;
+  readonly #calls = new CallLog<CallLogEntry>();
 
-  private constructor(server: Server, baseUrl: string, options: AdCreativeSimulatorOptions) {
-    this.#server = server;
-    this.baseUrl = baseUrl;
+  private constructor(http: LoopbackServer, options: AdCreativeSimulatorOptions) {
+    this.#http = http;
+    this.baseUrl = http.baseUrl;
     this.#logger = options.logger?.child({ component: 'adcreative-simulator' }) ?? pino({ level: 'silent' });
     this.#state = new SimState(options.taskDurationMs ?? 1500);
     this.#tokens = new TokenStore(this.#state.applications, options.accessTokenTtlMs ?? 3_600_000);
     this.#maxUploadBytes = options.maxUploadBytes ?? 12 * 1024 * 1024;
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      this.#handle(req, res).catch((err: unknown) => {
+    http.serve((req, res) => this.#handle(req, res), {
+      onFailure: (err) => {
         this.#logger.error({ err }, 'adcreative simulator request failed');
-        if (!res.headersSent) writeReply(res, standardError(500, { 'engine:': ['Unexpected error in the simulator.'] }));
-        else res.destroy();
-      });
+        return standardError(500, { 'engine:': ['Unexpected error in the simulator.'] });
+      },
+      writeOptions: replyOptions,
     });
   }
 
   /** Starts a simulator listening on `options.host:options.port` (default 127.0.0.1, random port). */
   static async start(options: AdCreativeSimulatorOptions = {}): Promise<AdCreativeSimulator> {
-    const host = options.host ?? '127.0.0.1';
-    const server = createServer({ requestTimeout: 0, keepAliveTimeout: 5000 });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
-    const urlHost = host.includes(':') ? `[${host}]` : host;
-    return new AdCreativeSimulator(server, `http://${urlHost}:${port}`, options);
+    return new AdCreativeSimulator(await LoopbackServer.listen(options), options);
   }
 
   // ---- seeding -------------------------------------------------------------------------------
@@ -100,12 +92,12 @@ export class AdCreativeSimulator {
 
   // ---- inspection ----------------------------------------------------------------------------
 
-  /** Accepted paid starts (Product Photoshoot starts and image feature starts). */
   /** Makes the processes started from now on take `ms` to finish. */
   setTaskDuration(ms: number): void {
     this.#state.setTaskDuration(ms);
   }
 
+  /** Accepted paid starts (Product Photoshoot starts and image feature starts). */
   paidGenerations(): number {
     return this.#state.generations.length;
   }
@@ -127,7 +119,7 @@ export class AdCreativeSimulator {
 
   /** Every HTTP request, in arrival order. */
   callLog(): CallLogEntry[] {
-    return this.#calls.map((c) => ({ ...c }));
+    return this.#calls.entries();
   }
 
   // ---- fault injection -----------------------------------------------------------------------
@@ -164,11 +156,7 @@ export class AdCreativeSimulator {
 
   /** Stops the server and drops open connections. */
   close(): Promise<void> {
-    this.#closed ??= new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
-    return this.#closed;
+    return this.#http.close();
   }
 
   // ---- request handling ----------------------------------------------------------------------
@@ -177,11 +165,10 @@ export class AdCreativeSimulator {
     const at = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', this.baseUrl);
-    const entry: CallLogEntry = { at, method, path: url.pathname, status: 0 };
-    this.#calls.push(entry);
+    const entry = this.#calls.record({ at, method, path: url.pathname, status: 0 });
     const route = findRoute(url.pathname);
     const cap = route?.upload ? this.#maxUploadBytes + uploadFramingBytes : maxJsonBodyBytes;
-    let body: { body: Buffer; overCap: boolean };
+    let body: CappedBody;
     try {
       body = await readCappedBody(req, cap);
     } catch {
@@ -191,7 +178,7 @@ export class AdCreativeSimulator {
     const reply = await this.#answer(req, method, url, route, body);
     entry.status = reply.status;
     this.#logger.debug({ method, path: url.pathname, status: reply.status }, 'adcreative-sim request');
-    writeReply(res, reply);
+    writeReply(res, reply, replyOptions);
   }
 
   async #answer(
@@ -199,7 +186,7 @@ export class AdCreativeSimulator {
     method: string,
     url: URL,
     route: Route | undefined,
-    { body, overCap }: { body: Buffer; overCap: boolean },
+    { body, overCap }: CappedBody,
   ): Promise<Reply> {
     const fault = this.#faults.take(method, url.pathname);
     if (fault) return fault;

@@ -5,9 +5,9 @@
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Reply } from '../shared/http-io.ts';
 import type { Applications, RegisteredApplication } from './applications.ts';
 import { unsupportedMediaType, validationError } from './error-bodies.ts';
-import type { Reply } from './http-io.ts';
 
 /** Refresh tokens outlive access tokens by this much (the documented example shows exactly 7 days). */
 const refreshTokenExtraMs = 7 * 24 * 3600 * 1000;

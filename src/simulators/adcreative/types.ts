@@ -3,14 +3,14 @@
  * the records tests inspect.
  */
 import type { Logger } from 'pino';
+import type { ListenOptions } from '../shared/loopback-server.ts';
 import type { GenerationKind } from './features.ts';
 
-/** Options of `AdCreativeSimulator.start`. */
-export interface AdCreativeSimulatorOptions {
-  /** Interface to listen on; default `127.0.0.1`. */
-  host?: string;
-  /** Port; default `0` (a random free port). */
-  port?: number;
+export type { CallLogEntry } from '../shared/call-log.ts';
+export type { FaultMatch, FaultResponse } from '../shared/fault-queue.ts';
+
+/** Options of `AdCreativeSimulator.start`; `host` and `port` say where it listens (default 127.0.0.1, a random port). */
+export interface AdCreativeSimulatorOptions extends ListenOptions {
   /** Lifetime of access tokens; default 3_600_000 (not documented by AdCreative). Refresh tokens live 7 days longer. */
   accessTokenTtlMs?: number;
   /** Time a process takes to finish; its tasks finish staggered over it. Default 1500. */
@@ -60,25 +60,4 @@ export interface DownloadRecord {
   taskId: string;
   /** The `format` query value: 0 PNG, 1 JPEG, 2 PDF. */
   format: number;
-}
-
-/** One HTTP request. `status` 0 means the client went away before an answer. */
-export interface CallLogEntry {
-  at: number;
-  method: string;
-  path: string;
-  status: number;
-}
-
-/** Which requests a fault applies to: method (any when omitted) and a substring of the path. */
-export interface FaultMatch {
-  method?: string;
-  pathIncludes: string;
-}
-
-/** What an injected fault answers: a JSON body unless `body` is a string or Buffer. */
-export interface FaultResponse {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
 }

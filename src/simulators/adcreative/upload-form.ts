@@ -2,9 +2,10 @@
  * Reading the multipart form of an endpoint: the size limit (checked while reading, then per
  * file), JPG/PNG detection from the bytes with sharp, the upload record, and binding errors.
  */
+
+import type { Reply } from '../shared/http-io.ts';
 import { unsupportedMediaType, validationError } from './error-bodies.ts';
 import { FieldReader } from './field-reader.ts';
-import type { Reply } from './http-io.ts';
 import { type FormFile, MultipartForm, multipartBoundary, parseMultipart } from './multipart.ts';
 import { detectImageFormat } from './render-images.ts';
 import type { RouteContext, SimRequest } from './route.ts';

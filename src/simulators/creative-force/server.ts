@@ -3,8 +3,7 @@
  * token endpoint, gateway (`/v1`) and S3 (`/s3/<bucket>/<key>`), plus the test-facing API to seed
  * tasks, send signed webhooks, inject faults and inspect what clients did.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
 import {
   defaultGatewayPaths,
@@ -12,9 +11,13 @@ import {
   gatewayRequestsPerSecond,
   type SignatureVariant,
 } from '../../creative-force/contract.ts';
-import { FaultQueue, ForcedRateLimit, SubmissionHolds } from './faults.ts';
+import { CallLog } from '../shared/call-log.ts';
+import { FaultQueue } from '../shared/fault-queue.ts';
+import { BodyTooLargeError, clientIpOf, type Reply, readBody, writeReply } from '../shared/http-io.ts';
+import { LoopbackServer } from '../shared/loopback-server.ts';
+import { ForcedRateLimit, SubmissionHolds } from './faults.ts';
+import { maxBodyBytes } from './gateway-bodies.ts';
 import { buildRoutes, type GatewayRoute, matchRoute, type RouteContext } from './gateway-routes.ts';
-import { BodyTooLargeError, clientIpOf, type Reply, readBody, writeReply } from './http-io.ts';
 import { maxInWindow, SlidingWindowLimiter } from './rate-limit.ts';
 import { FakeS3, s3PathPrefix } from './s3.ts';
 import { signWebhook } from './signing.ts';
@@ -56,7 +59,7 @@ export class CreativeForceSimulator {
   /** The gateway paths this instance serves (defaults merged with `options.paths`). */
   readonly paths: Readonly<GatewayPaths>;
 
-  readonly #server: Server;
+  readonly #http: LoopbackServer;
   readonly #logger: Logger;
   readonly #s3: FakeS3;
   readonly #state: SimState;
@@ -67,12 +70,12 @@ export class CreativeForceSimulator {
   readonly #forced = new ForcedRateLimit();
   readonly #holds = new SubmissionHolds();
   readonly #closing = new AbortController();
-  #calls: CallLogEntry[] = [];
+  readonly #calls = new CallLog<CallLogEntry>();
   #count429 = 0;
-  #closed: Promise<void> | undefined;
 
-  private constructor(server: Server, baseUrl: string, options: CfSimulatorOptions) {
-    this.#server = server;
+  private constructor(http: LoopbackServer, options: CfSimulatorOptions) {
+    const baseUrl = http.baseUrl;
+    this.#http = http;
     this.baseUrl = baseUrl;
     this.apiBaseUrl = baseUrl + gatewayPrefix;
     this.tokenUrl = baseUrl + tokenPath;
@@ -83,29 +86,17 @@ export class CreativeForceSimulator {
     this.#tokens = new TokenStore(options.tokenTtlSeconds ?? 3600);
     this.#limiter = new SlidingWindowLimiter(options.rateLimitPerSecond ?? gatewayRequestsPerSecond, 1000);
     this.#routes = buildRoutes(this.paths);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      this.#handle(req, res).catch((err: unknown) => {
+    http.serve((req, res) => this.#handle(req, res), {
+      onFailure: (err) => {
         this.#logger.error({ err }, 'simulator request failed');
-        if (!res.headersSent) writeReply(res, { status: 500 });
-        else res.destroy();
-      });
+        return { status: 500 };
+      },
     });
   }
 
   /** Starts a simulator listening on `options.host:options.port` (default 127.0.0.1, random port). */
   static async start(options: CfSimulatorOptions = {}): Promise<CreativeForceSimulator> {
-    const host = options.host ?? '127.0.0.1';
-    const server = createServer({ requestTimeout: 0, keepAliveTimeout: 5000 });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
-    const urlHost = host.includes(':') ? `[${host}]` : host;
-    return new CreativeForceSimulator(server, `http://${urlHost}:${port}`, options);
+    return new CreativeForceSimulator(await LoopbackServer.listen(options), options);
   }
 
   // ---- seeding -------------------------------------------------------------------------------
@@ -194,15 +185,12 @@ export class CreativeForceSimulator {
 
   /** Every token and gateway request (not S3), in arrival order. */
   callLog(): CallLogEntry[] {
-    return this.#calls.map((c) => ({ ...c }));
+    return this.#calls.entries();
   }
 
   /** Max token + gateway arrivals (any status) within any sliding window of `windowMs`. */
   maxRequestsInWindow(windowMs = 1000): number {
-    return maxInWindow(
-      this.#calls.map((c) => c.at),
-      windowMs,
-    );
+    return maxInWindow(this.#calls.arrivals(), windowMs);
   }
 
   /** How many 429 answers were given (rate limit and forced). */
@@ -212,7 +200,7 @@ export class CreativeForceSimulator {
 
   /** Forgets the call log and the 429 count (for benchmarks measuring one phase). */
   resetCallLog(): void {
-    this.#calls = [];
+    this.#calls.clear();
     this.#count429 = 0;
   }
 
@@ -253,13 +241,12 @@ export class CreativeForceSimulator {
 
   /** Stops the server and drops open connections. */
   close(): Promise<void> {
-    this.#closed ??= new Promise<void>((resolve) => {
+    if (!this.#closing.signal.aborted) {
+      // Held Submit Output requests are let go and then dropped unanswered (see #answer).
       this.#closing.abort();
       this.#holds.releaseAll();
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
-    return this.#closed;
+    }
+    return this.#http.close();
   }
 
   // ---- request handling ----------------------------------------------------------------------
@@ -305,8 +292,7 @@ export class CreativeForceSimulator {
     }
 
     const clientIp = clientIpOf(req);
-    const entry: CallLogEntry = { at, method, path: url.pathname, clientIp, status: 0 };
-    this.#calls.push(entry);
+    const entry = this.#calls.record({ at, method, path: url.pathname, clientIp, status: 0 });
     // The limiter decides on arrival, before the body is read.
     const allowed = this.#limiter.arrive(clientIp, at);
     const forced = this.#forced.active(at);
@@ -376,7 +362,7 @@ export class CreativeForceSimulator {
   /** Reads the body; on failure (too large, client gone) ends the exchange and returns undefined. */
   async #readOrDrop(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
     try {
-      return await readBody(req);
+      return await readBody(req, maxBodyBytes);
     } catch (err) {
       if (err instanceof BodyTooLargeError && !res.headersSent) {
         res.once('finish', () => req.socket.destroy());

@@ -5,13 +5,13 @@
 import type { Logger } from 'pino';
 import type { AssetAttributeId, GatewayPaths } from '../../creative-force/contract.ts';
 import type { ExpectedOutput, SubmitOutputBody } from '../../creative-force/schemas.ts';
+import type { CallLogEntry as BaseCallLogEntry } from '../shared/call-log.ts';
+import type { ListenOptions } from '../shared/loopback-server.ts';
 
-/** Options of {@link CreativeForceSimulator.start}. */
-export interface CfSimulatorOptions {
-  /** Interface to listen on; default `127.0.0.1`. */
-  host?: string;
-  /** Port; default `0` (a random free port). */
-  port?: number;
+export type { FaultMatch, FaultResponse } from '../shared/fault-queue.ts';
+
+/** Options of {@link CreativeForceSimulator.start}; `host` and `port` say where it listens (default 127.0.0.1, a random port). */
+export interface CfSimulatorOptions extends ListenOptions {
   /** KNOWN CF limit: token + gateway requests per client IP in any sliding 1-second window; default 20. */
   rateLimitPerSecond?: number;
   /** Lifetime of issued access tokens; default 3600 (KNOWN: one hour). */
@@ -159,12 +159,9 @@ export interface StatusUpdate {
 }
 
 /** One token or gateway request. `status` 0 means the client went away before an answer. */
-export interface CallLogEntry {
-  at: number;
-  method: string;
-  path: string;
+export interface CallLogEntry extends BaseCallLogEntry {
+  /** The client's IP address (IPv4-mapped IPv6 normalized to IPv4), as the rate limiter keys it. */
   clientIp: string;
-  status: number;
 }
 
 /** The output of a task process as CF holds it after accepted submissions. */
@@ -175,19 +172,6 @@ export interface StoredOutput {
   assetAttributeId: number;
   isRejected: boolean;
   contentType: string;
-}
-
-/** Which requests a fault applies to: method (any when omitted) and a substring of the path. */
-export interface FaultMatch {
-  method?: string;
-  pathIncludes: string;
-}
-
-/** What an injected fault answers: a JSON body unless `body` is a string or Buffer. */
-export interface FaultResponse {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
 }
 
 /** Handle of a held Submit Output request, see `holdSubmissions`. */

@@ -1,74 +1,13 @@
 /**
- * Request/response plumbing of the simulator's node:http server and the two error body forms of
- * the gateway (reference section 8): business errors and ASP.NET ProblemDetails.
+ * What the gateway does with request bodies and errors (reference section 8): the body size it
+ * accepts, JSON body parsing the way ASP.NET model binding does, and its two error body forms:
+ * business errors and ASP.NET ProblemDetails.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Reply } from '../shared/http-io.ts';
 
 /** Bodies larger than this are refused with 413 (the simulator keeps everything in memory). */
 export const maxBodyBytes = 256 * 1024 * 1024;
-
-/** What a handler answers. A string or Buffer body is sent as is; anything else as JSON. */
-export interface Reply {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
-/** Reads the whole request body; rejects when it exceeds {@link maxBodyBytes} or the client aborts. */
-export function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        req.off('data', onData);
-        reject(new BodyTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('client went away before the body was complete'));
-    });
-  });
-}
-
-/** The body exceeded {@link maxBodyBytes}. */
-export class BodyTooLargeError extends Error {
-  constructor() {
-    super(`request body exceeds ${maxBodyBytes} bytes`);
-    this.name = 'BodyTooLargeError';
-  }
-}
-
-/** Writes a {@link Reply}; undefined body = empty body with Content-Length 0. */
-export function writeReply(res: ServerResponse, reply: Reply): void {
-  if (res.writableEnded || res.destroyed) return;
-  const headers: Record<string, string> = { ...(reply.headers ?? {}) };
-  let payload: Buffer;
-  if (reply.body === undefined) {
-    payload = Buffer.alloc(0);
-  } else if (Buffer.isBuffer(reply.body)) {
-    payload = reply.body;
-  } else if (typeof reply.body === 'string') {
-    payload = Buffer.from(reply.body, 'utf8');
-  } else {
-    payload = Buffer.from(JSON.stringify(reply.body), 'utf8');
-    if (!hasHeader(headers, 'content-type')) headers['content-type'] = 'application/json; charset=utf-8';
-  }
-  headers['content-length'] = String(payload.length);
-  res.writeHead(reply.status, headers);
-  res.end(payload);
-}
-
-function hasHeader(headers: Record<string, string>, name: string): boolean {
-  return Object.keys(headers).some((key) => key.toLowerCase() === name);
-}
 
 /** A W3C trace id like ASP.NET puts in ProblemDetails. */
 export function traceId(): string {
@@ -142,10 +81,4 @@ export function parseJsonBody(contentType: string | undefined, body: Buffer): Js
   } catch (err) {
     return { ok: false, reply: problemDetails({ $: [`The JSON value could not be converted: ${(err as Error).message}`] }) };
   }
-}
-
-/** Normalizes an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) to plain IPv4. */
-export function clientIpOf(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? 'unknown';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
