@@ -129,4 +129,21 @@ describe('the Cloud Automation cycle, end to end on real Redis against the simul
     expect(sim.callLog().filter((c) => c.path.endsWith('get-presigned-url')).length - presignsBefore).toBe(1);
     expect(sim.s3Stats().puts - putsBefore).toBe(2);
   });
+
+  it('does not submit twice, nor report a failure, when the answer to an accepted Submit Output is lost', async () => {
+    const { sim } = stack;
+    const task = await twoSlotTask(sim);
+    sim.loseSubmitAnswers(1);
+    await sim.sendWebhook(url, task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0);
+    // The retry (after CYCLE_BACKOFF_MS) reads the process detail again and finds the outputs.
+    await stack.waitFor(
+      'the second detail read',
+      () => sim.callLog().filter((c) => c.method === 'GET' && c.path.includes(task.taskProcessId)).length >= 2,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
+    expect(sim.rejectedSubmissions(task.taskProcessId)).toEqual([]);
+    expect(sim.statusUpdates(task.taskProcessId)).toEqual([]);
+  });
 });

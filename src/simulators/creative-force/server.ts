@@ -69,6 +69,7 @@ export class CreativeForceSimulator {
   readonly #faults = new FaultQueue();
   readonly #forced = new ForcedRateLimit();
   readonly #holds = new SubmissionHolds();
+  #lostSubmitAnswers = 0;
   readonly #closing = new AbortController();
   readonly #calls = new CallLog<CallLogEntry>();
   #count429 = 0;
@@ -218,6 +219,15 @@ export class CreativeForceSimulator {
 
   // ---- fault injection -----------------------------------------------------------------------
 
+  /**
+   * The next `count` Submit Output requests are processed (accepted or refused, and recorded as
+   * usual) but their answer is lost: the connection is dropped instead, as on a network failure
+   * after Creative Force acted.
+   */
+  loseSubmitAnswers(count = 1): void {
+    this.#lostSubmitAnswers += count;
+  }
+
   /** Answers 429 to every token and gateway request for `durationMs`; `retryAfterSeconds: null` sends no Retry-After. */
   forceRateLimit(durationMs: number, opts: { retryAfterSeconds?: number | null } = {}): void {
     this.#forced.force(durationMs, opts.retryAfterSeconds === undefined ? 1 : opts.retryAfterSeconds, Date.now());
@@ -350,7 +360,19 @@ export class CreativeForceSimulator {
       }
     }
     const ctx: RouteContext = { state: this.#state, s3: this.#s3, baseUrl: this.baseUrl };
-    return matched.route.handle(ctx, { params: matched.params, headers: r.req.headers, body: r.body, now: Date.now() });
+    const reply = await matched.route.handle(ctx, {
+      params: matched.params,
+      headers: r.req.headers,
+      body: r.body,
+      now: Date.now(),
+    });
+    if (matched.route.name === 'submitOutput' && this.#lostSubmitAnswers > 0) {
+      // Recorded and acted on, but the answer never reaches the client.
+      this.#lostSubmitAnswers -= 1;
+      r.req.socket.destroy();
+      return undefined;
+    }
+    return reply;
   }
 
   #closingPromise(): Promise<void> {
