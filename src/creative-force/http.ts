@@ -6,9 +6,12 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { type Dispatcher, request, errors as undiciErrors } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import type { z } from 'zod';
 import { ConnectorError, type ErrorCode } from '../errors.ts';
+import { checkBodyShape } from '../http/body-shape.ts';
+import { parseRetryAfter } from '../http/retry-after.ts';
+import { classifyTransportError } from '../http/transport-errors.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { gatewayErrorBodySchema } from './schemas.ts';
 
@@ -90,32 +93,18 @@ async function sendOnce(deps: HttpDeps, exchange: HttpExchange, callerSignal?: A
     const text = await response.body.text();
     return { status: response.statusCode, headers: response.headers, text };
   } catch (err) {
-    if (callerSignal?.aborted) throw callerSignal.reason;
+    const failure = classifyTransportError(err, { deadline, callerSignal });
+    if (failure.kind === 'aborted') throw failure.reason;
     const where = `${exchange.method} ${exchange.logPath}`;
     const details = { method: exchange.method, path: exchange.logPath };
-    if (
-      deadline.aborted ||
-      err instanceof undiciErrors.HeadersTimeoutError ||
-      err instanceof undiciErrors.BodyTimeoutError ||
-      err instanceof undiciErrors.ConnectTimeoutError
-    ) {
+    if (failure.kind === 'timeout') {
       throw new ConnectorError('CF_TIMEOUT', `Creative Force ${where} did not answer within ${deps.timeoutMs} ms`, {
         cause: err,
         details,
       });
     }
-    const reason = err instanceof Error ? `${'code' in err ? `${String(err.code)} ` : ''}${err.message}` : String(err);
-    throw new ConnectorError('CF_NETWORK', `Creative Force ${where} failed: ${reason}`, { cause: err, details });
+    throw new ConnectorError('CF_NETWORK', `Creative Force ${where} failed: ${failure.reason}`, { cause: err, details });
   }
-}
-
-/** Retry-After as ms from now: delta-seconds or an HTTP date (RFC 9110). Undefined when absent or invalid. */
-function parseRetryAfter(value: string | string[] | undefined): number | undefined {
-  const raw = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!raw) return undefined;
-  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /** What an error body says, in either CF form (business errors or ProblemDetails) or OAuth's. */
@@ -215,16 +204,9 @@ export function parseResponse<S extends z.ZodType>(schema: S, exchange: HttpExch
       details,
     });
   }
-  const parsed = schema.safeParse(json);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => ({
-    field: issue.path.map(String).join('.') || '(root)',
-    message: issue.message,
-  }));
-  const first = issues[0];
-  throw new ConnectorError(
-    'CF_BAD_RESPONSE',
-    `${where} answered ${response.status} with an unexpected body: ${first ? `${first.field}: ${first.message}` : 'invalid'}`,
-    { details: { ...details, issues } },
-  );
+  const check = checkBodyShape(schema, json);
+  if (check.ok) return check.value;
+  throw new ConnectorError('CF_BAD_RESPONSE', `${where} answered ${response.status} with an unexpected body: ${check.summary}`, {
+    details: { ...details, issues: check.issues },
+  });
 }

@@ -8,9 +8,11 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { errors as undiciErrors } from 'undici';
 import type { z } from 'zod';
 import { ConnectorError, type ErrorCode } from '../../errors.ts';
+import { checkBodyShape } from '../../http/body-shape.ts';
+import { parseRetryAfter } from '../../http/retry-after.ts';
+import { classifyTransportError, type TransportSignals } from '../../http/transport-errors.ts';
 import { type AdCreativeProblem, problemListSchema, standardErrorBodySchema } from './schemas.ts';
 
 /** `details.provider` of every error raised for AdCreative. */
@@ -147,13 +149,9 @@ function codeOfStatus(status: number, summary: string | undefined): ErrorCode {
 }
 
 /** Where a transport failure happened, and the signals that may have ended it. */
-export interface TransportContext {
+export interface TransportContext extends TransportSignals {
   exchange: AdCreativeExchange;
   timeoutMs: number;
-  /** The whole-request deadline of the attempt. */
-  deadline: AbortSignal;
-  /** The caller's signal: when it aborted, its own reason is what the caller gets. */
-  callerSignal: AbortSignal | undefined;
 }
 
 /**
@@ -161,23 +159,18 @@ export interface TransportContext {
  * reason, PROVIDER_TIMEOUT (deadline or undici timeouts) or PROVIDER_NETWORK.
  */
 export function transportError(err: unknown, context: TransportContext): unknown {
-  const { exchange, timeoutMs, deadline, callerSignal } = context;
-  if (callerSignal?.aborted) return callerSignal.reason;
+  const { exchange, timeoutMs } = context;
+  const failure = classifyTransportError(err, context);
+  if (failure.kind === 'aborted') return failure.reason;
   const where = `${exchange.method} ${exchange.path}`;
   const details = { provider: adCreativeProvider, method: exchange.method, path: exchange.path };
-  if (
-    deadline.aborted ||
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError ||
-    err instanceof undiciErrors.ConnectTimeoutError
-  ) {
+  if (failure.kind === 'timeout') {
     return new ConnectorError('PROVIDER_TIMEOUT', `AdCreative ${where} did not complete within ${timeoutMs} ms`, {
       cause: err,
       details,
     });
   }
-  const reason = err instanceof Error ? `${'code' in err ? `${String(err.code)} ` : ''}${err.message}` : String(err);
-  return new ConnectorError('PROVIDER_NETWORK', `AdCreative ${where} failed: ${reason}`, { cause: err, details });
+  return new ConnectorError('PROVIDER_NETWORK', `AdCreative ${where} failed: ${failure.reason}`, { cause: err, details });
 }
 
 /** PROVIDER_BAD_RESPONSE for a 2xx answer that is not what the contract promises. */
@@ -212,16 +205,9 @@ export function parseShape<S extends z.ZodType>(
   status: number,
   value: unknown,
 ): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => ({
-    field: issue.path.map(String).join('.') || '(root)',
-    message: issue.message,
-  }));
-  const first = issues[0];
-  throw badResponse(exchange, status, `with an unexpected body: ${first ? `${first.field}: ${first.message}` : 'invalid'}`, {
-    issues,
-  });
+  const check = checkBodyShape(schema, value);
+  if (check.ok) return check.value;
+  throw badResponse(exchange, status, `with an unexpected body: ${check.summary}`, { issues: check.issues });
 }
 
 /** The JSON of a body, or of its part from the first `{` / `[` on (a body may be prefixed by text). */
@@ -244,13 +230,4 @@ function problemsInMessage(message: string): AdCreativeProblem[] {
 function describeProblems(problems: AdCreativeProblem[]): string | undefined {
   const parts = problems.map((p) => [p.title, p.code && `(${p.code})`, p.detail].filter(Boolean).join(' '));
   return parts.join('; ') || undefined;
-}
-
-/** Retry-After as ms from now: delta-seconds or an HTTP date (RFC 9110). Undefined when absent or invalid. */
-function parseRetryAfter(value: string | string[] | undefined): number | undefined {
-  const raw = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!raw) return undefined;
-  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
