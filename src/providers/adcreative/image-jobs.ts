@@ -9,10 +9,11 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
+import { pollUntil } from '../poll.ts';
+import { downloadWithRetry, inputsFor } from '../provider-work.ts';
 import type { ProducedFile, Recipe, RecipeRun } from '../recipe.ts';
 import type { ImageJobKind } from './client.ts';
-import { adCreativeMaxInputBytes, downloadWithRetry, inputsFor, requireAdCreative } from './photoshoot.ts';
-import { pollUntil } from './poll.ts';
+import { adCreativeMaxInputBytes, requireAdCreative } from './photoshoot.ts';
 
 const common = {
   /** Background removal keeps transparency, so PNG is the default there. */
@@ -89,6 +90,7 @@ async function runJob(
           deadline: Date.now() + options.deadlineMs,
           signal,
           what: `AdCreative.ai ${kind} ${processId}`,
+          provider: 'adcreative',
         },
       );
       const [task] = done.tasks;

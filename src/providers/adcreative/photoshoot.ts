@@ -14,9 +14,10 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
-import type { InputFile, ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
+import { pollUntil } from '../poll.ts';
+import { downloadWithRetry, inputsFor } from '../provider-work.ts';
+import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { AdCreativeClient } from './client.ts';
-import { pollUntil } from './poll.ts';
 import { fillTemplate, templateValues, unknownPlaceholders, usesField } from './prompt-template.ts';
 
 /** renderKind values the Product Photoshoot accepts (providers.md 1.3). */
@@ -79,16 +80,6 @@ export function requireAdCreative(run: { providers: { adcreative?: AdCreativeCli
   const client = run.providers.adcreative;
   if (!client) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no AdCreative.ai credentials');
   return client;
-}
-
-/** The inputs of a slot: its position's inputs, else the first input. */
-export function inputsFor(request: SlotRequest, inputs: readonly InputFile[]): InputFile[] {
-  const position = request.slot.positionName?.trim().toLowerCase();
-  const matching = position ? inputs.filter((i) => i.positionName?.trim().toLowerCase() === position) : [];
-  if (matching.length > 0) return matching;
-  const [first] = inputs;
-  if (!first) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset to send to AdCreative.ai');
-  return [first];
 }
 
 /**
@@ -202,6 +193,7 @@ async function photoshootForSlot(
       deadline: Date.now() + options.deadlineMs,
       signal,
       what: `AdCreative.ai photoshoot ${processId}`,
+      provider: 'adcreative',
     },
   );
 
@@ -221,19 +213,6 @@ async function photoshootForSlot(
     });
   }
   return files;
-}
-
-/** A failed download is retried on its own (the generation it belongs to is finished and paid). */
-export async function downloadWithRetry<T>(download: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await download();
-    } catch (err) {
-      const retryable = err instanceof ConnectorError && err.retryable;
-      if (!retryable || attempt >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
-    }
-  }
 }
 
 export const photoshootRecipe: Recipe<PhotoshootOptions> = {

@@ -1,8 +1,8 @@
 /**
- * Polling of a provider's asynchronous work with backoff and an overall deadline. Provider status
+ * Polling of a provider's asynchronous work with backoff and a deadline per attempt. Provider status
  * values are parsed leniently elsewhere; here only "done", "failed" or "not yet" matter.
  */
-import { ConnectorError } from '../../errors.ts';
+import { ConnectorError } from '../errors.ts';
 
 export interface PollOptions {
   /** First wait between two polls; grows by half each time up to `maxIntervalMs`. */
@@ -17,6 +17,7 @@ export interface PollOptions {
   signal: AbortSignal;
   /** Names the work in the timeout message. */
   what: string;
+  provider: string;
 }
 
 /** Polls `check` until it returns a value; throws PROVIDER_TIMEOUT (retryable) at the deadline. */
@@ -29,7 +30,7 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
     const left = options.deadline - Date.now();
     if (left <= 0) {
       throw new ConnectorError('PROVIDER_TIMEOUT', `${options.what} did not finish before its deadline`, {
-        details: { provider: 'adcreative' },
+        details: { provider: options.provider },
       });
     }
     await sleep(Math.min(interval, left), options.signal);

@@ -1,0 +1,29 @@
+/**
+ * Pieces every AI provider recipe shares: which inputs a slot works from, and downloading a
+ * finished (already paid) result with retries of its own.
+ */
+import { ConnectorError } from '../errors.ts';
+import type { InputFile, SlotRequest } from './recipe.ts';
+
+/** The inputs of a slot: its position's inputs, else the first input. */
+export function inputsFor(request: SlotRequest, inputs: readonly InputFile[]): InputFile[] {
+  const position = request.slot.positionName?.trim().toLowerCase();
+  const matching = position ? inputs.filter((i) => i.positionName?.trim().toLowerCase() === position) : [];
+  if (matching.length > 0) return matching;
+  const [first] = inputs;
+  if (!first) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset to send to the AI service');
+  return [first];
+}
+
+/** A failed download is retried on its own (the generation it belongs to is finished and paid). */
+export async function downloadWithRetry<T>(download: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await download();
+    } catch (err) {
+      const retryable = err instanceof ConnectorError && err.retryable;
+      if (!retryable || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+    }
+  }
+}
