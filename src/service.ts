@@ -15,6 +15,8 @@ import type { GatewayClient } from './cycle/cycle-context.ts';
 import { AdCreativeClient } from './providers/adcreative/client.ts';
 import { AdCreativeJwtStore } from './providers/adcreative/jwt-store.ts';
 import type { ProviderClients, RecipeRegistry } from './providers/index.ts';
+import { SartiqClient } from './providers/sartiq/client.ts';
+import { SartiqTokenStore } from './providers/sartiq/token-store.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
 import { buildReceiver } from './receiver/build-receiver.ts';
@@ -114,21 +116,35 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     logger,
     keyPrefix: `${config.queuePrefix}:adc-jwt`,
   });
+  const sartiqTokens = new SartiqTokenStore({
+    redis: sharedRedis,
+    config: config.sartiq,
+    logger,
+    keyPrefix: `${config.queuePrefix}:sartiq-token`,
+  });
   const providers = new Map<string, ProviderClients>();
   const providersFor = (connection: Connection): ProviderClients => {
     let set = providers.get(connection.id);
     if (!set) {
-      set = connection.adcreative
-        ? {
-            adcreative: new AdCreativeClient({
-              connectionId: connection.id,
-              credentials: connection.adcreative,
-              config: config.adcreative,
-              jwt: adcreativeJwt,
-              logger,
-            }),
-          }
-        : {};
+      set = {};
+      if (connection.adcreative) {
+        set.adcreative = new AdCreativeClient({
+          connectionId: connection.id,
+          credentials: connection.adcreative,
+          config: config.adcreative,
+          jwt: adcreativeJwt,
+          logger,
+        });
+      }
+      if (connection.sartiq) {
+        set.sartiq = new SartiqClient({
+          connectionId: connection.id,
+          credentials: connection.sartiq,
+          config: config.sartiq,
+          tokens: sartiqTokens,
+          logger,
+        });
+      }
       providers.set(connection.id, set);
     }
     return set;

@@ -37,6 +37,10 @@ const connectionSchema = z.object({
       userId: z.string().min(1),
     })
     .optional(),
+  /** Sartiq service account (password grant), for the sartiq-* recipes. */
+  sartiq: z
+    .object({ email: z.string().min(3), password: z.string().min(1), organizationId: z.string().min(1).optional() })
+    .optional(),
   stepIds: z
     .array(z.coerce.number().int().positive())
     .min(1)

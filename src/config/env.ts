@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { assumedPathEnv, defaultFailedStatus, defaultGatewayPaths, type GatewayPaths } from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
 import { type AdCreativeConfig, defaultAdCreativeBaseUrl, defaultAdCreativePaths } from '../providers/adcreative/config.ts';
+import { defaultSartiqBaseUrl, type SartiqConfig } from '../providers/sartiq/config.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const gatewayPath = z.string().regex(/^\//, 'must start with /');
@@ -38,6 +39,8 @@ const envSchema = z.object({
     .string()
     .regex(/^\w+$/)
     .default(defaultAdCreativePaths.backgroundRemove.processIdParam),
+  SARTIQ_API_BASE_URL: z.url({ protocol: /^https?$/ }).default(defaultSartiqBaseUrl),
+  SARTIQ_REQUEST_TIMEOUT_MS: int(1_000, 600_000).default(120_000),
   WORKER_CONCURRENCY: int(1, 256).default(4),
   WORKER_LOCK_DURATION_MS: int(1_000, 600_000).default(30_000),
   WORKER_MAX_STALLED_COUNT: int(0, 100).default(2),
@@ -65,6 +68,7 @@ export interface AppConfig {
     paths: GatewayPaths;
   };
   adcreative: AdCreativeConfig;
+  sartiq: SartiqConfig;
   worker: { concurrency: number; lockDurationMs: number; maxStalledCount: number; attempts: number; backoffMs: number };
   transferTimeoutMs: number;
   workDir: string;
@@ -126,6 +130,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
         },
       },
     },
+    sartiq: { baseUrl: e.SARTIQ_API_BASE_URL.replace(/\/+$/, ''), requestTimeoutMs: e.SARTIQ_REQUEST_TIMEOUT_MS },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,

@@ -3,6 +3,7 @@ import { backgroundRemoveRecipe, faceEnhanceRecipe, upscaleRecipe } from './adcr
 import { photoshootRecipe } from './adcreative/photoshoot.ts';
 import { convertRecipe } from './local/convert.ts';
 import type { Recipe } from './recipe.ts';
+import { sartiqRecipes } from './sartiq/recipes.ts';
 
 export { type ConvertOptions, convertOptionsSchema, convertRecipe } from './local/convert.ts';
 export type {
@@ -31,6 +32,7 @@ export const builtInRecipes: readonly Recipe[] = [
   backgroundRemoveRecipe,
   upscaleRecipe,
   faceEnhanceRecipe,
+  ...sartiqRecipes,
 ];
 
 /**

@@ -27,3 +27,16 @@ export async function downloadWithRetry<T>(download: () => Promise<T>, attempts 
     }
   }
 }
+
+/**
+ * How many results to ask a generative service for: on a first pass as many as the slot can hold
+ * (main places and alternates: AI images are candidates, the studio picks), at most `cap`; on a
+ * rework one per rejected asset.
+ */
+export function slotCapacity(request: SlotRequest, cap: number): number {
+  if (request.replaces.length > 0) return request.count;
+  const { slot } = request;
+  const main = slot.maxQuantity ?? Math.max(1, slot.minQuantity);
+  const alternates = slot.isAlternativeAllowed || slot.isAlternativeRequired ? (slot.maxAlternative ?? cap) : 0;
+  return Math.min(cap, Math.max(request.count, main + alternates));
+}

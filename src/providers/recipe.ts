@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { AssetAttributeId } from '../creative-force/contract.ts';
 import type { ExpectedOutput, OutputAsset, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
 import type { AdCreativeClient } from './adcreative/client.ts';
+import type { SartiqClient } from './sartiq/client.ts';
 
 /** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
 export interface ContextNeeds {
@@ -97,6 +98,7 @@ export interface RecipeMemory {
 /** The AI provider clients of the task's connection; present when the connection configures them. */
 export interface ProviderClients {
   adcreative?: AdCreativeClient;
+  sartiq?: SartiqClient;
 }
 
 export interface RecipeRun<Options> {

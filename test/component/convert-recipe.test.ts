@@ -229,6 +229,13 @@ describe('recipe registry', () => {
       'adcreative-background-remove',
       'adcreative-upscale',
       'adcreative-face-enhance',
+      'sartiq-generate',
+      'sartiq-edit',
+      'sartiq-background-fix',
+      'sartiq-image-adjust',
+      'sartiq-face-fix',
+      'sartiq-upscale',
+      'sartiq-video',
     ]);
     expect(recipeRegistry.get('convert')).toBe(convertRecipe);
   });

@@ -46,6 +46,8 @@ export async function startStack(
     recipes?: Recipe[];
     /** An AdCreative.ai (simulator) account for the connection. */
     adcreative?: { baseUrl: string; credentials: Record<string, string> };
+    /** A Sartiq (simulator) account for the connection. */
+    sartiq?: { baseUrl: string; credentials: { email: string; password: string } };
     env?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
@@ -65,6 +67,7 @@ export async function startStack(
           name: 'Acme Studio',
           creativeForce: { clientId: '${T_CF_ID}', clientSecret: '${T_CF_SECRET}', webhookSecrets: ['${T_CF_HOOK}'] },
           ...(options.adcreative ? { adcreative: options.adcreative.credentials } : {}),
+          ...(options.sartiq ? { sartiq: options.sartiq.credentials } : {}),
           subfunctions: {
             '54': {
               recipe: options.recipe ?? 'convert',
@@ -89,6 +92,7 @@ export async function startStack(
     SHUTDOWN_TIMEOUT_MS: '2000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(options.adcreative ? { ADCREATIVE_API_BASE_URL: options.adcreative.baseUrl } : {}),
+    ...(options.sartiq ? { SARTIQ_API_BASE_URL: options.sartiq.baseUrl } : {}),
     T_CF_ID: app.clientId,
     T_CF_SECRET: app.clientSecret,
     T_CF_HOOK: secret,

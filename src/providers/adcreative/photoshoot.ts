@@ -15,10 +15,10 @@ import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
 import { pollUntil } from '../poll.ts';
-import { downloadWithRetry, inputsFor } from '../provider-work.ts';
+import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { downloadWithRetry, inputsFor, slotCapacity } from '../provider-work.ts';
 import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { AdCreativeClient } from './client.ts';
-import { fillTemplate, templateValues, unknownPlaceholders, usesField } from './prompt-template.ts';
 
 /** renderKind values the Product Photoshoot accepts (providers.md 1.3). */
 export const photoshootRenderKinds = [0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 512, 992, 1023] as const;
@@ -82,18 +82,6 @@ export function requireAdCreative(run: { providers: { adcreative?: AdCreativeCli
   return client;
 }
 
-/**
- * How many images to ask for: on a first pass as many as the slot can hold (main places and
- * alternates: AI images are candidates, the studio picks), on a rework one per rejected asset.
- */
-export function wantedImages(request: SlotRequest): number {
-  if (request.replaces.length > 0) return request.count;
-  const { slot } = request;
-  const main = slot.maxQuantity ?? Math.max(1, slot.minQuantity);
-  const alternates = slot.isAlternativeAllowed || slot.isAlternativeRequired ? (slot.maxAlternative ?? maxPromptObjects) : 0;
-  return Math.min(maxPromptObjects, Math.max(request.count, main + alternates));
-}
-
 function promptObjects(
   options: PhotoshootOptions,
   run: RecipeRun<PhotoshootOptions>,
@@ -149,7 +137,7 @@ async function photoshootForSlot(
         recommendedPresetIds: recommended.recommendedPresetIds,
       });
     }
-    const prompts = promptObjects(options, run, saved, wantedImages(request));
+    const prompts = promptObjects(options, run, saved, slotCapacity(request, maxPromptObjects));
     const started = await client.startPhotoshoot(
       {
         productImageAssetId: saved.assetId ?? '',

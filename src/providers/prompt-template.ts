@@ -3,7 +3,7 @@
  * rework, `{reviewerComments}` are filled from the task. An unknown placeholder is a
  * configuration error, found when the connections file is loaded.
  */
-import type { TaskContext } from '../recipe.ts';
+import type { TaskContext } from './recipe.ts';
 
 export const templateFields = ['productCode', 'productName', 'styleGuideName', 'jobCode', 'reviewerComments'] as const;
 export type TemplateField = (typeof templateFields)[number];

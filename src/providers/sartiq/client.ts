@@ -1,0 +1,366 @@
+/**
+ * The Sartiq Backend API client of one connection (providers.md §2): presigned uploads, the
+ * generation endpoints, polling a generation, and downloading results.
+ *
+ * Every API call sends `Authorization: Bearer <token>` and `Accept: application/json`, runs under a
+ * whole-request deadline (config `requestTimeoutMs`, body included, combined with the caller's
+ * signal), reads its body to the end, and parses 2xx JSON with the zod schemas of schemas.ts. Every
+ * generation call carries the `organization_id` query parameter when the connection has an
+ * organization. The one retry here is after a 401: Sartiq did not process the request, so it is
+ * sent once more after a new login. Everything else is raised as a ConnectorError (errors.ts) for
+ * the job layer: a create call is never repeated blindly.
+ *
+ * Sartiq's storage is not the API: the upload PUT goes to a presigned Cloudflare R2 URL and results
+ * are public CDN URLs, so neither carries the Authorization header.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { type Dispatcher, request } from 'undici';
+import type { z } from 'zod';
+import { sharedDispatcher } from '../../http/shared-agent.ts';
+import { readS3Error, urlForMessages } from '../../media/download.ts';
+import { type SartiqConfig, sartiqGenerationPath, sartiqPaths, sartiqPresignedUploadFields } from './config.ts';
+import {
+  badResponse,
+  parseShape,
+  readJson,
+  type SartiqExchange,
+  type SartiqResponse,
+  sartiqProvider,
+  statusError,
+  storageError,
+  transportError,
+} from './errors.ts';
+import {
+  generationSchema,
+  mixedRefineResponseSchema,
+  presignedUploadSchema,
+  type SartiqGeneration,
+  type SartiqRefine,
+} from './schemas.ts';
+import type { SartiqCredentials, SartiqTokenConnection, SartiqTokenProvider } from './token-store.ts';
+
+export type { SartiqGeneration, SartiqPrediction, SartiqRefine } from './schemas.ts';
+
+/** Dependencies of a SartiqClient. */
+export interface SartiqClientOptions {
+  /** Our id of the connection; names it in logs and keys its cached token. */
+  connectionId: string;
+  credentials: SartiqCredentials;
+  config: SartiqConfig;
+  /** The token source shared by every client (SartiqTokenStore). */
+  tokens: SartiqTokenProvider;
+  /** Default: the process's shared undici Agent. */
+  dispatcher?: Dispatcher;
+  logger: Logger;
+}
+
+/** The generation endpoints that answer one generation (refines answer several: createRefines). */
+export type SartiqGenerationKind = 'generate' | 'agentic' | 'edit' | 'background-fix' | 'image-adjust' | 'face-fix' | 'video';
+
+/** The path of each generation kind. */
+export const sartiqGenerationKindPaths = {
+  generate: sartiqPaths.generations,
+  agentic: sartiqPaths.agentic,
+  edit: sartiqPaths.edits,
+  'background-fix': sartiqPaths.backgroundFix,
+  'image-adjust': sartiqPaths.imageAdjuster,
+  'face-fix': sartiqPaths.faceFixer,
+  video: sartiqPaths.videos,
+} as const satisfies Record<SartiqGenerationKind, string>;
+
+/** A local file to upload. */
+export interface SartiqUploadFile {
+  path: string;
+  /** The name announced to Sartiq (it lands in the temp key `temp/{file_id}_{timestamp}_{safe_filename}`). */
+  fileName: string;
+  /** Announced to Sartiq and sent as the PUT's Content-Type. */
+  contentType: string;
+}
+
+/** An uploaded file: the temp URL (24 h TTL) to pass to later calls (`base_img_path`, `base_image_urls`, …). */
+export interface SartiqUploadedFile {
+  fileUrl: string;
+}
+
+/** What `POST /generations/refines` created, and what it could not. */
+export interface SartiqRefinesResult {
+  /** One generation per `base_image_urls` entry. */
+  generations: SartiqGeneration[];
+  /** One refine per `prediction_ids` entry. */
+  refines: SartiqRefine[];
+  /** One line per failed upload or refine, e.g. `upload 1 (https://…/x.png): error` (URLs without query). */
+  failed: string[];
+}
+
+/** A downloaded result. */
+export interface SartiqDownloadedFile {
+  path: string;
+  bytes: number;
+  /**
+   * The Content-Type of the answer (parameters dropped); when absent or generic
+   * (`application/octet-stream`), the type of the URL's file extension, if known.
+   */
+  contentType: string;
+}
+
+/** One API call. */
+interface ApiCall {
+  method: 'GET' | 'POST';
+  path: string;
+  /** Send `organization_id` when the connection has one (every generation call). */
+  organization: boolean;
+  /** JSON body. */
+  json?: unknown;
+}
+
+/** A 2xx answer, read to the end. */
+interface ApiAnswer {
+  exchange: SartiqExchange;
+  status: number;
+  text: string;
+}
+
+/** Typed calls of the Sartiq Backend API for one connection. */
+export class SartiqClient {
+  readonly connectionId: string;
+  readonly #tokenConnection: SartiqTokenConnection;
+  readonly #organizationId: string | undefined;
+  readonly #password: string;
+  readonly #config: SartiqConfig;
+  readonly #tokens: SartiqTokenProvider;
+  readonly #dispatcher: Dispatcher;
+  readonly #logger: Logger;
+
+  constructor(options: SartiqClientOptions) {
+    const { connectionId, credentials } = options;
+    this.connectionId = connectionId;
+    this.#tokenConnection = { id: connectionId, email: credentials.email, password: credentials.password };
+    this.#organizationId = credentials.organizationId?.trim() || undefined;
+    this.#password = credentials.password;
+    this.#config = options.config;
+    this.#tokens = options.tokens;
+    this.#dispatcher = options.dispatcher ?? sharedDispatcher();
+    this.#logger = options.logger.child({ provider: sartiqProvider, connectionId });
+  }
+
+  /**
+   * Uploads a local file in two phases: asks for a presigned URL (body fields named by
+   * sartiqPresignedUploadFields), then PUTs the file, streamed from disk with its exact
+   * Content-Length and no Authorization, to `upload_url`. The PUT is a write and is not retried.
+   */
+  async uploadImage(file: SartiqUploadFile, signal?: AbortSignal): Promise<SartiqUploadedFile> {
+    const json = {
+      [sartiqPresignedUploadFields.fileName]: file.fileName,
+      [sartiqPresignedUploadFields.contentType]: file.contentType,
+    };
+    const presigned = await this.#json(
+      presignedUploadSchema,
+      { method: 'POST', path: sartiqPaths.presigned, organization: false, json },
+      signal,
+    );
+    await this.#put(presigned.uploadUrl, file, signal);
+    this.#logger.info({ fileUrl: presigned.fileUrl }, 'Sartiq upload done');
+    return { fileUrl: presigned.fileUrl };
+  }
+
+  /** Starts a generation of one kind; `body` is sent as is (the fields of providers.md §2.4). */
+  async createGeneration(
+    kind: SartiqGenerationKind,
+    body: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<SartiqGeneration> {
+    const path = sartiqGenerationKindPaths[kind];
+    const generation = await this.#json(generationSchema, { method: 'POST', path, organization: true, json: body }, signal);
+    this.#logger.info(
+      { kind, generationId: generation.id, predictions: generation.predictions.length },
+      'Sartiq generation created',
+    );
+    return generation;
+  }
+
+  /**
+   * Refines or upscales: `base_image_urls` (one generation each) and/or `prediction_ids` (one
+   * refine each), with `width` + `height` or `scale_factor` (2, 4, 8). Partial failures do not
+   * throw: they are listed in `failed`.
+   */
+  async createRefines(body: Record<string, unknown>, signal?: AbortSignal): Promise<SartiqRefinesResult> {
+    const raw = await this.#json(
+      mixedRefineResponseSchema,
+      { method: 'POST', path: sartiqPaths.refines, organization: true, json: body },
+      signal,
+    );
+    const failed = [
+      ...raw.failed_uploads.map((f) => `upload ${describe(f.index)} (${describeUrl(f.url)}): ${describe(f.error)}`),
+      ...raw.failed_refines.map((f) => `prediction ${describe(f.prediction_id)}: ${describe(f.error)}`),
+    ];
+    if (failed.length > 0) this.#logger.warn({ failed }, 'Sartiq refines partly failed');
+    return { generations: raw.generations, refines: raw.refines, failed };
+  }
+
+  /** The generation as it stands (poll until `terminal`). */
+  getGeneration(id: string, signal?: AbortSignal): Promise<SartiqGeneration> {
+    return this.#json(generationSchema, { method: 'GET', path: sartiqGenerationPath(id), organization: true }, signal);
+  }
+
+  /**
+   * Streams a result (a public CDN URL: no Authorization) to `destPath` (its directory must exist)
+   * through a temporary file beside it, so `destPath` only ever holds a complete file.
+   *
+   * @throws ConnectorError PROVIDER_BAD_RESPONSE for a URL that is not http(s) or an empty body;
+   *   see storageError for the statuses; PROVIDER_TIMEOUT / PROVIDER_NETWORK.
+   */
+  async download(url: string, destPath: string, signal?: AbortSignal): Promise<SartiqDownloadedFile> {
+    const exchange: SartiqExchange = { method: 'GET', path: urlForMessages(url) };
+    if (!/^https?:\/\//i.test(url) || exchange.path === '[invalid URL]') {
+      throw badResponse(exchange, 200, 'a result URL that is not an http(s) URL');
+    }
+    const timeoutMs = this.#config.requestTimeoutMs;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const attemptSignal = signal ? AbortSignal.any([deadline, signal]) : deadline;
+    const transport = { exchange, timeoutMs, deadline, callerSignal: signal };
+    const tempPath = join(dirname(destPath), `.${basename(destPath)}.${randomUUID()}.part`);
+    try {
+      let answer: Dispatcher.ResponseData;
+      try {
+        answer = await request(url, { method: 'GET', dispatcher: this.#dispatcher, signal: attemptSignal });
+      } catch (err) {
+        throw transportError(err, transport);
+      }
+      const { statusCode, headers, body } = answer;
+      if (statusCode < 200 || statusCode >= 300) {
+        throw storageError(this.#logger, exchange, statusCode, headers, await readS3Error(body));
+      }
+      let bytes: number;
+      try {
+        const file = createWriteStream(tempPath, { flags: 'wx' });
+        await pipeline(body, file, { signal: attemptSignal });
+        bytes = file.bytesWritten;
+      } catch (err) {
+        body.destroy();
+        throw transportError(err, transport);
+      }
+      if (bytes === 0) throw badResponse(exchange, statusCode, 'with an empty body');
+      await rename(tempPath, destPath);
+      return { path: destPath, bytes, contentType: resultContentType(headers['content-type'], url) };
+    } catch (err) {
+      await rm(tempPath, { force: true });
+      throw err;
+    }
+  }
+
+  /** PUTs a file to a presigned storage URL with its exact Content-Length. */
+  async #put(uploadUrl: string, file: SartiqUploadFile, signal: AbortSignal | undefined): Promise<void> {
+    const exchange: SartiqExchange = { method: 'PUT', path: urlForMessages(uploadUrl) };
+    const timeoutMs = this.#config.requestTimeoutMs;
+    // Size and bytes come from one open file, so the announced length is the length sent.
+    const handle = await open(file.path, 'r');
+    try {
+      const { size } = await handle.stat();
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const attemptSignal = signal ? AbortSignal.any([deadline, signal]) : deadline;
+      let answer: Dispatcher.ResponseData;
+      try {
+        answer = await request(uploadUrl, {
+          method: 'PUT',
+          dispatcher: this.#dispatcher,
+          headers: { 'content-type': file.contentType, 'content-length': String(size) },
+          body: handle.createReadStream({ start: 0, autoClose: false }),
+          signal: attemptSignal,
+        });
+        if (answer.statusCode >= 200 && answer.statusCode < 300) {
+          await answer.body.text();
+          return;
+        }
+      } catch (err) {
+        throw transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
+      }
+      throw storageError(this.#logger, exchange, answer.statusCode, answer.headers, await readS3Error(answer.body));
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #json<S extends z.ZodType>(schema: S, call: ApiCall, signal: AbortSignal | undefined): Promise<z.output<S>> {
+    const { exchange, status, text } = await this.#call(call, signal);
+    return parseShape(schema, exchange, status, readJson(exchange, status, text));
+  }
+
+  /**
+   * Sends an authorized call and returns its 2xx answer; any other answer becomes a ConnectorError,
+   * after one retry with a new login on the first 401 (e.g. "Could not validate credentials").
+   */
+  async #call(call: ApiCall, signal: AbortSignal | undefined): Promise<ApiAnswer> {
+    const exchange: SartiqExchange = { method: call.method, path: call.path };
+    const organization = call.organization && this.#organizationId !== undefined;
+    const query = organization ? `?${new URLSearchParams({ organization_id: this.#organizationId ?? '' })}` : '';
+    const url = `${this.#config.baseUrl}${call.path}${query}`;
+    const timeoutMs = this.#config.requestTimeoutMs;
+    const body = call.json === undefined ? null : JSON.stringify(call.json);
+    for (let retried = false; ; retried = true) {
+      const token = await this.#tokens.getToken(this.#tokenConnection, signal);
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const attemptSignal = signal ? AbortSignal.any([deadline, signal]) : deadline;
+      const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${token}` };
+      if (body !== null) headers['content-type'] = 'application/json';
+      let response: SartiqResponse;
+      try {
+        const answer = await request(url, {
+          method: call.method,
+          dispatcher: this.#dispatcher,
+          headers,
+          body,
+          signal: attemptSignal,
+        });
+        response = { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() };
+      } catch (err) {
+        throw transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
+      }
+      if (response.status >= 200 && response.status < 300) return { exchange, status: response.status, text: response.text };
+      if (response.status === 401 && !retried) {
+        this.#logger.info({ method: call.method, path: call.path }, 'Sartiq refused the token (401); logging in again once');
+        await this.#tokens.invalidate(this.connectionId, token);
+        continue;
+      }
+      throw statusError(this.#logger, exchange, response, { secrets: [this.#password, token] });
+    }
+  }
+}
+
+/** A value of a free-form failure entry, for one line of text. */
+function describe(value: unknown): string {
+  if (value === undefined || value === null) return '?';
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value) ?? String(value);
+}
+
+function describeUrl(value: unknown): string {
+  return typeof value === 'string' ? urlForMessages(value) : describe(value);
+}
+
+/** Types of the result file extensions Sartiq is known to produce (images on R2/CDN, videos). */
+const typesByExtension: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.mov': 'video/quicktime',
+};
+
+const genericType = 'application/octet-stream';
+
+/** The media type of a downloaded result: the answer's, else the URL's extension's, else generic. */
+function resultContentType(header: string | string[] | undefined, url: string): string {
+  const sent = (Array.isArray(header) ? header[0] : header)?.split(';')[0]?.trim().toLowerCase();
+  if (sent && sent !== genericType) return sent;
+  const extension = extname(new URL(url).pathname).toLowerCase();
+  return typesByExtension[extension] ?? sent ?? genericType;
+}

@@ -1,0 +1,318 @@
+/**
+ * The Sartiq recipes: on-model generation (`sartiq-generate`, optionally agentic), edits
+ * (`sartiq-edit`), background fix, image adjusting (resize to a spec), face fix, upscaling
+ * (refines), and image-to-video (`sartiq-video`, the only recipe that fills video slots). Each maps
+ * its options to the documented request fields of one endpoint and runs the shared generation flow.
+ */
+import { z } from 'zod';
+import { AssetContentType } from '../../creative-force/contract.ts';
+import type { ExpectedOutput } from '../../creative-force/schemas.ts';
+import { ConnectorError } from '../../errors.ts';
+import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { slotCapacity } from '../provider-work.ts';
+import type { ContextNeeds, ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
+import type { SartiqGeneration } from './client.ts';
+import { generateForSlot, type PollingOptions, requireSartiq } from './generation-run.ts';
+
+/** Sartiq's largest batch in practice; `batch_size` defaults to 4 for generations. */
+const maxBatch = 8;
+
+const template = z
+  .string()
+  .min(1)
+  .refine((t) => unknownPlaceholders(t).length === 0, {
+    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
+  });
+const polling = {
+  pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
+  deadlineMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(3_600_000)
+    .default(20 * 60_000),
+};
+
+/** Drops undefined values, so only what the options set is sent. */
+function defined(body: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+}
+
+function prompt(run: RecipeRun<unknown>, text: string | undefined): string | undefined {
+  return text === undefined ? undefined : fillTemplate(text, templateValues(run.context));
+}
+
+function promptNeeds(...texts: (string | undefined)[]): ContextNeeds {
+  const list = texts.filter((t): t is string => t !== undefined);
+  return { annotations: usesField(list, 'reviewerComments'), product: usesField(list, 'productName') };
+}
+
+const photoOnly = (name: string) => (slot: ExpectedOutput) =>
+  slot.assetContentTypeId === AssetContentType.Video
+    ? `slot ${slot.mappingKeyId} expects video; ${name} produces photos (use sartiq-video)`
+    : null;
+
+async function eachSlot(
+  run: RecipeRun<PollingOptions>,
+  name: string,
+  create: (request: SlotRequest, inputUrl: string) => Promise<SartiqGeneration>,
+): Promise<Map<string, ProducedFile[]>> {
+  const result = new Map<string, ProducedFile[]>();
+  for (const [index, request] of run.requests.entries()) {
+    result.set(request.slot.mappingKeyId, await generateForSlot(run, request, index, name, (url) => create(request, url)));
+  }
+  return result;
+}
+
+// ---- sartiq-generate ------------------------------------------------------------------------
+
+export const generateOptionsSchema = z.strictObject({
+  subjectId: z.string().optional(),
+  subjectSlug: z.string().optional(),
+  styleId: z.string().optional(),
+  styleSlug: z.string().optional(),
+  /** The shot type of every slot, unless its position has one below. */
+  shotType: z.string().optional(),
+  /** Position name (e.g. Front, Back) → shot type, so one task produces one matching shot per position. */
+  shotTypeByPosition: z.record(z.string(), z.string()).default({}),
+  pose: z.string().optional(),
+  framing: z.string().optional(),
+  background: z.string().optional(),
+  lighting: z.string().optional(),
+  extraPrompt: template.optional(),
+  negativePrompt: z.string().optional(),
+  /** Use /generations/agentic: automatic quality evaluation and retries on Sartiq's side. */
+  agentic: z.boolean().default(false),
+  maxAttempts: z.number().int().min(1).max(20).default(3),
+  minConfidenceScore: z.number().min(0).max(1).default(0.7),
+  refine: z.boolean().default(false),
+  scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).optional(),
+  ...polling,
+});
+export type GenerateOptions = z.output<typeof generateOptionsSchema>;
+
+/** The shot type of a slot: its position's entry (case-insensitive), else the default. */
+export function shotTypeFor(slot: ExpectedOutput, options: GenerateOptions): string | undefined {
+  const position = slot.positionName?.trim().toLowerCase();
+  const entry = Object.entries(options.shotTypeByPosition).find(([name]) => name.trim().toLowerCase() === position);
+  return entry?.[1] ?? options.shotType;
+}
+
+export const generateRecipe: Recipe<GenerateOptions> = {
+  name: 'sartiq-generate',
+  provider: 'sartiq',
+  optionsSchema: generateOptionsSchema,
+  needs: (o) => promptNeeds(o.extraPrompt),
+  cannotFill: photoOnly('sartiq-generate'),
+  run: (run) =>
+    eachSlot(run, 'sartiq-generate', (request, productImage) => {
+      const o = run.options;
+      return requireSartiq(run).createGeneration(
+        o.agentic ? 'agentic' : 'generate',
+        defined({
+          product_image: productImage,
+          batch_size: slotCapacity(request, maxBatch),
+          subject_id: o.subjectId,
+          subject_slug: o.subjectSlug,
+          style_id: o.styleId,
+          style_slug: o.styleSlug,
+          shot_type: shotTypeFor(request.slot, o),
+          pose: o.pose,
+          framing: o.framing,
+          background: o.background,
+          lighting: o.lighting,
+          extra_prompt: prompt(run, o.extraPrompt),
+          negative_prompt: o.negativePrompt,
+          refine: o.refine,
+          scale_factor: o.scaleFactor,
+          ...(o.agentic ? { max_attempts: o.maxAttempts, min_confidence_score: o.minConfidenceScore } : {}),
+        }),
+        run.signal,
+      );
+    }),
+};
+
+// ---- single-image tools ---------------------------------------------------------------------
+
+export const editOptionsSchema = z.strictObject({
+  tool: z.enum(['EDIT', 'SUBJECT_SWAP', 'PRODUCT_ENHANCEMENT']).default('EDIT'),
+  prompt: template.optional(),
+  subjectId: z.string().optional(),
+  ...polling,
+});
+export const editRecipe: Recipe<z.output<typeof editOptionsSchema>> = {
+  name: 'sartiq-edit',
+  provider: 'sartiq',
+  optionsSchema: editOptionsSchema,
+  needs: (o) => promptNeeds(o.prompt),
+  cannotFill: photoOnly('sartiq-edit'),
+  run: (run) =>
+    eachSlot(run, 'sartiq-edit', (request, base) =>
+      requireSartiq(run).createGeneration(
+        'edit',
+        defined({
+          base_img_path: base,
+          tool: run.options.tool,
+          prompt: prompt(run, run.options.prompt),
+          subject_id: run.options.subjectId,
+          batch_size: request.count,
+        }),
+        run.signal,
+      ),
+    ),
+};
+
+export const backgroundFixOptionsSchema = z.strictObject({
+  backgroundPresetId: z.string().optional(),
+  framing: z.string().optional(),
+  strategy: z.string().optional(),
+  ...polling,
+});
+export const backgroundFixRecipe: Recipe<z.output<typeof backgroundFixOptionsSchema>> = {
+  name: 'sartiq-background-fix',
+  provider: 'sartiq',
+  optionsSchema: backgroundFixOptionsSchema,
+  needs: () => ({}),
+  cannotFill: photoOnly('sartiq-background-fix'),
+  run: (run) =>
+    eachSlot(run, 'sartiq-background-fix', (request, base) =>
+      requireSartiq(run).createGeneration(
+        'background-fix',
+        defined({
+          base_img_path: base,
+          batch_size: request.count,
+          background_preset_id: run.options.backgroundPresetId,
+          framing: run.options.framing,
+          background_fixer_strategy: run.options.strategy,
+        }),
+        run.signal,
+      ),
+    ),
+};
+
+export const imageAdjustOptionsSchema = z
+  .strictObject({
+    targetWidth: z.number().int().positive().optional(),
+    targetHeight: z.number().int().positive().optional(),
+    aspectRatio: z.number().positive().optional(),
+    mode: z.enum(['auto', 'crop', 'pad', 'scale']).default('auto'),
+    tolerance: z.number().min(0).max(1).optional(),
+    ...polling,
+  })
+  .refine((o) => (o.targetWidth !== undefined && o.targetHeight !== undefined) || o.aspectRatio !== undefined, {
+    message: 'give targetWidth and targetHeight, or aspectRatio',
+  });
+export const imageAdjustRecipe: Recipe<z.output<typeof imageAdjustOptionsSchema>> = {
+  name: 'sartiq-image-adjust',
+  provider: 'sartiq',
+  optionsSchema: imageAdjustOptionsSchema,
+  needs: () => ({}),
+  cannotFill: photoOnly('sartiq-image-adjust'),
+  run: (run) =>
+    eachSlot(run, 'sartiq-image-adjust', (request, base) =>
+      requireSartiq(run).createGeneration(
+        'image-adjust',
+        defined({
+          base_img_path: base,
+          batch_size: request.count,
+          target_width: run.options.targetWidth,
+          target_height: run.options.targetHeight,
+          aspect_ratio: run.options.aspectRatio,
+          mode: run.options.mode,
+          tolerance: run.options.tolerance,
+        }),
+        run.signal,
+      ),
+    ),
+};
+
+export const faceFixOptionsSchema = z.strictObject({ subjectId: z.string().optional(), ...polling });
+export const faceFixRecipe: Recipe<z.output<typeof faceFixOptionsSchema>> = {
+  name: 'sartiq-face-fix',
+  provider: 'sartiq',
+  optionsSchema: faceFixOptionsSchema,
+  needs: () => ({}),
+  cannotFill: photoOnly('sartiq-face-fix'),
+  run: (run) =>
+    eachSlot(run, 'sartiq-face-fix', (_request, base) =>
+      requireSartiq(run).createGeneration(
+        'face-fix',
+        defined({ base_img_path: base, subject_id: run.options.subjectId }),
+        run.signal,
+      ),
+    ),
+};
+
+export const upscaleOptionsSchema = z.strictObject({
+  scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).default(2),
+  prompt: template.optional(),
+  ...polling,
+});
+export const upscaleRecipe: Recipe<z.output<typeof upscaleOptionsSchema>> = {
+  name: 'sartiq-upscale',
+  provider: 'sartiq',
+  optionsSchema: upscaleOptionsSchema,
+  needs: (o) => promptNeeds(o.prompt),
+  cannotFill: photoOnly('sartiq-upscale'),
+  run: (run) =>
+    eachSlot(run, 'sartiq-upscale', async (_request, base) => {
+      const refined = await requireSartiq(run).createRefines(
+        defined({ base_image_urls: [base], scale_factor: run.options.scaleFactor, prompt: prompt(run, run.options.prompt) }),
+        run.signal,
+      );
+      const [generation] = refined.generations;
+      if (!generation) {
+        throw new ConnectorError(
+          'PROVIDER_GENERATION_FAILED',
+          `Sartiq refused to upscale the input: ${refined.failed.join('; ') || 'no reason given'}`,
+          {
+            details: { provider: 'sartiq' },
+          },
+        );
+      }
+      return generation;
+    }),
+};
+
+// ---- sartiq-video ---------------------------------------------------------------------------
+
+export const videoOptionsSchema = z.strictObject({
+  prompt: template,
+  negativePrompt: z.string().optional(),
+  cfgScale: z.number().min(0).max(2).optional(),
+  ...polling,
+});
+export const videoRecipe: Recipe<z.output<typeof videoOptionsSchema>> = {
+  name: 'sartiq-video',
+  provider: 'sartiq',
+  optionsSchema: videoOptionsSchema,
+  needs: (o) => promptNeeds(o.prompt),
+  cannotFill: (slot) =>
+    slot.assetContentTypeId === AssetContentType.Photo
+      ? `slot ${slot.mappingKeyId} expects a photo; sartiq-video produces video`
+      : null,
+  run: (run) =>
+    eachSlot(run, 'sartiq-video', (request, base) =>
+      requireSartiq(run).createGeneration(
+        'video',
+        defined({
+          prompt: prompt(run, run.options.prompt),
+          base_image_path: base,
+          negative_prompt: run.options.negativePrompt,
+          cfg_scale: run.options.cfgScale,
+          batch_size: request.count,
+        }),
+        run.signal,
+      ),
+    ),
+};
+
+export const sartiqRecipes: readonly Recipe[] = [
+  generateRecipe,
+  editRecipe,
+  backgroundFixRecipe,
+  imageAdjustRecipe,
+  faceFixRecipe,
+  upscaleRecipe,
+  videoRecipe,
+];
