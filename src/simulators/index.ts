@@ -2,3 +2,4 @@
 
 export * from './adcreative/index.ts';
 export * from './creative-force/index.ts';
+export * from './sartiq/index.ts';

@@ -1,0 +1,142 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SartiqSimulator, sampleImage } from '../../src/simulators/index.ts';
+import { type Stack, startStack } from '../helpers/stack.ts';
+
+async function sartiqStack(name: string, recipe: string, options: Record<string, unknown>, predictionDurationMs = 300) {
+  const sartiq = await SartiqSimulator.start({ predictionDurationMs });
+  const credentials = { email: `${name}@studio.example`, password: randomBytes(12).toString('hex') };
+  sartiq.addAccount(credentials);
+  const stack = await startStack(name, { recipe, subfunctionOptions: options, sartiq: { baseUrl: sartiq.baseUrl, credentials } });
+  return { sartiq, stack };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+const input = async (positionName: string) => ({
+  positionName,
+  fileName: `${positionName.toLowerCase()}.jpg`,
+  body: await sampleImage({ width: 400, height: 600, format: 'jpeg', label: positionName }),
+});
+
+describe('Sartiq, end to end against both simulators', () => {
+  let stack: Stack | undefined;
+  let sartiq: SartiqSimulator | undefined;
+  afterEach(async () => {
+    await stack?.close();
+    await sartiq?.close();
+    stack = undefined;
+    sartiq = undefined;
+  });
+
+  it('produces one shot type per position (Front, Back) and one submission filling both slots', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-shots', 'sartiq-generate', {
+      shotTypeByPosition: { Front: 'front_full_body', Back: 'back_full_body' },
+      pollIntervalMs: 100,
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [await input('Front'), await input('Back')],
+      slots: [
+        { mappingKeyId: '1_Front', positionName: 'Front' },
+        { mappingKeyId: '2_Back', positionName: 'Back' },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    expect(sartiq.generations().map((g) => g.body.shot_type)).toEqual(['front_full_body', 'back_full_body']);
+    const body = sim.submissions(task.taskProcessId)[0]?.body;
+    expect(body?.submitAssets.map((s) => [s.mappingKeyId, s.assets.length])).toEqual([
+      ['1_Front', 1],
+      ['2_Back', 1],
+    ]);
+    for (const slot of body?.submitAssets ?? []) {
+      const object = sim.uploadedObject(slot.assets[0]?.assetId ?? '');
+      expect((await sharp(object?.body).metadata()).format).toBeDefined();
+    }
+  });
+
+  it('fills a video slot with sartiq-video, and refuses it for a photo recipe before any paid call', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-video', 'sartiq-video', {
+      prompt: 'the model turns slowly',
+      pollIntervalMs: 100,
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'V', positionName: 'Front', assetContentTypeId: 2 }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    const [asset] = sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets ?? [];
+    expect(sim.uploadedObject(asset?.assetId ?? '')?.contentType).toBe('video/mp4');
+    expect(sartiq.generations().map((g) => g.endpoint)).toEqual(['videos']);
+  });
+
+  it('refuses a video slot for sartiq-generate with a clear reason and no paid call', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-photo-for-video', 'sartiq-generate', { pollIntervalMs: 100 }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'V', positionName: 'Front', assetContentTypeId: 2 }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the status update', () => sim.statusUpdates(task.taskProcessId).length > 0, 30_000);
+    expect(sim.statusUpdates(task.taskProcessId)[0]?.message).toMatch(/slot V expects video.*SLOT_UNSUPPORTED/);
+    expect(sartiq.generationCount()).toBe(0);
+  });
+
+  it('fills a slot that needs three from a generation where one prediction of four errored', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-errored', 'sartiq-generate', { pollIntervalMs: 100 }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    sartiq.errorPredictions(1);
+    const task = sim.addTask({
+      inputs: [await input('Front')],
+      slots: [
+        {
+          mappingKeyId: 'A',
+          positionName: 'Front',
+          minQuantity: 3,
+          maxQuantity: 3,
+          isAlternativeAllowed: true,
+          maxAlternative: 1,
+        },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    expect(sartiq.generations()[0]?.body.batch_size).toBe(4);
+    const assets = sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets ?? [];
+    expect(assets.filter((a) => a.assetAttributeId === 0)).toHaveLength(3);
+    expect(assets.filter((a) => a.assetAttributeId === 4)).toHaveLength(0);
+  });
+
+  it('counts one generation when the worker is killed mid-poll and restarted', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-crash', 'sartiq-generate', { pollIntervalMs: 100 }, 4000));
+    const { sim } = stack;
+    const { port } = await stack.startService('serve');
+    const task = sim.addTask({ inputs: [await input('Front')], slots: [{ mappingKeyId: 'A', positionName: 'Front' }] });
+    const first = stack.spawnWorker();
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    const server = sartiq;
+    await stack.waitFor(
+      'the first poll',
+      () => server.callLog().some((c) => c.method === 'GET' && /\/generations\/[^/]+$/.test(c.path)),
+      30_000,
+    );
+    first.kill('SIGKILL');
+    await exited(first);
+    stack.spawnWorker();
+    await stack.waitFor('the submission after restart', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    expect(server.generationCount()).toBe(1);
+  }, 120_000);
+});
