@@ -139,4 +139,35 @@ describe('Sartiq, end to end against both simulators', () => {
     await stack.waitFor('the submission after restart', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
     expect(server.generationCount()).toBe(1);
   }, 120_000);
+
+  it('edits with the color references as reference images and the prompt filled from the task', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-edit', 'sartiq-edit', {
+      tool: 'PRODUCT_ENHANCEMENT',
+      prompt: 'match the colour of {productCode}',
+      colorReferencesAsReferences: true,
+      pollIntervalMs: 100,
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      productCode: 'AW2130146',
+      inputs: [await input('Front')],
+      colorReferences: [
+        { fileName: 'swatch.png', body: await sampleImage({ width: 64, height: 64, format: 'png', color: '#aa3300' }) },
+      ],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    const [generation] = sartiq.generations();
+    expect(generation?.endpoint).toBe('edits');
+    expect(generation?.body).toMatchObject({ tool: 'PRODUCT_ENHANCEMENT', prompt: 'match the colour of AW2130146' });
+    expect(generation?.body.reference_images).toHaveLength(1);
+    expect(
+      sartiq
+        .uploads()
+        .map((u) => u.fileName)
+        .sort(),
+    ).toEqual(['front.jpg', 'swatch.png']);
+  });
 });

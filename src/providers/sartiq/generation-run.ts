@@ -9,7 +9,7 @@ import { extname, join } from 'node:path';
 import { ConnectorError } from '../../errors.ts';
 import { pollUntil } from '../poll.ts';
 import { downloadWithRetry, inputsFor } from '../provider-work.ts';
-import type { InputFile, ProducedFile, RecipeRun, SlotRequest } from '../recipe.ts';
+import type { InputFile, LocalFile, ProducedFile, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { SartiqClient, SartiqGeneration } from './client.ts';
 
 export interface PollingOptions {
@@ -32,9 +32,12 @@ const contentTypes: Record<string, string> = {
   '.tiff': 'image/tiff',
 };
 
-/** Uploads an input once per cycle (its temp URL lives 24 h) and returns the URL later calls reference. */
-export async function uploadedUrl(run: RecipeRun<unknown>, input: InputFile): Promise<string> {
-  const key = `sartiq-upload:${input.assetId}`;
+/**
+ * Uploads a file once per cycle (its temp URL lives 24 h) and returns the URL later calls
+ * reference. `id` names the file in the job's memory (an asset id, or a color reference's name).
+ */
+export async function uploadedUrl(run: RecipeRun<unknown>, input: LocalFile, id: string): Promise<string> {
+  const key = `sartiq-upload:${id}`;
   const known = run.memory.get<string>(key);
   if (known) return known;
   const contentType = contentTypes[extname(input.fileName).toLowerCase()] ?? 'application/octet-stream';
@@ -64,7 +67,7 @@ export async function generateForSlot(
   if (!generationId) {
     const [input] = inputsFor(request, run.inputs);
     if (!input) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset');
-    const created = await create(await uploadedUrl(run, input), input);
+    const created = await create(await uploadedUrl(run, input, input.assetId), input);
     generationId = created.id;
     await memory.set(key, generationId); // before polling: a retry resumes this paid generation
     logger.info({ recipe: name, generationId, mappingKeyId: request.slot.mappingKeyId }, 'sartiq generation created');

@@ -12,7 +12,7 @@ import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '..
 import { slotCapacity } from '../provider-work.ts';
 import type { ContextNeeds, ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { SartiqGeneration } from './client.ts';
-import { generateForSlot, type PollingOptions, requireSartiq } from './generation-run.ts';
+import { generateForSlot, type PollingOptions, requireSartiq, uploadedUrl } from './generation-run.ts';
 
 /** Sartiq's largest batch in practice; `batch_size` defaults to 4 for generations. */
 const maxBatch = 8;
@@ -138,16 +138,27 @@ export const editOptionsSchema = z.strictObject({
   tool: z.enum(['EDIT', 'SUBJECT_SWAP', 'PRODUCT_ENHANCEMENT']).default('EDIT'),
   prompt: template.optional(),
   subjectId: z.string().optional(),
+  /** Send the task's color reference files as `reference_images` ("reference images for placement"). */
+  colorReferencesAsReferences: z.boolean().default(false),
   ...polling,
 });
+
+/** The task's color reference files, uploaded, as URLs for a Sartiq request. */
+async function colorReferenceUrls(run: RecipeRun<unknown>): Promise<string[] | undefined> {
+  const files = run.context.colorReferences ?? [];
+  if (files.length === 0) return undefined;
+  const urls: string[] = [];
+  for (const file of files) urls.push(await uploadedUrl(run, file, `color-reference:${file.fileName}`));
+  return urls;
+}
 export const editRecipe: Recipe<z.output<typeof editOptionsSchema>> = {
   name: 'sartiq-edit',
   provider: 'sartiq',
   optionsSchema: editOptionsSchema,
-  needs: (o) => promptNeeds(o.prompt),
+  needs: (o) => ({ ...promptNeeds(o.prompt), colorReferences: o.colorReferencesAsReferences }),
   cannotFill: photoOnly('sartiq-edit'),
   run: (run) =>
-    eachSlot(run, 'sartiq-edit', (request, base) =>
+    eachSlot(run, 'sartiq-edit', async (request, base) =>
       requireSartiq(run).createGeneration(
         'edit',
         defined({
@@ -155,6 +166,7 @@ export const editRecipe: Recipe<z.output<typeof editOptionsSchema>> = {
           tool: run.options.tool,
           prompt: prompt(run, run.options.prompt),
           subject_id: run.options.subjectId,
+          reference_images: run.options.colorReferencesAsReferences ? await colorReferenceUrls(run) : undefined,
           batch_size: request.count,
         }),
         run.signal,
@@ -166,20 +178,23 @@ export const backgroundFixOptionsSchema = z.strictObject({
   backgroundPresetId: z.string().optional(),
   framing: z.string().optional(),
   strategy: z.string().optional(),
+  /** Send the task's first color reference file as `palette_image_path` (target colour reference). */
+  paletteFromColorReference: z.boolean().default(false),
   ...polling,
 });
 export const backgroundFixRecipe: Recipe<z.output<typeof backgroundFixOptionsSchema>> = {
   name: 'sartiq-background-fix',
   provider: 'sartiq',
   optionsSchema: backgroundFixOptionsSchema,
-  needs: () => ({}),
+  needs: (o) => ({ colorReferences: o.paletteFromColorReference }),
   cannotFill: photoOnly('sartiq-background-fix'),
   run: (run) =>
-    eachSlot(run, 'sartiq-background-fix', (request, base) =>
+    eachSlot(run, 'sartiq-background-fix', async (request, base) =>
       requireSartiq(run).createGeneration(
         'background-fix',
         defined({
           base_img_path: base,
+          palette_image_path: run.options.paletteFromColorReference ? (await colorReferenceUrls(run))?.[0] : undefined,
           batch_size: request.count,
           background_preset_id: run.options.backgroundPresetId,
           framing: run.options.framing,
