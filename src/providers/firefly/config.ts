@@ -1,0 +1,77 @@
+/**
+ * Where the Adobe Firefly Creative Production Workflow API ("Workflow Builder API") and Adobe IMS
+ * live (providers.md §3.1, §3.2), and what a connection authenticates with. The paths and the API
+ * version are documented and fixed; base URL, IMS URL, scope and deadline are service-wide
+ * configuration (§5: IMS region and scope configurable). The IMS organization and user belong to
+ * the connection (FireflyCredentials), never to the service.
+ */
+
+/** Production server of the Workflow Builder API. */
+export const defaultFireflyBaseUrl = 'https://run-workflow.adobe.io';
+
+/** Adobe IMS token endpoint (OAuth Server-to-Server, client-credentials grant); other regions are undocumented. */
+export const defaultFireflyImsTokenUrl = 'https://ims-na1.adobelogin.com/ims/token/v3';
+
+/** The scope of the client-credentials grant, verbatim from Adobe's getting-started page. */
+export const defaultFireflyScope = 'openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis';
+
+/** Default whole-request deadline of one call (API calls, the IMS token request, result downloads). */
+export const defaultFireflyRequestTimeoutMs = 120_000;
+
+/** The `api-version` header sent on every API call (the only supported version). */
+export const fireflyApiVersion = '1.0';
+
+/** Page size of `GET /batch/{batchId}/executions`: the documented maximum. */
+export const fireflyExecutionsPageSize = 500;
+
+/** Every Workflow Builder path the connector calls, relative to `FireflyConfig.baseUrl`. */
+export const fireflyPaths = {
+  /** Starts a batch of runs of a published workflow (answers 202). */
+  execute: '/batch/execute',
+  /** `{batchId}` is replaced by the URI-encoded id (see fireflyBatchPath). */
+  status: '/batch/{batchId}/status',
+  /** Per-asset results, paginated (`limit` ≤ 500, `offset`). */
+  executions: '/batch/{batchId}/executions',
+  /** Pending or running batches only. */
+  cancel: '/batch/{batchId}/cancel',
+} as const;
+
+/** The path of one batch endpoint. */
+export function fireflyBatchPath(path: 'status' | 'executions' | 'cancel', batchId: string): string {
+  return fireflyPaths[path].replace('{batchId}', encodeURIComponent(batchId));
+}
+
+/** Configuration of the Firefly client and token store (service-wide, not per connection). */
+export interface FireflyConfig {
+  /** Server of the Workflow Builder API, without a trailing slash (production: defaultFireflyBaseUrl). */
+  baseUrl: string;
+  /** Adobe IMS token endpoint (production: defaultFireflyImsTokenUrl). */
+  imsTokenUrl: string;
+  /** The `scope` of the client-credentials grant, sent as is (production: defaultFireflyScope). */
+  scope: string;
+  /** Whole-request deadline of one call, body included: API calls, the IMS token request and downloads alike. */
+  requestTimeoutMs: number;
+}
+
+/** The production configuration. */
+export const defaultFireflyConfig: Readonly<FireflyConfig> = Object.freeze({
+  baseUrl: defaultFireflyBaseUrl,
+  imsTokenUrl: defaultFireflyImsTokenUrl,
+  scope: defaultFireflyScope,
+  requestTimeoutMs: defaultFireflyRequestTimeoutMs,
+});
+
+/** The OAuth Server-to-Server credential of one connection (Adobe Developer Console project). */
+export interface FireflyCredentials {
+  /** Client ID: the IMS `client_id`, and the `x-api-key` header of every API call. */
+  clientId: string;
+  /** Client secret of the IMS client-credentials grant. Never logged. */
+  clientSecret: string;
+  /** IMS organization id, e.g. `A1B2C3D4567890ABCDEFFEDA51@AdobeOrg`: the `x-gw-ims-org-id` header. */
+  orgId: string;
+  /**
+   * The `x-gw-ims-user-id` header. Its value for an S2S credential is undocumented (providers.md
+   * §4, Adobe 1; probably the credential's technical account id): configured per connection.
+   */
+  userId: string;
+}
