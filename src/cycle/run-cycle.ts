@@ -16,7 +16,7 @@ import {
 } from './build-submission.ts';
 import type { Checkpoint, CycleStep } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
-import { downloadColorReferences, downloadInputs, filesPresent } from './steps/download-inputs.ts';
+import { downloadColorReferences, downloadInputs, filesPresent, resolveInputUrls } from './steps/download-inputs.ts';
 import { contextFiles, getAdditionalContext } from './steps/get-additional-context.ts';
 import { getProcessDetail } from './steps/get-process-detail.ts';
 import { processAssets } from './steps/process-assets.ts';
@@ -99,8 +99,13 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
     const needs = recipe.needs(options);
     const inputsReady = cp.inputs !== undefined && (await filesPresent([...cp.inputs, ...(cp.colorReferences ?? [])]));
     await enterStep('download-inputs', inputsReady);
+    let urls: Awaited<ReturnType<typeof resolveInputUrls>> = { inputUrls: [], colorReferenceUrls: [] };
     if (requests.length === 0) {
       cp.inputs = []; // a rework with nothing rejected: every slot is kept, nothing to process
+    } else if (recipe.inputsAs === 'urls') {
+      // The service fetches the inputs itself: fresh URLs each attempt (they expire), no download.
+      urls = await resolveInputUrls(ctx, detail, needs.colorReferences === true);
+      cp.inputs = [];
     } else if (!inputsReady || !cp.inputs) {
       cp.inputs = await downloadInputs(ctx, detail);
       if (needs.colorReferences) cp.colorReferences = await downloadColorReferences(ctx, detail);
@@ -123,7 +128,7 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, { recipe, optio
         await save();
       },
     };
-    cp.plan = await processAssets(ctx, recipe, options, detail, requests, cp.inputs, context, memory);
+    cp.plan = await processAssets(ctx, recipe, options, detail, requests, { files: cp.inputs, ...urls }, context, memory);
     // Uploads of an earlier plan are not reused: their files may differ from the new outputs.
     cp.uploads = {};
     await save();

@@ -55,6 +55,18 @@ export interface OutfitContext {
   stylingFiles: (LocalFile & { productId: string; positionTagId: string | null })[];
 }
 
+/**
+ * An input asset handed over as Creative Force's own pre-signed S3 GET URL instead of a file, for
+ * services that fetch their inputs themselves. The URL is fresh for this attempt, never saved.
+ */
+export interface InputUrl {
+  assetId: string;
+  fileName: string;
+  positionName: string | null;
+  positionTagId: string | null;
+  url: string;
+}
+
 /** What step 4 gathered; fields are present only when the recipe declared the need. */
 export interface TaskContext {
   event: WebhookPayload;
@@ -105,7 +117,11 @@ export interface RecipeRun<Options> {
   detail: ProcessDetail;
   /** The slots this run must produce for; slots kept as they were on a rework are not listed. */
   requests: SlotRequest[];
+  /** The downloaded inputs; empty for a recipe that takes its inputs as URLs. */
   inputs: InputFile[];
+  /** For a recipe with `inputsAs: 'urls'`: the inputs (and, when declared, color references) as URLs. */
+  inputUrls: InputUrl[];
+  colorReferenceUrls: { fileId: string; fileName: string; url: string }[];
   context: TaskContext;
   options: Options;
   /** Directory where the recipe writes its outputs; it exists and is removed with the cycle. */
@@ -125,6 +141,11 @@ export interface Recipe<Options = unknown> {
   /** Validates the `options` of a subfunction when the configuration is loaded. */
   readonly optionsSchema: z.ZodType<Options>;
   needs(options: Options): ContextNeeds;
+  /**
+   * `urls`: the service fetches inputs itself from Creative Force's pre-signed URLs, so step 3
+   * resolves them without downloading. Default `files`.
+   */
+  readonly inputsAs?: 'files' | 'urls';
   /** The provider whose credentials the connection must configure to use this recipe. */
   readonly provider?: keyof ProviderClients;
   /** Returns a reason when this recipe cannot fill the slot (e.g. a video slot for a photo recipe). */

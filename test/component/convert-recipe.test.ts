@@ -64,6 +64,8 @@ async function prepareRun(
     }),
     requests: slots.map((slot) => ({ slot, count: 1, replaces: [] })),
     inputs,
+    inputUrls: [],
+    colorReferenceUrls: [],
     context: {
       event: webhookPayloadSchema.parse({
         Action: 'ReadyToWork',

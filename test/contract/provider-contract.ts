@@ -18,6 +18,8 @@ import { sampleImage } from '../../src/simulators/index.ts';
 /** One provider's simulator and clients, with the faults the contract needs. */
 export interface ProviderHarness {
   providers: ProviderClients;
+  /** For a recipe that takes its input as a URL: a pre-signed-style URL of the input image. */
+  inputUrl?(image: Buffer): Promise<string>;
   paidGenerations(): number;
   /** How many progress polls the simulator answered so far. */
   progressPolls(): number;
@@ -60,7 +62,9 @@ export function providerContract(adapter: ProviderAdapter): void {
 
     async function runOnce(overrides: Record<string, unknown> = {}, signal: AbortSignal = AbortSignal.timeout(60_000)) {
       const inputPath = join(dir, 'front.jpg');
-      await writeFile(inputPath, await sampleImage({ width: 400, height: 500, format: 'jpeg', label: 'Front' }));
+      const image = await sampleImage({ width: 400, height: 500, format: 'jpeg', label: 'Front' });
+      await writeFile(inputPath, image);
+      const url = harness.inputUrl ? await harness.inputUrl(image) : undefined;
       const outputDir = join(dir, `out-${randomUUID()}`);
       await mkdir(outputDir, { recursive: true });
       const detail = processDetailSchema.parse({
@@ -80,6 +84,8 @@ export function providerContract(adapter: ProviderAdapter): void {
         inputs: [
           { path: inputPath, fileName: 'front.jpg', bytes: 1, assetId: 'in-1', positionName: 'Front', positionTagId: null },
         ],
+        inputUrls: url ? [{ assetId: 'in-1', fileName: 'front.jpg', positionName: 'Front', positionTagId: null, url }] : [],
+        colorReferenceUrls: [],
         context: {
           event: webhookPayloadSchema.parse({
             Action: 'ReadyToWork',

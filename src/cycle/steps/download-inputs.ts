@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { FileUrl, ProcessDetail } from '../../creative-force/schemas.ts';
 import { ConnectorError } from '../../errors.ts';
 import { downloadToFile } from '../../media/index.ts';
-import type { InputFile, LocalFile } from '../../providers/recipe.ts';
+import type { InputFile, InputUrl, LocalFile } from '../../providers/recipe.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
 /** What one download needs: a pre-signed URL and what Creative Force announced about the file. */
@@ -110,4 +110,43 @@ export async function downloadFiles(ctx: CycleContext, files: readonly FileUrl[]
 /** Color reference files of the process detail, downloaded to `workDir/color-references/`. */
 export async function downloadColorReferences(ctx: CycleContext, detail: ProcessDetail): Promise<LocalFile[]> {
   return downloadFiles(ctx, await resolveFiles(ctx, detail.colorReferenceFiles), 'color-references');
+}
+
+/**
+ * Step 3 for a service that fetches its inputs itself: resolves the input assets (and the color
+ * references, when asked) to Creative Force's pre-signed GET URLs without downloading anything.
+ */
+export async function resolveInputUrls(
+  ctx: CycleContext,
+  detail: ProcessDetail,
+  withColorReferences: boolean,
+): Promise<{ inputUrls: InputUrl[]; colorReferenceUrls: { fileId: string; fileName: string; url: string }[] }> {
+  if (detail.inputAssets.length === 0) {
+    throw new ConnectorError('TASK_INPUT_MISSING', 'the task process has no input asset to work from');
+  }
+  const urls = await ctx.client.bulkGetAssets(
+    detail.inputAssets.map((a) => a.assetId),
+    ctx.signal,
+  );
+  const byId = new Map(urls.map((u) => [u.assetId, u]));
+  const inputUrls = detail.inputAssets.map((asset) => {
+    const url = byId.get(asset.assetId);
+    if (!url) throw new ConnectorError('CF_BAD_RESPONSE', `bulk-get-assets returned no URL for input asset ${asset.assetId}`);
+    return {
+      assetId: asset.assetId,
+      fileName: url.fileName,
+      positionName: asset.positionName,
+      positionTagId: asset.positionTagId,
+      url: url.fileUrl,
+    };
+  });
+  const colorReferenceUrls =
+    withColorReferences && detail.colorReferenceFiles.length > 0
+      ? (await ctx.client.bulkGetFiles(detail.colorReferenceFiles, ctx.signal)).map((f) => ({
+          fileId: f.fileId,
+          fileName: f.fileName,
+          url: f.fileUrl,
+        }))
+      : [];
+  return { inputUrls, colorReferenceUrls };
 }

@@ -5,7 +5,16 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
-import type { InputFile, ProducedFile, Recipe, RecipeMemory, SlotRequest, TaskContext } from '../../providers/recipe.ts';
+import type {
+  InputFile,
+  InputUrl,
+  ProducedFile,
+  Recipe,
+  RecipeMemory,
+  RecipeRun,
+  SlotRequest,
+  TaskContext,
+} from '../../providers/recipe.ts';
 import { planSubmission, type SubmissionPlan } from '../build-submission.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
@@ -15,7 +24,7 @@ export async function processAssets(
   options: unknown,
   detail: ProcessDetail,
   requests: SlotRequest[],
-  inputs: InputFile[],
+  inputs: { files: InputFile[]; inputUrls: InputUrl[]; colorReferenceUrls: RecipeRun<unknown>['colorReferenceUrls'] },
   context: TaskContext,
   memory: RecipeMemory,
 ): Promise<SubmissionPlan> {
@@ -27,7 +36,9 @@ export async function processAssets(
       : await recipe.run({
           detail,
           requests,
-          inputs,
+          inputs: inputs.files,
+          inputUrls: inputs.inputUrls,
+          colorReferenceUrls: inputs.colorReferenceUrls,
           context,
           options,
           outputDir,
