@@ -14,6 +14,9 @@ import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-fo
 import type { GatewayClient } from './cycle/cycle-context.ts';
 import { AdCreativeClient } from './providers/adcreative/client.ts';
 import { AdCreativeJwtStore } from './providers/adcreative/jwt-store.ts';
+import { BatchGatherer } from './providers/firefly/batch-gatherer.ts';
+import { FireflyClient } from './providers/firefly/client.ts';
+import { FireflyTokenStore } from './providers/firefly/token-store.ts';
 import type { ProviderClients, RecipeRegistry } from './providers/index.ts';
 import { SartiqClient } from './providers/sartiq/client.ts';
 import { SartiqTokenStore } from './providers/sartiq/token-store.ts';
@@ -122,6 +125,13 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     logger,
     keyPrefix: `${config.queuePrefix}:sartiq-token`,
   });
+  const fireflyTokens = new FireflyTokenStore({
+    redis: sharedRedis,
+    config: config.firefly,
+    logger,
+    keyPrefix: `${config.queuePrefix}:firefly-token`,
+  });
+  const fireflyBatches = new BatchGatherer({ redis: sharedRedis, keyPrefix: `${config.queuePrefix}:ff`, logger });
   const providers = new Map<string, ProviderClients>();
   const providersFor = (connection: Connection): ProviderClients => {
     let set = providers.get(connection.id);
@@ -135,6 +145,18 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
           jwt: adcreativeJwt,
           logger,
         });
+      }
+      if (connection.firefly) {
+        set.firefly = {
+          client: new FireflyClient({
+            connectionId: connection.id,
+            credentials: connection.firefly,
+            config: config.firefly,
+            tokens: fireflyTokens,
+            logger,
+          }),
+          batches: fireflyBatches,
+        };
       }
       if (connection.sartiq) {
         set.sartiq = new SartiqClient({

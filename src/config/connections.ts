@@ -41,6 +41,16 @@ const connectionSchema = z.object({
   sartiq: z
     .object({ email: z.string().min(3), password: z.string().min(1), organizationId: z.string().min(1).optional() })
     .optional(),
+  /** Adobe Firefly (Developer Console OAuth Server-to-Server) credentials, for firefly-workflow. */
+  firefly: z
+    .object({
+      clientId: z.string().min(1),
+      clientSecret: z.string().min(1),
+      orgId: z.string().min(1),
+      /** Sent as x-gw-ims-user-id; which value Adobe expects for S2S credentials is undocumented. */
+      userId: z.string().min(1),
+    })
+    .optional(),
   stepIds: z
     .array(z.coerce.number().int().positive())
     .min(1)

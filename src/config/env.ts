@@ -8,6 +8,13 @@ import { z } from 'zod';
 import { assumedPathEnv, defaultFailedStatus, defaultGatewayPaths, type GatewayPaths } from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
 import { type AdCreativeConfig, defaultAdCreativeBaseUrl, defaultAdCreativePaths } from '../providers/adcreative/config.ts';
+import {
+  defaultFireflyBaseUrl,
+  defaultFireflyImsTokenUrl,
+  defaultFireflyRequestTimeoutMs,
+  defaultFireflyScope,
+  type FireflyConfig,
+} from '../providers/firefly/config.ts';
 import { defaultSartiqBaseUrl, type SartiqConfig } from '../providers/sartiq/config.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -41,6 +48,9 @@ const envSchema = z.object({
     .default(defaultAdCreativePaths.backgroundRemove.processIdParam),
   SARTIQ_API_BASE_URL: z.url({ protocol: /^https?$/ }).default(defaultSartiqBaseUrl),
   SARTIQ_REQUEST_TIMEOUT_MS: int(1_000, 600_000).default(120_000),
+  FIREFLY_API_BASE_URL: z.url({ protocol: /^https?$/ }).default(defaultFireflyBaseUrl),
+  FIREFLY_IMS_TOKEN_URL: z.url({ protocol: /^https?$/ }).default(defaultFireflyImsTokenUrl),
+  FIREFLY_REQUEST_TIMEOUT_MS: int(1_000, 600_000).default(defaultFireflyRequestTimeoutMs),
   WORKER_CONCURRENCY: int(1, 256).default(4),
   WORKER_LOCK_DURATION_MS: int(1_000, 600_000).default(30_000),
   WORKER_MAX_STALLED_COUNT: int(0, 100).default(2),
@@ -69,6 +79,7 @@ export interface AppConfig {
   };
   adcreative: AdCreativeConfig;
   sartiq: SartiqConfig;
+  firefly: FireflyConfig;
   worker: { concurrency: number; lockDurationMs: number; maxStalledCount: number; attempts: number; backoffMs: number };
   transferTimeoutMs: number;
   workDir: string;
@@ -131,6 +142,12 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
       },
     },
     sartiq: { baseUrl: e.SARTIQ_API_BASE_URL.replace(/\/+$/, ''), requestTimeoutMs: e.SARTIQ_REQUEST_TIMEOUT_MS },
+    firefly: {
+      baseUrl: e.FIREFLY_API_BASE_URL.replace(/\/+$/, ''),
+      imsTokenUrl: e.FIREFLY_IMS_TOKEN_URL,
+      scope: defaultFireflyScope,
+      requestTimeoutMs: e.FIREFLY_REQUEST_TIMEOUT_MS,
+    },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,

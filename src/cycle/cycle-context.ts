@@ -40,6 +40,8 @@ export interface CycleContext {
   /** This cycle's own directory; removed when the cycle ends, whatever the outcome. */
   workDir: string;
   limits: { maxAssetBytes: number; transferTimeoutMs: number };
+  /** True on the job's last attempt. */
+  finalAttempt: boolean;
   /** Aborted when the worker shuts down. */
   signal: AbortSignal;
   /** A deadline for one file transfer, also aborted on shutdown. */

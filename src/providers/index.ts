@@ -1,6 +1,7 @@
 /** The recipes this service offers, by the name a subfunction uses in the connections file. */
 import { backgroundRemoveRecipe, faceEnhanceRecipe, upscaleRecipe } from './adcreative/image-jobs.ts';
 import { photoshootRecipe } from './adcreative/photoshoot.ts';
+import { workflowRecipe } from './firefly/workflow-recipe.ts';
 import { convertRecipe } from './local/convert.ts';
 import type { Recipe } from './recipe.ts';
 import { sartiqRecipes } from './sartiq/recipes.ts';
@@ -33,6 +34,7 @@ export const builtInRecipes: readonly Recipe[] = [
   upscaleRecipe,
   faceEnhanceRecipe,
   ...sartiqRecipes,
+  workflowRecipe,
 ];
 
 /**

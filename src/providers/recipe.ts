@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { AssetAttributeId } from '../creative-force/contract.ts';
 import type { ExpectedOutput, OutputAsset, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
 import type { AdCreativeClient } from './adcreative/client.ts';
+import type { FireflyProvider } from './firefly/workflow-recipe.ts';
 import type { SartiqClient } from './sartiq/client.ts';
 
 /** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
@@ -111,6 +112,7 @@ export interface RecipeMemory {
 export interface ProviderClients {
   adcreative?: AdCreativeClient;
   sartiq?: SartiqClient;
+  firefly?: FireflyProvider;
 }
 
 export interface RecipeRun<Options> {
@@ -128,6 +130,8 @@ export interface RecipeRun<Options> {
   outputDir: string;
   memory: RecipeMemory;
   providers: ProviderClients;
+  /** True on the cycle's last attempt: a recipe that gives up now may release what it holds. */
+  finalAttempt: boolean;
   signal: AbortSignal;
   logger: Logger;
 }

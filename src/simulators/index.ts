@@ -2,4 +2,5 @@
 
 export * from './adcreative/index.ts';
 export * from './creative-force/index.ts';
+export * from './firefly/index.ts';
 export * from './sartiq/index.ts';

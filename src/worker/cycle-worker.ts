@@ -138,6 +138,7 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
       event,
       client: deps.clientFor(connection),
       providers: deps.providersFor(connection),
+      finalAttempt,
       workDir,
       limits: { maxAssetBytes: deps.maxAssetBytes, transferTimeoutMs: deps.transferTimeoutMs },
       signal,

@@ -84,6 +84,7 @@ function cycleContext(taskProcessId: string): CycleContext {
     event: webhookPayloadSchema.parse(sim.webhookPayload(taskProcessId)),
     client,
     providers: {},
+    finalAttempt: false,
     workDir,
     limits: { maxAssetBytes: 10 * 1024 * 1024, transferTimeoutMs: 10_000 },
     signal: shutdown.signal,

@@ -79,6 +79,7 @@ async function prepareRun(
     outputDir,
     memory: { get: () => undefined, set: async () => {} },
     providers: {},
+    finalAttempt: false,
     signal,
     logger: pino({ level: 'silent' }),
   };
@@ -238,6 +239,7 @@ describe('recipe registry', () => {
       'sartiq-face-fix',
       'sartiq-upscale',
       'sartiq-video',
+      'firefly-workflow',
     ]);
     expect(recipeRegistry.get('convert')).toBe(convertRecipe);
   });

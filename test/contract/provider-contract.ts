@@ -103,6 +103,7 @@ export function providerContract(adapter: ProviderAdapter): void {
           set: async (key, value) => void memory.set(key, value),
         },
         providers: harness.providers,
+        finalAttempt: false,
         signal,
         logger: pino({ level: 'silent' }),
       };

@@ -48,6 +48,8 @@ export async function startStack(
     adcreative?: { baseUrl: string; credentials: Record<string, string> };
     /** A Sartiq (simulator) account for the connection. */
     sartiq?: { baseUrl: string; credentials: { email: string; password: string } };
+    /** An Adobe Firefly (simulator) credential for the connection. */
+    firefly?: { baseUrl: string; tokenUrl: string; credentials: Record<string, string> };
     env?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
@@ -68,6 +70,7 @@ export async function startStack(
           creativeForce: { clientId: '${T_CF_ID}', clientSecret: '${T_CF_SECRET}', webhookSecrets: ['${T_CF_HOOK}'] },
           ...(options.adcreative ? { adcreative: options.adcreative.credentials } : {}),
           ...(options.sartiq ? { sartiq: options.sartiq.credentials } : {}),
+          ...(options.firefly ? { firefly: options.firefly.credentials } : {}),
           subfunctions: {
             '54': {
               recipe: options.recipe ?? 'convert',
@@ -93,6 +96,9 @@ export async function startStack(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(options.adcreative ? { ADCREATIVE_API_BASE_URL: options.adcreative.baseUrl } : {}),
     ...(options.sartiq ? { SARTIQ_API_BASE_URL: options.sartiq.baseUrl } : {}),
+    ...(options.firefly
+      ? { FIREFLY_API_BASE_URL: options.firefly.baseUrl, FIREFLY_IMS_TOKEN_URL: options.firefly.tokenUrl }
+      : {}),
     T_CF_ID: app.clientId,
     T_CF_SECRET: app.clientSecret,
     T_CF_HOOK: secret,

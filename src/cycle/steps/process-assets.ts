@@ -44,6 +44,7 @@ export async function processAssets(
           outputDir,
           memory,
           providers: ctx.providers,
+          finalAttempt: ctx.finalAttempt,
           signal: ctx.signal,
           logger: ctx.logger,
         });

@@ -1,0 +1,218 @@
+/**
+ * Recipe `firefly-workflow`: runs a studio's published Adobe Firefly workflow on the task's images.
+ * Inputs go to Firefly as Creative Force's own pre-signed S3 GET URLs (Firefly accepts S3), so they
+ * are neither downloaded nor uploaded again. One run per image a drop box needs; several tasks
+ * waiting on the same workflow share one batch (see batch-gatherer.ts), and each task reads only
+ * its own runs' results and fails alone when one of them fails.
+ *
+ * Never pay twice: the batch id and this task's run indexes are saved in the job before polling,
+ * so a retry resumes the same batch. A cycle abandoned by its deadline (its last attempt timed
+ * out) cancels the batch when no other task shares it.
+ */
+import { mkdir } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { z } from 'zod';
+import { ConnectorError } from '../../errors.ts';
+import { pollUntil } from '../poll.ts';
+import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { downloadWithRetry } from '../provider-work.ts';
+import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
+import type { BatchAssignment, BatchGatherer } from './batch-gatherer.ts';
+import type { FireflyClient, FireflyNodeInput } from './client.ts';
+
+const template = z
+  .string()
+  .min(1)
+  .refine((t) => unknownPlaceholders(t).length === 0, {
+    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
+  });
+
+/** What fills one input node of the workflow. */
+const nodeSource = z.union([
+  /** The drop box's input image (the input of the same position, else the first). */
+  z.strictObject({ from: z.literal('input') }),
+  /** A color reference file of the task. */
+  z.strictObject({ from: z.literal('colorReference'), index: z.number().int().min(0).default(0) }),
+  /** A text built from a template over the task. */
+  z.strictObject({ text: template }),
+]);
+
+export const workflowOptionsSchema = z.strictObject({
+  workflowId: z.uuid(),
+  /** Input node id (from the workflow's sample cURL) → what fills it. */
+  inputs: z
+    .record(z.string().min(1), nodeSource)
+    .refine((m) => Object.keys(m).length > 0, { message: 'map at least one input node' }),
+  /** Take only this output node's results (default: every output with a URL). */
+  outputNodeId: z.string().optional(),
+  /** How long the first task waits for others before the shared batch is executed. */
+  gatherWindowMs: z.number().int().min(0).max(60_000).default(2_000),
+  pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
+  deadlineMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(3_600_000)
+    .default(20 * 60_000),
+});
+export type WorkflowOptions = z.output<typeof workflowOptionsSchema>;
+
+/** AWS: Creative Force's pre-signed URLs are S3 URLs. */
+const storageType = 'AWS';
+
+interface WorkflowMemory extends BatchAssignment {
+  /** The mappingKeyId each of this task's runs fills, in run order. */
+  slots: string[];
+}
+
+export interface FireflyProvider {
+  client: FireflyClient;
+  batches: BatchGatherer;
+}
+
+function requireFirefly(run: RecipeRun<unknown>): FireflyProvider {
+  const provider = run.providers.firefly;
+  if (!provider) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no Adobe Firefly credentials');
+  return provider;
+}
+
+function inputUrlFor(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: number): string {
+  const position = request.slot.positionName?.trim().toLowerCase();
+  const matching = position ? run.inputUrls.filter((i) => i.positionName?.trim().toLowerCase() === position) : [];
+  const candidates = matching.length > 0 ? matching : run.inputUrls.slice(0, 1);
+  const input = candidates[n % Math.max(1, candidates.length)];
+  if (!input) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset for the Firefly workflow');
+  return input.url;
+}
+
+function runInputs(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: number): FireflyNodeInput[] {
+  const values = templateValues(run.context);
+  return Object.entries(run.options.inputs).map(([nodeId, source]): FireflyNodeInput => {
+    if ('text' in source) return { node_id: nodeId, content: fillTemplate(source.text, values) };
+    if (source.from === 'input')
+      return { node_id: nodeId, content: [{ presignedUrl: inputUrlFor(run, request, n), storageType }] };
+    const reference = run.colorReferenceUrls[source.index];
+    if (!reference) {
+      throw new ConnectorError(
+        'TASK_INPUT_MISSING',
+        `the workflow's node ${nodeId} needs color reference ${source.index + 1}; the task has ${run.colorReferenceUrls.length}`,
+      );
+    }
+    return { node_id: nodeId, content: [{ presignedUrl: reference.url, storageType }] };
+  });
+}
+
+async function runWorkflow(run: RecipeRun<WorkflowOptions>): Promise<Map<string, ProducedFile[]>> {
+  const { client, batches } = requireFirefly(run);
+  const { options, memory, signal, logger } = run;
+  const call = <T>(fn: () => Promise<T>) => batches.call(client.connectionId, fn, signal);
+  let saved = memory.get<WorkflowMemory>('firefly-workflow');
+  if (!saved) {
+    const runs: FireflyNodeInput[][] = [];
+    const slots: string[] = [];
+    for (const request of run.requests) {
+      for (let n = 0; n < request.count; n += 1) {
+        runs.push(runInputs(run, request, n));
+        slots.push(request.slot.mappingKeyId);
+      }
+    }
+    const assignment = await batches.join(client, options.workflowId, runs, options.gatherWindowMs, signal);
+    saved = { ...assignment, slots };
+    await memory.set('firefly-workflow', saved); // before polling: a retry resumes this batch
+    logger.info(
+      { batchId: saved.batchId, runs: saved.runIndexes, shared: saved.totalRuns > saved.runIndexes.length },
+      'firefly batch joined',
+    );
+  } else {
+    logger.info({ batchId: saved.batchId, runs: saved.runIndexes }, 'firefly batch resumed');
+  }
+  const { batchId, runIndexes } = saved;
+
+  try {
+    await pollUntil(
+      async () => {
+        const status = await call(() => client.batchStatus(batchId, signal));
+        return status.terminal ? status : undefined;
+      },
+      {
+        intervalMs: options.pollIntervalMs,
+        maxIntervalMs: 15_000,
+        deadline: Date.now() + options.deadlineMs,
+        signal,
+        what: `Firefly batch ${batchId}`,
+        provider: 'firefly',
+      },
+    );
+  } catch (err) {
+    const abandoned = err instanceof ConnectorError && err.code === 'PROVIDER_TIMEOUT' && run.finalAttempt;
+    if (abandoned && saved.totalRuns === runIndexes.length) {
+      await client.cancelBatch(batchId).then(
+        () => logger.info({ batchId }, 'firefly batch cancelled: the cycle gave up on it'),
+        (e: unknown) => logger.warn({ err: e, batchId }, 'firefly batch not cancelled'),
+      );
+    }
+    throw err;
+  }
+
+  const executions = new Map((await call(() => client.executions(batchId, signal))).map((e) => [e.assetIndex, e]));
+  const dir = join(run.outputDir, 'firefly');
+  await mkdir(dir, { recursive: true });
+  const result = new Map<string, ProducedFile[]>();
+  for (const [position, runIndex] of runIndexes.entries()) {
+    const mappingKeyId = saved.slots[position] ?? '';
+    const execution = executions.get(runIndex);
+    if (execution?.status.toLowerCase() !== 'success') {
+      throw new ConnectorError(
+        'PROVIDER_GENERATION_FAILED',
+        `Adobe Firefly run ${runIndex} of batch ${batchId} failed: ${execution?.error ?? 'no result'}`,
+        {
+          details: { provider: 'firefly', batchId, runIndex },
+        },
+      );
+    }
+    const outputs = execution.outputs.filter((o) => o.url && (!options.outputNodeId || o.nodeId === options.outputNodeId));
+    if (outputs.length === 0) {
+      throw new ConnectorError(
+        'PROVIDER_GENERATION_FAILED',
+        `Adobe Firefly run ${runIndex} of batch ${batchId} produced no output`,
+        {
+          details: { provider: 'firefly', batchId, runIndex },
+        },
+      );
+    }
+    const files = result.get(mappingKeyId) ?? [];
+    for (const [k, output] of outputs.entries()) {
+      const url = output.url ?? '';
+      const extension = extname(new URL(url).pathname).toLowerCase() || (output.mimeType === 'image/jpeg' ? '.jpg' : '.png');
+      const fileName = `firefly-${mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${runIndex + 1}-${k + 1}${extension}`;
+      const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal));
+      files.push({
+        path: file.path,
+        fileName,
+        bytes: file.bytes,
+        contentType: file.contentType,
+        kind: file.contentType.startsWith('video/') ? 'video' : 'photo',
+      });
+    }
+    result.set(mappingKeyId, files);
+  }
+  return result;
+}
+
+export const workflowRecipe: Recipe<WorkflowOptions> = {
+  name: 'firefly-workflow',
+  provider: 'firefly',
+  inputsAs: 'urls',
+  optionsSchema: workflowOptionsSchema,
+  needs: (o) => {
+    const sources = Object.values(o.inputs);
+    const texts = sources.flatMap((s) => ('text' in s ? [s.text] : []));
+    return {
+      colorReferences: sources.some((s) => 'from' in s && s.from === 'colorReference'),
+      annotations: usesField(texts, 'reviewerComments'),
+      product: usesField(texts, 'productName'),
+    };
+  },
+  cannotFill: () => null,
+  run: runWorkflow,
+};
