@@ -9,20 +9,17 @@
  * not process the request, so it is sent once more with a fresh JWT. Everything else is raised as a
  * ConnectorError (errors.ts) for the job layer: a start call is never repeated blindly.
  */
-import { randomUUID } from 'node:crypto';
 import { createWriteStream, openAsBlob } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { type Dispatcher, FormData, request } from 'undici';
+import { type Dispatcher, FormData } from 'undici';
 import type { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
+import { authorizedCall, type Consume, readText, writeBeside } from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
 import type { AdCreativeConfig, AdCreativeJobPaths, AdCreativePaths } from './config.ts';
 import {
   type AdCreativeExchange,
-  type AdCreativeResponse,
   adCreativeProvider,
   badResponse,
   parseShape,
@@ -130,11 +127,6 @@ interface CallSpec {
   /** Multipart body, built again for each attempt (a file part is a Blob read from disk each time). */
   form?: () => Promise<FormData>;
 }
-
-/** Reads a 2xx body; runs under the attempt's deadline. */
-type Consume<T> = (body: Dispatcher.ResponseData['body'], signal: AbortSignal) => Promise<T>;
-
-const readText: Consume<string> = (body) => body.text();
 
 /** Typed calls of the AdCreative API for one connection. */
 export class AdCreativeClient {
@@ -266,8 +258,7 @@ export class AdCreativeClient {
       lowResolution: 'false',
       format: downloadFormats[task.format],
     };
-    const tempPath = join(dirname(destPath), `.${basename(destPath)}.${randomUUID()}.part`);
-    try {
+    return writeBeside(destPath, async (tempPath) => {
       const {
         exchange,
         status,
@@ -278,12 +269,8 @@ export class AdCreativeClient {
         return file.bytesWritten;
       });
       if (bytes === 0) throw badResponse(exchange, status, 'with an empty image');
-      await rename(tempPath, destPath);
       return { path: destPath, bytes };
-    } catch (err) {
-      await rm(tempPath, { force: true });
-      throw err;
-    }
+    });
   }
 
   #paths(kind: JobKind): AdCreativeJobPaths {
@@ -319,41 +306,32 @@ export class AdCreativeClient {
   ): Promise<{ exchange: AdCreativeExchange; status: number; value: T }> {
     const exchange: AdCreativeExchange = { method: spec.method, path: spec.path };
     const query = spec.query ? `?${new URLSearchParams(spec.query)}` : '';
-    const url = `${this.#config.baseUrl}${spec.path}${query}`;
-    const timeoutMs = this.#config.requestTimeoutMs;
     const { apiKey, apiSecret, jwtPrivateKey } = this.#credentials;
-    for (let retried = false; ; retried = true) {
-      const token = await this.#jwt.getToken(this.#jwtConnection, signal);
-      const body = spec.form ? await spec.form() : null;
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const attemptSignal = signal ? AbortSignal.any([deadline, signal]) : deadline;
-      let failure: AdCreativeResponse;
-      try {
-        const answer = await request(url, {
-          method: spec.method,
-          dispatcher: this.#dispatcher,
-          headers: {
-            accept: 'application/json',
-            authorization: `Bearer ${token}`,
-            'x-api-key': apiKey,
-            'x-api-secret': apiSecret,
-          },
-          body,
-          signal: attemptSignal,
-        });
-        if (answer.statusCode >= 200 && answer.statusCode < 300) {
-          return { exchange, status: answer.statusCode, value: await consume(answer.body, attemptSignal) };
-        }
-        failure = { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() };
-      } catch (err) {
-        throw transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
-      }
-      if (failure.status === 401 && !retried) {
-        this.#logger.info({ method: spec.method, path: spec.path }, 'AdCreative refused the JWT (401); renewing it once');
-        await this.#jwt.invalidate(this.connectionId, token);
-        continue;
-      }
-      throw statusError(this.#logger, exchange, failure, { secrets: [apiKey, apiSecret, jwtPrivateKey, token] });
-    }
+    const { status, value } = await authorizedCall({
+      url: `${this.#config.baseUrl}${spec.path}${query}`,
+      method: spec.method,
+      exchange,
+      dispatcher: this.#dispatcher,
+      timeoutMs: this.#config.requestTimeoutMs,
+      signal,
+      tokens: {
+        getToken: (tokenSignal) => this.#jwt.getToken(this.#jwtConnection, tokenSignal),
+        invalidate: (token) => this.#jwt.invalidate(this.connectionId, token),
+      },
+      headers: (token) => ({
+        accept: 'application/json',
+        authorization: `Bearer ${token}`,
+        'x-api-key': apiKey,
+        'x-api-secret': apiSecret,
+      }),
+      body: spec.form,
+      consume,
+      transportError,
+      logger: this.#logger,
+      renewMessage: 'AdCreative refused the JWT (401); renewing it once',
+      statusError: (response, token) =>
+        statusError(this.#logger, exchange, response, { secrets: [apiKey, apiSecret, jwtPrivateKey, token] }),
+    });
+    return { exchange, status, value };
   }
 }

@@ -8,11 +8,15 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
-import { ConnectorError, type ErrorCode } from '../../errors.ts';
-import { checkBodyShape } from '../../http/body-shape.ts';
-import { parseRetryAfter } from '../../http/retry-after.ts';
-import { classifyTransportError, type TransportSignals } from '../../http/transport-errors.ts';
+import type { ConnectorError, ErrorCode } from '../../errors.ts';
+import {
+  type ProviderTransportContext,
+  plainSummary,
+  providerErrors,
+  providerStatusError,
+  type StatusErrorOptions as SharedStatusErrorOptions,
+  type StatusErrorSpec,
+} from '../../http/provider-errors.ts';
 import { type AdCreativeProblem, problemListSchema, standardErrorBodySchema } from './schemas.ts';
 
 /** `details.provider` of every error raised for AdCreative. */
@@ -46,17 +50,8 @@ const inputRefusals = new Map([
   ['file_too_large', 'AdCreative refused the image as too large (file_too_large)'],
 ]);
 
-/** How many characters of a raw error body are logged. */
-const loggedBodyChars = 4096;
 /** How many characters of a body that is not a known error shape go into the message. */
 const plainSummaryChars = 300;
-
-/** Replaces every occurrence of the given secrets (those of 4+ characters) with `[Redacted]`. */
-function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join('[Redacted]');
-  return result;
-}
 
 /**
  * Reads an error body: the standard and validation shapes, the background-removal list, and the
@@ -78,66 +73,49 @@ function parseAdCreativeError(text: string): AdCreativeErrorInfo {
       traceId: body.traceId ?? body.extensions?.traceId ?? null,
     };
   }
-  const plain = text.trim();
-  const readable = plain !== '' && !plain.startsWith('<');
-  return { summary: readable ? plain.slice(0, plainSummaryChars) : undefined, problems: [], traceId: null };
+  return { summary: plainSummary(text, plainSummaryChars, false), problems: [], traceId: null };
 }
 
-/** Options of statusError. */
-export interface StatusErrorOptions {
-  /** Values that must not appear in the message, details or log. */
-  secrets: readonly string[];
-  /** Overrides the code derived from the status (not the input refusals); e.g. PROVIDER_AUTH_FAILED for the JWT endpoints. */
-  code?: ErrorCode;
-}
+/** Options of statusError (`code` does not override the input refusals). */
+export type StatusErrorOptions = Omit<SharedStatusErrorOptions, 'service'>;
+
+const identity = { provider: adCreativeProvider, label: 'AdCreative' };
 
 /**
- * The ConnectorError of a non-2xx answer; logs the raw body (truncated, secrets redacted) at warn.
+ * How AdCreative's error answers read:
  *
  * - a background-removal problem `unknown_foreground` / `file_too_large` → PROVIDER_INPUT_REFUSED
  * - 401, 403 → PROVIDER_AUTH_FAILED; 429 → PROVIDER_RATE_LIMITED (retryAfterMs from Retry-After)
  * - 5xx → PROVIDER_SERVER_ERROR
  * - 400 whose messages mention credits → PROVIDER_NO_CREDITS; any other 4xx → PROVIDER_REJECTED
  */
+const statusSpec: StatusErrorSpec<AdCreativeErrorInfo> = {
+  parse: parseAdCreativeError,
+  codeOf: (status, info) => codeOfStatus(status, info.summary),
+  logFields: (info) => ({ traceId: info.traceId }),
+  details: (info) => ({
+    traceId: info.traceId,
+    problemCodes: info.problems.flatMap((problem) => (problem.code === null ? [] : [problem.code])),
+  }),
+  refusal: (info) => {
+    for (const problem of info.problems) {
+      const refusal = problem.code === null ? undefined : inputRefusals.get(problem.code);
+      if (refusal !== undefined) {
+        return { code: 'PROVIDER_INPUT_REFUSED', message: `${refusal}${problem.detail ? `: ${problem.detail}` : ''}` };
+      }
+    }
+    return undefined;
+  },
+};
+
+/** The ConnectorError of a non-2xx answer; logs the raw body (truncated, secrets redacted) at warn. */
 export function statusError(
   logger: Logger,
   exchange: AdCreativeExchange,
   response: AdCreativeResponse,
   options: StatusErrorOptions,
 ): ConnectorError {
-  const { status } = response;
-  const body = redact(response.text, options.secrets);
-  const info = parseAdCreativeError(body);
-  logger.warn(
-    {
-      provider: adCreativeProvider,
-      method: exchange.method,
-      path: exchange.path,
-      status,
-      traceId: info.traceId,
-      body: body.length > loggedBodyChars ? `${body.slice(0, loggedBodyChars)}…` : body,
-    },
-    'AdCreative error response',
-  );
-  const problemCodes = info.problems.flatMap((problem) => (problem.code === null ? [] : [problem.code]));
-  const details = {
-    provider: adCreativeProvider,
-    method: exchange.method,
-    path: exchange.path,
-    status,
-    traceId: info.traceId,
-    problemCodes,
-  };
-  for (const problem of info.problems) {
-    const refusal = problem.code === null ? undefined : inputRefusals.get(problem.code);
-    if (refusal === undefined) continue;
-    const message = `${refusal}${problem.detail ? `: ${problem.detail}` : ''}`;
-    return new ConnectorError('PROVIDER_INPUT_REFUSED', message, { details });
-  }
-  const code = options.code ?? codeOfStatus(status, info.summary);
-  const message = `AdCreative ${exchange.method} ${exchange.path} answered ${status}${info.summary ? `: ${info.summary}` : ''}`;
-  const retryAfterMs = status === 429 ? parseRetryAfter(response.headers['retry-after']) : undefined;
-  return new ConnectorError(code, message, { details, retryAfterMs });
+  return providerStatusError(identity, statusSpec, logger, exchange, response, options);
 }
 
 function codeOfStatus(status: number, summary: string | undefined): ErrorCode {
@@ -149,66 +127,14 @@ function codeOfStatus(status: number, summary: string | undefined): ErrorCode {
 }
 
 /** Where a transport failure happened, and the signals that may have ended it. */
-export interface TransportContext extends TransportSignals {
-  exchange: AdCreativeExchange;
-  timeoutMs: number;
-}
+export type TransportContext = ProviderTransportContext;
 
 /**
- * What to throw when a request failed before or while its answer arrived: the caller's abort
- * reason, PROVIDER_TIMEOUT (deadline or undici timeouts) or PROVIDER_NETWORK.
+ * The errors bound to AdCreative (see src/http/provider-errors.ts): `badResponse` (a 2xx answer
+ * that is not what the contract promises), `readJson`, `parseShape` and `transportError` (the
+ * caller's abort reason, PROVIDER_TIMEOUT or PROVIDER_NETWORK).
  */
-export function transportError(err: unknown, context: TransportContext): unknown {
-  const { exchange, timeoutMs } = context;
-  const failure = classifyTransportError(err, context);
-  if (failure.kind === 'aborted') return failure.reason;
-  const where = `${exchange.method} ${exchange.path}`;
-  const details = { provider: adCreativeProvider, method: exchange.method, path: exchange.path };
-  if (failure.kind === 'timeout') {
-    return new ConnectorError('PROVIDER_TIMEOUT', `AdCreative ${where} did not complete within ${timeoutMs} ms`, {
-      cause: err,
-      details,
-    });
-  }
-  return new ConnectorError('PROVIDER_NETWORK', `AdCreative ${where} failed: ${failure.reason}`, { cause: err, details });
-}
-
-/** PROVIDER_BAD_RESPONSE for a 2xx answer that is not what the contract promises. */
-export function badResponse(
-  exchange: AdCreativeExchange,
-  status: number,
-  what: string,
-  extra: Record<string, unknown> = {},
-): ConnectorError {
-  return new ConnectorError(
-    'PROVIDER_BAD_RESPONSE',
-    `AdCreative ${exchange.method} ${exchange.path} answered ${status} ${what}`,
-    {
-      details: { provider: adCreativeProvider, method: exchange.method, path: exchange.path, status, ...extra },
-    },
-  );
-}
-
-/** Parses a 2xx JSON body; PROVIDER_BAD_RESPONSE when it is not JSON. */
-export function readJson(exchange: AdCreativeExchange, status: number, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badResponse(exchange, status, 'with a body that is not JSON');
-  }
-}
-
-/** Checks a value from a 2xx body against its schema; PROVIDER_BAD_RESPONSE names the first bad field. */
-export function parseShape<S extends z.ZodType>(
-  schema: S,
-  exchange: AdCreativeExchange,
-  status: number,
-  value: unknown,
-): z.output<S> {
-  const check = checkBodyShape(schema, value);
-  if (check.ok) return check.value;
-  throw badResponse(exchange, status, `with an unexpected body: ${check.summary}`, { issues: check.issues });
-}
+export const { badResponse, readJson, parseShape, transportError } = providerErrors(identity);
 
 /** The JSON of a body, or of its part from the first `{` / `[` on (a body may be prefixed by text). */
 function parseEmbeddedJson(text: string): unknown {

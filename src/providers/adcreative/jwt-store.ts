@@ -13,16 +13,15 @@
  * GenerateJwtToken. While one caller renews, the others keep using the current JWT if it has not
  * expired, and otherwise poll until the new one appears (or the failure marker, or a deadline).
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ConnectorError } from '../../errors.ts';
-import { sharedDispatcher } from '../../http/shared-agent.ts';
-import { type FetchedToken, SharedTokenCache, type SharedTokenErrors, type TokenRenewal } from '../../http/shared-token-cache.ts';
+import { requestText } from '../../http/provider-request.ts';
+import { type ProviderTokenStoreOptions, providerTokenStore } from '../../http/provider-token-store.ts';
+import type { FetchedToken, SharedTokenCache, TokenRenewal } from '../../http/shared-token-cache.ts';
 import type { AdCreativeConfig } from './config.ts';
 import {
   type AdCreativeExchange,
-  type AdCreativeResponse,
   adCreativeProvider,
   badResponse,
   parseShape,
@@ -48,27 +47,13 @@ export interface AdCreativeJwtProvider {
   invalidate(connectionId: string, token: string): Promise<void>;
 }
 
-/** Options of AdCreativeJwtStore; only the first three are required. */
-export interface AdCreativeJwtStoreOptions {
-  redis: Redis;
-  /** `baseUrl`, `paths.generateJwt`, `paths.refreshJwt` and `requestTimeoutMs` are used. */
-  config: AdCreativeConfig;
-  logger: Logger;
-  /** Default: the process's shared undici Agent. */
-  dispatcher?: Dispatcher;
-  /** Default `{cfc}:adc-jwt`. */
-  keyPrefix?: string;
-  /** Renew when less than this is left (capped at half the lifetime). Default 300 000. */
-  refreshBeforeExpiryMs?: number;
-  /** Lifetime of the renewal lock (a refresh and a generate may both run). Default 2 x requestTimeoutMs + 30 000. */
-  lockTtlMs?: number;
-  /** How long a caller waits for another caller's renewal before PROVIDER_TIMEOUT. Default 2 x lockTtlMs. */
-  waitTimeoutMs?: number;
-  /** Poll interval while waiting for another caller's renewal. Default 100. */
-  pollIntervalMs?: number;
-  /** How long a failed renewal is reported to the callers that waited on it. Default 5000. */
-  failureTtlMs?: number;
-}
+/**
+ * Options of AdCreativeJwtStore; only the first three are required. `config`: `baseUrl`,
+ * `paths.generateJwt`, `paths.refreshJwt` and `requestTimeoutMs` are used. Defaults: keyPrefix
+ * `{cfc}:adc-jwt`, lockTtlMs 2 x requestTimeoutMs + 30 000 (a refresh and a generate may both run);
+ * a JWT is renewed when less than min(refreshBeforeExpiryMs, half its lifetime) is left.
+ */
+export type AdCreativeJwtStoreOptions = ProviderTokenStoreOptions<AdCreativeConfig>;
 
 /** A JWT as issued, with expiries turned into TTLs. */
 interface IssuedJwt {
@@ -76,21 +61,6 @@ interface IssuedJwt {
   ttlMs: number;
   refresh: { token: string; ttlMs: number } | null;
 }
-
-/** How this store's waiting callers fail (PROVIDER_* codes, `details.provider`). */
-const jwtErrors: SharedTokenErrors = {
-  waitTimeout: (connectionId, waitTimeoutMs) =>
-    new ConnectorError(
-      'PROVIDER_TIMEOUT',
-      `no AdCreative JWT for connection ${connectionId} after waiting ${waitTimeoutMs} ms for another renewal`,
-      { details: { provider: adCreativeProvider, connectionId } },
-    ),
-  sharedFailureDetails: (connectionId) => ({ provider: adCreativeProvider, connectionId }),
-  unreadableFailure: (connectionId) =>
-    new ConnectorError('PROVIDER_NETWORK', `AdCreative JWT renewal of connection ${connectionId} failed`, {
-      details: { provider: adCreativeProvider, connectionId },
-    }),
-};
 
 /** The Redis-backed AdCreativeJwtProvider described at the top of this file. */
 export class AdCreativeJwtStore implements AdCreativeJwtProvider {
@@ -101,22 +71,19 @@ export class AdCreativeJwtStore implements AdCreativeJwtProvider {
 
   constructor(options: AdCreativeJwtStoreOptions) {
     this.#config = options.config;
-    this.#logger = options.logger.child({ provider: adCreativeProvider });
-    this.#dispatcher = options.dispatcher ?? sharedDispatcher();
-    const lockTtlMs = options.lockTtlMs ?? 2 * options.config.requestTimeoutMs + 30_000;
-    this.#cache = new SharedTokenCache({
-      redis: options.redis,
-      keyPrefix: options.keyPrefix ?? '{cfc}:adc-jwt',
-      lockTtlMs,
-      logger: this.#logger,
-      errors: jwtErrors,
-      keptTokenMessage: 'early AdCreative JWT renewal failed; the current JWT is still valid and stays in use',
-      refreshBeforeExpiryMs: options.refreshBeforeExpiryMs ?? 300_000,
+    const parts = providerTokenStore(options, {
+      provider: adCreativeProvider,
+      token: 'AdCreative JWT',
+      otherRenewal: 'renewal',
+      renewal: 'AdCreative JWT renewal',
+      keyPrefix: '{cfc}:adc-jwt',
+      lockTtlMs: 2 * options.config.requestTimeoutMs + 30_000,
       refreshFraction: 0.5,
-      waitTimeoutMs: options.waitTimeoutMs ?? 2 * lockTtlMs,
-      pollIntervalMs: options.pollIntervalMs ?? 100,
-      failureTtlMs: options.failureTtlMs ?? 5000,
+      keptTokenMessage: 'early AdCreative JWT renewal failed; the current JWT is still valid and stays in use',
     });
+    this.#cache = parts.cache;
+    this.#logger = parts.logger;
+    this.#dispatcher = parts.dispatcher;
   }
 
   getToken(connection: AdCreativeJwtConnection, signal?: AbortSignal): Promise<string> {
@@ -152,21 +119,17 @@ export class AdCreativeJwtStore implements AdCreativeJwtProvider {
   /** POSTs to a JWT endpoint. A 4xx other than 429 means the credentials (or refresh token) were refused. */
   async #issue(logger: Logger, path: string, body: Record<string, string>, signal: AbortSignal | undefined): Promise<IssuedJwt> {
     const exchange: AdCreativeExchange = { method: 'POST', path };
-    const timeoutMs = this.#config.requestTimeoutMs;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    let response: AdCreativeResponse;
-    try {
-      const answer = await request(`${this.#config.baseUrl}${path}`, {
-        method: 'POST',
-        dispatcher: this.#dispatcher,
-        headers: { 'content-type': 'application/json; x-api-version=1.0', accept: 'application/json' },
-        body: JSON.stringify(body),
-        signal: signal ? AbortSignal.any([deadline, signal]) : deadline,
-      });
-      response = { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() };
-    } catch (err) {
-      throw transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
-    }
+    const response = await requestText({
+      url: `${this.#config.baseUrl}${path}`,
+      method: 'POST',
+      exchange,
+      dispatcher: this.#dispatcher,
+      headers: { 'content-type': 'application/json; x-api-version=1.0', accept: 'application/json' },
+      body: JSON.stringify(body),
+      timeoutMs: this.#config.requestTimeoutMs,
+      signal,
+      transportError,
+    });
     const { status } = response;
     if (status < 200 || status >= 300) {
       const refused = status >= 400 && status < 500 && status !== 429;

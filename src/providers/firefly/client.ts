@@ -14,17 +14,12 @@
  *
  * Outputs are presigned URLs: downloads carry none of the API headers.
  */
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
+import { authorizedCall, type DownloadedResult, downloadResult, readText } from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
-import { readS3Error, urlForMessages } from '../../media/download.ts';
 import {
   type FireflyConfig,
   type FireflyCredentials,
@@ -36,12 +31,11 @@ import {
 import {
   badResponse,
   type FireflyExchange,
-  type FireflyResponse,
+  fireflyErrors,
   fireflyProvider,
   parseShape,
   readJson,
   statusError,
-  storageError,
   transportError,
 } from './errors.ts';
 import {
@@ -94,15 +88,7 @@ export interface FireflyClientOptions {
 }
 
 /** A downloaded result. */
-export interface FireflyDownloadedFile {
-  path: string;
-  bytes: number;
-  /**
-   * The Content-Type of the answer (parameters dropped); when absent or generic
-   * (`application/octet-stream`), the type of the URL's file extension, if known.
-   */
-  contentType: string;
-}
+export type FireflyDownloadedFile = DownloadedResult;
 
 /** One API call. */
 interface ApiCall {
@@ -236,43 +222,17 @@ export class FireflyClient {
    * @throws ConnectorError PROVIDER_BAD_RESPONSE for a URL that is not http(s) or an empty body;
    *   see storageError for the statuses; PROVIDER_TIMEOUT / PROVIDER_NETWORK.
    */
-  async download(url: string, destPath: string, signal?: AbortSignal): Promise<FireflyDownloadedFile> {
-    const exchange: FireflyExchange = { method: 'GET', path: urlForMessages(url) };
-    if (!/^https?:\/\//i.test(url) || exchange.path === '[invalid URL]') {
-      throw badResponse(exchange, 200, 'a result URL that is not an http(s) URL');
-    }
-    const timeoutMs = this.#config.requestTimeoutMs;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const attemptSignal = signal ? AbortSignal.any([deadline, signal]) : deadline;
-    const transport = { exchange, timeoutMs, deadline, callerSignal: signal };
-    const tempPath = join(dirname(destPath), `.${basename(destPath)}.${randomUUID()}.part`);
-    try {
-      let answer: Dispatcher.ResponseData;
-      try {
-        answer = await request(url, { method: 'GET', dispatcher: this.#dispatcher, signal: attemptSignal });
-      } catch (err) {
-        throw transportError(err, transport);
-      }
-      const { statusCode, headers, body } = answer;
-      if (statusCode < 200 || statusCode >= 300) {
-        throw storageError(this.#logger, exchange, statusCode, headers, await readS3Error(body));
-      }
-      let bytes: number;
-      try {
-        const file = createWriteStream(tempPath, { flags: 'wx' });
-        await pipeline(body, file, { signal: attemptSignal });
-        bytes = file.bytesWritten;
-      } catch (err) {
-        body.destroy();
-        throw transportError(err, transport);
-      }
-      if (bytes === 0) throw badResponse(exchange, statusCode, 'with an empty body');
-      await rename(tempPath, destPath);
-      return { path: destPath, bytes, contentType: resultContentType(headers['content-type'], url) };
-    } catch (err) {
-      await rm(tempPath, { force: true });
-      throw err;
-    }
+  download(url: string, destPath: string, signal?: AbortSignal): Promise<FireflyDownloadedFile> {
+    return downloadResult({
+      url,
+      destPath,
+      dispatcher: this.#dispatcher,
+      timeoutMs: this.#config.requestTimeoutMs,
+      signal,
+      errors: fireflyErrors,
+      logger: this.#logger,
+      typesByExtension,
+    });
   }
 
   async #json<S extends z.ZodType>(schema: S, call: ApiCall, signal: AbortSignal | undefined): Promise<z.output<S>> {
@@ -287,43 +247,39 @@ export class FireflyClient {
   async #call(call: ApiCall, signal: AbortSignal | undefined): Promise<ApiAnswer> {
     const exchange: FireflyExchange = { method: call.method, path: call.path };
     const query = call.query ? `?${new URLSearchParams(call.query)}` : '';
-    const url = `${this.#config.baseUrl}${call.path}${query}`;
-    const timeoutMs = this.#config.requestTimeoutMs;
     const body = call.json === undefined ? null : JSON.stringify(call.json);
-    for (let retried = false; ; retried = true) {
-      const token = await this.#tokens.getToken(this.#tokenConnection, signal);
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const attemptSignal = signal ? AbortSignal.any([deadline, signal]) : deadline;
-      const headers: Record<string, string> = {
-        accept: 'application/json',
-        authorization: `Bearer ${token}`,
-        'x-api-key': this.#credentials.clientId,
-        'x-gw-ims-org-id': this.#credentials.orgId,
-        'x-gw-ims-user-id': this.#credentials.userId,
-        'api-version': fireflyApiVersion,
-      };
-      if (body !== null) headers['content-type'] = 'application/json';
-      let response: FireflyResponse;
-      try {
-        const answer = await request(url, {
-          method: call.method,
-          dispatcher: this.#dispatcher,
-          headers,
-          body,
-          signal: attemptSignal,
-        });
-        response = { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() };
-      } catch (err) {
-        throw transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
-      }
-      if (response.status >= 200 && response.status < 300) return { exchange, status: response.status, text: response.text };
-      if (response.status === 401 && !retried) {
-        this.#logger.info({ method: call.method, path: call.path }, 'Firefly refused the token (401); renewing it once');
-        await this.#tokens.invalidate(this.connectionId, token);
-        continue;
-      }
-      throw statusError(this.#logger, exchange, response, { secrets: [this.#credentials.clientSecret, token] });
-    }
+    const { status, value } = await authorizedCall({
+      url: `${this.#config.baseUrl}${call.path}${query}`,
+      method: call.method,
+      exchange,
+      dispatcher: this.#dispatcher,
+      timeoutMs: this.#config.requestTimeoutMs,
+      signal,
+      tokens: {
+        getToken: (tokenSignal) => this.#tokens.getToken(this.#tokenConnection, tokenSignal),
+        invalidate: (token) => this.#tokens.invalidate(this.connectionId, token),
+      },
+      headers: (token) => {
+        const headers: Record<string, string> = {
+          accept: 'application/json',
+          authorization: `Bearer ${token}`,
+          'x-api-key': this.#credentials.clientId,
+          'x-gw-ims-org-id': this.#credentials.orgId,
+          'x-gw-ims-user-id': this.#credentials.userId,
+          'api-version': fireflyApiVersion,
+        };
+        if (body !== null) headers['content-type'] = 'application/json';
+        return headers;
+      },
+      body: () => body,
+      consume: readText,
+      transportError,
+      logger: this.#logger,
+      renewMessage: 'Firefly refused the token (401); renewing it once',
+      statusError: (response, token) =>
+        statusError(this.#logger, exchange, response, { secrets: [this.#credentials.clientSecret, token] }),
+    });
+    return { exchange, status, text: value };
   }
 }
 
@@ -339,13 +295,3 @@ const typesByExtension: Record<string, string> = {
   '.gif': 'image/gif',
   '.mp4': 'video/mp4',
 };
-
-const genericType = 'application/octet-stream';
-
-/** The media type of a downloaded result: the answer's, else the URL's extension's, else generic. */
-function resultContentType(header: string | string[] | undefined, url: string): string {
-  const sent = (Array.isArray(header) ? header[0] : header)?.split(';')[0]?.trim().toLowerCase();
-  if (sent && sent !== genericType) return sent;
-  const extension = extname(new URL(url).pathname).toLowerCase();
-  return typesByExtension[extension] ?? sent ?? genericType;
-}

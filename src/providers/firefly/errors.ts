@@ -12,12 +12,19 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import { ConnectorError, type ErrorCode } from '../../errors.ts';
-import { checkBodyShape } from '../../http/body-shape.ts';
+import {
+  clip as clipTo,
+  type ProviderTransportContext,
+  plainSummary,
+  providerErrors,
+  providerStatusError,
+  type StatusErrorOptions,
+  type StatusErrorSpec,
+} from '../../http/provider-errors.ts';
 import { parseRetryAfter } from '../../http/retry-after.ts';
-import { classifyTransportError, type TransportSignals } from '../../http/transport-errors.ts';
-import { describeStatus, type S3ErrorInfo } from '../../media/download.ts';
+
+export { redact, type StatusErrorOptions } from '../../http/provider-errors.ts';
 
 /** `details.provider` of every error raised for Firefly. */
 export const fireflyProvider = 'firefly';
@@ -60,8 +67,6 @@ export interface FireflyRateLimit {
   remaining: number | undefined;
 }
 
-/** How many characters of a raw error body are logged. */
-const loggedBodyChars = 4096;
 /** How many characters of an error summary go into the message. */
 const summaryChars = 500;
 /**
@@ -69,13 +74,6 @@ const summaryChars = 500;
  * seconds from now, the other common meaning of the header.
  */
 const smallestUnixResetS = 1_000_000_000;
-
-/** Replaces every occurrence of the given secrets (those of 4+ characters) with `[Redacted]`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join('[Redacted]');
-  return result;
-}
 
 /** Reads a Workflow Builder (`error`, `message`) or IMS (`error`, `error_description`) error body. */
 export function parseFireflyError(text: string): FireflyErrorInfo {
@@ -94,9 +92,7 @@ export function parseFireflyError(text: string): FireflyErrorInfo {
       return { error, message, summary: clip(summary ?? '') || undefined };
     }
   }
-  const plain = text.trim();
-  const readable = plain !== '' && !plain.startsWith('<');
-  return { error: null, message: null, summary: readable ? clip(plain) : undefined };
+  return { error: null, message: null, summary: plainSummary(text, summaryChars) };
 }
 
 /**
@@ -127,18 +123,10 @@ export function fireflyRateLimitResetAtMs(err: unknown): number | undefined {
   return typeof value === 'number' ? value : undefined;
 }
 
-/** Options of statusError. */
-export interface StatusErrorOptions {
-  /** Values that must not appear in the message, details or log. */
-  secrets: readonly string[];
-  /** Overrides the code derived from the status, e.g. PROVIDER_AUTH_FAILED for a refused IMS request. */
-  code?: ErrorCode;
-  /** The subject of the message; default `Firefly`. */
-  service?: string;
-}
+const identity = { provider: fireflyProvider, label: 'Firefly' };
 
 /**
- * The ConnectorError of a non-2xx answer; logs the raw body (truncated, secrets redacted) at warn.
+ * How Firefly's (and Adobe IMS's) error answers read:
  *
  * - 400, 404 and any other 4xx → PROVIDER_REJECTED (the message carries Firefly's `error` and `message`)
  * - 401 (reaches here only after the one retry with a new token), 403 → PROVIDER_AUTH_FAILED
@@ -149,42 +137,36 @@ export interface StatusErrorOptions {
  *   with `retryAfterMs` when Retry-After is given
  * - anything else (e.g. an unfollowed 3xx) → PROVIDER_BAD_RESPONSE
  */
+const statusSpec: StatusErrorSpec<FireflyErrorInfo> = {
+  parse: parseFireflyError,
+  codeOf: codeOfStatus,
+  details: (info) => ({
+    ...(info.error !== null && { fireflyError: clip(info.error) }),
+    ...(info.message !== null && { fireflyMessage: clip(info.message) }),
+  }),
+  retryAfterMs: (response, details) => {
+    if (response.status === 429) {
+      const limit = fireflyRateLimit(response.headers);
+      if (limit.resetAtMs !== undefined) details.rateLimitResetAtMs = limit.resetAtMs;
+      if (limit.limit !== undefined) details.rateLimitLimit = limit.limit;
+      if (limit.remaining !== undefined) details.rateLimitRemaining = limit.remaining;
+      return limit.retryAfterMs;
+    }
+    return response.status >= 500 ? parseRetryAfter(response.headers['retry-after']) : undefined;
+  },
+};
+
+/**
+ * The ConnectorError of a non-2xx answer; logs the raw body (truncated, secrets redacted) at warn.
+ * `options.service` is the subject of the message (default `Firefly`; `Adobe IMS` for the token).
+ */
 export function statusError(
   logger: Logger,
   exchange: FireflyExchange,
   response: FireflyResponse,
   options: StatusErrorOptions,
 ): ConnectorError {
-  const { status } = response;
-  const body = redact(response.text, options.secrets);
-  const info = parseFireflyError(body);
-  logger.warn(
-    {
-      provider: fireflyProvider,
-      method: exchange.method,
-      path: exchange.path,
-      status,
-      body: body.length > loggedBodyChars ? `${body.slice(0, loggedBodyChars)}…` : body,
-    },
-    'Firefly error response',
-  );
-  const details: Record<string, unknown> = { provider: fireflyProvider, method: exchange.method, path: exchange.path, status };
-  if (info.error !== null) details.fireflyError = clip(info.error);
-  if (info.message !== null) details.fireflyMessage = clip(info.message);
-  const code = options.code ?? codeOfStatus(status);
-  const service = options.service ?? 'Firefly';
-  const message = `${service} ${exchange.method} ${exchange.path} answered ${status}${info.summary ? `: ${info.summary}` : ''}`;
-  let retryAfterMs: number | undefined;
-  if (status === 429) {
-    const limit = fireflyRateLimit(response.headers);
-    retryAfterMs = limit.retryAfterMs;
-    if (limit.resetAtMs !== undefined) details.rateLimitResetAtMs = limit.resetAtMs;
-    if (limit.limit !== undefined) details.rateLimitLimit = limit.limit;
-    if (limit.remaining !== undefined) details.rateLimitRemaining = limit.remaining;
-  } else if (status >= 500) {
-    retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-  }
-  return new ConnectorError(code, message, { details, retryAfterMs });
+  return providerStatusError(identity, statusSpec, logger, exchange, response, options);
 }
 
 function codeOfStatus(status: number): ErrorCode {
@@ -196,96 +178,23 @@ function codeOfStatus(status: number): ErrorCode {
   return 'PROVIDER_BAD_RESPONSE';
 }
 
+/** Where a transport failure happened, and the signals that may have ended it. */
+export type TransportContext = ProviderTransportContext;
+
 /**
- * The ConnectorError of a non-2xx answer to the GET of a presigned result URL. Only the S3 error's
- * Code/Message/RequestId are logged (the raw XML of a signature error echoes the signed request).
+ * The errors bound to Firefly (see src/http/provider-errors.ts): `badResponse`, `readJson`,
+ * `parseShape`, `transportError`, and `storageError` for a non-2xx answer to the GET of a presigned
+ * result URL:
  *
  * - 429 → PROVIDER_RATE_LIMITED (Retry-After)
  * - anything else → PROVIDER_SERVER_ERROR (retryable): Firefly announced a result its storage does
  *   not serve (not there yet, or the URL expired). A later attempt that reads the executions again
  *   gets fresh URLs; the job layer bounds the attempts.
  */
-export function storageError(
-  logger: Logger,
-  exchange: FireflyExchange,
-  status: number,
-  headers: IncomingHttpHeaders,
-  s3: S3ErrorInfo,
-): ConnectorError {
-  logger.warn(
-    { provider: fireflyProvider, method: exchange.method, path: exchange.path, status, s3 },
-    'Firefly storage error response',
-  );
-  const details = { provider: fireflyProvider, method: exchange.method, path: exchange.path, status, s3Code: s3.code };
-  const message = `Firefly result ${exchange.method} ${exchange.path} failed: ${describeStatus(status, s3)}`;
-  if (status === 429) {
-    return new ConnectorError('PROVIDER_RATE_LIMITED', message, {
-      details,
-      retryAfterMs: parseRetryAfter(headers['retry-after']),
-    });
-  }
-  return new ConnectorError('PROVIDER_SERVER_ERROR', message, { details });
-}
-
-/** Where a transport failure happened, and the signals that may have ended it. */
-export interface TransportContext extends TransportSignals {
-  exchange: FireflyExchange;
-  timeoutMs: number;
-}
-
-/**
- * What to throw when a request failed before or while its answer arrived: the caller's abort
- * reason, PROVIDER_TIMEOUT (deadline or undici timeouts) or PROVIDER_NETWORK. A ConnectorError
- * (raised while reading a body) passes through.
- */
-export function transportError(err: unknown, context: TransportContext): unknown {
-  const { exchange, timeoutMs } = context;
-  const failure = classifyTransportError(err, context);
-  if (failure.kind === 'aborted') return failure.reason;
-  if (err instanceof ConnectorError) return err;
-  const where = `${exchange.method} ${exchange.path}`;
-  const details = { provider: fireflyProvider, method: exchange.method, path: exchange.path };
-  if (failure.kind === 'timeout') {
-    return new ConnectorError('PROVIDER_TIMEOUT', `Firefly ${where} did not complete within ${timeoutMs} ms`, {
-      cause: err,
-      details,
-    });
-  }
-  return new ConnectorError('PROVIDER_NETWORK', `Firefly ${where} failed: ${failure.reason}`, { cause: err, details });
-}
-
-/** PROVIDER_BAD_RESPONSE for a 2xx answer that is not what the contract promises. */
-export function badResponse(
-  exchange: FireflyExchange,
-  status: number,
-  what: string,
-  extra: Record<string, unknown> = {},
-): ConnectorError {
-  return new ConnectorError('PROVIDER_BAD_RESPONSE', `Firefly ${exchange.method} ${exchange.path} answered ${status} ${what}`, {
-    details: { provider: fireflyProvider, method: exchange.method, path: exchange.path, status, ...extra },
-  });
-}
-
-/** Parses a 2xx JSON body; PROVIDER_BAD_RESPONSE when it is not JSON. */
-export function readJson(exchange: FireflyExchange, status: number, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badResponse(exchange, status, 'with a body that is not JSON');
-  }
-}
-
-/** Checks a 2xx body against its schema; PROVIDER_BAD_RESPONSE names the first bad field. */
-export function parseShape<S extends z.ZodType>(
-  schema: S,
-  exchange: FireflyExchange,
-  status: number,
-  value: unknown,
-): z.output<S> {
-  const check = checkBodyShape(schema, value);
-  if (check.ok) return check.value;
-  throw badResponse(exchange, status, `with an unexpected body: ${check.summary}`, { issues: check.issues });
-}
+export const fireflyErrors = providerErrors(identity, {
+  subject: 'Firefly result',
+});
+export const { badResponse, readJson, parseShape, transportError, storageError } = fireflyErrors;
 
 function textField(value: unknown): string | null {
   if (typeof value === 'string') return value.trim() || null;
@@ -300,5 +209,5 @@ function headerNumber(value: string | string[] | undefined): number | undefined 
 }
 
 function clip(text: string): string {
-  return text.length > summaryChars ? `${text.slice(0, summaryChars)}…` : text;
+  return clipTo(text, summaryChars);
 }

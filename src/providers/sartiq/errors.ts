@@ -9,13 +9,19 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
-import { ConnectorError, type ErrorCode } from '../../errors.ts';
-import { checkBodyShape } from '../../http/body-shape.ts';
-import { parseRetryAfter } from '../../http/retry-after.ts';
-import { classifyTransportError, type TransportSignals } from '../../http/transport-errors.ts';
-import { describeStatus, type S3ErrorInfo } from '../../media/download.ts';
+import type { ConnectorError, ErrorCode } from '../../errors.ts';
+import {
+  clip,
+  type ProviderTransportContext,
+  plainSummary,
+  providerErrors,
+  providerStatusError,
+  type StatusErrorOptions as SharedStatusErrorOptions,
+  type StatusErrorSpec,
+} from '../../http/provider-errors.ts';
 import { fastApiErrorSchema } from './schemas.ts';
+
+export { redact } from '../../http/provider-errors.ts';
 
 /** `details.provider` of every error raised for Sartiq. */
 export const sartiqProvider = 'sartiq';
@@ -51,17 +57,8 @@ export interface SartiqErrorInfo {
   fields: SartiqFieldIssue[];
 }
 
-/** How many characters of a raw error body are logged. */
-const loggedBodyChars = 4096;
 /** How many characters of an error summary go into the message. */
 const summaryChars = 500;
-
-/** Replaces every occurrence of the given secrets (those of 4+ characters) with `[Redacted]`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join('[Redacted]');
-  return result;
-}
 
 /** Reads a FastAPI error body; a body of another shape yields its start as the summary (HTML excluded). */
 export function parseSartiqError(text: string): SartiqErrorInfo {
@@ -74,28 +71,25 @@ export function parseSartiqError(text: string): SartiqErrorInfo {
   const parsed = fastApiErrorSchema.safeParse(json);
   if (parsed.success) {
     const { detail } = parsed.data;
-    if (typeof detail === 'string') return { summary: clip(detail.trim()) || undefined, fields: [] };
+    if (typeof detail === 'string') return { summary: clip(detail.trim(), summaryChars) || undefined, fields: [] };
     if (Array.isArray(detail)) {
       const fields = detail.map((issue) => ({ field: issue.loc.map(String).join('.') || '(root)', message: issue.msg }));
-      return { summary: clip(fields.map((f) => `${f.field}: ${f.message}`).join('; ')) || undefined, fields };
+      return { summary: clip(fields.map((f) => `${f.field}: ${f.message}`).join('; '), summaryChars) || undefined, fields };
     }
-    if (detail !== undefined && detail !== null) return { summary: clip(JSON.stringify(detail)) || undefined, fields: [] };
+    if (detail !== undefined && detail !== null) {
+      return { summary: clip(JSON.stringify(detail), summaryChars) || undefined, fields: [] };
+    }
   }
-  const plain = text.trim();
-  const readable = plain !== '' && !plain.startsWith('<');
-  return { summary: readable ? clip(plain) : undefined, fields: [] };
+  return { summary: plainSummary(text, summaryChars), fields: [] };
 }
 
 /** Options of statusError. */
-export interface StatusErrorOptions {
-  /** Values that must not appear in the message, details or log. */
-  secrets: readonly string[];
-  /** Overrides the code derived from the status, e.g. PROVIDER_AUTH_FAILED for a refused login. */
-  code?: ErrorCode;
-}
+export type StatusErrorOptions = Omit<SharedStatusErrorOptions, 'service'>;
+
+const identity = { provider: sartiqProvider, label: 'Sartiq' };
 
 /**
- * The ConnectorError of a non-2xx API answer; logs the raw body (truncated, secrets redacted) at warn.
+ * How Sartiq's error answers read:
  *
  * - 401, 403 → PROVIDER_AUTH_FAILED (a 401 reaches here only after the one retry with a new token)
  * - 402, and 400 whose detail mentions credits → PROVIDER_NO_CREDITS
@@ -103,34 +97,24 @@ export interface StatusErrorOptions {
  * - 5xx → PROVIDER_SERVER_ERROR
  * - any other 4xx (404, 409, 422 validation, …) → PROVIDER_REJECTED
  */
+const statusSpec: StatusErrorSpec<SartiqErrorInfo> = {
+  parse: parseSartiqError,
+  codeOf: codeOfStatus,
+  details: (info) => (info.fields.length > 0 ? { fields: info.fields } : {}),
+};
+
+/** The ConnectorError of a non-2xx API answer; logs the raw body (truncated, secrets redacted) at warn. */
 export function statusError(
   logger: Logger,
   exchange: SartiqExchange,
   response: SartiqResponse,
   options: StatusErrorOptions,
 ): ConnectorError {
-  const { status } = response;
-  const body = redact(response.text, options.secrets);
-  const info = parseSartiqError(body);
-  logger.warn(
-    {
-      provider: sartiqProvider,
-      method: exchange.method,
-      path: exchange.path,
-      status,
-      body: body.length > loggedBodyChars ? `${body.slice(0, loggedBodyChars)}…` : body,
-    },
-    'Sartiq error response',
-  );
-  const details: Record<string, unknown> = { provider: sartiqProvider, method: exchange.method, path: exchange.path, status };
-  if (info.fields.length > 0) details.fields = info.fields;
-  const code = options.code ?? codeOfStatus(status, info.summary);
-  const message = `Sartiq ${exchange.method} ${exchange.path} answered ${status}${info.summary ? `: ${info.summary}` : ''}`;
-  const retryAfterMs = status === 429 ? parseRetryAfter(response.headers['retry-after']) : undefined;
-  return new ConnectorError(code, message, { details, retryAfterMs });
+  return providerStatusError(identity, statusSpec, logger, exchange, response, options);
 }
 
-function codeOfStatus(status: number, summary: string | undefined): ErrorCode {
+function codeOfStatus(status: number, info: SartiqErrorInfo): ErrorCode {
+  const { summary } = info;
   if (status === 401 || status === 403) return 'PROVIDER_AUTH_FAILED';
   if (status === 402 || (status === 400 && summary !== undefined && /\bcredits?\b/i.test(summary))) {
     return 'PROVIDER_NO_CREDITS';
@@ -141,10 +125,13 @@ function codeOfStatus(status: number, summary: string | undefined): ErrorCode {
   return 'PROVIDER_REJECTED';
 }
 
+/** Where a transport failure happened, and the signals that may have ended it. */
+export type TransportContext = ProviderTransportContext;
+
 /**
- * The ConnectorError of a non-2xx answer of Sartiq's storage: the PUT to a presigned `upload_url`
- * (Cloudflare R2) or the GET of a result URL (CDN). Only the S3 error's Code/Message/RequestId are
- * logged: the raw XML of a signature error echoes the signed request.
+ * The errors bound to Sartiq (see src/http/provider-errors.ts): `badResponse`, `readJson`,
+ * `parseShape`, `transportError`, and `storageError` for a non-2xx answer of Sartiq's storage, the
+ * PUT to a presigned `upload_url` (Cloudflare R2) or the GET of a result URL (CDN):
  *
  * - 429 → PROVIDER_RATE_LIMITED; 5xx → PROVIDER_SERVER_ERROR
  * - PUT: 413 or `EntityTooLarge` → PROVIDER_INPUT_REFUSED; any other 4xx → PROVIDER_REJECTED (a URL
@@ -153,92 +140,13 @@ function codeOfStatus(status: number, summary: string | undefined): ErrorCode {
  *   its storage does not serve (not propagated yet, or gone); a later attempt may get it, and the
  *   job layer bounds the attempts.
  */
-export function storageError(
-  logger: Logger,
-  exchange: SartiqExchange,
-  status: number,
-  headers: IncomingHttpHeaders,
-  s3: S3ErrorInfo,
-): ConnectorError {
-  logger.warn(
-    { provider: sartiqProvider, method: exchange.method, path: exchange.path, status, s3 },
-    'Sartiq storage error response',
-  );
-  const details = { provider: sartiqProvider, method: exchange.method, path: exchange.path, status, s3Code: s3.code };
-  const message = `Sartiq storage ${exchange.method} ${exchange.path} failed: ${describeStatus(status, s3)}`;
-  if (status === 429) {
-    return new ConnectorError('PROVIDER_RATE_LIMITED', message, {
-      details,
-      retryAfterMs: parseRetryAfter(headers['retry-after']),
-    });
-  }
-  let code: ErrorCode = 'PROVIDER_SERVER_ERROR';
-  if (exchange.method === 'PUT' && status >= 400 && status < 500) {
-    code = status === 413 || s3.code === 'EntityTooLarge' ? 'PROVIDER_INPUT_REFUSED' : 'PROVIDER_REJECTED';
-  }
-  return new ConnectorError(code, message, { details });
-}
-
-/** Where a transport failure happened, and the signals that may have ended it. */
-export interface TransportContext extends TransportSignals {
-  exchange: SartiqExchange;
-  timeoutMs: number;
-}
-
-/**
- * What to throw when a request failed before or while its answer arrived: the caller's abort
- * reason, PROVIDER_TIMEOUT (deadline or undici timeouts) or PROVIDER_NETWORK. A ConnectorError
- * (raised while reading a body) passes through.
- */
-export function transportError(err: unknown, context: TransportContext): unknown {
-  const { exchange, timeoutMs } = context;
-  const failure = classifyTransportError(err, context);
-  if (failure.kind === 'aborted') return failure.reason;
-  if (err instanceof ConnectorError) return err;
-  const where = `${exchange.method} ${exchange.path}`;
-  const details = { provider: sartiqProvider, method: exchange.method, path: exchange.path };
-  if (failure.kind === 'timeout') {
-    return new ConnectorError('PROVIDER_TIMEOUT', `Sartiq ${where} did not complete within ${timeoutMs} ms`, {
-      cause: err,
-      details,
-    });
-  }
-  return new ConnectorError('PROVIDER_NETWORK', `Sartiq ${where} failed: ${failure.reason}`, { cause: err, details });
-}
-
-/** PROVIDER_BAD_RESPONSE for a 2xx answer that is not what the contract promises. */
-export function badResponse(
-  exchange: SartiqExchange,
-  status: number,
-  what: string,
-  extra: Record<string, unknown> = {},
-): ConnectorError {
-  return new ConnectorError('PROVIDER_BAD_RESPONSE', `Sartiq ${exchange.method} ${exchange.path} answered ${status} ${what}`, {
-    details: { provider: sartiqProvider, method: exchange.method, path: exchange.path, status, ...extra },
-  });
-}
-
-/** Parses a 2xx JSON body; PROVIDER_BAD_RESPONSE when it is not JSON. */
-export function readJson(exchange: SartiqExchange, status: number, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badResponse(exchange, status, 'with a body that is not JSON');
-  }
-}
-
-/** Checks a 2xx body against its schema; PROVIDER_BAD_RESPONSE names the first bad field. */
-export function parseShape<S extends z.ZodType>(
-  schema: S,
-  exchange: SartiqExchange,
-  status: number,
-  value: unknown,
-): z.output<S> {
-  const check = checkBodyShape(schema, value);
-  if (check.ok) return check.value;
-  throw badResponse(exchange, status, `with an unexpected body: ${check.summary}`, { issues: check.issues });
-}
-
-function clip(text: string): string {
-  return text.length > summaryChars ? `${text.slice(0, summaryChars)}…` : text;
-}
+export const sartiqErrors = providerErrors(identity, {
+  subject: 'Sartiq storage',
+  codeOf: (exchange, status, s3) => {
+    if (exchange.method === 'PUT' && status >= 400 && status < 500) {
+      return status === 413 || s3.code === 'EntityTooLarge' ? 'PROVIDER_INPUT_REFUSED' : 'PROVIDER_REJECTED';
+    }
+    return 'PROVIDER_SERVER_ERROR';
+  },
+});
+export const { badResponse, readJson, parseShape, transportError, storageError } = sartiqErrors;

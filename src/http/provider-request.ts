@@ -1,0 +1,241 @@
+/**
+ * The request plumbing the AI provider clients share, provider-neutral: a whole-request deadline
+ * (body included) combined with the caller's signal, bodies read to the end, transport failures
+ * mapped by the provider's `transportError`, the bearer-token call with one renewal and retry after
+ * a 401, and result downloads streamed to a temporary file beside the destination.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { type Dispatcher, request } from 'undici';
+import type { ConnectorError } from '../errors.ts';
+import { readS3Error, urlForMessages } from '../media/download.ts';
+import type { ProviderErrors, ProviderExchange, ProviderResponse, ProviderTransportContext } from './provider-errors.ts';
+
+/** A request body undici sends. */
+export type RequestBody = Dispatcher.DispatchOptions['body'];
+
+/** Maps a transport failure to what to throw (a provider's `transportError`). */
+export type TransportErrorOf = (err: unknown, context: ProviderTransportContext) => unknown;
+
+/** The signals of one attempt: its deadline, and the deadline combined with the caller's signal. */
+export function attemptSignals(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): { deadline: AbortSignal; attemptSignal: AbortSignal } {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  return { deadline, attemptSignal: signal ? AbortSignal.any([deadline, signal]) : deadline };
+}
+
+/** One request whose answer is read to the end, whatever its status. */
+export interface TextRequest {
+  url: string;
+  method: Dispatcher.HttpMethod;
+  exchange: ProviderExchange;
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
+  body: RequestBody;
+  timeoutMs: number;
+  /** The caller's signal. */
+  signal: AbortSignal | undefined;
+  transportError: TransportErrorOf;
+}
+
+/** Sends a request under a whole-request deadline and reads its body to the end (any status). */
+export async function requestText(spec: TextRequest): Promise<ProviderResponse> {
+  const { exchange, timeoutMs, signal } = spec;
+  const { deadline, attemptSignal } = attemptSignals(timeoutMs, signal);
+  try {
+    const answer = await request(spec.url, {
+      method: spec.method,
+      dispatcher: spec.dispatcher,
+      headers: spec.headers,
+      body: spec.body,
+      signal: attemptSignal,
+    });
+    return { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() };
+  } catch (err) {
+    throw spec.transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
+  }
+}
+
+/** Reads a 2xx body; runs under the attempt's deadline. */
+export type Consume<T> = (body: Dispatcher.ResponseData['body'], signal: AbortSignal) => Promise<T>;
+
+/** Reads a 2xx body as text. */
+export const readText: Consume<string> = (body) => body.text();
+
+/** The bearer tokens of one connection. */
+export interface BearerTokens {
+  /** A token valid now. */
+  getToken(signal: AbortSignal | undefined): Promise<string>;
+  /** Drops a token the provider refused (401). */
+  invalidate(token: string): Promise<void>;
+}
+
+/** One authorized API call. */
+export interface AuthorizedCall<T> {
+  url: string;
+  method: Dispatcher.HttpMethod;
+  exchange: ProviderExchange;
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+  /** The caller's signal. */
+  signal: AbortSignal | undefined;
+  tokens: BearerTokens;
+  /** Every header of an attempt, the Authorization header included. */
+  headers(token: string): Record<string, string>;
+  /** The body of an attempt, built again for each one (a multipart file part is read each time). */
+  body?: () => RequestBody | Promise<RequestBody>;
+  /** Reads a 2xx body. */
+  consume: Consume<T>;
+  transportError: TransportErrorOf;
+  logger: Logger;
+  /** Logged at info when the first 401 leads to a renewal, e.g. `Sartiq refused the token (401); …`. */
+  renewMessage: string;
+  /** The error of any other non-2xx answer (after the one retry of a 401). */
+  statusError(response: ProviderResponse, token: string): ConnectorError;
+}
+
+/**
+ * Sends an authorized call and hands a 2xx body to `consume`; any other answer becomes
+ * `statusError`, after one retry with a new token on the first 401 (the provider did not process
+ * the request).
+ */
+export async function authorizedCall<T>(call: AuthorizedCall<T>): Promise<{ status: number; value: T }> {
+  const { exchange, timeoutMs, signal } = call;
+  for (let retried = false; ; retried = true) {
+    const token = await call.tokens.getToken(signal);
+    const body = call.body ? await call.body() : null;
+    const { deadline, attemptSignal } = attemptSignals(timeoutMs, signal);
+    let failure: ProviderResponse;
+    try {
+      const answer = await request(call.url, {
+        method: call.method,
+        dispatcher: call.dispatcher,
+        headers: call.headers(token),
+        body,
+        signal: attemptSignal,
+      });
+      if (answer.statusCode >= 200 && answer.statusCode < 300) {
+        return { status: answer.statusCode, value: await call.consume(answer.body, attemptSignal) };
+      }
+      failure = { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() };
+    } catch (err) {
+      throw call.transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
+    }
+    if (failure.status === 401 && !retried) {
+      call.logger.info({ method: exchange.method, path: exchange.path }, call.renewMessage);
+      await call.tokens.invalidate(token);
+      continue;
+    }
+    throw call.statusError(failure, token);
+  }
+}
+
+/** A temporary file beside `destPath`, renamed onto it once complete. */
+export function tempPathBeside(destPath: string): string {
+  return join(dirname(destPath), `.${basename(destPath)}.${randomUUID()}.part`);
+}
+
+/**
+ * Runs `write` on a temporary file beside `destPath` and renames it onto `destPath` when `write`
+ * succeeds, so `destPath` only ever holds a complete file; the temporary file is removed otherwise.
+ */
+export async function writeBeside<T>(destPath: string, write: (tempPath: string) => Promise<T>): Promise<T> {
+  const tempPath = tempPathBeside(destPath);
+  try {
+    const result = await write(tempPath);
+    await rename(tempPath, destPath);
+    return result;
+  } catch (err) {
+    await rm(tempPath, { force: true });
+    throw err;
+  }
+}
+
+/** What downloadResult needs of a provider. */
+export interface ResultDownload {
+  url: string;
+  destPath: string;
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+  /** The caller's signal. */
+  signal: AbortSignal | undefined;
+  /** The provider's errors: storageError for a non-2xx answer, transportError, badResponse. */
+  errors: Pick<ProviderErrors, 'transportError' | 'storageError' | 'badResponse'>;
+  /** Where storageError logs. */
+  logger: Logger;
+  /** Types of result file extensions, for an answer without a specific Content-Type. */
+  typesByExtension: Readonly<Record<string, string>>;
+}
+
+/** A downloaded result. */
+export interface DownloadedResult {
+  path: string;
+  bytes: number;
+  /**
+   * The Content-Type of the answer (parameters dropped); when absent or generic
+   * (`application/octet-stream`), the type of the URL's file extension, if known.
+   */
+  contentType: string;
+}
+
+/**
+ * Streams a result URL (no API headers) to `destPath` (its directory must exist) through a temporary
+ * file beside it, under a whole-request deadline.
+ *
+ * @throws the provider's PROVIDER_BAD_RESPONSE for a URL that is not http(s) or an empty body, its
+ *   storageError for a non-2xx answer, its transportError otherwise.
+ */
+export async function downloadResult(spec: ResultDownload): Promise<DownloadedResult> {
+  const { url, errors, timeoutMs, signal } = spec;
+  // The URL as it may appear in messages: origin + path (a presigned URL signs its query).
+  const exchange: ProviderExchange = { method: 'GET', path: urlForMessages(url) };
+  if (!/^https?:\/\//i.test(url) || exchange.path === '[invalid URL]') {
+    throw errors.badResponse(exchange, 200, 'a result URL that is not an http(s) URL');
+  }
+  const { deadline, attemptSignal } = attemptSignals(timeoutMs, signal);
+  const transport = { exchange, timeoutMs, deadline, callerSignal: signal };
+  return writeBeside(spec.destPath, async (tempPath) => {
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await request(url, { method: 'GET', dispatcher: spec.dispatcher, signal: attemptSignal });
+    } catch (err) {
+      throw errors.transportError(err, transport);
+    }
+    const { statusCode, headers, body } = answer;
+    if (statusCode < 200 || statusCode >= 300) {
+      throw errors.storageError(spec.logger, exchange, statusCode, headers, await readS3Error(body));
+    }
+    let bytes: number;
+    try {
+      const file = createWriteStream(tempPath, { flags: 'wx' });
+      await pipeline(body, file, { signal: attemptSignal });
+      bytes = file.bytesWritten;
+    } catch (err) {
+      body.destroy();
+      throw errors.transportError(err, transport);
+    }
+    if (bytes === 0) throw errors.badResponse(exchange, statusCode, 'with an empty body');
+    const contentType = resultContentType(headers['content-type'], url, spec.typesByExtension);
+    return { path: spec.destPath, bytes, contentType };
+  });
+}
+
+const genericType = 'application/octet-stream';
+
+/** The media type of a downloaded result: the answer's, else the URL's extension's, else generic. */
+export function resultContentType(
+  header: string | string[] | undefined,
+  url: string,
+  typesByExtension: Readonly<Record<string, string>>,
+): string {
+  const sent = (Array.isArray(header) ? header[0] : header)?.split(';')[0]?.trim().toLowerCase();
+  if (sent && sent !== genericType) return sent;
+  const extension = extname(new URL(url).pathname).toLowerCase();
+  return typesByExtension[extension] ?? sent ?? genericType;
+}
