@@ -4,8 +4,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -18,29 +16,7 @@ import { AdCreativeClient, type AdCreativeCredentials } from '../../src/provider
 import { type AdCreativeConfig, defaultAdCreativePaths as paths } from '../../src/providers/adcreative/config.ts';
 import { AdCreativeJwtStore, type AdCreativeJwtStoreOptions } from '../../src/providers/adcreative/jwt-store.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
-
-interface Recorded {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-interface Answer {
-  status?: number;
-  /** Sent as JSON. */
-  json?: unknown;
-  /** Sent as is (text/plain unless headers say otherwise). */
-  raw?: string | Buffer;
-  headers?: Record<string, string>;
-  delayMs?: number;
-  /** Drop the connection instead of answering. */
-  destroy?: boolean;
-}
-
-/** Answers a request; `n` counts the requests to this path, from 1. */
-type Handler = (request: Recorded, n: number) => Answer;
+import { type Answer, type Recorded, ScriptedServer } from '../helpers/scripted-server.ts';
 
 const credentials: AdCreativeCredentials = {
   applicationId: '6a9d3f2c-1b0e-4c7f-a8d5-e3f0c1b9a4d6',
@@ -60,43 +36,15 @@ function dotNetDate(ms: number): string {
 }
 
 /** A loopback AdCreative: JWT endpoints answer by default, feature paths as each test sets. */
-class FakeAdCreative {
-  readonly requests: Recorded[] = [];
-  readonly handlers = new Map<string, Handler>();
+class FakeAdCreative extends ScriptedServer {
   #issued = 0;
-  readonly #server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://loopback');
-      const recorded = {
-        method: req.method ?? '',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-      };
-      this.requests.push(recorded);
-      const handler = this.handlers.get(url.pathname);
-      const answer: Answer = handler
-        ? handler(recorded, this.to(url.pathname).length)
-        : { status: 404, json: { title: 'Not Found', status: 404 } };
-      if (answer.destroy) {
-        req.socket.destroy();
-        return;
-      }
-      setTimeout(() => {
-        const json = answer.json !== undefined;
-        const headers = { 'content-type': json ? 'application/json' : 'text/plain', ...answer.headers };
-        res.writeHead(answer.status ?? 200, headers);
-        res.end(json ? JSON.stringify(answer.json) : answer.raw);
-      }, answer.delayMs ?? 0);
-    });
-  });
 
-  reset(): void {
-    this.requests.length = 0;
-    this.handlers.clear();
+  constructor() {
+    super({ notFound: { status: 404, json: { title: 'Not Found', status: 404 } } });
+  }
+
+  override reset(): void {
+    super.reset();
     this.#issued = 0;
     this.handlers.set(paths.generateJwt, () => this.issue(true));
     // As documented: a refresh answers applicationId, accessToken and accessTokenExpiration only.
@@ -119,24 +67,9 @@ class FakeAdCreative {
     };
   }
 
-  /** Requests to one path. */
-  to(path: string): Recorded[] {
-    return this.requests.filter((r) => r.path === path);
-  }
-
   /** Requests to anything but the JWT endpoints. */
   features(): Recorded[] {
     return this.requests.filter((r) => !r.path.startsWith('/api/v1/Authorization/'));
-  }
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise((resolve) => this.#server.close(resolve));
   }
 }
 

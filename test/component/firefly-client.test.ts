@@ -5,8 +5,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -25,27 +23,7 @@ import {
 import { fireflyRateLimitResetAtMs } from '../../src/providers/firefly/errors.ts';
 import { FireflyTokenStore } from '../../src/providers/firefly/token-store.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
-
-interface Recorded {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-interface Answer {
-  status?: number;
-  /** Sent as JSON. */
-  json?: unknown;
-  /** Sent as is. */
-  raw?: string | Buffer;
-  headers?: Record<string, string>;
-  delayMs?: number;
-}
-
-/** Answers a request; `n` counts the requests to this path, from 1. */
-type Handler = (request: Recorded, n: number) => Answer;
+import { type Recorded, ScriptedServer } from '../helpers/scripted-server.ts';
 
 const imsPath = '/ims/token/v3';
 const credentials: FireflyCredentials = {
@@ -62,53 +40,19 @@ const cancelPath = `/batch/${batchId}/cancel`;
 const day = 86_399_000;
 
 /** A loopback Adobe: IMS answers by default, everything else as each test sets. */
-class FakeAdobe {
-  readonly requests: Recorded[] = [];
-  readonly handlers = new Map<string, Handler>();
-  origin = '';
+class FakeAdobe extends ScriptedServer {
   #issued = 0;
-  readonly #server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://loopback');
-      const recorded = {
-        method: req.method ?? '',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-      };
-      this.requests.push(recorded);
-      const handler = this.handlers.get(url.pathname);
-      const answer: Answer = handler
-        ? handler(recorded, this.to(url.pathname).length)
-        : { status: 404, json: { error: 'Not found', message: 'Workflow or batch not found', status: 'failed' } };
-      setTimeout(() => {
-        if (res.destroyed) return;
-        const json = answer.json !== undefined;
-        const headers = { 'content-type': json ? 'application/json' : 'text/plain', ...answer.headers };
-        res.writeHead(answer.status ?? 200, headers);
-        res.end(json ? JSON.stringify(answer.json) : answer.raw);
-      }, answer.delayMs ?? 0);
-    });
-  });
 
-  reset(): void {
-    this.requests.length = 0;
-    this.handlers.clear();
+  constructor() {
+    super({ notFound: { status: 404, json: { error: 'Not found', message: 'Workflow or batch not found', status: 'failed' } } });
+  }
+
+  override reset(): void {
+    super.reset();
     this.#issued = 0;
     this.handlers.set(imsPath, () => ({
       json: { access_token: `ims-${++this.#issued}`, token_type: 'bearer', expires_in: 86399 },
     }));
-  }
-
-  on(path: string, handler: Handler): void {
-    this.handlers.set(path, handler);
-  }
-
-  to(path: string): Recorded[] {
-    return this.requests.filter((r) => r.path === path);
   }
 
   tokenRequests(): Recorded[] {
@@ -118,16 +62,6 @@ class FakeAdobe {
   /** Requests to the Workflow Builder API (not IMS, not results). */
   calls(): Recorded[] {
     return this.requests.filter((r) => r.path.startsWith('/batch'));
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.origin = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise((resolve) => this.#server.close(resolve));
   }
 }
 

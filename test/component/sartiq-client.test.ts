@@ -5,8 +5,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -19,29 +17,7 @@ import { SartiqClient, type SartiqGenerationKind, sartiqGenerationKindPaths } fr
 import { type SartiqConfig, sartiqPaths } from '../../src/providers/sartiq/config.ts';
 import { type SartiqCredentials, SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
-
-interface Recorded {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-interface Answer {
-  status?: number;
-  /** Sent as JSON. */
-  json?: unknown;
-  /** Sent as is. */
-  raw?: string | Buffer;
-  headers?: Record<string, string>;
-  delayMs?: number;
-  /** Drop the connection instead of answering. */
-  destroy?: boolean;
-}
-
-/** Answers a request; `n` counts the requests to this path, from 1. */
-type Handler = (request: Recorded, n: number) => Answer;
+import { type Answer, type Handler, type Recorded, ScriptedServer } from '../helpers/scripted-server.ts';
 
 const api = '/api/v1';
 const organizationId = '0b9f2a7e-3c41-4d5a-9e8f-1a2b3c4d5e6f';
@@ -55,44 +31,15 @@ const generationId = '3fffafb8-e32f-4b52-9cca-4780fcfdb814';
 const hour = 3_600_000;
 
 /** A loopback Sartiq: the login answers by default, everything else as each test sets. */
-class FakeSartiq {
-  readonly requests: Recorded[] = [];
-  readonly handlers = new Map<string, Handler>();
-  origin = '';
+class FakeSartiq extends ScriptedServer {
   #issued = 0;
-  readonly #server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://loopback');
-      const recorded = {
-        method: req.method ?? '',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-      };
-      this.requests.push(recorded);
-      const handler = this.handlers.get(url.pathname);
-      const answer: Answer = handler
-        ? handler(recorded, this.to(url.pathname).length)
-        : { status: 404, json: { detail: 'Not Found' } };
-      if (answer.destroy) {
-        req.socket.destroy();
-        return;
-      }
-      setTimeout(() => {
-        const json = answer.json !== undefined;
-        const headers = { 'content-type': json ? 'application/json' : 'text/plain', ...answer.headers };
-        res.writeHead(answer.status ?? 200, headers);
-        res.end(json ? JSON.stringify(answer.json) : answer.raw);
-      }, answer.delayMs ?? 0);
-    });
-  });
 
-  reset(): void {
-    this.requests.length = 0;
-    this.handlers.clear();
+  constructor() {
+    super({ notFound: { status: 404, json: { detail: 'Not Found' } } });
+  }
+
+  override reset(): void {
+    super.reset();
     this.#issued = 0;
     this.handlers.set(api + sartiqPaths.login, () => ({
       json: { access_token: `tok-${++this.#issued}`, token_type: 'bearer', expires_in: 3600 },
@@ -100,33 +47,17 @@ class FakeSartiq {
   }
 
   /** Sets the handler of an API path (relative to /api/v1). */
-  on(path: string, handler: Handler): void {
-    this.handlers.set(api + path, handler);
-  }
-
-  /** Requests to one absolute path (e.g. `/r2/…`, `/api/v1/uploads/presigned-url`). */
-  to(path: string): Recorded[] {
-    return this.requests.filter((r) => r.path === path);
+  override on(path: string, handler: Handler): void {
+    super.on(api + path, handler);
   }
 
   logins(): Recorded[] {
-    return this.requests.filter((r) => r.path === api + sartiqPaths.login);
+    return this.to(api + sartiqPaths.login);
   }
 
   /** Requests to the API other than the login. */
   calls(): Recorded[] {
     return this.requests.filter((r) => r.path.startsWith(api) && r.path !== api + sartiqPaths.login);
-  }
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.origin = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-    return this.origin;
-  }
-
-  async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise((resolve) => this.#server.close(resolve));
   }
 }
 
