@@ -6,15 +6,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../src/errors.ts';
-import { createLogger } from '../../src/observability/logger.ts';
 import { AdCreativeClient, type AdCreativeCredentials } from '../../src/providers/adcreative/client.ts';
 import { type AdCreativeConfig, defaultAdCreativePaths as paths } from '../../src/providers/adcreative/config.ts';
 import { AdCreativeJwtStore, type AdCreativeJwtStoreOptions } from '../../src/providers/adcreative/jwt-store.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
 import { type Answer, type Recorded, ScriptedServer } from '../helpers/scripted-server.ts';
 
@@ -113,16 +112,7 @@ const server = new FakeAdCreative();
 const dispatcher = new Agent();
 const redisA = new Redis(redisUrl, { connectionName: 'adcreative-test-a' });
 const redisB = new Redis(redisUrl, { connectionName: 'adcreative-test-b' });
-const logLines: string[] = [];
-const logger = createLogger(
-  'debug',
-  new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      logLines.push(chunk.toString());
-      callback();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturedLogger();
 let baseUrl = '';
 let keyPrefix = '';
 let workDir = '';

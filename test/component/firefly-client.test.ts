@@ -7,12 +7,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../src/errors.ts';
-import { createLogger } from '../../src/observability/logger.ts';
 import { FireflyClient, type FireflyNodeInput } from '../../src/providers/firefly/client.ts';
 import {
   defaultFireflyConfig,
@@ -22,6 +20,7 @@ import {
 } from '../../src/providers/firefly/config.ts';
 import { fireflyRateLimitResetAtMs } from '../../src/providers/firefly/errors.ts';
 import { FireflyTokenStore } from '../../src/providers/firefly/token-store.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
 import { type Recorded, ScriptedServer } from '../helpers/scripted-server.ts';
 
@@ -102,16 +101,7 @@ const server = new FakeAdobe();
 const dispatcher = new Agent();
 const redisA = new Redis(redisUrl, { connectionName: 'firefly-test-a' });
 const redisB = new Redis(redisUrl, { connectionName: 'firefly-test-b' });
-const logLines: string[] = [];
-const logger = createLogger(
-  'debug',
-  new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      logLines.push(chunk.toString());
-      callback();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturedLogger();
 let keyPrefix = '';
 let workDir = '';
 

@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -21,7 +20,7 @@ import {
   TokenStore,
 } from '../../src/creative-force/index.ts';
 import { ConnectorError } from '../../src/errors.ts';
-import { createLogger } from '../../src/observability/logger.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -135,16 +134,7 @@ const fake = new FakeCreativeForce();
 const dispatcher = new Agent();
 const redisA = new Redis(redisUrl, { connectionName: 'gateway-client-test-a' });
 const redisB = new Redis(redisUrl, { connectionName: 'gateway-client-test-b' });
-const logLines: string[] = [];
-const logger = createLogger(
-  'debug',
-  new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      logLines.push(chunk.toString());
-      callback();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturedLogger();
 const connection: ConnectionCredentials = { id: 'studio-a', clientId: 'client-a', clientSecret: 'very-secret-value' };
 let origin = '';
 let prefix = '';

@@ -4,7 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -17,7 +16,7 @@ import {
   type TokenStoreOptions,
 } from '../../src/creative-force/index.ts';
 import { ConnectorError } from '../../src/errors.ts';
-import { createLogger } from '../../src/observability/logger.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -80,16 +79,7 @@ const server = new TokenServer();
 const dispatcher = new Agent();
 const redisA = new Redis(redisUrl, { connectionName: 'token-store-test-a' });
 const redisB = new Redis(redisUrl, { connectionName: 'token-store-test-b' });
-const logLines: string[] = [];
-const logger = createLogger(
-  'debug',
-  new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      logLines.push(chunk.toString());
-      callback();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturedLogger();
 let tokenUrl = '';
 let keyPrefix = '';
 

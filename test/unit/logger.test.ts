@@ -1,16 +1,9 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 
 function capture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: createLogger('info', stream), text: () => lines.join('') };
+  const { logger, lines } = capturedLogger('info');
+  return { logger, text: () => lines.join('') };
 }
 
 describe('logger redaction', () => {
