@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleImage } from '../../src/simulators/creative-force/sample-images.ts';
 import { FireflySimulator } from '../../src/simulators/firefly/index.ts';
-import { LoopbackServer } from '../../src/simulators/shared/loopback-server.ts';
+import { LoopbackServer } from '../../src/simulators/harness/loopback-server.ts';
 
 const scope = 'openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis';
 const credential = {

@@ -4,7 +4,7 @@
  * top-level `traceId`, and the background-removal errors (text prefix, then an `errors` array).
  */
 import { randomBytes } from 'node:crypto';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 
 const problemJson = { 'content-type': 'application/problem+json; charset=utf-8' };
 

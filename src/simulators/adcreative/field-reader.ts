@@ -3,7 +3,7 @@
  * field for the validation error shape.
  */
 
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { validationError } from './error-bodies.ts';
 
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

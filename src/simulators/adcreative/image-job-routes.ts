@@ -4,7 +4,7 @@
  * `maxFaceCount`), answering a progress object of one task.
  */
 
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { fileTooLarge, noCredits, unknownForeground, validationError } from './error-bodies.ts';
 import { type ImageJobKind, imageJobFeatures } from './features.ts';
 import type { FieldReader } from './field-reader.ts';

@@ -2,7 +2,7 @@
  * The files AdCreative serves without authentication: task images behind `publicImageUrl`
  * (a public storage bucket in production) and the presets' preview images.
  */
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { adCreativeSimulatorPaths } from './paths.ts';
 import { findPreset } from './presets.ts';
 import { presetPreview } from './render-images.ts';

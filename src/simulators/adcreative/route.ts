@@ -3,7 +3,7 @@
  * body reading happen before, in server.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { unauthorized } from './error-bodies.ts';
 import { type SimState, sameId } from './state.ts';
 

@@ -6,10 +6,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
-import { CallLog } from '../shared/call-log.ts';
-import { FaultQueue } from '../shared/fault-queue.ts';
-import { type CappedBody, type Reply, readCappedBody, type WriteReplyOptions, writeReply } from '../shared/http-io.ts';
-import { LoopbackServer } from '../shared/loopback-server.ts';
+import { CallLog } from '../harness/call-log.ts';
+import { FaultQueue } from '../harness/fault-queue.ts';
+import { type CappedBody, type Reply, readCappedBody, type WriteReplyOptions, writeReply } from '../harness/http-io.ts';
+import { LoopbackServer } from '../harness/loopback-server.ts';
 import { standardError, unauthorized } from './error-bodies.ts';
 import { imageJobRoutes } from './image-job-routes.ts';
 import { adCreativeSimulatorPaths } from './paths.ts';

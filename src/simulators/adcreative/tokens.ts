@@ -5,7 +5,7 @@
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import type { Applications, RegisteredApplication } from './applications.ts';
 import { unsupportedMediaType, validationError } from './error-bodies.ts';
 

@@ -3,11 +3,11 @@
  * the records tests inspect.
  */
 import type { Logger } from 'pino';
-import type { ListenOptions } from '../shared/loopback-server.ts';
+import type { ListenOptions } from '../harness/loopback-server.ts';
 import type { GenerationKind } from './features.ts';
 
-export type { CallLogEntry } from '../shared/call-log.ts';
-export type { FaultMatch, FaultResponse } from '../shared/fault-queue.ts';
+export type { CallLogEntry } from '../harness/call-log.ts';
+export type { FaultMatch, FaultResponse } from '../harness/fault-queue.ts';
 
 /** Options of `AdCreativeSimulator.start`; `host` and `port` say where it listens (default 127.0.0.1, a random port). */
 export interface AdCreativeSimulatorOptions extends ListenOptions {

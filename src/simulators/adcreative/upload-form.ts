@@ -3,7 +3,7 @@
  * file), JPG/PNG detection from the bytes with sharp, the upload record, and binding errors.
  */
 
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { unsupportedMediaType, validationError } from './error-bodies.ts';
 import { FieldReader } from './field-reader.ts';
 import { type FormFile, MultipartForm, multipartBoundary, parseMultipart } from './multipart.ts';

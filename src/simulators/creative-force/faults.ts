@@ -1,7 +1,7 @@
 /**
  * Creative Force specific fault injection for tests: a forced 429 period (`forceRateLimit`) and
  * held Submit Output requests (`holdSubmissions`). One-off answers (`failNext`) use the shared
- * `FaultQueue` of ../shared/fault-queue.ts.
+ * `FaultQueue` of ../harness/fault-queue.ts.
  */
 import type { SubmissionHold } from './types.ts';
 

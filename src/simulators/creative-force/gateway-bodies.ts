@@ -4,7 +4,7 @@
  * business errors and ASP.NET ProblemDetails.
  */
 import { randomBytes } from 'node:crypto';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 
 /** Bodies larger than this are refused with 413 (the simulator keeps everything in memory). */
 export const maxBodyBytes = 256 * 1024 * 1024;

@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { bulkGetFilesLimit, type GatewayPaths, outputPhysicalFileTypeId } from '../../creative-force/contract.ts';
 import type { SubmitOutputBody } from '../../creative-force/schemas.ts';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { contentTypeOf } from './content-types.ts';
 import { invalidData, notFound, parseJsonBody, problemDetails, problemDetailsFromIssues } from './gateway-bodies.ts';
 import { type FakeS3, uploadEncryptionHeaders, uploadObjectKey } from './s3.ts';

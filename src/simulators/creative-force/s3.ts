@@ -7,7 +7,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 
 /** Path prefix of every S3 URL of the simulator: `/s3/<bucket>/<key>`. */
 export const s3PathPrefix = '/s3/';

@@ -11,10 +11,10 @@ import {
   gatewayRequestsPerSecond,
   type SignatureVariant,
 } from '../../creative-force/contract.ts';
-import { CallLog } from '../shared/call-log.ts';
-import { FaultQueue } from '../shared/fault-queue.ts';
-import { BodyTooLargeError, clientIpOf, type Reply, readBody, writeReply } from '../shared/http-io.ts';
-import { LoopbackServer } from '../shared/loopback-server.ts';
+import { CallLog } from '../harness/call-log.ts';
+import { FaultQueue } from '../harness/fault-queue.ts';
+import { BodyTooLargeError, clientIpOf, type Reply, readBody, writeReply } from '../harness/http-io.ts';
+import { LoopbackServer } from '../harness/loopback-server.ts';
 import { ForcedRateLimit, SubmissionHolds } from './faults.ts';
 import { maxBodyBytes } from './gateway-bodies.ts';
 import { buildRoutes, type GatewayRoute, matchRoute, type RouteContext } from './gateway-routes.ts';

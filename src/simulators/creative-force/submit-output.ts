@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AssetAttribute, OutputResultType } from '../../creative-force/contract.ts';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { contentTypeFitsSlot } from './content-types.ts';
 import { businessError, invalidData, problemDetailsFromIssues } from './gateway-bodies.ts';
 import type { SimState, SimTask, TempAsset } from './state.ts';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { gatewayScope } from '../../creative-force/contract.ts';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 
 interface IssuedToken {
   clientId: string;

@@ -5,10 +5,10 @@
 import type { Logger } from 'pino';
 import type { AssetAttributeId, GatewayPaths } from '../../creative-force/contract.ts';
 import type { ExpectedOutput, SubmitOutputBody } from '../../creative-force/schemas.ts';
-import type { CallLogEntry as BaseCallLogEntry } from '../shared/call-log.ts';
-import type { ListenOptions } from '../shared/loopback-server.ts';
+import type { CallLogEntry as BaseCallLogEntry } from '../harness/call-log.ts';
+import type { ListenOptions } from '../harness/loopback-server.ts';
 
-export type { FaultMatch, FaultResponse } from '../shared/fault-queue.ts';
+export type { FaultMatch, FaultResponse } from '../harness/fault-queue.ts';
 
 /** Options of {@link CreativeForceSimulator.start}; `host` and `port` say where it listens (default 127.0.0.1, a random port). */
 export interface CfSimulatorOptions extends ListenOptions {

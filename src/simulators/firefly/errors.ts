@@ -4,7 +4,7 @@
  * 400 api-version, 401, 404, 500, the 403 reason and the 429 `error`). The other texts (validation
  * messages, 405, 413, the 429 message) are this simulator's.
  */
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 
 /** `{ error, message?, status }` with HTTP status `httpStatus`. */
 export function errorReply(httpStatus: number, error: string, message?: string, status: 'failed' | 'error' = 'failed'): Reply {

@@ -18,7 +18,7 @@
  * URLs must be HTTPS on an accepted storage host (`getting-started/usage`); with
  * `allowHttpLoopbackInputs`, `http://` loopback URLs carrying `X-Amz-Signature` pass too.
  */
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { invalidRequest, notJson } from './errors.ts';
 import type { FireflyInputKind, FireflyWorkflow } from './types.ts';
 

@@ -10,7 +10,7 @@
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { imsError, notOrgMember, unauthorized } from './errors.ts';
 import type { FireflyCredential } from './types.ts';
 

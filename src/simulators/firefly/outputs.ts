@@ -7,7 +7,7 @@
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import sharp from 'sharp';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 
 /** Path prefix of produced images. */
 export const outputsPrefix = '/outputs/';

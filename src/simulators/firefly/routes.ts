@@ -4,7 +4,7 @@
  * Authentication, the rate limit and `api-version` are handled before, in server.ts. A batch is
  * visible only to the (org, user) that created it; anyone else gets the documented 404.
  */
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import type { FireflyBatchStatus, FireflyExecutionStatus } from './batch.ts';
 import { invalidRequest, notFound } from './errors.ts';
 import { checkRuns, type InputUrlPolicy, parseExecuteRequest } from './execute-request.ts';

@@ -5,10 +5,10 @@
  * cannot clash.
  */
 import type { Logger } from 'pino';
-import type { ListenOptions } from '../shared/loopback-server.ts';
+import type { ListenOptions } from '../harness/loopback-server.ts';
 
-export type { CallLogEntry as FireflyCallLogEntry } from '../shared/call-log.ts';
-export type { FaultMatch as FireflyFaultMatch, FaultResponse as FireflyFaultResponse } from '../shared/fault-queue.ts';
+export type { CallLogEntry as FireflyCallLogEntry } from '../harness/call-log.ts';
+export type { FaultMatch as FireflyFaultMatch, FaultResponse as FireflyFaultResponse } from '../harness/fault-queue.ts';
 
 /** The storage hosts the documentation lists for input URLs (`getting-started/usage`, reference section 3.5). */
 export const fireflyDocumentedInputHosts: readonly string[] = Object.freeze([

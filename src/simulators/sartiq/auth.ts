@@ -5,7 +5,7 @@
  * expire them.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { couldNotValidate, incorrectLogin, notAuthenticated } from './errors.ts';
 import type { SartiqAccount } from './types.ts';
 import { canonicalUuid, FieldReader } from './validation.ts';

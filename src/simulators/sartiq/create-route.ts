@@ -5,7 +5,7 @@
  * `GenerationPublic` (status `PENDING`).
  */
 import { randomInt } from 'node:crypto';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import type { FileStore } from './files.ts';
 import { organizationOf, type Route, type RouteContext, type SimRequest } from './route.ts';
 import type { GenerationStart } from './state.ts';

@@ -2,7 +2,7 @@
  * The error bodies of the Sartiq Backend (FastAPI, reference section 2.1/2.2): `{"detail": "..."}`
  * for authentication, permission and lookup failures, `{"detail": [ValidationError]}` for 422.
  */
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 
 /** One entry of a FastAPI/pydantic 422 `detail` list. */
 export interface ValidationIssue {

@@ -5,7 +5,7 @@
  * public CDN URLs are.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import type { UploadRecord } from './types.ts';
 
 /** Path prefix of uploaded files. */

@@ -2,7 +2,7 @@
  * The read endpoints of generations, predictions and refines: `GET /generations/{id}`,
  * `GET /generations/{id}/stats`, `GET /predictions/{id}` and `GET /refines/refines/{refine_id}`.
  */
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { notEnoughPermissions, notFound } from './errors.ts';
 import { Generation } from './generation.ts';
 import { organizationOf, type Route, type RouteContext, type SimRequest } from './route.ts';

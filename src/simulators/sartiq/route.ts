@@ -2,7 +2,7 @@
  * What an authenticated endpoint handler gets and answers. Routing, fault injection, the Bearer
  * check and the `organization_id` query parameter are handled before, in server.ts.
  */
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import type { Account } from './auth.ts';
 import { notEnoughPermissions } from './errors.ts';
 import type { SimState } from './state.ts';

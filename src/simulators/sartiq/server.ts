@@ -7,10 +7,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
-import { CallLog } from '../shared/call-log.ts';
-import { FaultQueue } from '../shared/fault-queue.ts';
-import { type CappedBody, type Reply, readCappedBody, writeReply } from '../shared/http-io.ts';
-import { LoopbackServer } from '../shared/loopback-server.ts';
+import { CallLog } from '../harness/call-log.ts';
+import { FaultQueue } from '../harness/fault-queue.ts';
+import { type CappedBody, type Reply, readCappedBody, writeReply } from '../harness/http-io.ts';
+import { LoopbackServer } from '../harness/loopback-server.ts';
 import { Accounts, TokenStore } from './auth.ts';
 import { detail, methodNotAllowed, noSuchPath } from './errors.ts';
 import { maxUploadBytes, mediaPrefix, tempPrefix } from './files.ts';

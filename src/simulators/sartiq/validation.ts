@@ -3,7 +3,7 @@
  * each field is checked and coerced, and every problem becomes a `ValidationIssue` of the 422
  * `HTTPValidationError` (`type`, `loc`, `msg`, `input`, `ctx`).
  */
-import type { Reply } from '../shared/http-io.ts';
+import type { Reply } from '../harness/http-io.ts';
 import { type ValidationIssue, validationFailed } from './errors.ts';
 
 /** A value, or the reply that refuses the request. */
