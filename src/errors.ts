@@ -1,7 +1,7 @@
 /**
  * The catalogue of every error this service raises. Code branches on `code`, never on messages.
  * `retryable` says whether running the same work again later may succeed; the worker is the one
- * place that turns it into "retry with backoff" or "fail now". The README documents each code.
+ * place that turns it into "retry with backoff" or "fail now". docs/errors.md documents each code.
  */
 export const errorCatalogue = {
   CONFIG_INVALID: { retryable: false, meaning: 'An environment variable or the connections file is invalid.' },

@@ -67,7 +67,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
 
   // Webhook requests must not wait on a Redis outage: one retry per command, then an error (503).
   const producerRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:producer', maxRetriesPerRequest: 1 });
-  // BullMQ workers block on Redis and must never give up on a command (pitfalls: BullMQ).
+  // BullMQ workers block on Redis and must never give up on a command (maxRetriesPerRequest: null).
   const workerRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:worker', maxRetriesPerRequest: null });
   const sharedRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:shared', maxRetriesPerRequest: 3 });
   for (const r of [producerRedis, workerRedis, sharedRedis])
@@ -237,7 +237,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       await app.close();
       if (worker) {
         // close() waits for active jobs without a deadline and hangs while Redis is down
-        // (pitfalls: BullMQ 4656): give it the deadline, then force.
+        // (taskforcesh/bullmq issue 4656): give it the deadline, then force.
         const graceful = worker.close();
         const timer = new Promise<'timeout'>((r) => setTimeout(r, config.shutdownTimeoutMs, 'timeout').unref());
         if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {

@@ -1,9 +1,10 @@
 /**
- * The Creative Force contract in one place (see ../shared/reference/creative-force.md).
+ * The Creative Force contract in one place (docs/creative-force-contract.md describes it).
  *
- * Items tagged ASSUMED are not publicly documented: each one has a default that matches the
- * reference exactly and an environment override, so a correction from Creative Force needs no
- * code change. The README lists them under "To confirm with Creative Force".
+ * Items tagged KNOWN are stated by Creative Force's public documentation (the "Custom Cloud
+ * Automation Connector: Vendor Guide" and the API documentation). Items tagged ASSUMED are not:
+ * each one has a default and an environment override, so a correction from Creative Force needs
+ * no code change. docs/creative-force-contract.md lists them under "To confirm with Creative Force".
  */
 
 /** Gateway paths relative to CF_API_BASE_URL. `{name}` placeholders are URL-encoded values. */

@@ -1,6 +1,7 @@
 /**
  * zod schemas of everything Creative Force sends us, and the domain types derived from them.
- * Field names follow ../shared/reference/creative-force.md; several numbers arrive as strings.
+ * Field names follow docs/creative-force-contract.md (which says which are ASSUMED); several
+ * numbers arrive as strings.
  */
 import { z } from 'zod';
 import { AssetContentType } from './contract.ts';

@@ -3,7 +3,7 @@
  *
  * Settings applied when this module loads (they are process-wide in sharp):
  * - `sharp.cache(false)`: a worker converts each file once, so libvips' operation cache only holds
- *   memory (on glibc that memory is then never returned, see pitfalls.md).
+ *   memory (on glibc that memory is then never returned: allocator fragmentation).
  * - `sharp.concurrency(<= 2)`: threads per image. Several images may still run in parallel on the
  *   libuv thread pool; a small value keeps peak memory and CPU contention predictable.
  * - every input is opened with an explicit pixel limit (decompression bomb guard) and

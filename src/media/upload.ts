@@ -2,7 +2,7 @@
  * Upload of an output file to the pre-signed S3 PUT URL returned by Get Pre-signed URL (step 7b).
  *
  * The request carries exactly the S3 encryption headers of the batch, `Content-Type` (the file's
- * own `contentType`) and an exact `Content-Length` (creative-force.md section 5): S3 rejects a pre-signed PUT with a chunked body,
+ * own `contentType`) and an exact `Content-Length` (Vendor Guide, step 7b): S3 rejects a pre-signed PUT with a chunked body,
  * and any header that was part of the signature must match. undici adds only `host` and
  * `connection` on its own.
  */

@@ -10,7 +10,7 @@
  * (A late duplicate delivery after submission does start a cycle; that cycle finds outputs with
  * nothing rejected and ends without submitting: see run-cycle.ts.) The job id itself is unique
  * per cycle, because a custom job id that repeats is silently dropped while the old job sits in
- * the completed set, which would lose reworks (pitfalls: BullMQ issues 1337, 3765).
+ * the completed set, which would lose reworks (taskforcesh/bullmq issues 1337 and 3765).
  */
 import { randomBytes } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';

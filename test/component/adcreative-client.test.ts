@@ -95,7 +95,7 @@ function progressEntry(id: string, overrides: Record<string, unknown> = {}): Rec
   };
 }
 
-/** The standard error body of providers.md §1.8. */
+/** The standard error body of AdCreative's "Error Handling" page. */
 function standardError(status: number, errors: Record<string, string[]>) {
   return {
     errors,

@@ -64,7 +64,7 @@ class FakeAdobe extends ScriptedServer {
   }
 }
 
-/** A batch status answer as spec-new shows it, with overrides. */
+/** A batch status answer as the current OpenAPI spec shows it, with overrides. */
 function statusBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     batchId,

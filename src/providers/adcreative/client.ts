@@ -1,6 +1,6 @@
 /**
  * The AdCreative.ai client of one connection: Product Photoshoot, Background Remover, Image
- * Upscaler and Face Enhancer (providers.md §1).
+ * Upscaler and Face Enhancer (docs/providers/adcreative.md).
  *
  * Every call sends `Authorization: Bearer <JWT>`, `x-api-key`, `x-api-secret` and
  * `Accept: application/json`, runs under a whole-request deadline (config `requestTimeoutMs`, body

@@ -1,7 +1,7 @@
 /**
  * Where the AdCreative.ai API lives. Every path is configuration, because several are not
- * documented (../shared/reference/providers.md §1.4 and §4): those carry `Undocumented` below and
- * their defaults follow the documented Product Photoshoot and Background Remover patterns.
+ * documented (docs/providers/adcreative.md, "Undocumented guesses"): those carry `Undocumented`
+ * below and their defaults follow the documented Product Photoshoot and Background Remover patterns.
  */
 
 /** The paths of one asynchronous job kind: start, poll, download. */

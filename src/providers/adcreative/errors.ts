@@ -1,7 +1,7 @@
 /**
  * Turns what goes wrong in an AdCreative.ai exchange into ConnectorErrors with PROVIDER_* codes and
- * `details.provider = 'adcreative'`: error statuses (both documented error bodies, §1.3 and §1.8 of
- * providers.md), transport failures, and 2xx bodies of the wrong shape.
+ * `details.provider = 'adcreative'`: error statuses (the documented error bodies of the "Error
+ * Handling" and "Product Photoshoot API" pages), transport failures, and 2xx bodies of the wrong shape.
  *
  * Secrets (credentials, tokens) never reach a message, a detail or the log: every text taken from
  * a response passes `redact` first, because validation errors may echo the values they refuse.

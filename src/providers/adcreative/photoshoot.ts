@@ -20,9 +20,9 @@ import { downloadWithRetry, inputsFor, slotCapacity } from '../provider-work.ts'
 import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { AdCreativeClient } from './client.ts';
 
-/** renderKind values the Product Photoshoot accepts (providers.md 1.3). */
+/** renderKind values the Product Photoshoot accepts (AdCreative's "Product Photoshoot API" page). */
 export const photoshootRenderKinds = [0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 512, 992, 1023] as const;
-/** AdCreative accepts JPG or PNG of at most 12 MB (providers.md 1.3). */
+/** AdCreative accepts JPG or PNG of at most 12 MB (AdCreative's "Product Photoshoot API" page). */
 export const adCreativeMaxInputBytes = 12 * 1024 * 1024;
 const maxPromptObjects = 6;
 

@@ -1,12 +1,12 @@
 /**
  * zod schemas of what AdCreative.ai sends us, and the domain types derived from them. REST JSON is
- * camelCase (providers.md §1.1). Parsing is lenient where the sources are thin: numbers and
+ * camelCase (AdCreative.ai API docs). Parsing is lenient where the sources are thin: numbers and
  * booleans may arrive as strings, unknown fields are dropped, and fields not shown in every
  * documented sample get defaults instead of failing the call.
  */
 import { z } from 'zod';
 
-/** The renderState of a finished task: the only documented state value (providers.md §1.6). */
+/** The renderState of a finished task: the only documented state value ("Enums and Descriptions"). */
 export const completedRenderState = 5;
 
 /** A number that may arrive as a JSON number or a numeric string. */
@@ -140,7 +140,7 @@ const messageList = z.union([z.array(z.string()), z.string().transform((message)
 
 /**
  * The standard error body (`errors` keyed by "<layer>: <function>", traceId in `extensions`) and
- * the validation one (`errors` keyed by field, traceId top-level), providers.md §1.8.
+ * the validation one (`errors` keyed by field, traceId top-level): AdCreative's "Error Handling" page.
  */
 export const standardErrorBodySchema = z.object({
   errors: z.record(z.string(), messageList).nullish(),
@@ -149,7 +149,7 @@ export const standardErrorBodySchema = z.object({
   extensions: z.object({ traceId: optionalText }).nullish(),
 });
 
-/** The background-removal error list, e.g. `{ errors: [{ title, code: "unknown_foreground" }] }` (§1.3). */
+/** The background-removal error list, e.g. `{ errors: [{ title, code: "unknown_foreground" }] }` (Photoshoot page). */
 export const problemListSchema = z.object({
   errors: z.array(z.object({ title: optionalText, code: optionalText, detail: optionalText })),
 });

@@ -1,6 +1,6 @@
 /**
  * The Adobe Firefly Creative Production Workflow API ("Workflow Builder API") client of one
- * connection (providers.md §3): start a batch of runs of a published workflow, poll its status,
+ * connection (docs/providers/firefly.md): start a batch of runs of a published workflow, poll its status,
  * read every execution's outputs, cancel it, and download results.
  *
  * Every API call sends `Authorization: Bearer <IMS token>`, `x-api-key: <client id>`,
@@ -70,7 +70,7 @@ export interface FireflyStorageRef {
 
 /**
  * The input of one workflow node in one run: files (`content` an array of presigned refs) or text
- * (`content` a string). Sent exactly as given (spec-new node inputs allow no other fields).
+ * (`content` a string). Sent exactly as given (the OpenAPI spec's node inputs allow no other fields).
  */
 export type FireflyNodeInput = { node_id: string; content: FireflyStorageRef[] } | { node_id: string; content: string };
 

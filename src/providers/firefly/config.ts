@@ -1,9 +1,9 @@
 /**
  * Where the Adobe Firefly Creative Production Workflow API ("Workflow Builder API") and Adobe IMS
- * live (providers.md §3.1, §3.2), and what a connection authenticates with. The paths and the API
+ * live (docs/providers/firefly.md), and what a connection authenticates with. The paths and the API
  * version are documented and fixed; base URL, IMS URL, scope and deadline are service-wide
- * configuration (§5: IMS region and scope configurable). The IMS organization and user belong to
- * the connection (FireflyCredentials), never to the service.
+ * configuration (the IMS region and scope are Adobe's to confirm). The IMS organization and user
+ * belong to the connection (FireflyCredentials), never to the service.
  */
 
 /** Production server of the Workflow Builder API. */
@@ -70,8 +70,8 @@ export interface FireflyCredentials {
   /** IMS organization id, e.g. `A1B2C3D4567890ABCDEFFEDA51@AdobeOrg`: the `x-gw-ims-org-id` header. */
   orgId: string;
   /**
-   * The `x-gw-ims-user-id` header. Its value for an S2S credential is undocumented (providers.md
-   * §4, Adobe 1; probably the credential's technical account id): configured per connection.
+   * The `x-gw-ims-user-id` header. Its value for an S2S credential is undocumented (probably the
+   * credential's technical account id; docs/providers/firefly.md): configured per connection.
    */
   userId: string;
 }

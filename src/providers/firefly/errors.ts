@@ -1,7 +1,7 @@
 /**
  * Turns what goes wrong in a Firefly exchange into ConnectorErrors with PROVIDER_* codes and
  * `details.provider = 'firefly'`: Workflow Builder error answers `{ error, message?, status }`
- * (providers.md §3.2, §3.7, §3.8), Adobe IMS refusals, failures of result downloads, transport
+ * (the Workflow Builder API's OpenAPI spec), Adobe IMS refusals, failures of result downloads, transport
  * failures, and 2xx bodies of the wrong shape.
  *
  * Secrets (client secret, tokens) never reach a message, a detail or the log: every text taken

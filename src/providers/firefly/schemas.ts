@@ -1,6 +1,6 @@
 /**
  * zod schemas of what Adobe IMS and the Firefly Workflow Builder API send us, and the domain types
- * derived from them (providers.md §3.2, §3.3, §3.6). The API's JSON is camelCase already.
+ * derived from them (the Workflow Builder API's OpenAPI spec). The API's JSON is camelCase already.
  *
  * Parsing is lenient where the sources are thin: unknown fields are dropped, counts default to 0,
  * status values are compared case-insensitively (an unknown value means "not finished yet"), and
@@ -196,8 +196,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Every output of an execution's untyped `outputs` value. The shapes seen so far (providers.md
- * §3.3, from public third-party code, not Adobe docs) are all accepted, at any depth:
+ * Every output of an execution's untyped `outputs` value. The shapes seen so far (in public
+ * third-party code, not in Adobe's docs) are all accepted, at any depth:
  * `{ node_id, content: { presignedUrl } }` (content an object or an array), `{ presignedUrl,
  * mimeType, name }`, and `{ outputs: [ { node_id, status, content: { presignedUrl } } ] }`.
  *

@@ -1,7 +1,7 @@
 /**
  * Adobe IMS access tokens per Firefly connection, cached in Redis and shared by every process.
  *
- * The Workflow Builder API uses OAuth Server-to-Server credentials (providers.md §3.2): `POST
+ * The Workflow Builder API uses OAuth Server-to-Server credentials (Adobe's getting-started page): `POST
  * <imsTokenUrl>` (x-www-form-urlencoded `grant_type=client_credentials`, `client_id`,
  * `client_secret`, `scope`) answers `{ access_token, token_type: "bearer", expires_in: 86399 }`: a
  * token valid 24 hours, and no refresh token: renewing means asking again.

@@ -1,5 +1,5 @@
 /**
- * The Sartiq Backend API client of one connection (providers.md §2): presigned uploads, the
+ * The Sartiq Backend API client of one connection (docs/providers/sartiq.md): presigned uploads, the
  * generation endpoints, polling a generation, and downloading results.
  *
  * Every API call sends `Authorization: Bearer <token>` and `Accept: application/json`, runs under a
@@ -156,7 +156,7 @@ export class SartiqClient {
     return { fileUrl: presigned.fileUrl };
   }
 
-  /** Starts a generation of one kind; `body` is sent as is (the fields of providers.md §2.4). */
+  /** Starts a generation of one kind; `body` is sent as is (the fields of Sartiq's "Generation Endpoints"). */
   async createGeneration(
     kind: SartiqGenerationKind,
     body: Record<string, unknown>,

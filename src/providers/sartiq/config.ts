@@ -1,5 +1,5 @@
 /**
- * Where the Sartiq Backend API lives (providers.md §2). The paths are documented and fixed; the
+ * Where the Sartiq Backend API lives (docs/providers/sartiq.md). The paths are documented and fixed; the
  * base URL and the deadline are service-wide configuration. The organization is per connection
  * (SartiqCredentials.organizationId), never service-wide.
  */
@@ -33,7 +33,8 @@ export const sartiqPaths = {
 
 /**
  * Field names of the `POST /uploads/presigned-url` JSON body. Sartiq does not document that body
- * (providers.md §4, Sartiq 2): these are the likeliest names, kept here so they change in one place.
+ * (docs/providers/sartiq.md, "Undocumented guesses"): these are the likeliest names, kept here so
+ * they change in one place.
  */
 export const sartiqPresignedUploadFields = {
   /** The name of the file to upload. */

@@ -1,6 +1,6 @@
 /**
  * Turns what goes wrong in a Sartiq exchange into ConnectorErrors with PROVIDER_* codes and
- * `details.provider = 'sartiq'`: FastAPI error statuses (providers.md §2.1, §2.2), failures of the
+ * `details.provider = 'sartiq'`: FastAPI error statuses (Sartiq's "Authentication" page), failures of the
  * storage PUT and of result downloads, transport failures, and 2xx bodies of the wrong shape.
  *
  * Secrets (password, tokens) never reach a message, a detail or the log: every text taken from a

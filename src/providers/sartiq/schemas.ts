@@ -1,6 +1,6 @@
 /**
  * zod schemas of what the Sartiq Backend API sends us, and the domain types derived from them
- * (providers.md §2.2, §2.3, §2.5, §2.6). JSON is snake_case; the domain types are camelCase.
+ * (docs/providers/sartiq.md). JSON is snake_case; the domain types are camelCase.
  *
  * Parsing is lenient where the sources are thin: unknown fields are dropped, fields the docs give a
  * default get it when missing or null, and status values (whose lists are undocumented, and whose

@@ -1,7 +1,7 @@
 /**
  * Sartiq access tokens per connection, cached in Redis and shared by every process.
  *
- * Sartiq's Backend API uses the OAuth2 password flow (providers.md §2.2): `POST /login/access-token`
+ * Sartiq's Backend API uses the OAuth2 password flow (Sartiq's "Authentication" page): `POST /login/access-token`
  * with the account's email and password answers a bearer token valid one hour (`expires_in`
  * 3600), and no refresh token: renewing means logging in again.
  *

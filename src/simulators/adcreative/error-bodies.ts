@@ -1,5 +1,5 @@
 /**
- * The error bodies of AdCreative (reference section 1.8 and the Product Photoshoot page): the
+ * The error bodies of AdCreative (its "Error Handling" and "Product Photoshoot API" pages): the
  * standard shape keyed `"<layer>: <function>"`, the model-binding validation shape with a
  * top-level `traceId`, and the background-removal errors (text prefix, then an `errors` array).
  */

@@ -1,6 +1,6 @@
 /**
- * The start calls of Background Remover, Image Upscaler and Face Enhancer (reference section
- * 1.4): multipart `applicationId`, `userId`, `uploadedImage` (Face Enhancer also `ariaRatio`,
+ * The start calls of Background Remover, Image Upscaler and Face Enhancer (their AdCreative API
+ * pages): multipart `applicationId`, `userId`, `uploadedImage` (Face Enhancer also `ariaRatio`,
  * `maxFaceCount`), answering a progress object of one task.
  */
 

@@ -1,7 +1,8 @@
 /**
  * Every path the AdCreative.ai simulator serves. Paths marked "documented" are spelled as in the
- * AdCreative docs; the others are NOT documented by AdCreative (reference section 4, items 1 and
- * 8), so the service reads them from its configuration and tests pass these values to it.
+ * AdCreative docs; the others are NOT documented by AdCreative (the JWT refresh path, and the
+ * progress and download paths of the image features: docs/providers/adcreative.md), so the service
+ * reads them from its configuration and tests pass these values to it.
  */
 
 /** The progress and download paths of one image feature (Background Remover, Upscaler, Face Enhancer). */

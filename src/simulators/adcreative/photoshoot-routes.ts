@@ -1,7 +1,7 @@
 /**
- * The Product Photoshoot endpoints that are particular to it (seed 002): PresetKeys,
- * Recommendations, the AdCreative start and CheckApplicationAllProgresses. Its CheckUserProgress
- * and Download are shared with the image features, in result-routes.ts.
+ * The Product Photoshoot endpoints that are particular to it (AdCreative's "Product Photoshoot
+ * API" page): PresetKeys, Recommendations, the AdCreative start and CheckApplicationAllProgresses.
+ * Its CheckUserProgress and Download are shared with the image features, in result-routes.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { fileTooLarge, noCredits, standardError, unknownForeground } from './error-bodies.ts';

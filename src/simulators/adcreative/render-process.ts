@@ -1,6 +1,7 @@
 /**
  * One started generation (an `imageRenderProcessId`) and its tasks: when each finishes, the
- * progress objects describing it (reference section 1.6), and its rendered images.
+ * progress objects describing it (AdCreative's "Enums and Descriptions" and "Product Photoshoot
+ * API" pages), and its rendered images.
  */
 import { randomUUID } from 'node:crypto';
 import type { FeatureSpec } from './features.ts';

@@ -1,8 +1,8 @@
 /**
  * The AdCreative.ai simulator: a real HTTP server on loopback that answers like AdCreative's
  * Authorization, Product Photoshoot, Background Remover, Image Upscaler and Face Enhancer APIs
- * (reference section 1, seed 002), plus the test-facing API to register applications, inject
- * failures and inspect what clients did.
+ * (as the AdCreative.ai API docs describe them), plus the test-facing API to register
+ * applications, inject failures and inspect what clients did.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';

@@ -1,5 +1,5 @@
 /**
- * The two Authorization endpoints (reference section 1.2) and the check every other call passes:
+ * The two Authorization endpoints (AdCreative's "Authentication" page) and the check every other call passes:
  * `Authorization: Bearer <accessToken>` plus the application's `x-api-key` and `x-api-secret`.
  * Tokens are HS256 JWTs carrying the ApplicationId, remembered in memory.
  */

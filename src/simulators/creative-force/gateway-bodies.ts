@@ -1,7 +1,7 @@
 /**
- * What the gateway does with request bodies and errors (reference section 8): the body size it
- * accepts, JSON body parsing the way ASP.NET model binding does, and its two error body forms:
- * business errors and ASP.NET ProblemDetails.
+ * What the gateway does with request bodies and errors (docs/creative-force-contract.md, "Error
+ * bodies"): the body size it accepts, JSON body parsing the way ASP.NET model binding does, and its
+ * two error body forms: business errors and ASP.NET ProblemDetails.
  */
 import { randomBytes } from 'node:crypto';
 import type { Reply } from '../harness/http-io.ts';

@@ -1,7 +1,7 @@
 /**
- * The gateway endpoints (reference section 5) at the configured paths, relative to `/v1`. Each
- * handler gets the parsed request and answers a {@link Reply}; authentication, rate limiting and
- * fault injection happen before, in server.ts.
+ * The gateway endpoints (docs/creative-force-contract.md, "Gateway endpoints") at the configured
+ * paths, relative to `/v1`. Each handler gets the parsed request and answers a {@link Reply};
+ * authentication, rate limiting and fault injection happen before, in server.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';

@@ -1,6 +1,6 @@
 /**
  * A small in-memory S3: pre-signed GET URLs for inputs and files, pre-signed PUT URLs for outputs,
- * and the checks a real pre-signed PUT applies (reference section 5, "Pre-signed upload"): signed
+ * and the checks a real pre-signed PUT applies (Vendor Guide, step 7b): signed
  * query, exactly the issued encryption headers, the issued Content-Type, an exact Content-Length
  * and no chunked transfer. Errors are S3's XML documents. S3 traffic is outside the gateway's rate
  * limit.

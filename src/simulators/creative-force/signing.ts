@@ -1,6 +1,7 @@
 /**
- * Webhook signatures of every variant of the contract's family (reference section 4). The default
- * is the ASSUMED recipe: base64(HMAC-SHA256(key = base64decode(secret), raw body)).
+ * Webhook signatures of every variant of the contract's family (docs/creative-force-contract.md,
+ * "The webhook"). The default is the ASSUMED recipe: base64(HMAC-SHA256(key =
+ * base64decode(secret), raw body)).
  */
 import { createHmac } from 'node:crypto';
 import { defaultSignatureVariant, type SignatureVariant } from '../../creative-force/contract.ts';

@@ -327,7 +327,7 @@ export class SimState {
     };
   }
 
-  /** The Get Process Detail body of a task process (reference section 6). */
+  /** The Get Process Detail body of a task process (docs/creative-force-contract.md, "Process detail"). */
   processDetail(task: SimTask): Record<string, unknown> {
     return {
       taskProcessId: task.taskProcessId,

@@ -2,7 +2,7 @@
  * Submit Output (step 8) as Creative Force judges it: the KNOWN body shape, every mappingKeyId of
  * the task exactly once (else ErrorCode-1554), single-use uploaded temp assets of the task's
  * workspace, content types that fit the slot, quantity and alternate bounds, and the rework rules
- * of KeepOldAsset / RedoAsset (reference sections 5-7). The first violation is answered.
+ * of KeepOldAsset / RedoAsset (Vendor Guide, step 8 and "Rework Cycle"). The first violation is answered.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';

@@ -1,6 +1,7 @@
 /**
- * The OAuth token endpoint (`POST /connect/token`, client credentials, reference section 2) and the
- * bearer check of the gateway. Tokens are opaque random strings held in memory.
+ * The OAuth token endpoint (`POST /connect/token`, client credentials, as Creative Force's API
+ * documentation describes it) and the bearer check of the gateway. Tokens are opaque random
+ * strings held in memory.
  */
 import { randomBytes } from 'node:crypto';
 import { gatewayScope } from '../../creative-force/contract.ts';

@@ -1,5 +1,5 @@
 /**
- * Batches and their runs (reference sections 3.3 and 3.6), with statuses that follow the clock:
+ * Batches and their runs (the Workflow Builder API's OpenAPI spec), with statuses that follow the clock:
  * the runs of a batch accepted at `t` with duration `d` are processed one after the other, run `i`
  * of `n` pending until `t + d·(i+½)/n`, then running until `t + d·(i+1)/n` and until its work
  * (fetching its inputs, rendering its output) is done, then `success` or `failed`. Continue-on-error
@@ -17,7 +17,7 @@ export type FireflyBatchStatus = 'pending' | 'running' | 'completed' | 'failed' 
 
 /**
  * One entry of an execution's `outputs[]`: the shape public third-party code reads; unconfirmed.
- * The spec types `outputs` as `object[]` without properties (reference sections 3.3 and 4).
+ * The spec types `outputs` as `object[]` without properties; Adobe is to confirm the shape.
  */
 export interface FireflyExecutionOutput {
   /** The workflow's output node. */

@@ -1,5 +1,5 @@
 /**
- * The error bodies of the Workflow API (reference section 3.7): `ErrorResponse = { error, message?,
+ * The error bodies of the Workflow API (its OpenAPI spec): `ErrorResponse = { error, message?,
  * status: "failed" | "error" }`, with the documented texts where the spec gives them (400 not-JSON,
  * 400 api-version, 401, 404, 500, the 403 reason and the 429 `error`). The other texts (validation
  * messages, 405, 413, the 429 message) are this simulator's.
@@ -31,7 +31,7 @@ export function unauthorized(): Reply {
   return errorReply(401, 'Unauthorized', 'Missing or invalid authentication');
 }
 
-/** 403 with the documented reason (spec-new): the caller is not in the org of `x-gw-ims-org-id`. */
+/** 403 with the documented reason (OpenAPI spec): the caller is not in the org of `x-gw-ims-org-id`. */
 export function notOrgMember(): Reply {
   return errorReply(403, 'Forbidden', 'The caller is not a member of the organization identified by x-gw-ims-org-id');
 }
@@ -57,7 +57,7 @@ export function payloadTooLarge(maxBytes: number): Reply {
   return errorReply(413, 'Payload too large', `Request body exceeds ${maxBytes} bytes`);
 }
 
-/** The documented 429 body (spec-new); the message is the simulator's. */
+/** The documented 429 body (OpenAPI spec); the message is the simulator's. */
 export function rateLimited(resetUnixSeconds: number): Reply {
   return errorReply(
     429,

@@ -1,5 +1,5 @@
 /**
- * Validation of the `POST /batch/execute` body, `BatchExecuteRequest` (reference section 3.3):
+ * Validation of the `POST /batch/execute` body, `BatchExecuteRequest` (the OpenAPI spec):
  *
  * ```jsonc
  * { "workflow": { "workflowId": "<uuid>", "inputs": [ [ <node input>, ... ], ... ] } }
@@ -7,10 +7,10 @@
  *
  * A node input is exactly one of `{ node_id, content: [PresignedStorageRef, ...] }` (images),
  * `{ node_id, content: "text" }` or `{ node_id, template: PresignedStorageRef }`, without other
- * properties (spec-new: `additionalProperties: false`); a `PresignedStorageRef` is
+ * properties (the spec: `additionalProperties: false`); a `PresignedStorageRef` is
  * `{ presignedUrl, storageType? }` (held to the same strictness, the simulator's choice). Unknown
  * properties beside `workflow` and inside it are ignored: whether v1.0 takes `batchConfig` is
- * unknown (reference section 4).
+ * unknown (docs/providers/firefly.md).
  *
  * Then, against the registered workflow (not documented; the simulator's choices): every run maps
  * each input node exactly once, image nodes with a `content` array, text nodes with a `content`

@@ -1,10 +1,10 @@
 /**
- * Adobe IMS as the Workflow API uses it (reference section 3.2): the OAuth Server-to-Server token
+ * Adobe IMS as the Workflow API uses it (Adobe's getting-started pages): the OAuth Server-to-Server token
  * call `POST /ims/token/v3` (form `grant_type=client_credentials`, `client_id`, `client_secret`,
  * `scope`) and the four headers every API call must carry: `Authorization: Bearer`, `x-api-key`
  * (= client ID), `x-gw-ims-org-id` and `x-gw-ims-user-id` of the token's credential.
  *
- * IMS's exact error statuses and texts are not in the reference; this simulator answers 400
+ * IMS's exact error statuses and texts are not in the Workflow API docs; this simulator answers 400
  * `unsupported_grant_type` / `invalid_request` / `invalid_scope`, 400 `invalid_client` for an
  * unknown client ID and 401 `invalid_client` for a wrong secret.
  */

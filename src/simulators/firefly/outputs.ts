@@ -3,7 +3,7 @@
  * from the run's first fetched input image (fitted within 1024 px, never enlarged) with a band
  * reading `run <index>` at the top and the same text in EXIF `ImageDescription`, so tests can tell
  * runs apart. Outputs are served without authentication at `/outputs/<id>/<name>?sig=…`, as
- * presigned storage URLs are; their real host and lifetime are unknown (reference section 4).
+ * presigned storage URLs are; their real host and lifetime are not documented.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import sharp from 'sharp';

@@ -1,5 +1,5 @@
 /**
- * The documented rate limit (spec-new, reference section 3.8): per organization and user, with
+ * The documented rate limit (the OpenAPI spec): per organization and user, with
  * `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (Unix seconds) headers and
  * 429 above it. Adobe publishes neither the numbers nor the window kind; this is a fixed window that
  * opens at the first call after the previous one ended. Refused calls do not use the budget.

@@ -1,5 +1,5 @@
 /**
- * The batch endpoints (reference section 3.3): `POST /batch/execute`, `GET /batches`,
+ * The batch endpoints (the OpenAPI spec): `POST /batch/execute`, `GET /batches`,
  * `GET /batch/{batchId}/status`, `POST /batch/{batchId}/cancel`, `GET /batch/{batchId}/executions`.
  * Authentication, the rate limit and `api-version` are handled before, in server.ts. A batch is
  * visible only to the (org, user) that created it; anyone else gets the documented 404.

@@ -1,7 +1,8 @@
 /**
- * The Adobe Firefly Creative Production Workflow API simulator ("Workflow Builder API", reference
- * section 3): a real HTTP server on loopback answering like `https://run-workflow.adobe.io` (the
- * batch endpoints), Adobe IMS's token call (`/ims/token/v3`) and the storage of produced images
+ * The Adobe Firefly Creative Production Workflow API simulator ("Workflow Builder API",
+ * docs/providers/firefly.md): a real HTTP server on loopback answering like
+ * `https://run-workflow.adobe.io` (the batch endpoints), Adobe IMS's token call (`/ims/token/v3`)
+ * and the storage of produced images
  * (`/outputs/…`), plus the test-facing API to register credentials and workflows, fail runs, inject
  * faults and inspect what clients did.
  *

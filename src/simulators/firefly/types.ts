@@ -1,6 +1,6 @@
 /**
  * Public types of the Adobe Firefly Creative Production Workflow API simulator ("Workflow Builder
- * API", reference section 3): its options, the credentials and workflows tests register, and the
+ * API"): its options, the credentials and workflows tests register, and the
  * records tests inspect. Exported names carry `Firefly` so `export *` next to other simulators
  * cannot clash.
  */
@@ -10,7 +10,7 @@ import type { ListenOptions } from '../harness/loopback-server.ts';
 export type { CallLogEntry as FireflyCallLogEntry } from '../harness/call-log.ts';
 export type { FaultMatch as FireflyFaultMatch, FaultResponse as FireflyFaultResponse } from '../harness/fault-queue.ts';
 
-/** The storage hosts the documentation lists for input URLs (`getting-started/usage`, reference section 3.5). */
+/** The storage hosts the documentation lists for input URLs (Adobe's getting-started "usage" page). */
 export const fireflyDocumentedInputHosts: readonly string[] = Object.freeze([
   'amazonaws.com',
   'windows.net',
@@ -33,7 +33,7 @@ export interface FireflySimulatorOptions extends ListenOptions {
   executionDurationMs?: number;
   /**
    * The per-(org, user) budget of API calls (IMS and output downloads are not counted). The real
-   * numbers are not published (reference section 4); default 60 calls per 60 s.
+   * numbers are not published; default 60 calls per 60 s.
    */
   rateLimit?: FireflyRateLimit;
   /**

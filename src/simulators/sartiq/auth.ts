@@ -1,5 +1,5 @@
 /**
- * Users and their access tokens (reference section 2.2): the OAuth2 password flow of
+ * Users and their access tokens (Sartiq's "Authentication" page): the OAuth2 password flow of
  * `POST /login/access-token` and the Bearer check of every other call. Tokens are HS256 JWTs
  * (`sub` = user id, `exp`), as FastAPI backends issue them, remembered in memory so tests can
  * expire them.

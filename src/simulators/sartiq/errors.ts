@@ -1,6 +1,7 @@
 /**
- * The error bodies of the Sartiq Backend (FastAPI, reference section 2.1/2.2): `{"detail": "..."}`
- * for authentication, permission and lookup failures, `{"detail": [ValidationError]}` for 422.
+ * The error bodies of the Sartiq Backend (FastAPI; its "Generation Endpoints" and "Authentication"
+ * pages): `{"detail": "..."}` for authentication, permission and lookup failures,
+ * `{"detail": [ValidationError]}` for 422.
  */
 import type { Reply } from '../harness/http-io.ts';
 

@@ -1,8 +1,8 @@
 /**
- * The simulator's object storage (Cloudflare R2 behind a CDN in production, reference section
- * 2.3): presigned uploads landing at `temp/{file_id}_{timestamp}_{safe_filename}`, and generated
- * results at `media/{resource_id}/file.{ext}`. Both are served without authentication, as
- * public CDN URLs are.
+ * The simulator's object storage (Cloudflare R2 behind a CDN in production, Sartiq's product
+ * ingestion and storage pages): presigned uploads landing at
+ * `temp/{file_id}_{timestamp}_{safe_filename}`, and generated results at
+ * `media/{resource_id}/file.{ext}`. Both are served without authentication, as public CDN URLs are.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Reply } from '../harness/http-io.ts';

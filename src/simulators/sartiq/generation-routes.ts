@@ -1,7 +1,8 @@
 /**
- * The generation creation endpoints of seed 004 except refines: `POST /generations/` (on-model),
- * `/generations/agentic`, `/generations/edits`, `/generations/background-fix`,
- * `/generations/image-adjuster`, `/generations/face-fixer` and `/generations/videos`.
+ * The generation creation endpoints of Sartiq's "Generation Endpoints" reference except refines:
+ * `POST /generations/` (on-model), `/generations/agentic`, `/generations/edits`,
+ * `/generations/background-fix`, `/generations/image-adjuster`, `/generations/face-fixer` and
+ * `/generations/videos`.
  */
 import { randomUUID } from 'node:crypto';
 import {

@@ -1,5 +1,5 @@
 /**
- * Generations, their predictions and prediction refines (reference sections 2.5/2.6), with
+ * Generations, their predictions and prediction refines (Sartiq's "Generation Endpoints"), with
  * statuses that follow the clock: the predictions of a generation created at `t` with duration
  * `d` run one after the other, prediction `i` of `n` generating from `t + d·(i+½)/n` and
  * finishing at `t + d·(i+1)/n`. The `*Public` methods give the documented JSON shapes.
@@ -10,7 +10,7 @@ import type { GenerationEndpoint } from './types.ts';
 /** `PredictionStatus` (and, by this simulator's choice, `RefineStatus`): the documented domain states, lower case. */
 export type PredictionStatus = 'pending' | 'generating' | 'completed' | 'error';
 
-/** `GenerationStatus`: the documented domain states, upper case as in the seed's `"PENDING"`. */
+/** `GenerationStatus`: the documented domain states, upper case as in the API reference's `"PENDING"`. */
 export type GenerationStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
 
 /**

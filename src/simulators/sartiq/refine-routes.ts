@@ -1,9 +1,9 @@
 /**
- * `POST /generations/refines` (seed 004, `RefineGenerationRequest` → `MixedRefineResponse`): each
- * uploaded image (`base_image_urls`, deprecated `base_image_url`) becomes a generation with
- * `batch_size` 1, each prediction (`prediction_ids`) gets a refine; either the refined
- * `width` + `height` or a `scale_factor` of 2, 4 or 8 is required. Inputs that cannot be used go
- * to `failed_uploads` / `failed_refines` instead of failing the request.
+ * `POST /generations/refines` (Sartiq's "Generation Endpoints": `RefineGenerationRequest` →
+ * `MixedRefineResponse`): each uploaded image (`base_image_urls`, deprecated `base_image_url`)
+ * becomes a generation with `batch_size` 1, each prediction (`prediction_ids`) gets a refine;
+ * either the refined `width` + `height` or a `scale_factor` of 2, 4 or 8 is required. Inputs that
+ * cannot be used go to `failed_uploads` / `failed_refines` instead of failing the request.
  */
 import { randomInt } from 'node:crypto';
 import type { Prediction } from './generation.ts';

@@ -1,9 +1,9 @@
 /**
  * The Sartiq simulator: a real HTTP server on loopback that answers like the Sartiq Backend API
- * under `/api/v1` (reference section 2, seed 004) — login, presigned uploads, the generation
- * endpoints and their polling — plus its object storage (`/temp/…` uploads, `/media/…`
- * results), and the test-facing API to register users, inject failures and inspect what clients
- * did.
+ * under `/api/v1` (its "Generation Endpoints" reference and "Authentication" page) — login,
+ * presigned uploads, the generation endpoints and their polling — plus its object storage
+ * (`/temp/…` uploads, `/media/…` results), and the test-facing API to register users, inject
+ * failures and inspect what clients did.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';

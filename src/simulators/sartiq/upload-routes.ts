@@ -1,7 +1,7 @@
 /**
- * `POST /uploads/presigned-url` (reference section 2.3). Its real request body is not documented:
- * the simulator reads `filename` (or `file_name`) and `content_type` when present and tolerates
- * any other field, or an empty body.
+ * `POST /uploads/presigned-url` (Sartiq's product ingestion page). Its real request body is not
+ * documented: the simulator reads `filename` (or `file_name`) and `content_type` when present and
+ * tolerates any other field, or an empty body.
  */
 import type { Route } from './route.ts';
 import { FieldReader, readJsonObject } from './validation.ts';

@@ -1,6 +1,7 @@
 /**
- * `POST /login/test-token` (reference section 2.2): validates the Bearer token and answers its
- * user. The user object's shape is not in the seed; this is the FastAPI template's `UserPublic`.
+ * `POST /login/test-token` (Sartiq's "Authentication" page): validates the Bearer token and
+ * answers its user. The user object's shape is not documented; this is the FastAPI template's
+ * `UserPublic`.
  */
 import type { Route } from './route.ts';
 
