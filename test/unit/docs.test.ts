@@ -1,6 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { assumedPathEnv, signatureVariants } from '../../src/creative-force/contract.ts';
 import { errorCatalogue } from '../../src/errors.ts';
 
 const root = new URL('../../', import.meta.url);
@@ -20,19 +23,85 @@ async function envVariables(): Promise<string[]> {
   return [...new Set([...direct, ...assumed])];
 }
 
+/** Every Markdown page under docs/, as a path from the project root (e.g. `docs/errors.md`). */
+async function docsPages(): Promise<string[]> {
+  const entries = await readdir(new URL('docs/', root), { recursive: true });
+  return entries
+    .filter((entry) => entry.endsWith('.md'))
+    .map((entry) => `docs/${entry.split('\\').join('/')}`)
+    .sort();
+}
+
+const withoutCodeBlocks = (markdown: string) => markdown.replace(/```[\s\S]*?```/g, '');
+
+/** The anchors GitHub gives the headings of a Markdown page. */
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  for (const m of withoutCodeBlocks(markdown).matchAll(/^#{1,6} +(.+?) *$/gm)) {
+    const slug = (m[1] ?? '')
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
+    let anchor = slug;
+    for (let n = 1; anchors.has(anchor); n += 1) anchor = `${slug}-${n}`;
+    anchors.add(anchor);
+  }
+  return anchors;
+}
+
+/** The relative link targets of a Markdown page (external links and code spans left out). */
+function relativeLinks(markdown: string): string[] {
+  const text = withoutCodeBlocks(markdown).replace(/`[^`\n]*`/g, '');
+  return [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? '').filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
+}
+
+/** The files git tracks, as paths from the project root. */
+function trackedFiles(): string[] {
+  const listing = execFileSync('git', ['ls-files', '-z'], { cwd: new URL('.', root), encoding: 'utf8' });
+  return listing.split('\0').filter(Boolean);
+}
+
 describe('documentation stays true to the code', () => {
-  it('README and .env.example list every environment variable', async () => {
-    const [readme, example, vars] = await Promise.all([read('README.md'), read('.env.example'), envVariables()]);
+  it('docs/configuration.md and .env.example list every environment variable', async () => {
+    const [configuration, example, vars] = await Promise.all([
+      read('docs/configuration.md'),
+      read('.env.example'),
+      envVariables(),
+    ]);
     expect(vars.length).toBeGreaterThan(20);
     for (const name of vars) {
-      expect(readme, name).toContain(`\`${name}\``);
+      expect(configuration, name).toContain(`\`${name}\``);
       expect(example, name).toMatch(new RegExp(`^${name}=`, 'm'));
     }
   });
 
-  it('README documents every error code', async () => {
-    const readme = await read('README.md');
-    for (const code of Object.keys(errorCatalogue)) expect(readme, code).toMatch(new RegExp(`^\\| +\`${code}\` +\\|`, 'm'));
+  it("each provider's page names every variable of that provider", async () => {
+    const vars = await envVariables();
+    for (const [prefix, page] of [
+      ['ADCREATIVE_', 'docs/providers/adcreative.md'],
+      ['SARTIQ_', 'docs/providers/sartiq.md'],
+      ['FIREFLY_', 'docs/providers/firefly.md'],
+    ] as const) {
+      const text = await read(page);
+      const own = vars.filter((name) => name.startsWith(prefix));
+      expect(own.length, prefix).toBeGreaterThan(0);
+      for (const name of own) expect(text, `${page}: ${name}`).toContain(`\`${name}\``);
+    }
+  });
+
+  it('docs/creative-force-contract.md names the override of every ASSUMED path and value', async () => {
+    const contract = await read('docs/creative-force-contract.md');
+    const toConfirm = contract.slice(contract.indexOf('## To confirm with Creative Force'));
+    expect(toConfirm.length).toBeLessThan(contract.length);
+    for (const name of [...Object.values(assumedPathEnv), 'CF_FAILED_STATUS', 'signatureScheme']) {
+      expect(toConfirm, name).toContain(`\`${name}\``);
+    }
+    for (const variant of signatureVariants) expect(contract, variant).toContain(`\`${variant}\``);
+  });
+
+  it('docs/errors.md documents every error code in its table', async () => {
+    const errors = await read('docs/errors.md');
+    for (const code of Object.keys(errorCatalogue)) expect(errors, code).toMatch(new RegExp(`^\\| +\`${code}\` +\\|`, 'm'));
   });
 
   it('README gives the two commands, and .ci/run calls the test one', async () => {
@@ -40,6 +109,39 @@ describe('documentation stays true to the code', () => {
     expect(readme).toContain('make demo');
     expect(readme).toContain('make test');
     expect(ci).toMatch(/^make test$/m);
+  });
+
+  it('README links every docs page', async () => {
+    const [readme, pages] = await Promise.all([read('README.md'), docsPages()]);
+    expect(pages.length).toBeGreaterThan(5);
+    const linked = new Set(relativeLinks(readme).map((target) => normalize(target.split('#')[0] ?? '')));
+    for (const page of pages) expect(linked.has(normalize(page)), page).toBe(true);
+  });
+
+  it('every relative link of README and docs/ points at an existing file and heading', async () => {
+    for (const page of ['README.md', ...(await docsPages())]) {
+      const links = relativeLinks(await read(page));
+      for (const link of links) {
+        const [path = '', anchor] = link.split('#');
+        const target = path === '' ? page : normalize(join(dirname(page), path));
+        expect(await exists(target), `${page} → ${link}`).toBe(true);
+        if (anchor && target.endsWith('.md')) {
+          expect(headingAnchors(await read(target)).has(anchor), `${page} → ${link}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('no tracked file points outside the project', async () => {
+    const outside = ['..', 'shared'].join('/');
+    const files = trackedFiles();
+    expect(files).toContain('README.md');
+    const offenders: string[] = [];
+    for (const file of files) {
+      if (!(await exists(file))) continue; // deleted in the work tree, not yet in the index
+      if ((await read(file)).includes(outside)) offenders.push(file);
+    }
+    expect(offenders).toEqual([]);
   });
 });
 
