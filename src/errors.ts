@@ -47,6 +47,12 @@ export const errorCatalogue = {
   PROVIDER_TIMEOUT: { retryable: true, meaning: 'An AI provider call, or the whole generation, passed its deadline.' },
   PROVIDER_NETWORK: { retryable: true, meaning: 'An AI provider call failed at the connection level.' },
   PROVIDER_BAD_RESPONSE: { retryable: false, meaning: 'An AI provider response did not have the documented shape.' },
+  CHECKPOINT_VERSION_UNKNOWN: {
+    retryable: false,
+    meaning:
+      'A job carries saved progress of a version this release cannot read (retried when newer: a newer worker may take it).',
+  },
+  CHECKPOINT_INVALID: { retryable: false, meaning: "A job's saved progress does not have the shape of its version." },
   CONNECTION_UNKNOWN: { retryable: false, meaning: 'A queued job names a connection that is no longer configured.' },
 } as const satisfies Record<string, { retryable: boolean; meaning: string }>;
 

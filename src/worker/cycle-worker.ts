@@ -9,7 +9,6 @@ import { type Job, type QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
-import type { Checkpoint } from '../cycle/checkpoint.ts';
 import type { CycleContext, GatewayClient } from '../cycle/cycle-context.ts';
 import { runCycle } from '../cycle/run-cycle.ts';
 import { studioMessage, updateProcessStatus } from '../cycle/steps/update-process-status.ts';
@@ -145,9 +144,9 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
       transferSignal: () => AbortSignal.any([signal, AbortSignal.timeout(deps.transferTimeoutMs)]),
       logger,
     };
-    const result = await runCycle(
+    const outcome = await runCycle(
       {
-        checkpoint: (job.data.checkpoint ?? {}) as Checkpoint,
+        checkpoint: job.data.checkpoint,
         save: (checkpoint) => job.updateData({ ...job.data, checkpoint }),
         enterStep: async (next, resumed) => {
           step = next;
@@ -165,10 +164,14 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
     // From now on the same TaskProcessId is new work (a rework, or a late duplicate that the
     // next cycle recognises and skips): free the deduplication key before the job completes.
     await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
-    logger.info({ step: 'done', submitted: result.submitted?.assets.length ?? 0, skipped: result.skipped }, 'cycle completed');
+    const submitted = 'submitted' in outcome ? outcome.submitted : undefined;
+    logger.info(
+      { step: 'done', submitted: submitted?.assets.length ?? 0, skipped: 'skipped' in outcome ? outcome.skipped : undefined },
+      'cycle completed',
+    );
     deps.onStep?.({ jobId, taskProcessId: event.TaskProcessId, step: 'done', resumed: false });
     await rm(workDir, { recursive: true, force: true });
-    return { submitted: result.submitted };
+    return { submitted };
   } catch (err) {
     const retryable = isConnectorError(err) ? err.retryable : !(err instanceof UnrecoverableError);
     if (signal.aborted) throw err; // shutting down past the deadline: the job resumes elsewhere

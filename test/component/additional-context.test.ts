@@ -1,73 +1,28 @@
-/**
- * Step 4 (Get Additional Context) and the shared file downloads of step 3, with the real gateway
- * client (Redis limiter and token store) against the Creative Force simulator.
- */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AppConfig } from '../../src/config/env.ts';
-import {
-  CreativeForceClient,
-  type ProcessDetail,
-  RedisRateLimiter,
-  TokenStore,
-  webhookPayloadSchema,
-} from '../../src/creative-force/index.ts';
-import type { CycleContext } from '../../src/cycle/cycle-context.ts';
+import type { CreativeForceClient, ProcessDetail } from '../../src/creative-force/index.ts';
 import { downloadColorReferences, filesPresent } from '../../src/cycle/steps/download-inputs.ts';
 import { contextFiles, getAdditionalContext } from '../../src/cycle/steps/get-additional-context.ts';
 import type { LocalFile } from '../../src/providers/recipe.ts';
-import { CreativeForceSimulator, type TaskScenario } from '../../src/simulators/index.ts';
-import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
+import type { CreativeForceSimulator, TaskScenario } from '../../src/simulators/index.ts';
+import { type SimulatedGateway, startSimulatedGateway } from '../helpers/simulated-gateway.ts';
 
-const logger = pino({ level: 'silent' });
-const dispatcher = new Agent();
-const app = { clientId: 'additional-context-client', clientSecret: randomBytes(12).toString('hex') };
-const prefix = testPrefix('additional-context');
 const input = { positionName: 'Front', fileName: 'front.jpg', body: Buffer.from('front bytes') };
 const slots = [{ mappingKeyId: '1_Front', positionName: 'Front' }];
 
+let gateway: SimulatedGateway;
 let sim: CreativeForceSimulator;
-let redis: Redis;
 let client: CreativeForceClient;
 let workDir: string;
 
 beforeAll(async () => {
-  sim = await CreativeForceSimulator.start();
-  sim.addApp(app);
-  redis = new Redis(redisUrl);
-  const config: AppConfig['cf'] = {
-    apiBaseUrl: sim.apiBaseUrl,
-    tokenUrl: sim.tokenUrl,
-    rateLimitRps: 18,
-    requestTimeoutMs: 10_000,
-    failedStatus: 'Failed',
-    paths: { ...sim.paths },
-  };
-  const limiter = new RedisRateLimiter({ redis, limit: config.rateLimitRps, keyPrefix: `${prefix}:rl` });
-  const tokens = new TokenStore({
-    redis,
-    limiter,
-    tokenUrl: config.tokenUrl,
-    requestTimeoutMs: config.requestTimeoutMs,
-    logger,
-    dispatcher,
-    keyPrefix: `${prefix}:token`,
-  });
-  client = new CreativeForceClient({ connection: { id: 'acme', ...app }, config, limiter, tokens, dispatcher, logger });
+  gateway = await startSimulatedGateway('additional-context');
+  ({ sim, client } = gateway);
 });
 
-afterAll(async () => {
-  await sim.close();
-  await dispatcher.close();
-  await dropPrefix(prefix);
-  await redis.quit();
-});
+afterAll(async () => gateway.close());
 
 beforeEach(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'cfc-additional-context-'));
@@ -77,22 +32,6 @@ afterEach(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-/** A cycle context as the worker builds it, over the real client and this test's work directory. */
-function cycleContext(taskProcessId: string): CycleContext {
-  const shutdown = new AbortController();
-  return {
-    event: webhookPayloadSchema.parse(sim.webhookPayload(taskProcessId)),
-    client,
-    providers: {},
-    finalAttempt: false,
-    workDir,
-    limits: { maxAssetBytes: 10 * 1024 * 1024, transferTimeoutMs: 10_000 },
-    signal: shutdown.signal,
-    transferSignal: () => AbortSignal.any([shutdown.signal, AbortSignal.timeout(10_000)]),
-    logger,
-  };
-}
-
 /**
  * Seeds a task, reads its process detail through the client, then forgets the call log so that
  * the log holds only what the code under test calls.
@@ -101,7 +40,7 @@ async function seed(scenario: Omit<TaskScenario, 'inputs' | 'slots'>) {
   const task = sim.addTask({ inputs: [input], slots, ...scenario });
   const detail: ProcessDetail = await client.getProcessDetail(task.taskProcessId);
   sim.resetCallLog();
-  return { task, detail, ctx: cycleContext(task.taskProcessId) };
+  return { task, detail, ctx: gateway.cycleContext(task.taskProcessId, workDir) };
 }
 
 /** Gateway calls since the last reset, as `METHOD /path` (the token endpoint left out). */
@@ -131,7 +70,7 @@ describe('getAdditionalContext', () => {
       outfitProducts: [{ roleId: 1 }, { roleId: 2, stylingAssets: [{ fileName: 'shoes.png', body: png('shoes') }] }],
     });
 
-    const context = await getAdditionalContext(ctx, detail, {}, { rework: true });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: {}, rework: true });
 
     expect(context).toEqual({});
     expect(gatewayCalls()).toEqual([]);
@@ -141,7 +80,7 @@ describe('getAdditionalContext', () => {
   it('fetches the product and the job with exactly one call each', async () => {
     const { task, detail, ctx } = await seed({ jobCode: 'Winter 2027', product: { season: 'winter' } });
 
-    const context = await getAdditionalContext(ctx, detail, { product: true, job: true }, { rework: false });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: { product: true, job: true }, rework: false });
 
     expect(context.product).toMatchObject({ productId: task.productId, season: 'winter' });
     expect(context.job).toMatchObject({ jobId: task.jobId, jobCode: 'Winter 2027' });
@@ -152,14 +91,12 @@ describe('getAdditionalContext', () => {
   it("falls back to the webhook event's product and job ids when the detail has none", async () => {
     const { task, detail, ctx } = await seed({});
 
-    const context = await getAdditionalContext(
-      ctx,
-      { ...detail, productId: null, jobId: null },
-      { product: true, job: true },
-      {
-        rework: false,
-      },
-    );
+    const context = await getAdditionalContext({
+      ...ctx,
+      detail: { ...detail, productId: null, jobId: null },
+      needs: { product: true, job: true },
+      rework: false,
+    });
 
     expect(context.product).toMatchObject({ productId: task.productId });
     expect(context.job).toMatchObject({ jobId: task.jobId });
@@ -184,7 +121,7 @@ describe('getAdditionalContext', () => {
       ],
     });
 
-    const context = await getAdditionalContext(ctx, detail, { outfit: true }, { rework: false });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: { outfit: true }, rework: false });
 
     const outfit = context.outfit;
     expect(outfit?.outfitId).toBe(task.outfitId);
@@ -217,7 +154,7 @@ describe('getAdditionalContext', () => {
       outfitProducts: [{ productId: 'lone-dress', roleId: 1 }],
     });
 
-    const context = await getAdditionalContext(ctx, detail, { outfit: true }, { rework: false });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: { outfit: true }, rework: false });
 
     expect(context.outfit).toEqual({
       outfitId: task.outfitId,
@@ -230,7 +167,7 @@ describe('getAdditionalContext', () => {
   it('makes no outfit call when the task has no outfit', async () => {
     const { detail, ctx } = await seed({});
 
-    const context = await getAdditionalContext(ctx, detail, { outfit: true }, { rework: false });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: { outfit: true }, rework: false });
 
     expect(context).toEqual({});
     expect(gatewayCalls()).toEqual([]);
@@ -249,7 +186,7 @@ describe('getAdditionalContext', () => {
       ],
     });
 
-    const context = await getAdditionalContext(ctx, detail, { annotations: true }, { rework: true });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: { annotations: true }, rework: true });
 
     expect(context.annotations?.map(({ marking, ...note }) => note)).toEqual([
       { annotationId: 'a-1', assetId: 'out-1', comment: 'the sleeve is cut off' },
@@ -267,7 +204,7 @@ describe('getAdditionalContext', () => {
   it('on a rework without annotations, answers an empty list and makes no bulk-get-files call', async () => {
     const { task, detail, ctx } = await seed({});
 
-    const context = await getAdditionalContext(ctx, detail, { annotations: true }, { rework: true });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: { annotations: true }, rework: true });
 
     expect(context).toEqual({ annotations: [] });
     expect(gatewayCalls()).toEqual([`GET /tasks/${task.taskId}/annotations`]);
@@ -278,7 +215,7 @@ describe('getAdditionalContext', () => {
       annotations: [{ comment: 'a reviewer note', marking: { fileName: 'm.png', body: png('m') } }],
     });
 
-    const context = await getAdditionalContext(ctx, detail, { annotations: true }, { rework: false });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: { annotations: true }, rework: false });
 
     expect(context).toEqual({});
     expect(gatewayCalls()).toEqual([]);
@@ -291,7 +228,7 @@ describe('getAdditionalContext', () => {
     }));
     const { detail, ctx } = await seed({ annotations });
 
-    const context = await getAdditionalContext(ctx, detail, { annotations: true }, { rework: true });
+    const context = await getAdditionalContext({ ...ctx, detail, needs: { annotations: true }, rework: true });
 
     expect(bulkGetFilesCalls().map((c) => c.status)).toEqual([200, 200]);
     expect(context.annotations).toHaveLength(101);

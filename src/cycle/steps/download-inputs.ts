@@ -9,8 +9,34 @@ import { join } from 'node:path';
 import type { FileUrl, ProcessDetail } from '../../creative-force/schemas.ts';
 import { ConnectorError } from '../../errors.ts';
 import { downloadToFile } from '../../media/index.ts';
-import type { InputFile, InputUrl, LocalFile } from '../../providers/recipe.ts';
+import type { InputFile, LocalFile, Recipe } from '../../providers/recipe.ts';
+import type { TaskInputs } from '../checkpoint.ts';
 import type { CycleContext } from '../cycle-context.ts';
+
+/** What a download needs of the cycle: the gateway, the work directory, the limits and the signals. */
+export type FileTransfer = Pick<CycleContext, 'client' | 'workDir' | 'limits' | 'signal' | 'transferSignal'>;
+
+export interface DownloadInputsInput extends FileTransfer {
+  detail: ProcessDetail;
+  /** How the recipe takes its inputs: downloaded files, or Creative Force's pre-signed URLs. */
+  as: NonNullable<Recipe['inputsAs']>;
+  /** Whether the recipe declared it needs the color references too. */
+  colorReferences: boolean;
+}
+
+/**
+ * Step 3: the task's input assets (and, when asked, its color reference files), downloaded, or
+ * resolved to fresh pre-signed URLs for a recipe that fetches its inputs itself.
+ */
+export async function downloadInputs(input: DownloadInputsInput): Promise<TaskInputs> {
+  const { detail } = input;
+  if (input.as === 'urls') {
+    return { files: [], colorReferences: [], urls: await resolveInputUrls(input, detail, input.colorReferences) };
+  }
+  const files = await downloadInputAssets(input, detail);
+  const colorReferences = input.colorReferences ? await downloadColorReferences(input, detail) : [];
+  return { files, colorReferences, urls: null };
+}
 
 /** What one download needs: a pre-signed URL and what Creative Force announced about the file. */
 interface RemoteFile {
@@ -27,7 +53,7 @@ function localName(index: number, fileName: string): string {
 }
 
 /** Streams one file to `dir`, refusing it beyond the asset size cap and checking size and MD5. */
-async function downloadOne(ctx: CycleContext, dir: string, index: number, file: RemoteFile): Promise<LocalFile> {
+async function downloadOne(ctx: FileTransfer, dir: string, index: number, file: RemoteFile): Promise<LocalFile> {
   const path = join(dir, localName(index, file.fileName));
   const result = await downloadToFile({
     url: file.fileUrl,
@@ -50,7 +76,7 @@ export async function filesPresent(files: readonly LocalFile[]): Promise<boolean
 }
 
 /** Downloads every input asset of the task process to `workDir/in/`, in the detail's order. */
-export async function downloadInputs(ctx: CycleContext, detail: ProcessDetail): Promise<InputFile[]> {
+async function downloadInputAssets(ctx: FileTransfer, detail: ProcessDetail): Promise<InputFile[]> {
   if (detail.inputAssets.length === 0) {
     throw new ConnectorError('TASK_INPUT_MISSING', 'the task process has no input asset to work from');
   }
@@ -79,7 +105,7 @@ export async function downloadInputs(ctx: CycleContext, detail: ProcessDetail): 
  * @returns one URL per distinct id, in the order the ids first appear.
  * @throws ConnectorError CF_BAD_RESPONSE when Creative Force leaves a requested file out.
  */
-export async function resolveFiles(ctx: CycleContext, fileIds: readonly string[]): Promise<FileUrl[]> {
+export async function resolveFiles(ctx: FileTransfer, fileIds: readonly string[]): Promise<FileUrl[]> {
   const distinct = [...new Set(fileIds)];
   if (distinct.length === 0) return [];
   const urls = await ctx.client.bulkGetFiles(distinct, ctx.signal);
@@ -98,7 +124,7 @@ export async function resolveFiles(ctx: CycleContext, fileIds: readonly string[]
  *
  * @returns the local files, index for index with `files`.
  */
-export async function downloadFiles(ctx: CycleContext, files: readonly FileUrl[], dirName: string): Promise<LocalFile[]> {
+export async function downloadFiles(ctx: FileTransfer, files: readonly FileUrl[], dirName: string): Promise<LocalFile[]> {
   if (files.length === 0) return [];
   const dir = join(ctx.workDir, dirName);
   await mkdir(dir, { recursive: true });
@@ -108,19 +134,19 @@ export async function downloadFiles(ctx: CycleContext, files: readonly FileUrl[]
 }
 
 /** Color reference files of the process detail, downloaded to `workDir/color-references/`. */
-export async function downloadColorReferences(ctx: CycleContext, detail: ProcessDetail): Promise<LocalFile[]> {
+export async function downloadColorReferences(ctx: FileTransfer, detail: ProcessDetail): Promise<LocalFile[]> {
   return downloadFiles(ctx, await resolveFiles(ctx, detail.colorReferenceFiles), 'color-references');
 }
 
 /**
- * Step 3 for a service that fetches its inputs itself: resolves the input assets (and the color
+ * For a service that fetches its inputs itself: resolves the input assets (and the color
  * references, when asked) to Creative Force's pre-signed GET URLs without downloading anything.
  */
-export async function resolveInputUrls(
-  ctx: CycleContext,
+async function resolveInputUrls(
+  ctx: FileTransfer,
   detail: ProcessDetail,
   withColorReferences: boolean,
-): Promise<{ inputUrls: InputUrl[]; colorReferenceUrls: { fileId: string; fileName: string; url: string }[] }> {
+): Promise<NonNullable<TaskInputs['urls']>> {
   if (detail.inputAssets.length === 0) {
     throw new ConnectorError('TASK_INPUT_MISSING', 'the task process has no input asset to work from');
   }

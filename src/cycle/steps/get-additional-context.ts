@@ -4,12 +4,17 @@
  */
 import type { Annotation, ProcessDetail, StylingAsset } from '../../creative-force/index.ts';
 import type { ContextNeeds, LocalFile, OutfitContext, ReviewerNote } from '../../providers/recipe.ts';
-import type { Checkpoint } from '../checkpoint.ts';
+import type { AdditionalContext } from '../checkpoint.ts';
 import type { CycleContext } from '../cycle-context.ts';
-import { downloadFiles, resolveFiles } from './download-inputs.ts';
+import { downloadFiles, type FileTransfer, resolveFiles } from './download-inputs.ts';
 
-/** What step 4 gathered, as saved in the checkpoint. */
-export type AdditionalContext = NonNullable<Checkpoint['context']>;
+export interface AdditionalContextInput extends FileTransfer, Pick<CycleContext, 'event'> {
+  detail: ProcessDetail;
+  /** What the recipe declared it needs. */
+  needs: ContextNeeds;
+  /** True when the process detail shows earlier outputs. */
+  rework: boolean;
+}
 
 /** roleId 1 is the outfit's primary product; 2 and above are secondary styling products (KNOWN). */
 const firstSecondaryRoleId = 2;
@@ -19,23 +24,19 @@ const firstSecondaryRoleId = 2;
  * - `product` / `job`: the records of the detail's ids, falling back to the webhook event's.
  * - `outfit`, when the task has an outfit: its products, and the styling files of the secondary
  *   products downloaded to `workDir/styling/`.
- * - `annotations`, on a rework only (`options.rework`: the process detail shows earlier outputs):
+ * - `annotations`, on a rework only (`rework`: the process detail shows earlier outputs):
  *   the reviewers' notes, their marking images downloaded to `workDir/markings/`. A first pass
  *   has no reviewer feedback, so it makes no annotation call.
  */
-export async function getAdditionalContext(
-  ctx: CycleContext,
-  detail: ProcessDetail,
-  needs: ContextNeeds,
-  options: { rework: boolean },
-): Promise<AdditionalContext> {
+export async function getAdditionalContext(input: AdditionalContextInput): Promise<AdditionalContext> {
+  const { detail, needs, rework, event, client, signal } = input;
   const context: AdditionalContext = {};
-  const productId = detail.productId ?? ctx.event.ProductId;
-  const jobId = detail.jobId ?? ctx.event.JobId;
-  if (needs.product && productId) context.product = await ctx.client.getProduct(productId, ctx.signal);
-  if (needs.job && jobId) context.job = await ctx.client.getJob(jobId, ctx.signal);
-  if (needs.outfit && detail.outfitId) context.outfit = await getOutfit(ctx, detail.outfitId);
-  if (needs.annotations && options.rework) context.annotations = await getReviewerNotes(ctx, detail.taskId);
+  const productId = detail.productId ?? event.ProductId;
+  const jobId = detail.jobId ?? event.JobId;
+  if (needs.product && productId) context.product = await client.getProduct(productId, signal);
+  if (needs.job && jobId) context.job = await client.getJob(jobId, signal);
+  if (needs.outfit && detail.outfitId) context.outfit = await getOutfit(input, detail.outfitId);
+  if (needs.annotations && rework) context.annotations = await getReviewerNotes(input, detail.taskId);
   return context;
 }
 
@@ -49,7 +50,7 @@ export function contextFiles(context: AdditionalContext): LocalFile[] {
  * The outfit's products and the styling files of its secondary products. Only secondary products
  * are sent to styling-assets: the primary product's imagery is already in the input assets.
  */
-async function getOutfit(ctx: CycleContext, outfitId: string): Promise<OutfitContext> {
+async function getOutfit(ctx: FileTransfer, outfitId: string): Promise<OutfitContext> {
   const members = await ctx.client.getOutfitProducts(outfitId, ctx.signal);
   const products = members.map(({ productId, roleId }) => ({ productId, roleId }));
   const secondaryIds = [...new Set(products.filter((p) => p.roleId >= firstSecondaryRoleId).map((p) => p.productId))];
@@ -68,7 +69,7 @@ function stylingFile(asset: StylingAsset, files: ReadonlyMap<string, LocalFile>)
 }
 
 /** The task's annotations (keyed by taskId), each with its marking image when it has one. */
-async function getReviewerNotes(ctx: CycleContext, taskId: string): Promise<ReviewerNote[]> {
+async function getReviewerNotes(ctx: FileTransfer, taskId: string): Promise<ReviewerNote[]> {
   const annotations = await ctx.client.getAnnotations(taskId, ctx.signal);
   const markingIds = annotations.flatMap((a) => (a.markingFileId ? [a.markingFileId] : []));
   const markings = await downloadByFileId(ctx, markingIds, 'markings');
@@ -81,7 +82,7 @@ function reviewerNote(annotation: Annotation, markings: ReadonlyMap<string, Loca
 }
 
 /** Resolves the ids with one bulk-get-files (batched by the client) and downloads each file once. */
-async function downloadByFileId(ctx: CycleContext, fileIds: string[], dirName: string): Promise<Map<string, LocalFile>> {
+async function downloadByFileId(ctx: FileTransfer, fileIds: string[], dirName: string): Promise<Map<string, LocalFile>> {
   const urls = await resolveFiles(ctx, fileIds);
   const local = await downloadFiles(ctx, urls, dirName);
   return new Map(urls.map((url, index) => [url.fileId, local[index] as LocalFile]));

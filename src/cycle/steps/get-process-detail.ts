@@ -2,6 +2,10 @@
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
-export async function getProcessDetail(ctx: CycleContext): Promise<ProcessDetail> {
-  return ctx.client.getProcessDetail(ctx.event.TaskProcessId, ctx.signal);
+export function getProcessDetail({
+  client,
+  event,
+  signal,
+}: Pick<CycleContext, 'client' | 'event' | 'signal'>): Promise<ProcessDetail> {
+  return client.getProcessDetail(event.TaskProcessId, signal);
 }

@@ -5,30 +5,26 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
-import type {
-  InputFile,
-  InputUrl,
-  ProducedFile,
-  Recipe,
-  RecipeMemory,
-  RecipeRun,
-  SlotRequest,
-  TaskContext,
-} from '../../providers/recipe.ts';
+import type { ProducedFile, Recipe, RecipeMemory, SlotRequest, TaskContext } from '../../providers/recipe.ts';
 import { planSubmission, type SubmissionPlan } from '../build-submission.ts';
+import type { TaskInputs } from '../checkpoint.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
-export async function processAssets(
-  ctx: CycleContext,
-  recipe: Recipe,
-  options: unknown,
-  detail: ProcessDetail,
-  requests: SlotRequest[],
-  inputs: { files: InputFile[]; inputUrls: InputUrl[]; colorReferenceUrls: RecipeRun<unknown>['colorReferenceUrls'] },
-  context: TaskContext,
-  memory: RecipeMemory,
-): Promise<SubmissionPlan> {
-  const outputDir = join(ctx.workDir, 'out');
+export interface ProcessAssetsInput extends CycleContext {
+  recipe: Recipe;
+  /** The subfunction's options, validated by the recipe's schema when the configuration loaded. */
+  options: unknown;
+  detail: ProcessDetail;
+  /** What the recipe must produce; empty when every slot is kept or left empty. */
+  requests: SlotRequest[];
+  inputs: TaskInputs;
+  context: TaskContext;
+  memory: RecipeMemory;
+}
+
+export async function processAssets(input: ProcessAssetsInput): Promise<SubmissionPlan> {
+  const { recipe, detail, requests, inputs, logger } = input;
+  const outputDir = join(input.workDir, 'out');
   await mkdir(outputDir, { recursive: true });
   const produced =
     requests.length === 0
@@ -37,18 +33,18 @@ export async function processAssets(
           detail,
           requests,
           inputs: inputs.files,
-          inputUrls: inputs.inputUrls,
-          colorReferenceUrls: inputs.colorReferenceUrls,
-          context,
-          options,
+          inputUrls: inputs.urls?.inputUrls ?? [],
+          colorReferenceUrls: inputs.urls?.colorReferenceUrls ?? [],
+          context: input.context,
+          options: input.options,
           outputDir,
-          memory,
-          providers: ctx.providers,
-          finalAttempt: ctx.finalAttempt,
-          signal: ctx.signal,
-          logger: ctx.logger,
+          memory: input.memory,
+          providers: input.providers,
+          finalAttempt: input.finalAttempt,
+          signal: input.signal,
+          logger,
         });
   const plan = planSubmission(detail, produced);
-  if (plan.dropped.length > 0) ctx.logger.info({ dropped: plan.dropped }, 'produced files left out: their slots were full');
+  if (plan.dropped.length > 0) logger.info({ dropped: plan.dropped }, 'produced files left out: their slots were full');
   return plan;
 }

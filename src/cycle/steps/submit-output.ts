@@ -3,11 +3,13 @@ import type { ProcessDetail, SubmitResponse } from '../../creative-force/schemas
 import { renderSubmitBody, type SubmissionPlan } from '../build-submission.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
-export async function submitOutput(
-  ctx: CycleContext,
-  detail: ProcessDetail,
-  plan: SubmissionPlan,
-  uploads: Record<string, string>,
-): Promise<SubmitResponse> {
-  return ctx.client.submitOutput(detail.taskProcessId, renderSubmitBody(plan, uploads), ctx.signal);
+export interface SubmitOutputInput extends Pick<CycleContext, 'client' | 'signal'> {
+  detail: ProcessDetail;
+  plan: SubmissionPlan;
+  /** uploadKey → tempAssetId of every planned file (step 7). */
+  uploads: Readonly<Record<string, string>>;
+}
+
+export function submitOutput({ client, signal, detail, plan, uploads }: SubmitOutputInput): Promise<SubmitResponse> {
+  return client.submitOutput(detail.taskProcessId, renderSubmitBody(plan, uploads), signal);
 }

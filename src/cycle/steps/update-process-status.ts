@@ -24,6 +24,8 @@ const hints: Partial<Record<ErrorCode, string>> = {
   PROVIDER_REJECTED:
     'The AI service refused the request: ask the connector operator to check the recipe options of this subfunction.',
   PROVIDER_GENERATION_FAILED: 'The AI service could not generate the images: send the task again, or use another input.',
+  CHECKPOINT_VERSION_UNKNOWN: 'Send the task to this step again: the connector starts it afresh.',
+  CHECKPOINT_INVALID: 'Send the task to this step again: the connector starts it afresh.',
   CYCLE_ABANDONED:
     'Send the task to this step again to retry; if it happens again, the input may be too large for the connector.',
 };

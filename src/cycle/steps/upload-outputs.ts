@@ -9,19 +9,25 @@ import { uploadFile } from '../../media/index.ts';
 import { plannedAssets, type SubmissionPlan } from '../build-submission.ts';
 import type { CycleContext } from '../cycle-context.ts';
 
-export async function uploadOutputs(
-  ctx: CycleContext,
-  detail: ProcessDetail,
-  plan: SubmissionPlan,
-  uploads: Record<string, string>,
-  onUploaded: (uploads: Record<string, string>) => Promise<void>,
-): Promise<Record<string, string>> {
+export interface UploadOutputsInput extends Pick<CycleContext, 'client' | 'signal' | 'transferSignal'> {
+  detail: ProcessDetail;
+  plan: SubmissionPlan;
+  /** uploadKey → tempAssetId of the files an earlier attempt uploaded. */
+  progress: Readonly<Record<string, string>> | undefined;
+  /** Saves the uploads so far; called after each PUT. */
+  saveProgress(uploads: Record<string, string>): Promise<void>;
+}
+
+/** @returns uploadKey → tempAssetId of every planned file. */
+export async function uploadOutputs(input: UploadOutputsInput): Promise<Record<string, string>> {
+  const { client, detail, plan } = input;
+  const uploads = input.progress ?? {};
   const pending = plannedAssets(plan).filter((a) => !uploads[a.uploadKey]);
-  if (pending.length === 0) return uploads;
-  const presigned = await ctx.client.getPresignedUploadUrls(
+  if (pending.length === 0) return { ...uploads };
+  const presigned = await client.getPresignedUploadUrls(
     detail.clientId,
     pending.map((a) => ({ fileName: a.file.fileName, localId: a.uploadKey, fileLength: a.file.bytes })),
-    ctx.signal,
+    input.signal,
   );
   if (presigned.errorFiles.length > 0) {
     const list = presigned.errorFiles.map((f) => `${f.fileName ?? f.localId} (${f.errorCode ?? 'no code'})`).join(', ');
@@ -39,10 +45,10 @@ export async function uploadOutputs(
       filePath: asset.file.path,
       contentType: target.contentType,
       headers: presigned.headers,
-      signal: ctx.transferSignal(),
+      signal: input.transferSignal(),
     });
     done[asset.uploadKey] = target.tempAssetId;
-    await onUploaded(done);
+    await input.saveProgress({ ...done });
   }
   return done;
 }
