@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
-import { pollUntil } from '../poll.ts';
+import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { downloadWithRetry, inputsFor } from '../provider-work.ts';
 import type { ProducedFile, Recipe, RecipeRun } from '../recipe.ts';
 import type { ImageJobKind } from './client.ts';
@@ -18,13 +18,7 @@ import { adCreativeMaxInputBytes, requireAdCreative } from './photoshoot.ts';
 const common = {
   /** Background removal keeps transparency, so PNG is the default there. */
   format: z.enum(['jpeg', 'png']).optional(),
-  pollIntervalMs: z.number().int().min(100).max(60_000).default(2_000),
-  deadlineMs: z
-    .number()
-    .int()
-    .min(1_000)
-    .max(3_600_000)
-    .default(10 * 60_000),
+  ...pollingOptionsShape({ pollIntervalMs: 2_000, deadlineMs: 10 * 60_000 }),
 };
 const plainSchema = z.strictObject(common);
 const faceSchema = z.strictObject({

@@ -14,8 +14,8 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
-import { pollUntil } from '../poll.ts';
-import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { pollingOptionsShape, pollUntil } from '../poll.ts';
+import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { downloadWithRetry, inputsFor, slotCapacity } from '../provider-work.ts';
 import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { AdCreativeClient } from './client.ts';
@@ -26,19 +26,12 @@ export const photoshootRenderKinds = [0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 5
 export const adCreativeMaxInputBytes = 12 * 1024 * 1024;
 const maxPromptObjects = 6;
 
-const template = z
-  .string()
-  .min(1)
-  .refine((t) => unknownPlaceholders(t).length === 0, {
-    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
-  });
-
 export const photoshootOptionsSchema = z
   .strictObject({
     /** Preset ids (GET PresetKeys). */
     presets: z.array(z.string().min(1)).max(maxPromptObjects).default([]),
     /** Custom prompt templates. */
-    prompts: z.array(template).max(maxPromptObjects).default([]),
+    prompts: z.array(templateSchema).max(maxPromptObjects).default([]),
     /** Top up with AdCreative's recommended presets when the slot needs more images than configured. */
     useRecommendations: z.boolean().default(true),
     renderKind: z
@@ -51,14 +44,7 @@ export const photoshootOptionsSchema = z
     disableSafeMargin: z.boolean().default(false),
     useSameStyleReferenceImage: z.boolean().default(true),
     format: z.enum(['jpeg', 'png']).default('jpeg'),
-    pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
-    /** How long one attempt waits for the photoshoot before giving up (a retry resumes the same one). */
-    deadlineMs: z
-      .number()
-      .int()
-      .min(1_000)
-      .max(3_600_000)
-      .default(15 * 60_000),
+    ...pollingOptionsShape({ pollIntervalMs: 3_000, deadlineMs: 15 * 60_000 }),
   })
   .refine((o) => o.presets.length + o.prompts.length <= maxPromptObjects, {
     message: `presets and prompts together: at most ${maxPromptObjects}`,

@@ -13,19 +13,12 @@ import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
-import { pollUntil } from '../poll.ts';
-import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { pollingOptionsShape, pollUntil } from '../poll.ts';
+import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { downloadWithRetry } from '../provider-work.ts';
 import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { BatchAssignment, BatchGatherer } from './batch-gatherer.ts';
 import type { FireflyClient, FireflyNodeInput } from './client.ts';
-
-const template = z
-  .string()
-  .min(1)
-  .refine((t) => unknownPlaceholders(t).length === 0, {
-    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
-  });
 
 /** What fills one input node of the workflow. */
 const nodeSource = z.union([
@@ -34,7 +27,7 @@ const nodeSource = z.union([
   /** A color reference file of the task. */
   z.strictObject({ from: z.literal('colorReference'), index: z.number().int().min(0).default(0) }),
   /** A text built from a template over the task. */
-  z.strictObject({ text: template }),
+  z.strictObject({ text: templateSchema }),
 ]);
 
 export const workflowOptionsSchema = z.strictObject({
@@ -47,13 +40,7 @@ export const workflowOptionsSchema = z.strictObject({
   outputNodeId: z.string().optional(),
   /** How long the first task waits for others before the shared batch is executed. */
   gatherWindowMs: z.number().int().min(0).max(60_000).default(2_000),
-  pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
-  deadlineMs: z
-    .number()
-    .int()
-    .min(1_000)
-    .max(3_600_000)
-    .default(20 * 60_000),
+  ...pollingOptionsShape({ pollIntervalMs: 3_000, deadlineMs: 20 * 60_000 }),
 });
 export type WorkflowOptions = z.output<typeof workflowOptionsSchema>;
 

@@ -7,15 +7,10 @@
 import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { ConnectorError } from '../../errors.ts';
-import { pollUntil } from '../poll.ts';
+import { type PollingOptions, pollUntil } from '../poll.ts';
 import { downloadWithRetry, inputsFor } from '../provider-work.ts';
 import type { InputFile, LocalFile, ProducedFile, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { SartiqClient, SartiqGeneration } from './client.ts';
-
-export interface PollingOptions {
-  pollIntervalMs: number;
-  deadlineMs: number;
-}
 
 export function requireSartiq(run: RecipeRun<unknown>): SartiqClient {
   const client = run.providers.sartiq;

@@ -8,30 +8,17 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import type { ExpectedOutput } from '../../creative-force/schemas.ts';
 import { ConnectorError } from '../../errors.ts';
-import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { type PollingOptions, pollingOptionsShape } from '../poll.ts';
+import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { slotCapacity } from '../provider-work.ts';
 import type { ContextNeeds, ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { SartiqGeneration } from './client.ts';
-import { generateForSlot, type PollingOptions, requireSartiq, uploadedUrl } from './generation-run.ts';
+import { generateForSlot, requireSartiq, uploadedUrl } from './generation-run.ts';
 
 /** Sartiq's largest batch in practice; `batch_size` defaults to 4 for generations. */
 const maxBatch = 8;
 
-const template = z
-  .string()
-  .min(1)
-  .refine((t) => unknownPlaceholders(t).length === 0, {
-    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
-  });
-const polling = {
-  pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
-  deadlineMs: z
-    .number()
-    .int()
-    .min(1_000)
-    .max(3_600_000)
-    .default(20 * 60_000),
-};
+const polling = pollingOptionsShape({ pollIntervalMs: 3_000, deadlineMs: 20 * 60_000 });
 
 /** Drops undefined values, so only what the options set is sent. */
 function defined(body: Record<string, unknown>): Record<string, unknown> {
@@ -79,7 +66,7 @@ export const generateOptionsSchema = z.strictObject({
   framing: z.string().optional(),
   background: z.string().optional(),
   lighting: z.string().optional(),
-  extraPrompt: template.optional(),
+  extraPrompt: templateSchema.optional(),
   negativePrompt: z.string().optional(),
   /** Use /generations/agentic: automatic quality evaluation and retries on Sartiq's side. */
   agentic: z.boolean().default(false),
@@ -136,7 +123,7 @@ export const generateRecipe: Recipe<GenerateOptions> = {
 
 export const editOptionsSchema = z.strictObject({
   tool: z.enum(['EDIT', 'SUBJECT_SWAP', 'PRODUCT_ENHANCEMENT']).default('EDIT'),
-  prompt: template.optional(),
+  prompt: templateSchema.optional(),
   subjectId: z.string().optional(),
   /** Send the task's color reference files as `reference_images` ("reference images for placement"). */
   colorReferencesAsReferences: z.boolean().default(false),
@@ -260,7 +247,7 @@ export const faceFixRecipe: Recipe<z.output<typeof faceFixOptionsSchema>> = {
 
 export const upscaleOptionsSchema = z.strictObject({
   scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).default(2),
-  prompt: template.optional(),
+  prompt: templateSchema.optional(),
   ...polling,
 });
 export const upscaleRecipe: Recipe<z.output<typeof upscaleOptionsSchema>> = {
@@ -292,7 +279,7 @@ export const upscaleRecipe: Recipe<z.output<typeof upscaleOptionsSchema>> = {
 // ---- sartiq-video ---------------------------------------------------------------------------
 
 export const videoOptionsSchema = z.strictObject({
-  prompt: template,
+  prompt: templateSchema,
   negativePrompt: z.string().optional(),
   cfgScale: z.number().min(0).max(2).optional(),
   ...polling,
