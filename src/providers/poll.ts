@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConnectorError } from '../errors.ts';
+import { sleep } from '../sleep.ts';
 
 /** The polling options of a recipe, after parsing. */
 export interface PollingOptions {
@@ -54,18 +55,4 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
     await sleep(Math.min(interval, left), options.signal);
     interval = Math.min(options.maxIntervalMs, Math.ceil(interval * 1.5));
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

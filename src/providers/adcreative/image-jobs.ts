@@ -94,8 +94,9 @@ async function runJob(
         });
       const base = input.fileName.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]/g, '_');
       const fileName = `${base}-${kind}-${n + 1}.${format === 'png' ? 'png' : 'jpg'}`;
-      const file = await downloadWithRetry(() =>
-        client.download(kind, { processId, taskId: task.taskId, format }, join(dir, fileName), signal),
+      const file = await downloadWithRetry(
+        () => client.download(kind, { processId, taskId: task.taskId, format }, join(dir, fileName), signal),
+        signal,
       );
       files.push({
         path: file.path,

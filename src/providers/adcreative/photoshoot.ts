@@ -175,8 +175,10 @@ async function photoshootForSlot(
   const files: ProducedFile[] = [];
   for (const [n, task] of finished.tasks.entries()) {
     const fileName = `photoshoot-${request.slot.mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${n + 1}.${extension}`;
-    const file = await downloadWithRetry(() =>
-      client.download('photoshoot', { processId, taskId: task.taskId, format: options.format }, join(dir, fileName), signal),
+    const file = await downloadWithRetry(
+      () =>
+        client.download('photoshoot', { processId, taskId: task.taskId, format: options.format }, join(dir, fileName), signal),
+      signal,
     );
     files.push({
       path: file.path,

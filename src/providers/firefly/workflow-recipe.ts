@@ -172,7 +172,7 @@ async function runWorkflow(run: RecipeRun<WorkflowOptions>): Promise<Map<string,
       const url = output.url ?? '';
       const extension = extname(new URL(url).pathname).toLowerCase() || (output.mimeType === 'image/jpeg' ? '.jpg' : '.png');
       const fileName = `firefly-${mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${runIndex + 1}-${k + 1}${extension}`;
-      const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal));
+      const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal), signal);
       files.push({
         path: file.path,
         fileName,

@@ -104,7 +104,7 @@ export async function generateForSlot(
     const video = prediction.resultVideoUrl !== null;
     const extension = video ? '.mp4' : extname(new URL(url).pathname).toLowerCase() || '.jpg';
     const fileName = `${name}-${request.slot.mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${n + 1}${extension}`;
-    const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal));
+    const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal), signal);
     files.push({ path: file.path, fileName, bytes: file.bytes, contentType: file.contentType, kind: video ? 'video' : 'photo' });
   }
   if (files.length === 0) {
