@@ -12,14 +12,7 @@ import type { Connection } from './config/connections.ts';
 import type { AppConfig } from './config/env.ts';
 import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
-import { AdCreativeClient } from './providers/adcreative/client.ts';
-import { AdCreativeJwtStore } from './providers/adcreative/jwt-store.ts';
-import { BatchGatherer } from './providers/firefly/batch-gatherer.ts';
-import { FireflyClient } from './providers/firefly/client.ts';
-import { FireflyTokenStore } from './providers/firefly/token-store.ts';
-import type { ProviderClients, RecipeRegistry } from './providers/index.ts';
-import { SartiqClient } from './providers/sartiq/client.ts';
-import { SartiqTokenStore } from './providers/sartiq/token-store.ts';
+import { createProviderClients, type ProviderClients, type RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
 import { buildReceiver } from './receiver/build-receiver.ts';
@@ -113,60 +106,17 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     return client;
   };
 
-  const adcreativeJwt = new AdCreativeJwtStore({
+  const providerClientsOf = createProviderClients({
+    configs: config.providers,
     redis: sharedRedis,
-    config: config.adcreative,
+    keyPrefix: config.queuePrefix,
     logger,
-    keyPrefix: `${config.queuePrefix}:adc-jwt`,
   });
-  const sartiqTokens = new SartiqTokenStore({
-    redis: sharedRedis,
-    config: config.sartiq,
-    logger,
-    keyPrefix: `${config.queuePrefix}:sartiq-token`,
-  });
-  const fireflyTokens = new FireflyTokenStore({
-    redis: sharedRedis,
-    config: config.firefly,
-    logger,
-    keyPrefix: `${config.queuePrefix}:firefly-token`,
-  });
-  const fireflyBatches = new BatchGatherer({ redis: sharedRedis, keyPrefix: `${config.queuePrefix}:ff`, logger });
   const providers = new Map<string, ProviderClients>();
   const providersFor = (connection: Connection): ProviderClients => {
     let set = providers.get(connection.id);
     if (!set) {
-      set = {};
-      if (connection.adcreative) {
-        set.adcreative = new AdCreativeClient({
-          connectionId: connection.id,
-          credentials: connection.adcreative,
-          config: config.adcreative,
-          jwt: adcreativeJwt,
-          logger,
-        });
-      }
-      if (connection.firefly) {
-        set.firefly = {
-          client: new FireflyClient({
-            connectionId: connection.id,
-            credentials: connection.firefly,
-            config: config.firefly,
-            tokens: fireflyTokens,
-            logger,
-          }),
-          batches: fireflyBatches,
-        };
-      }
-      if (connection.sartiq) {
-        set.sartiq = new SartiqClient({
-          connectionId: connection.id,
-          credentials: connection.sartiq,
-          config: config.sartiq,
-          tokens: sartiqTokens,
-          logger,
-        });
-      }
+      set = providerClientsOf(connection.id, connection);
       providers.set(connection.id, set);
     }
     return set;

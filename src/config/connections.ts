@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { cloudAutomationStepIds, defaultSignatureVariant, signatureVariants } from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
-import type { RecipeRegistry } from '../providers/index.ts';
+import { isProviderId, providerSectionSchemas, type RecipeRegistry } from '../providers/index.ts';
 import { deepFreeze } from './env.ts';
 
 const base64Secret = z
@@ -27,30 +27,6 @@ const connectionSchema = z.object({
     webhookSecrets: z.array(base64Secret).min(1).max(10),
     signatureScheme: z.union([z.literal('auto'), z.enum(signatureVariants)]).default(defaultSignatureVariant),
   }),
-  /** AdCreative.ai credentials, for the adcreative-* recipes. */
-  adcreative: z
-    .object({
-      applicationId: z.string().min(1),
-      jwtPrivateKey: z.string().min(1),
-      apiKey: z.string().min(1),
-      apiSecret: z.string().min(1),
-      userId: z.string().min(1),
-    })
-    .optional(),
-  /** Sartiq service account (password grant), for the sartiq-* recipes. */
-  sartiq: z
-    .object({ email: z.string().min(3), password: z.string().min(1), organizationId: z.string().min(1).optional() })
-    .optional(),
-  /** Adobe Firefly (Developer Console OAuth Server-to-Server) credentials, for firefly-workflow. */
-  firefly: z
-    .object({
-      clientId: z.string().min(1),
-      clientSecret: z.string().min(1),
-      orgId: z.string().min(1),
-      /** Sent as x-gw-ims-user-id; which value Adobe expects for S2S credentials is undocumented. */
-      userId: z.string().min(1),
-    })
-    .optional(),
   stepIds: z
     .array(z.coerce.number().int().positive())
     .min(1)
@@ -59,6 +35,8 @@ const connectionSchema = z.object({
     z.string().regex(/^\d+$/, 'subfunction ids are numbers'),
     z.object({ recipe: z.string().min(1), options: z.unknown().default({}) }),
   ),
+  /** One optional section per provider module, with its credentials (see providers/catalogue.ts). */
+  ...providerSectionSchemas,
 });
 
 const fileSchema = z.object({ connections: z.array(z.unknown()).min(1) });
@@ -129,7 +107,7 @@ export function parseConnections(
           `connection "${connection.id}": subfunctions.${subfunctionId}.recipe: unknown recipe "${sub.recipe}" (known: ${[...recipes.keys()].join(', ')})`,
         );
       }
-      if (recipe.provider && !connection[recipe.provider]) {
+      if (recipe.provider !== undefined && !(isProviderId(recipe.provider) && connection[recipe.provider])) {
         fail(
           `connection "${connection.id}": subfunctions.${subfunctionId} uses recipe "${sub.recipe}", which needs an "${recipe.provider}" section with the provider's credentials`,
         );

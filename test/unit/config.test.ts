@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConnectionsFile, parseConnections } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
-import { createRecipeRegistry } from '../../src/providers/index.ts';
+import { convertRecipe, createRecipeRegistry } from '../../src/providers/index.ts';
 
 const recipes = createRecipeRegistry();
 const secret = Buffer.alloc(32, 7).toString('base64');
@@ -59,6 +59,22 @@ describe('environment configuration', () => {
     expect(() => loadEnvConfig({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
     expect(() => loadEnvConfig({ CF_PATH_PROCESS_DETAIL: 'no-slash' })).toThrow(/CF_PATH_PROCESS_DETAIL/);
   });
+
+  it("builds each provider's configuration from its own variables", () => {
+    const defaults = loadEnvConfig({}).providers;
+    expect(defaults.adcreative).toMatchObject({ baseUrl: 'https://api.adcreative.ai', requestTimeoutMs: 120_000 });
+    expect(defaults.sartiq).toEqual({ baseUrl: 'https://api.sartiq.com/api/v1', requestTimeoutMs: 120_000 });
+    expect(defaults.firefly).toMatchObject({ baseUrl: 'https://run-workflow.adobe.io', requestTimeoutMs: 120_000 });
+    const config = loadEnvConfig({
+      SARTIQ_API_BASE_URL: 'http://127.0.0.1:9000/api/v1/',
+      ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM: 'processId',
+    });
+    expect(config.providers.sartiq.baseUrl).toBe('http://127.0.0.1:9000/api/v1');
+    expect(config.providers.adcreative.paths.upscale.processIdParam).toBe('processId');
+    expect(Object.isFrozen(config.providers.adcreative.paths)).toBe(true);
+    expect(() => loadEnvConfig({ FIREFLY_REQUEST_TIMEOUT_MS: '5' })).toThrow(/FIREFLY_REQUEST_TIMEOUT_MS/);
+    expect(() => loadEnvConfig({ PORT: 'x', ADCREATIVE_API_BASE_URL: 'ftp://x' })).toThrow(/PORT: .*; ADCREATIVE_API_BASE_URL: /);
+  });
 });
 
 describe('connections file', () => {
@@ -99,6 +115,25 @@ describe('connections file', () => {
     const badOption = studio({ subfunctions: { '54': { recipe: 'convert', options: { format: 'gif' } } } });
     expect(() => parseConnections({ connections: [badOption] }, recipes, env)).toThrow(
       /connection "acme": subfunctions\.54\.options\.format/,
+    );
+  });
+
+  it("requires and validates the provider section of a recipe's provider", () => {
+    const photoshoot = { '54': { recipe: 'adcreative-photoshoot', options: { prompts: ['{productCode} on marble'] } } };
+    expect(() => parseConnections({ connections: [studio({ subfunctions: photoshoot })] }, recipes, env)).toThrow(
+      'connection "acme": subfunctions.54 uses recipe "adcreative-photoshoot", which needs an "adcreative" section with the provider\'s credentials',
+    );
+    const adcreative = { applicationId: 'app', jwtPrivateKey: 'key', apiKey: 'api', apiSecret: 'shh', userId: 'user' };
+    const partial = studio({ subfunctions: photoshoot, adcreative: { ...adcreative, userId: undefined } });
+    expect(() => parseConnections({ connections: [partial] }, recipes, env)).toThrow(/connection "acme": adcreative\.userId:/);
+    const [c] = parseConnections({ connections: [studio({ subfunctions: photoshoot, adcreative })] }, recipes, env);
+    expect(c?.adcreative).toEqual(adcreative);
+    expect(c?.sartiq).toBeUndefined();
+  });
+
+  it('refuses a recipe naming a provider the catalogue does not have', () => {
+    expect(() => createRecipeRegistry([{ ...convertRecipe, name: 'elsewhere', provider: 'nobody' }])).toThrow(
+      'recipe elsewhere names an unknown provider "nobody"',
     );
   });
 

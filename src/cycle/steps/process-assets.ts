@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
+import { clientForRecipe } from '../../providers/index.ts';
 import type {
   InputFile,
   InputUrl,
@@ -43,7 +44,7 @@ export async function processAssets(
           options,
           outputDir,
           memory,
-          providers: ctx.providers,
+          client: clientForRecipe(recipe, ctx.providers),
           finalAttempt: ctx.finalAttempt,
           signal: ctx.signal,
           logger: ctx.logger,

@@ -11,9 +11,10 @@ import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
 import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { downloadWithRetry, inputsFor } from '../provider-work.ts';
-import type { ProducedFile, Recipe, RecipeRun } from '../recipe.ts';
-import type { ImageJobKind } from './client.ts';
-import { adCreativeMaxInputBytes, requireAdCreative } from './photoshoot.ts';
+import type { ProducedFile, ProviderRecipe, RecipeRun } from '../recipe.ts';
+import type { AdCreativeClient, ImageJobKind } from './client.ts';
+import { adCreativeProvider } from './errors.ts';
+import { adCreativeMaxInputBytes } from './photoshoot.ts';
 
 const common = {
   /** Background removal keeps transparency, so PNG is the default there. */
@@ -35,11 +36,10 @@ interface JobMemory {
 
 async function runJob(
   kind: ImageJobKind,
-  run: RecipeRun<JobOptions>,
+  run: RecipeRun<JobOptions, AdCreativeClient>,
   defaultFormat: 'jpeg' | 'png',
 ): Promise<Map<string, ProducedFile[]>> {
-  const client = requireAdCreative(run);
-  const { options, memory, signal, logger } = run;
+  const { client, options, memory, signal, logger } = run;
   const format = options.format ?? defaultFormat;
   const result = new Map<string, ProducedFile[]>();
   for (const [index, request] of run.requests.entries()) {
@@ -116,10 +116,10 @@ function imageJobRecipe(
   kind: ImageJobKind,
   schema: z.ZodType<JobOptions>,
   defaultFormat: 'jpeg' | 'png',
-): Recipe<JobOptions> {
+): ProviderRecipe<JobOptions, AdCreativeClient, typeof adCreativeProvider> {
   return {
     name,
-    provider: 'adcreative',
+    provider: adCreativeProvider,
     optionsSchema: schema,
     needs: () => ({}),
     cannotFill: (slot) =>

@@ -17,8 +17,9 @@ import { prepareImage } from '../../media/prepare-input.ts';
 import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { downloadWithRetry, inputsFor, slotCapacity } from '../provider-work.ts';
-import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
+import type { ProducedFile, ProviderRecipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { AdCreativeClient } from './client.ts';
+import { adCreativeProvider } from './errors.ts';
 
 /** renderKind values the Product Photoshoot accepts (providers.md 1.3). */
 export const photoshootRenderKinds = [0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 512, 992, 1023] as const;
@@ -62,15 +63,9 @@ interface PhotoshootMemory {
   processId?: string;
 }
 
-export function requireAdCreative(run: { providers: { adcreative?: AdCreativeClient } }): AdCreativeClient {
-  const client = run.providers.adcreative;
-  if (!client) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no AdCreative.ai credentials');
-  return client;
-}
-
 function promptObjects(
   options: PhotoshootOptions,
-  run: RecipeRun<PhotoshootOptions>,
+  run: RecipeRun<PhotoshootOptions, AdCreativeClient>,
   memory: PhotoshootMemory,
   wanted: number,
 ): PromptObject[] {
@@ -95,12 +90,11 @@ function promptObjects(
 }
 
 async function photoshootForSlot(
-  run: RecipeRun<PhotoshootOptions>,
+  run: RecipeRun<PhotoshootOptions, AdCreativeClient>,
   request: SlotRequest,
   index: number,
 ): Promise<ProducedFile[]> {
-  const { options, memory, signal, logger } = run;
-  const client = requireAdCreative(run);
+  const { client, options, memory, signal, logger } = run;
   const key = `adcreative-photoshoot:${request.slot.mappingKeyId}`;
   const saved = memory.get<PhotoshootMemory>(key) ?? {};
   const remember = async (more: PhotoshootMemory) => {
@@ -191,9 +185,9 @@ async function photoshootForSlot(
   return files;
 }
 
-export const photoshootRecipe: Recipe<PhotoshootOptions> = {
+export const photoshootRecipe: ProviderRecipe<PhotoshootOptions, AdCreativeClient, typeof adCreativeProvider> = {
   name: 'adcreative-photoshoot',
-  provider: 'adcreative',
+  provider: adCreativeProvider,
   optionsSchema: photoshootOptionsSchema,
   needs: (options) => ({
     annotations: usesField(options.prompts, 'reviewerComments'),

@@ -16,9 +16,10 @@ import { ConnectorError } from '../../errors.ts';
 import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { downloadWithRetry } from '../provider-work.ts';
-import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
+import type { ProducedFile, ProviderRecipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { BatchAssignment, BatchGatherer } from './batch-gatherer.ts';
 import type { FireflyClient, FireflyNodeInput } from './client.ts';
+import { fireflyProvider } from './errors.ts';
 
 /** What fills one input node of the workflow. */
 const nodeSource = z.union([
@@ -52,18 +53,15 @@ interface WorkflowMemory extends BatchAssignment {
   slots: string[];
 }
 
+/** What the recipe runs with: the connection's client, and the batch gatherer every connection shares. */
 export interface FireflyProvider {
   client: FireflyClient;
   batches: BatchGatherer;
 }
 
-function requireFirefly(run: RecipeRun<unknown>): FireflyProvider {
-  const provider = run.providers.firefly;
-  if (!provider) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no Adobe Firefly credentials');
-  return provider;
-}
+type WorkflowRun = RecipeRun<WorkflowOptions, FireflyProvider>;
 
-function inputUrlFor(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: number): string {
+function inputUrlFor(run: WorkflowRun, request: SlotRequest, n: number): string {
   const position = request.slot.positionName?.trim().toLowerCase();
   const matching = position ? run.inputUrls.filter((i) => i.positionName?.trim().toLowerCase() === position) : [];
   const candidates = matching.length > 0 ? matching : run.inputUrls.slice(0, 1);
@@ -72,7 +70,7 @@ function inputUrlFor(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: n
   return input.url;
 }
 
-function runInputs(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: number): FireflyNodeInput[] {
+function runInputs(run: WorkflowRun, request: SlotRequest, n: number): FireflyNodeInput[] {
   const values = templateValues(run.context);
   return Object.entries(run.options.inputs).map(([nodeId, source]): FireflyNodeInput => {
     if ('text' in source) return { node_id: nodeId, content: fillTemplate(source.text, values) };
@@ -89,8 +87,8 @@ function runInputs(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: num
   });
 }
 
-async function runWorkflow(run: RecipeRun<WorkflowOptions>): Promise<Map<string, ProducedFile[]>> {
-  const { client, batches } = requireFirefly(run);
+async function runWorkflow(run: WorkflowRun): Promise<Map<string, ProducedFile[]>> {
+  const { client, batches } = run.client;
   const { options, memory, signal, logger } = run;
   const call = <T>(fn: () => Promise<T>) => batches.call(client.connectionId, fn, signal);
   let saved = memory.get<WorkflowMemory>('firefly-workflow');
@@ -186,9 +184,9 @@ async function runWorkflow(run: RecipeRun<WorkflowOptions>): Promise<Map<string,
   return result;
 }
 
-export const workflowRecipe: Recipe<WorkflowOptions> = {
+export const workflowRecipe: ProviderRecipe<WorkflowOptions, FireflyProvider, typeof fireflyProvider> = {
   name: 'firefly-workflow',
-  provider: 'firefly',
+  provider: fireflyProvider,
   inputsAs: 'urls',
   optionsSchema: workflowOptionsSchema,
   needs: (o) => {

@@ -12,11 +12,8 @@ import { downloadWithRetry, inputsFor } from '../provider-work.ts';
 import type { InputFile, LocalFile, ProducedFile, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { SartiqClient, SartiqGeneration } from './client.ts';
 
-export function requireSartiq(run: RecipeRun<unknown>): SartiqClient {
-  const client = run.providers.sartiq;
-  if (!client) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no Sartiq credentials');
-  return client;
-}
+/** What a Sartiq recipe runs with. */
+export type SartiqRun<Options> = RecipeRun<Options, SartiqClient>;
 
 const contentTypes: Record<string, string> = {
   '.jpg': 'image/jpeg',
@@ -31,15 +28,12 @@ const contentTypes: Record<string, string> = {
  * Uploads a file once per cycle (its temp URL lives 24 h) and returns the URL later calls
  * reference. `id` names the file in the job's memory (an asset id, or a color reference's name).
  */
-export async function uploadedUrl(run: RecipeRun<unknown>, input: LocalFile, id: string): Promise<string> {
+export async function uploadedUrl(run: SartiqRun<unknown>, input: LocalFile, id: string): Promise<string> {
   const key = `sartiq-upload:${id}`;
   const known = run.memory.get<string>(key);
   if (known) return known;
   const contentType = contentTypes[extname(input.fileName).toLowerCase()] ?? 'application/octet-stream';
-  const { fileUrl } = await requireSartiq(run).uploadImage(
-    { path: input.path, fileName: input.fileName, contentType },
-    run.signal,
-  );
+  const { fileUrl } = await run.client.uploadImage({ path: input.path, fileName: input.fileName, contentType }, run.signal);
   await run.memory.set(key, fileUrl);
   return fileUrl;
 }
@@ -49,14 +43,13 @@ export async function uploadedUrl(run: RecipeRun<unknown>, input: LocalFile, id:
  * it runs only when the job has no generation saved for this slot yet.
  */
 export async function generateForSlot(
-  run: RecipeRun<PollingOptions>,
+  run: SartiqRun<PollingOptions>,
   request: SlotRequest,
   index: number,
   name: string,
   create: (inputUrl: string, input: InputFile) => Promise<SartiqGeneration>,
 ): Promise<ProducedFile[]> {
-  const client = requireSartiq(run);
-  const { memory, signal, logger, options } = run;
+  const { client, memory, signal, logger, options } = run;
   const key = `${name}:${request.slot.mappingKeyId}`;
   let generationId = memory.get<string>(key);
   if (!generationId) {
