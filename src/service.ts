@@ -8,10 +8,11 @@ import { QueueEvents, type Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Connection } from './config/connections.ts';
+import { type Connection, isFullConnection, type ReceiverConnection } from './config/connections.ts';
 import type { AppConfig } from './config/env.ts';
 import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
+import { ConnectorError } from './errors.ts';
 import { createProviderClients, type ProviderClients, type RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
@@ -33,11 +34,27 @@ export interface Service {
 
 export interface ServiceOptions {
   config: AppConfig;
-  connections: readonly Connection[];
+  /** Loaded in full when the mode runs workers; mode `serve` needs only scope `receiver`. */
+  connections: readonly ReceiverConnection[];
   recipes: RecipeRegistry;
   mode: ServiceMode;
   logger: Logger;
   onStep?: CycleWorkerDeps['onStep'];
+}
+
+/** The connections by id, each loaded in full (workers use every credential). */
+function fullConnections(list: readonly ReceiverConnection[], mode: ServiceMode): Map<string, Connection> {
+  const connections = new Map<string, Connection>();
+  for (const connection of list) {
+    if (!isFullConnection(connection)) {
+      throw new ConnectorError(
+        'CONFIG_INVALID',
+        `connection "${connection.id}" was loaded for the receiver only; mode ${mode} runs workers, which need it in full`,
+      );
+    }
+    connections.set(connection.id, connection);
+  }
+  return connections;
 }
 
 /** Resolves when the client is ready, or after `ms` (whichever comes first). */
@@ -54,9 +71,10 @@ function connected(redis: Redis, ms: number): Promise<void> {
 
 export async function buildService(options: ServiceOptions): Promise<Service> {
   const { config, logger, mode } = options;
-  const connections = new Map(options.connections.map((c) => [c.id, c]));
   const withWorkers = mode !== 'serve';
   const withWebhooks = mode !== 'work';
+  const connections = new Map(options.connections.map((c) => [c.id, c]));
+  const workerConnections = withWorkers ? fullConnections(options.connections, mode) : new Map<string, Connection>();
 
   // Webhook requests must not wait on a Redis outage: one retry per command, then an error (503).
   const producerRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:producer', maxRetriesPerRequest: 1 });
@@ -135,7 +153,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       lockDurationMs: config.worker.lockDurationMs,
       maxStalledCount: config.worker.maxStalledCount,
       abortSignal: abortCycles.signal,
-      connections,
+      connections: workerConnections,
       recipes: options.recipes,
       clientFor,
       providersFor,
