@@ -18,6 +18,7 @@ import { createLogger } from './observability/logger.ts';
 import { createRecipeRegistry } from './providers/index.ts';
 import { buildService } from './service.ts';
 import { AdCreativeSimulator, CreativeForceSimulator, sampleImage } from './simulators/index.ts';
+import { sleep } from './sleep.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -99,7 +100,7 @@ async function ensureRedis(): Promise<{ url: string; child?: ChildProcess }> {
   const local = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
     if (await redisAnswers(local)) return { url: local, child };
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   child.kill();
   throw new Error('redis-server did not start; install it (apt-get install redis-server) or set REDIS_URL');
@@ -213,7 +214,7 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
       sim.statusUpdates(task.taskProcessId).length === 0 &&
       Date.now() < deadline
     ) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const [submission] = sim.submissions(task.taskProcessId);
     const failure = sim.statusUpdates(task.taskProcessId)[0];

@@ -17,7 +17,9 @@ export async function runService(mode: ServiceMode, env: NodeJS.ProcessEnv = pro
     if (!config.connectionsFile)
       throw new ConnectorError('CONFIG_INVALID', 'CONNECTIONS_FILE: required (path to the YAML or JSON connections file)');
     const recipes = createRecipeRegistry();
-    const connections = await loadConnectionsFile(config.connectionsFile, recipes, env);
+    const connections = await loadConnectionsFile(config.connectionsFile, recipes, env, {
+      scope: mode === 'serve' ? 'receiver' : 'full',
+    });
     const service = await buildService({ config, connections, recipes, mode, logger });
     const log = logger;
     let stopping = false;

@@ -8,18 +8,12 @@ import { QueueEvents, type Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Connection } from './config/connections.ts';
+import { type Connection, isFullConnection, type ReceiverConnection } from './config/connections.ts';
 import type { AppConfig } from './config/env.ts';
 import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
-import { AdCreativeClient } from './providers/adcreative/client.ts';
-import { AdCreativeJwtStore } from './providers/adcreative/jwt-store.ts';
-import { BatchGatherer } from './providers/firefly/batch-gatherer.ts';
-import { FireflyClient } from './providers/firefly/client.ts';
-import { FireflyTokenStore } from './providers/firefly/token-store.ts';
-import type { ProviderClients, RecipeRegistry } from './providers/index.ts';
-import { SartiqClient } from './providers/sartiq/client.ts';
-import { SartiqTokenStore } from './providers/sartiq/token-store.ts';
+import { ConnectorError } from './errors.ts';
+import { createProviderClients, type ProviderClients, type RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
 import { buildReceiver } from './receiver/build-receiver.ts';
@@ -40,11 +34,27 @@ export interface Service {
 
 export interface ServiceOptions {
   config: AppConfig;
-  connections: readonly Connection[];
+  /** Loaded in full when the mode runs workers; mode `serve` needs only scope `receiver`. */
+  connections: readonly ReceiverConnection[];
   recipes: RecipeRegistry;
   mode: ServiceMode;
   logger: Logger;
   onStep?: CycleWorkerDeps['onStep'];
+}
+
+/** The connections by id, each loaded in full (workers use every credential). */
+function fullConnections(list: readonly ReceiverConnection[], mode: ServiceMode): Map<string, Connection> {
+  const connections = new Map<string, Connection>();
+  for (const connection of list) {
+    if (!isFullConnection(connection)) {
+      throw new ConnectorError(
+        'CONFIG_INVALID',
+        `connection "${connection.id}" was loaded for the receiver only; mode ${mode} runs workers, which need it in full`,
+      );
+    }
+    connections.set(connection.id, connection);
+  }
+  return connections;
 }
 
 /** Resolves when the client is ready, or after `ms` (whichever comes first). */
@@ -61,9 +71,10 @@ function connected(redis: Redis, ms: number): Promise<void> {
 
 export async function buildService(options: ServiceOptions): Promise<Service> {
   const { config, logger, mode } = options;
-  const connections = new Map(options.connections.map((c) => [c.id, c]));
   const withWorkers = mode !== 'serve';
   const withWebhooks = mode !== 'work';
+  const connections = new Map(options.connections.map((c) => [c.id, c]));
+  const workerConnections = withWorkers ? fullConnections(options.connections, mode) : new Map<string, Connection>();
 
   // Webhook requests must not wait on a Redis outage: one retry per command, then an error (503).
   const producerRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:producer', maxRetriesPerRequest: 1 });
@@ -113,60 +124,17 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     return client;
   };
 
-  const adcreativeJwt = new AdCreativeJwtStore({
+  const providerClientsOf = createProviderClients({
+    configs: config.providers,
     redis: sharedRedis,
-    config: config.adcreative,
+    keyPrefix: config.queuePrefix,
     logger,
-    keyPrefix: `${config.queuePrefix}:adc-jwt`,
   });
-  const sartiqTokens = new SartiqTokenStore({
-    redis: sharedRedis,
-    config: config.sartiq,
-    logger,
-    keyPrefix: `${config.queuePrefix}:sartiq-token`,
-  });
-  const fireflyTokens = new FireflyTokenStore({
-    redis: sharedRedis,
-    config: config.firefly,
-    logger,
-    keyPrefix: `${config.queuePrefix}:firefly-token`,
-  });
-  const fireflyBatches = new BatchGatherer({ redis: sharedRedis, keyPrefix: `${config.queuePrefix}:ff`, logger });
   const providers = new Map<string, ProviderClients>();
   const providersFor = (connection: Connection): ProviderClients => {
     let set = providers.get(connection.id);
     if (!set) {
-      set = {};
-      if (connection.adcreative) {
-        set.adcreative = new AdCreativeClient({
-          connectionId: connection.id,
-          credentials: connection.adcreative,
-          config: config.adcreative,
-          jwt: adcreativeJwt,
-          logger,
-        });
-      }
-      if (connection.firefly) {
-        set.firefly = {
-          client: new FireflyClient({
-            connectionId: connection.id,
-            credentials: connection.firefly,
-            config: config.firefly,
-            tokens: fireflyTokens,
-            logger,
-          }),
-          batches: fireflyBatches,
-        };
-      }
-      if (connection.sartiq) {
-        set.sartiq = new SartiqClient({
-          connectionId: connection.id,
-          credentials: connection.sartiq,
-          config: config.sartiq,
-          tokens: sartiqTokens,
-          logger,
-        });
-      }
+      set = providerClientsOf(connection.id, connection);
       providers.set(connection.id, set);
     }
     return set;
@@ -185,7 +153,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       lockDurationMs: config.worker.lockDurationMs,
       maxStalledCount: config.worker.maxStalledCount,
       abortSignal: abortCycles.signal,
-      connections,
+      connections: workerConnections,
       recipes: options.recipes,
       clientFor,
       providersFor,

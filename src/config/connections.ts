@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { cloudAutomationStepIds, defaultSignatureVariant, signatureVariants } from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
-import type { RecipeRegistry } from '../providers/index.ts';
+import { isProviderId, providerSectionSchemas, type RecipeRegistry } from '../providers/index.ts';
 import { deepFreeze } from './env.ts';
 
 const base64Secret = z
@@ -16,41 +16,12 @@ const base64Secret = z
   .min(16, 'must be the Base64 secret key shown by Creative Force')
   .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be Base64 (RFC 2045)');
 
-const connectionSchema = z.object({
+/** What the receiver reads of a connection (`serve` mode): the webhook side only. */
+const receiverFields = {
   id: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, - or _ (it appears in the webhook URL)'),
   name: z.string().min(1),
-  creativeForce: z.object({
-    clientId: z.string().min(1),
-    clientSecret: z.string().min(1),
-    webhookSecrets: z.array(base64Secret).min(1).max(10),
-    signatureScheme: z.union([z.literal('auto'), z.enum(signatureVariants)]).default(defaultSignatureVariant),
-  }),
-  /** AdCreative.ai credentials, for the adcreative-* recipes. */
-  adcreative: z
-    .object({
-      applicationId: z.string().min(1),
-      jwtPrivateKey: z.string().min(1),
-      apiKey: z.string().min(1),
-      apiSecret: z.string().min(1),
-      userId: z.string().min(1),
-    })
-    .optional(),
-  /** Sartiq service account (password grant), for the sartiq-* recipes. */
-  sartiq: z
-    .object({ email: z.string().min(3), password: z.string().min(1), organizationId: z.string().min(1).optional() })
-    .optional(),
-  /** Adobe Firefly (Developer Console OAuth Server-to-Server) credentials, for firefly-workflow. */
-  firefly: z
-    .object({
-      clientId: z.string().min(1),
-      clientSecret: z.string().min(1),
-      orgId: z.string().min(1),
-      /** Sent as x-gw-ims-user-id; which value Adobe expects for S2S credentials is undocumented. */
-      userId: z.string().min(1),
-    })
-    .optional(),
   stepIds: z
     .array(z.coerce.number().int().positive())
     .min(1)
@@ -59,13 +30,66 @@ const connectionSchema = z.object({
     z.string().regex(/^\d+$/, 'subfunction ids are numbers'),
     z.object({ recipe: z.string().min(1), options: z.unknown().default({}) }),
   ),
+};
+const webhookFields = {
+  webhookSecrets: z.array(base64Secret).min(1).max(10),
+  signatureScheme: z.union([z.literal('auto'), z.enum(signatureVariants)]).default(defaultSignatureVariant),
+};
+
+const receiverConnectionSchema = z.object({ ...receiverFields, creativeForce: z.object(webhookFields) });
+
+/** A whole connection: what the receiver reads, the Creative Force client credentials, the provider sections. */
+const connectionSchema = z.object({
+  ...receiverFields,
+  creativeForce: z.object({ clientId: z.string().min(1), clientSecret: z.string().min(1), ...webhookFields }),
+  /** One optional section per provider module, with its credentials (see providers/catalogue.ts). */
+  ...providerSectionSchemas,
 });
 
 const fileSchema = z.object({ connections: z.array(z.unknown()).min(1) });
 
-export type Connection = Omit<z.infer<typeof connectionSchema>, 'subfunctions'> & {
-  subfunctions: Record<string, { recipe: string; options: unknown }>;
-};
+/** A subfunction's recipe and its options, parsed by the recipe's options schema. */
+type Subfunctions = Record<string, { recipe: string; options: unknown }>;
+
+/** A connection as the workers use it (loaded with scope `full`). */
+export type Connection = Omit<z.infer<typeof connectionSchema>, 'subfunctions'> & { subfunctions: Subfunctions };
+
+/**
+ * A connection as the receiver uses it (loaded with scope `receiver`): no Creative Force client
+ * credentials, no provider sections. Every Connection is one.
+ */
+export type ReceiverConnection = Omit<z.infer<typeof receiverConnectionSchema>, 'subfunctions'> & { subfunctions: Subfunctions };
+
+/**
+ * What to load of each connection: `full` (the default) for workers; `receiver` for the webhook
+ * receiver, which reads only the id, name, webhook secrets and signature scheme, step ids and
+ * subfunctions. With `receiver`, the rest of an entry is neither validated nor interpolated: its
+ * `${NAME}` variables need not be set, and its values are absent from the result.
+ */
+export type ConnectionScope = 'full' | 'receiver';
+
+export interface ConnectionsOptions {
+  scope?: ConnectionScope;
+}
+
+/** Whether a connection holds what the workers need, i.e. was loaded with scope `full`. */
+export function isFullConnection(connection: ReceiverConnection): connection is Connection {
+  return 'clientId' in connection.creativeForce && 'clientSecret' in connection.creativeForce;
+}
+
+/** The keys of an entry the receiver reads, and those of its `creativeForce`. */
+const receiverKeys = new Set(Object.keys(receiverConnectionSchema.shape));
+const receiverCreativeForceKeys = new Set(Object.keys(webhookFields));
+
+/** Keeps only the keys in `keys` of an object (anything else as it is). */
+function pick(value: unknown, keys: ReadonlySet<string>, nested?: { key: string; keys: ReadonlySet<string> }): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => keys.has(k))
+      .map(([k, v]) => [k, nested && k === nested.key ? pick(v, nested.keys) : v]),
+  );
+}
 
 /**
  * `${NAME}` is not plain YAML (inside `[ ]` the brace opens a mapping), so the file text carries
@@ -99,21 +123,39 @@ function fail(message: string): never {
   throw new ConnectorError('CONFIG_INVALID', message);
 }
 
-/** Validates parsed connections data against the schema and the recipes' option schemas. */
+/**
+ * Validates parsed connections data against the schema and the recipes' option schemas; with
+ * scope `receiver`, only what the receiver reads (see ConnectionScope).
+ */
+export function parseConnections(
+  data: unknown,
+  recipes: RecipeRegistry,
+  env?: Record<string, string | undefined>,
+  options?: { scope?: 'full' },
+): readonly Connection[];
+export function parseConnections(
+  data: unknown,
+  recipes: RecipeRegistry,
+  env: Record<string, string | undefined>,
+  options: ConnectionsOptions,
+): readonly ReceiverConnection[];
 export function parseConnections(
   data: unknown,
   recipes: RecipeRegistry,
   env: Record<string, string | undefined> = process.env,
-): readonly Connection[] {
+  options: ConnectionsOptions = {},
+): readonly ReceiverConnection[] {
+  const receiverOnly = options.scope === 'receiver';
   const top = fileSchema.safeParse(data);
   if (!top.success) fail('connections file: expected a top-level "connections" list with at least one entry');
   const seen = new Set<string>();
   const connections = top.data.connections.map((raw, index) => {
     const label = raw && typeof raw === 'object' && 'id' in raw && typeof raw.id === 'string' ? raw.id : `#${index + 1}`;
     const missing: string[] = [];
-    const resolved = interpolate(raw, env, 'connection', missing);
+    const wanted = receiverOnly ? pick(raw, receiverKeys, { key: 'creativeForce', keys: receiverCreativeForceKeys }) : raw;
+    const resolved = interpolate(wanted, env, 'connection', missing);
     if (missing.length > 0) fail(`connection "${label}": ${missing.join('; ')}`);
-    const parsed = connectionSchema.safeParse(resolved);
+    const parsed = (receiverOnly ? receiverConnectionSchema : connectionSchema).safeParse(resolved);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(entry)'}: ${i.message}`);
       fail(`connection "${label}": ${problems.join('; ')}`);
@@ -121,7 +163,7 @@ export function parseConnections(
     const connection = parsed.data;
     if (seen.has(connection.id)) fail(`connection "${connection.id}": id is used twice`);
     seen.add(connection.id);
-    const subfunctions: Connection['subfunctions'] = {};
+    const subfunctions: Subfunctions = {};
     for (const [subfunctionId, sub] of Object.entries(connection.subfunctions)) {
       const recipe = recipes.get(sub.recipe);
       if (!recipe) {
@@ -129,7 +171,7 @@ export function parseConnections(
           `connection "${connection.id}": subfunctions.${subfunctionId}.recipe: unknown recipe "${sub.recipe}" (known: ${[...recipes.keys()].join(', ')})`,
         );
       }
-      if (recipe.provider && !connection[recipe.provider]) {
+      if (!receiverOnly && recipe.provider !== undefined && !hasSection(connection, recipe.provider)) {
         fail(
           `connection "${connection.id}": subfunctions.${subfunctionId} uses recipe "${sub.recipe}", which needs an "${recipe.provider}" section with the provider's credentials`,
         );
@@ -148,12 +190,30 @@ export function parseConnections(
   return deepFreeze(connections);
 }
 
+/** Whether a connection loaded in full has the section of `provider`. */
+function hasSection(connection: ReceiverConnection, provider: string): boolean {
+  return isFullConnection(connection) && isProviderId(provider) && connection[provider] !== undefined;
+}
+
 /** Reads and validates the connections file (YAML, of which JSON is a subset). */
 export async function loadConnectionsFile(
   path: string,
   recipes: RecipeRegistry,
+  env?: Record<string, string | undefined>,
+  options?: { scope?: 'full' },
+): Promise<readonly Connection[]>;
+export async function loadConnectionsFile(
+  path: string,
+  recipes: RecipeRegistry,
+  env: Record<string, string | undefined>,
+  options: ConnectionsOptions,
+): Promise<readonly ReceiverConnection[]>;
+export async function loadConnectionsFile(
+  path: string,
+  recipes: RecipeRegistry,
   env: Record<string, string | undefined> = process.env,
-): Promise<readonly Connection[]> {
+  options: ConnectionsOptions = {},
+): Promise<readonly ReceiverConnection[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -166,5 +226,5 @@ export async function loadConnectionsFile(
   } catch (err) {
     fail(`CONNECTIONS_FILE: ${path} is not valid YAML or JSON: ${(err as Error).message}`);
   }
-  return parseConnections(data, recipes, env);
+  return parseConnections(data, recipes, env, options);
 }

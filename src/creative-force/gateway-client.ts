@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { AppConfig } from '../config/env.ts';
+import { type BearerTokens, sendWithTokenRenewal } from '../http/token-renewal.ts';
 import { bulkGetFilesLimit, fillPath, outputPhysicalFileTypeId } from './contract.ts';
 import {
   type HttpDeps,
@@ -84,17 +85,20 @@ interface CallSpec {
 /** Typed calls of the Creative Force gateway for one connection. */
 export class CreativeForceClient {
   readonly connectionId: string;
-  readonly #connection: ConnectionCredentials;
   readonly #config: AppConfig['cf'];
-  readonly #tokens: TokenProvider;
+  /** The connection's cached tokens. */
+  readonly #bearer: BearerTokens;
   readonly #logger: Logger;
   readonly #deps: HttpDeps;
 
   constructor(options: CreativeForceClientOptions) {
     this.connectionId = options.connection.id;
-    this.#connection = options.connection;
+    const { connection, tokens } = options;
     this.#config = options.config;
-    this.#tokens = options.tokens;
+    this.#bearer = {
+      getToken: (signal) => tokens.getToken(connection, signal),
+      invalidate: (token) => tokens.invalidate(connection.id, token),
+    };
     this.#logger = options.logger.child({ connectionId: options.connection.id });
     this.#deps = {
       dispatcher: options.dispatcher ?? sharedDispatcher(),
@@ -186,29 +190,33 @@ export class CreativeForceClient {
     return parseResponse(schema, exchange, response);
   }
 
-  /** Sends an authorized call; resolves with a 2xx answer, throws a ConnectorError otherwise. */
+  /**
+   * Sends an authorized call; resolves with a 2xx answer, throws a ConnectorError otherwise. A
+   * token revoked or expired early is refreshed once (a 401 means CF did not process the request).
+   */
   async #call(spec: CallSpec, signal: AbortSignal | undefined): Promise<{ exchange: HttpExchange; response: HttpResponse }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (spec.body !== undefined) headers['content-type'] = 'application/json';
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    for (let refreshed = false; ; refreshed = true) {
-      const token = await this.#tokens.getToken(this.#connection, signal);
-      const exchange: HttpExchange = {
-        method: spec.method,
-        url: `${this.#config.apiBaseUrl}${spec.path}`,
-        logPath: spec.path,
-        headers: { ...headers, authorization: `Bearer ${token}` },
-        body,
-      };
-      const response = await sendThroughLimiter(this.#deps, exchange, signal);
-      if (response.status >= 200 && response.status < 300) return { exchange, response };
-      if (response.status === 401 && !refreshed) {
-        // Revoked or expired early: CF did not process the request, so one retry with a new token is safe.
-        this.#logger.info({ method: spec.method, path: spec.path }, 'Creative Force refused the token (401); refreshing once');
-        await this.#tokens.invalidate(this.#connection.id, token);
-        continue;
-      }
-      throw statusError(this.#logger, exchange, response);
-    }
+    const { answer } = await sendWithTokenRenewal({
+      tokens: this.#bearer,
+      signal,
+      send: async (token) => {
+        const exchange: HttpExchange = {
+          method: spec.method,
+          url: `${this.#config.apiBaseUrl}${spec.path}`,
+          logPath: spec.path,
+          headers: { ...headers, authorization: `Bearer ${token}` },
+          body,
+        };
+        return { exchange, response: await sendThroughLimiter(this.#deps, exchange, signal) };
+      },
+      statusOf: ({ response }) => response.status,
+      onRenewal: () =>
+        this.#logger.info({ method: spec.method, path: spec.path }, 'Creative Force refused the token (401); refreshing once'),
+    });
+    const { exchange, response } = answer;
+    if (response.status >= 200 && response.status < 300) return answer;
+    throw statusError(this.#logger, exchange, response);
   }
 }

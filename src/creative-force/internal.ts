@@ -31,22 +31,3 @@ export async function runScript(
     return redis.eval(script.source, keys.length, ...keys, ...args);
   }
 }
-
-/** Waits `ms`; rejects with the signal's own reason when it aborts, so callers see their abort. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

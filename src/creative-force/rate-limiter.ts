@@ -19,8 +19,9 @@
  */
 import type { Redis } from 'ioredis';
 import { ConnectorError } from '../errors.ts';
+import { sleep } from '../sleep.ts';
 import { gatewayRequestsPerSecond } from './contract.ts';
-import { defineScript, delay, runScript } from './internal.ts';
+import { defineScript, runScript } from './internal.ts';
 
 /** What the gateway client needs from a limiter; RedisRateLimiter is the production one. */
 export interface RateLimiter {
@@ -178,12 +179,12 @@ export class RedisRateLimiter implements RateLimiter {
         [this.#intervalUs, this.#horizonUs],
       )) as [number, number | string, number | undefined];
       if (granted !== 1) {
-        await delay(Number(value) + Math.random() * this.#jitterMs, signal);
+        await sleep(Number(value) + Math.random() * this.#jitterMs, signal);
         continue;
       }
       // An abort while sleeping wastes the reserved slot: conservative, never a burst.
       if (waitUs && waitUs > 0) {
-        await delay(waitUs / 1000, signal);
+        await sleep(waitUs / 1000, signal);
         // A 429 may have paused everyone while this caller slept: honour it, reserve afresh.
         if ((await this.#redis.pttl(this.#keys.pause)) > 0) continue;
       }

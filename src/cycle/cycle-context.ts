@@ -11,7 +11,7 @@ import type {
   SubmitResponse,
   WebhookPayload,
 } from '../creative-force/schemas.ts';
-import type { ProviderClients } from '../providers/recipe.ts';
+import type { ProviderClients } from '../providers/index.ts';
 
 /** The Creative Force calls the cycle makes (implemented by the gateway client). */
 export interface GatewayClient {

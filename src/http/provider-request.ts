@@ -14,6 +14,7 @@ import { type Dispatcher, request } from 'undici';
 import type { ConnectorError } from '../errors.ts';
 import { readS3Error, urlForMessages } from '../media/download.ts';
 import type { ProviderErrors, ProviderExchange, ProviderResponse, ProviderTransportContext } from './provider-errors.ts';
+import { type BearerTokens, sendWithTokenRenewal } from './token-renewal.ts';
 
 /** A request body undici sends. */
 export type RequestBody = Dispatcher.DispatchOptions['body'];
@@ -68,14 +69,6 @@ export type Consume<T> = (body: Dispatcher.ResponseData['body'], signal: AbortSi
 /** Reads a 2xx body as text. */
 export const readText: Consume<string> = (body) => body.text();
 
-/** The bearer tokens of one connection. */
-export interface BearerTokens {
-  /** A token valid now. */
-  getToken(signal: AbortSignal | undefined): Promise<string>;
-  /** Drops a token the provider refused (401). */
-  invalidate(token: string): Promise<void>;
-}
-
 /** One authorized API call. */
 export interface AuthorizedCall<T> {
   url: string;
@@ -107,33 +100,33 @@ export interface AuthorizedCall<T> {
  */
 export async function authorizedCall<T>(call: AuthorizedCall<T>): Promise<{ status: number; value: T }> {
   const { exchange, timeoutMs, signal } = call;
-  for (let retried = false; ; retried = true) {
-    const token = await call.tokens.getToken(signal);
-    const body = call.body ? await call.body() : null;
-    const { deadline, attemptSignal } = attemptSignals(timeoutMs, signal);
-    let failure: ProviderResponse;
-    try {
-      const answer = await request(call.url, {
-        method: call.method,
-        dispatcher: call.dispatcher,
-        headers: call.headers(token),
-        body,
-        signal: attemptSignal,
-      });
-      if (answer.statusCode >= 200 && answer.statusCode < 300) {
-        return { status: answer.statusCode, value: await call.consume(answer.body, attemptSignal) };
+  const { answer, token } = await sendWithTokenRenewal<{ status: number; value: T } | { failure: ProviderResponse }>({
+    tokens: call.tokens,
+    signal,
+    async send(token) {
+      const body = call.body ? await call.body() : null;
+      const { deadline, attemptSignal } = attemptSignals(timeoutMs, signal);
+      try {
+        const answer = await request(call.url, {
+          method: call.method,
+          dispatcher: call.dispatcher,
+          headers: call.headers(token),
+          body,
+          signal: attemptSignal,
+        });
+        if (answer.statusCode >= 200 && answer.statusCode < 300) {
+          return { status: answer.statusCode, value: await call.consume(answer.body, attemptSignal) };
+        }
+        return { failure: { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() } };
+      } catch (err) {
+        throw call.transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
       }
-      failure = { status: answer.statusCode, headers: answer.headers, text: await answer.body.text() };
-    } catch (err) {
-      throw call.transportError(err, { exchange, timeoutMs, deadline, callerSignal: signal });
-    }
-    if (failure.status === 401 && !retried) {
-      call.logger.info({ method: exchange.method, path: exchange.path }, call.renewMessage);
-      await call.tokens.invalidate(token);
-      continue;
-    }
-    throw call.statusError(failure, token);
-  }
+    },
+    statusOf: (answer) => ('failure' in answer ? answer.failure.status : answer.status),
+    onRenewal: () => call.logger.info({ method: exchange.method, path: exchange.path }, call.renewMessage),
+  });
+  if ('failure' in answer) throw call.statusError(answer.failure, token);
+  return answer;
 }
 
 /** A temporary file beside `destPath`, renamed onto it once complete. */

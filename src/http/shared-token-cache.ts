@@ -16,10 +16,10 @@
  * otherwise poll until the new one appears (or the failure marker, or a deadline).
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConnectorError, type ErrorCode, errorCatalogue } from '../errors.ts';
+import { sleep } from '../sleep.ts';
 
 /** A token as the provider issued it, with its expiry turned into a TTL from now. */
 export interface FetchedToken {
@@ -203,7 +203,7 @@ export class SharedTokenCache {
       // Another caller is renewing: the current token still works until it expires.
       if (state.cached) return state.cached.token;
       if (performance.now() > deadline) throw this.#errors.waitTimeout(connectionId, this.#waitTimeoutMs);
-      await pause(this.#pollIntervalMs * (0.5 + Math.random()), signal);
+      await sleep(this.#pollIntervalMs * (0.5 + Math.random()), signal);
     }
   }
 
@@ -291,15 +291,5 @@ export class SharedTokenCache {
       // Not ours: fall through to a generic error.
     }
     return this.#errors.unreadableFailure(connectionId);
-  }
-}
-
-/** Waits `ms`; rejects with the signal's own reason when it aborts. */
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    await sleep(ms, undefined, signal ? { signal } : undefined);
-  } catch (err) {
-    signal?.throwIfAborted();
-    throw err;
   }
 }

@@ -1,19 +1,25 @@
 /** The recipes this service offers, by the name a subfunction uses in the connections file. */
-import { backgroundRemoveRecipe, faceEnhanceRecipe, upscaleRecipe } from './adcreative/image-jobs.ts';
-import { photoshootRecipe } from './adcreative/photoshoot.ts';
-import { workflowRecipe } from './firefly/workflow-recipe.ts';
+import { isProviderId, providerRecipes } from './catalogue.ts';
 import { convertRecipe } from './local/convert.ts';
 import type { Recipe } from './recipe.ts';
-import { sartiqRecipes } from './sartiq/recipes.ts';
 
+export {
+  isProviderId,
+  type ProviderClients,
+  type ProviderConfigs,
+  providerConfigs,
+  providerSectionSchemas,
+  providerVariableNames,
+  providerVariables,
+} from './catalogue.ts';
 export { type ConvertOptions, convertOptionsSchema, convertRecipe } from './local/convert.ts';
+export { clientForRecipe, createProviderClients } from './provider-clients.ts';
 export type {
   ContextNeeds,
   InputFile,
   LocalFile,
   OutfitContext,
   ProducedFile,
-  ProviderClients,
   Recipe,
   RecipeMemory,
   RecipeResult,
@@ -26,26 +32,21 @@ export type {
 /** Recipe name → recipe. */
 export type RecipeRegistry = ReadonlyMap<string, Recipe>;
 
-/** The recipes built into this service. */
-export const builtInRecipes: readonly Recipe[] = [
-  convertRecipe,
-  photoshootRecipe,
-  backgroundRemoveRecipe,
-  upscaleRecipe,
-  faceEnhanceRecipe,
-  ...sartiqRecipes,
-  workflowRecipe,
-];
+/** The recipes built into this service: the local `convert`, then every provider module's. */
+export const builtInRecipes: readonly Recipe[] = [convertRecipe, ...providerRecipes];
 
 /**
  * Builds a registry from `recipes` (the built-in ones by default).
  *
- * @throws Error when two recipes share a name.
+ * @throws Error when two recipes share a name, or a recipe names a provider the catalogue lacks.
  */
 export function createRecipeRegistry(recipes: readonly Recipe[] = builtInRecipes): RecipeRegistry {
   const registry = new Map<string, Recipe>();
   for (const recipe of recipes) {
     if (registry.has(recipe.name)) throw new Error(`two recipes are named ${recipe.name}`);
+    if (recipe.provider !== undefined && !isProviderId(recipe.provider)) {
+      throw new Error(`recipe ${recipe.name} names an unknown provider "${recipe.provider}"`);
+    }
     registry.set(recipe.name, recipe);
   }
   return registry;

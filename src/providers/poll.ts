@@ -2,7 +2,26 @@
  * Polling of a provider's asynchronous work with backoff and a deadline per attempt. Provider status
  * values are parsed leniently elsewhere; here only "done", "failed" or "not yet" matter.
  */
+import { z } from 'zod';
 import { ConnectorError } from '../errors.ts';
+import { sleep } from '../sleep.ts';
+
+/** The polling options of a recipe, after parsing. */
+export interface PollingOptions {
+  pollIntervalMs: number;
+  deadlineMs: number;
+}
+
+/**
+ * The option schemas of a recipe that polls, with that recipe's defaults: the first wait between
+ * two polls, and how long one attempt waits before giving up (a retry resumes the same work).
+ */
+export function pollingOptionsShape(defaults: PollingOptions) {
+  return {
+    pollIntervalMs: z.number().int().min(100).max(60_000).default(defaults.pollIntervalMs),
+    deadlineMs: z.number().int().min(1_000).max(3_600_000).default(defaults.deadlineMs),
+  };
+}
 
 export interface PollOptions {
   /** First wait between two polls; grows by half each time up to `maxIntervalMs`. */
@@ -36,18 +55,4 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
     await sleep(Math.min(interval, left), options.signal);
     interval = Math.min(options.maxIntervalMs, Math.ceil(interval * 1.5));
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

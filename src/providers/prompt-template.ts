@@ -3,6 +3,7 @@
  * rework, `{reviewerComments}` are filled from the task. An unknown placeholder is a
  * configuration error, found when the connections file is loaded.
  */
+import { z } from 'zod';
 import type { TaskContext } from './recipe.ts';
 
 export const templateFields = ['productCode', 'productName', 'styleGuideName', 'jobCode', 'reviewerComments'] as const;
@@ -16,6 +17,14 @@ export function unknownPlaceholders(template: string): string[] {
     .map((m) => m[1] ?? '')
     .filter((name) => !(templateFields as readonly string[]).includes(name));
 }
+
+/** A template in a recipe's options: not empty, and only known placeholders. */
+export const templateSchema = z
+  .string()
+  .min(1)
+  .refine((t) => unknownPlaceholders(t).length === 0, {
+    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
+  });
 
 export function usesField(templates: readonly string[], field: TemplateField): boolean {
   return templates.some((t) => t.includes(`{${field}}`));

@@ -3,6 +3,7 @@
  * finished (already paid) result with retries of its own.
  */
 import { ConnectorError } from '../errors.ts';
+import { sleep } from '../sleep.ts';
 import type { InputFile, SlotRequest } from './recipe.ts';
 
 /** The inputs of a slot: its position's inputs, else the first input. */
@@ -15,15 +16,18 @@ export function inputsFor(request: SlotRequest, inputs: readonly InputFile[]): I
   return [first];
 }
 
-/** A failed download is retried on its own (the generation it belongs to is finished and paid). */
-export async function downloadWithRetry<T>(download: () => Promise<T>, attempts = 3): Promise<T> {
+/**
+ * A failed download is retried on its own (the generation it belongs to is finished and paid); the
+ * waits between attempts end when `signal` aborts.
+ */
+export async function downloadWithRetry<T>(download: () => Promise<T>, signal: AbortSignal, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await download();
     } catch (err) {
       const retryable = err instanceof ConnectorError && err.retryable;
       if (!retryable || attempt >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+      await sleep(500 * 2 ** (attempt - 1), signal);
     }
   }
 }

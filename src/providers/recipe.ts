@@ -1,15 +1,12 @@
 /**
- * The one interface every way of producing outputs implements: the local sharp conversion now,
- * the AI providers (AdCreative.ai, Sartiq, Firefly) next. The cycle calls `plan` before any paid or
- * slow work, so a slot a recipe cannot fill fails before money is spent.
+ * The one interface every way of producing outputs implements: the local sharp conversion, and the
+ * recipes of each AI provider module (provider-module.ts). The cycle asks `cannotFill` before any
+ * paid or slow work, so a slot a recipe cannot fill fails before money is spent.
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { AssetAttributeId } from '../creative-force/contract.ts';
 import type { ExpectedOutput, OutputAsset, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
-import type { AdCreativeClient } from './adcreative/client.ts';
-import type { FireflyProvider } from './firefly/workflow-recipe.ts';
-import type { SartiqClient } from './sartiq/client.ts';
 
 /** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
 export interface ContextNeeds {
@@ -108,14 +105,8 @@ export interface RecipeMemory {
   set(key: string, value: unknown): Promise<void>;
 }
 
-/** The AI provider clients of the task's connection; present when the connection configures them. */
-export interface ProviderClients {
-  adcreative?: AdCreativeClient;
-  sartiq?: SartiqClient;
-  firefly?: FireflyProvider;
-}
-
-export interface RecipeRun<Options> {
+/** What a recipe runs with. `Client` is its provider's client (see Recipe.provider). */
+export interface RecipeRun<Options, Client = unknown> {
   detail: ProcessDetail;
   /** The slots this run must produce for; slots kept as they were on a rework are not listed. */
   requests: SlotRequest[];
@@ -129,17 +120,21 @@ export interface RecipeRun<Options> {
   /** Directory where the recipe writes its outputs; it exists and is removed with the cycle. */
   outputDir: string;
   memory: RecipeMemory;
-  providers: ProviderClients;
+  /** The client of the recipe's provider for the task's connection; undefined for a recipe without one. */
+  client: Client;
   /** True on the cycle's last attempt: a recipe that gives up now may release what it holds. */
   finalAttempt: boolean;
   signal: AbortSignal;
   logger: Logger;
 }
 
+/** A recipe of a provider module: it names the provider (`Id`) and runs with its `Client`. */
+export type ProviderRecipe<Options, Client, Id extends string = string> = Recipe<Options, Client> & { readonly provider: Id };
+
 /** Produced files per slot, keyed by mappingKeyId. */
 export type RecipeResult = Map<string, ProducedFile[]>;
 
-export interface Recipe<Options = unknown> {
+export interface Recipe<Options = unknown, Client = unknown> {
   /** The name used in the connections file (`recipe: convert`). */
   readonly name: string;
   /** Validates the `options` of a subfunction when the configuration is loaded. */
@@ -150,9 +145,12 @@ export interface Recipe<Options = unknown> {
    * resolves them without downloading. Default `files`.
    */
   readonly inputsAs?: 'files' | 'urls';
-  /** The provider whose credentials the connection must configure to use this recipe. */
-  readonly provider?: keyof ProviderClients;
+  /**
+   * The id of the provider module whose section the connection must configure to use this recipe;
+   * the recipe then runs with that provider's client. None for a recipe that needs no provider.
+   */
+  readonly provider?: string;
   /** Returns a reason when this recipe cannot fill the slot (e.g. a video slot for a photo recipe). */
   cannotFill(slot: ExpectedOutput, options: Options): string | null;
-  run(run: RecipeRun<Options>): Promise<RecipeResult>;
+  run(run: RecipeRun<Options, Client>): Promise<RecipeResult>;
 }

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import type { Connection } from '../config/connections.ts';
+import type { ReceiverConnection } from '../config/connections.ts';
 import { signatureHeader } from '../creative-force/contract.ts';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
 import { webhookPayloadSchema } from '../creative-force/schemas.ts';
@@ -18,7 +18,7 @@ import { verifySignature } from './verify-signature.ts';
 export const webhookBodyLimit = 256 * 1024;
 
 export interface WebhookRouteDeps {
-  connections: ReadonlyMap<string, Connection>;
+  connections: ReadonlyMap<string, ReceiverConnection>;
   enqueue(connectionId: string, event: WebhookPayload): Promise<EnqueueResult>;
   logger: Logger;
 }
@@ -74,7 +74,7 @@ export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps)
   );
 }
 
-function ignoreReason(connection: Connection, event: WebhookPayload): string | null {
+function ignoreReason(connection: ReceiverConnection, event: WebhookPayload): string | null {
   if (event.Action !== 'ReadyToWork') return `action ${event.Action} is not handled`;
   if (!connection.stepIds.includes(event.StepId)) return `step ${event.StepId} is not one of this connection's steps`;
   if (!connection.subfunctions[String(event.SubfunctionId)]) return `subfunction ${event.SubfunctionId} has no recipe`;
@@ -84,7 +84,7 @@ function ignoreReason(connection: Connection, event: WebhookPayload): string | n
 async function accept(
   reply: FastifyReply,
   deps: WebhookRouteDeps,
-  connection: Connection,
+  connection: ReceiverConnection,
   event: WebhookPayload,
   log: Logger,
   signatureVariant: string,

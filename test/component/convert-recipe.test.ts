@@ -78,7 +78,7 @@ async function prepareRun(
     options: convertOptionsSchema.parse(rawOptions),
     outputDir,
     memory: { get: () => undefined, set: async () => {} },
-    providers: {},
+    client: undefined,
     finalAttempt: false,
     signal,
     logger: pino({ level: 'silent' }),

@@ -2,13 +2,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, parseConnections } from '../../src/config/connections.ts';
+import { type Connection, loadConnectionsFile, parseConnections } from '../../src/config/connections.ts';
+import { loadEnvConfig } from '../../src/config/env.ts';
 import { createRecipeRegistry } from '../../src/providers/index.ts';
 import { cycleQueueName } from '../../src/queue/cycle-job.ts';
 import { CycleQueue } from '../../src/queue/cycle-queue.ts';
 import { buildReceiver } from '../../src/receiver/build-receiver.ts';
+import { buildService } from '../../src/service.ts';
 import { dropPrefix, producerRedis, ready, redisUrl, testPrefix } from '../helpers/redis.ts';
 import { sign } from '../helpers/sign.ts';
+import { startStack } from '../helpers/stack.ts';
 
 const secret = randomBytes(32).toString('base64');
 const logger = pino({ level: 'silent' });
@@ -204,5 +207,29 @@ describe('webhook receiver without Redis', () => {
     await app.close();
     await queue.close().catch(() => {});
     redis.disconnect();
+  });
+});
+
+describe('serve mode on connections loaded for the receiver', () => {
+  it('accepts signed webhooks without the Creative Force client credentials in its environment', async () => {
+    const stack = await startStack('serve-scope');
+    try {
+      const { T_CF_ID: _id, T_CF_SECRET: _secret, ...receiverEnv } = stack.env;
+      const recipes = createRecipeRegistry();
+      const file = receiverEnv.CONNECTIONS_FILE ?? '';
+      await expect(loadConnectionsFile(file, recipes, receiverEnv)).rejects.toThrow(/T_CF_ID/);
+      const connections = await loadConnectionsFile(file, recipes, receiverEnv, { scope: 'receiver' });
+      const service = await buildService({ config: loadEnvConfig(receiverEnv), connections, recipes, mode: 'serve', logger });
+      try {
+        const port = await service.start();
+        const task = stack.sim.addTask({ inputs: [], slots: [{ mappingKeyId: 'A', positionName: 'Front' }] });
+        expect((await stack.sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret)).status).toBe(202);
+        expect(await service.queue.queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
+      } finally {
+        await service.stop();
+      }
+    } finally {
+      await stack.close();
+    }
   });
 });

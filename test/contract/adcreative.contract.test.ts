@@ -26,15 +26,13 @@ async function adcreativeHarness(progressPath: string, permanent: 'foreground'):
   const jwt = new AdCreativeJwtStore({ redis, config, logger, keyPrefix: `${prefix}:jwt` });
   sim.addApplication(credentials);
   return {
-    providers: {
-      adcreative: new AdCreativeClient({
-        connectionId: 'contract',
-        credentials: { ...credentials, userId: randomUUID() },
-        config,
-        jwt,
-        logger,
-      }),
-    },
+    client: new AdCreativeClient({
+      connectionId: 'contract',
+      credentials: { ...credentials, userId: randomUUID() },
+      config,
+      jwt,
+      logger,
+    }),
     paidGenerations: () => sim.paidGenerations(),
     progressPolls: () => sim.callLog().filter((c) => c.path.startsWith(progressPath) && c.status === 200).length,
     setDuration: (ms) => sim.setTaskDuration(ms),

@@ -42,11 +42,9 @@ async function fireflyHarness(): Promise<ProviderHarness> {
   const tokens = new FireflyTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const statusPath = { method: 'GET', pathIncludes: '/status' };
   return {
-    providers: {
-      firefly: {
-        client: new FireflyClient({ connectionId: 'contract', credentials, config, tokens, logger }),
-        batches: new BatchGatherer({ redis, keyPrefix: `${prefix}:ff`, logger }),
-      },
+    client: {
+      client: new FireflyClient({ connectionId: 'contract', credentials, config, tokens, logger }),
+      batches: new BatchGatherer({ redis, keyPrefix: `${prefix}:ff`, logger }),
     },
     async inputUrl(image) {
       const path = `/bucket/${randomUUID()}.jpg`;

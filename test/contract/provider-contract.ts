@@ -12,12 +12,13 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processDetailSchema, webhookPayloadSchema } from '../../src/creative-force/schemas.ts';
 import { ConnectorError } from '../../src/errors.ts';
-import type { ProviderClients, Recipe, RecipeRun } from '../../src/providers/index.ts';
+import type { Recipe, RecipeRun } from '../../src/providers/index.ts';
 import { sampleImage } from '../../src/simulators/index.ts';
 
-/** One provider's simulator and clients, with the faults the contract needs. */
+/** One provider's simulator and client, with the faults the contract needs. */
 export interface ProviderHarness {
-  providers: ProviderClients;
+  /** The client the recipe runs with (`run.client`), on the simulator. */
+  client: unknown;
   /** For a recipe that takes its input as a URL: a pre-signed-style URL of the input image. */
   inputUrl?(image: Buffer): Promise<string>;
   paidGenerations(): number;
@@ -102,7 +103,7 @@ export function providerContract(adapter: ProviderAdapter): void {
           get: <T>(key: string) => memory.get(key) as T | undefined,
           set: async (key, value) => void memory.set(key, value),
         },
-        providers: harness.providers,
+        client: harness.client,
         finalAttempt: false,
         signal,
         logger: pino({ level: 'silent' }),

@@ -20,7 +20,7 @@ async function sartiqHarness(): Promise<ProviderHarness> {
   const tokens = new SartiqTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const readGeneration = { method: 'GET', pathIncludes: '/api/v1/generations/' };
   return {
-    providers: { sartiq: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, logger }) },
+    client: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, logger }),
     paidGenerations: () => sim.generationCount(),
     progressPolls: () =>
       sim.callLog().filter((c) => c.method === 'GET' && /\/generations\/[0-9a-f-]{36}$/.test(c.path) && c.status === 200).length,

@@ -1,10 +1,12 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loadConnectionsFile, parseConnections } from '../../src/config/connections.ts';
+import { isFullConnection, loadConnectionsFile, parseConnections } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
-import { createRecipeRegistry } from '../../src/providers/index.ts';
+import { convertRecipe, createRecipeRegistry } from '../../src/providers/index.ts';
+import { buildService } from '../../src/service.ts';
 
 const recipes = createRecipeRegistry();
 const secret = Buffer.alloc(32, 7).toString('base64');
@@ -24,6 +26,23 @@ function studio(overrides: Record<string, unknown> = {}) {
   };
 }
 const env = { ACME_ID: 'client-1', ACME_SECRET: 'shh', ACME_HOOK: secret };
+
+/** Writes a connections file: the acme studio with its Creative Force section, then `lines`. */
+async function connectionsFile(lines: string[]): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cfc-config-'));
+  const file = join(dir, 'connections.yaml');
+  const studioLines = [
+    'connections:',
+    '  - id: acme',
+    '    name: Acme Studio',
+    '    creativeForce:',
+    '      clientId: ${ACME_ID}',
+    '      clientSecret: ${ACME_SECRET}',
+    '      webhookSecrets: [${ACME_HOOK}]',
+  ];
+  await writeFile(file, [...studioLines, ...lines].join('\n'));
+  return { dir, file };
+}
 
 describe('environment configuration', () => {
   it('applies the documented defaults', () => {
@@ -58,6 +77,22 @@ describe('environment configuration', () => {
     expect(() => loadEnvConfig({ CF_RATE_LIMIT_RPS: '25' })).toThrow(/CF_RATE_LIMIT_RPS/);
     expect(() => loadEnvConfig({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
     expect(() => loadEnvConfig({ CF_PATH_PROCESS_DETAIL: 'no-slash' })).toThrow(/CF_PATH_PROCESS_DETAIL/);
+  });
+
+  it("builds each provider's configuration from its own variables", () => {
+    const defaults = loadEnvConfig({}).providers;
+    expect(defaults.adcreative).toMatchObject({ baseUrl: 'https://api.adcreative.ai', requestTimeoutMs: 120_000 });
+    expect(defaults.sartiq).toEqual({ baseUrl: 'https://api.sartiq.com/api/v1', requestTimeoutMs: 120_000 });
+    expect(defaults.firefly).toMatchObject({ baseUrl: 'https://run-workflow.adobe.io', requestTimeoutMs: 120_000 });
+    const config = loadEnvConfig({
+      SARTIQ_API_BASE_URL: 'http://127.0.0.1:9000/api/v1/',
+      ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM: 'processId',
+    });
+    expect(config.providers.sartiq.baseUrl).toBe('http://127.0.0.1:9000/api/v1');
+    expect(config.providers.adcreative.paths.upscale.processIdParam).toBe('processId');
+    expect(Object.isFrozen(config.providers.adcreative.paths)).toBe(true);
+    expect(() => loadEnvConfig({ FIREFLY_REQUEST_TIMEOUT_MS: '5' })).toThrow(/FIREFLY_REQUEST_TIMEOUT_MS/);
+    expect(() => loadEnvConfig({ PORT: 'x', ADCREATIVE_API_BASE_URL: 'ftp://x' })).toThrow(/PORT: .*; ADCREATIVE_API_BASE_URL: /);
   });
 });
 
@@ -102,32 +137,138 @@ describe('connections file', () => {
     );
   });
 
+  it("requires and validates the provider section of a recipe's provider", () => {
+    const photoshoot = { '54': { recipe: 'adcreative-photoshoot', options: { prompts: ['{productCode} on marble'] } } };
+    expect(() => parseConnections({ connections: [studio({ subfunctions: photoshoot })] }, recipes, env)).toThrow(
+      'connection "acme": subfunctions.54 uses recipe "adcreative-photoshoot", which needs an "adcreative" section with the provider\'s credentials',
+    );
+    const adcreative = { applicationId: 'app', jwtPrivateKey: 'key', apiKey: 'api', apiSecret: 'shh', userId: 'user' };
+    const partial = studio({ subfunctions: photoshoot, adcreative: { ...adcreative, userId: undefined } });
+    expect(() => parseConnections({ connections: [partial] }, recipes, env)).toThrow(/connection "acme": adcreative\.userId:/);
+    const [c] = parseConnections({ connections: [studio({ subfunctions: photoshoot, adcreative })] }, recipes, env);
+    expect(c?.adcreative).toEqual(adcreative);
+    expect(c?.sartiq).toBeUndefined();
+  });
+
+  it('refuses a recipe naming a provider the catalogue does not have', () => {
+    expect(() => createRecipeRegistry([{ ...convertRecipe, name: 'elsewhere', provider: 'nobody' }])).toThrow(
+      'recipe elsewhere names an unknown provider "nobody"',
+    );
+  });
+
   it('refuses a duplicated id and an empty file', () => {
     expect(() => parseConnections({ connections: [studio(), studio()] }, recipes, env)).toThrow(/"acme": id is used twice/);
     expect(() => parseConnections({}, recipes, env)).toThrow(/"connections" list/);
   });
 
   it('reads YAML from disk', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cfc-config-'));
-    const file = join(dir, 'connections.yaml');
-    await writeFile(
-      file,
-      [
-        'connections:',
-        '  - id: acme',
-        '    name: Acme Studio',
-        '    creativeForce:',
-        '      clientId: ${ACME_ID}',
-        '      clientSecret: ${ACME_SECRET}',
-        '      webhookSecrets: [${ACME_HOOK}]',
-        '    stepIds: [25, 40]',
-        '    subfunctions:',
-        '      "54": { recipe: convert, options: { format: png } }',
-      ].join('\n'),
-    );
+    const { dir, file } = await connectionsFile([
+      '    stepIds: [25, 40]',
+      '    subfunctions:',
+      '      "54": { recipe: convert, options: { format: png } }',
+    ]);
     const [c] = await loadConnectionsFile(file, recipes, env);
     expect(c?.stepIds).toEqual([25, 40]);
     expect(c?.creativeForce.signatureScheme).toBe('b64key-sha256-base64');
     await expect(loadConnectionsFile(join(dir, 'missing.yaml'), recipes, env)).rejects.toThrow(/CONNECTIONS_FILE: cannot read/);
+  });
+});
+
+describe('connections file for the receiver (scope receiver)', () => {
+  const receiver = { scope: 'receiver' } as const;
+  /** A studio whose Creative Force client and provider credentials reference variables the receiver does not get. */
+  const withWorkerSecrets = () =>
+    studio({
+      adcreative: {
+        applicationId: '${ACME_ADC_APP}',
+        jwtPrivateKey: '${ACME_ADC_KEY}',
+        apiKey: '${ACME_ADC_API_KEY}',
+        apiSecret: '${ACME_ADC_API_SECRET}',
+        userId: 'user-1',
+      },
+      stepIds: [25, 40],
+      subfunctions: {
+        '54': { recipe: 'convert', options: { format: 'png' } },
+        '55': { recipe: 'adcreative-photoshoot', options: { prompts: ['{productCode} on marble'] } },
+      },
+    });
+  const receiverEnv = { ACME_HOOK: secret };
+
+  it('loads what the receiver reads without the variables of anything else; those values are absent', () => {
+    const [c] = parseConnections({ connections: [withWorkerSecrets()] }, recipes, receiverEnv, receiver);
+    expect(c).toEqual({
+      id: 'acme',
+      name: 'Acme Studio',
+      creativeForce: { webhookSecrets: [secret], signatureScheme: 'auto' },
+      stepIds: [25, 40],
+      subfunctions: {
+        '54': { recipe: 'convert', options: { format: 'png', quality: 90, stripMetadata: true } },
+        '55': { recipe: 'adcreative-photoshoot', options: expect.objectContaining({ prompts: ['{productCode} on marble'] }) },
+      },
+    });
+    expect(c && isFullConnection(c)).toBe(false);
+    expect(Object.isFrozen(c?.creativeForce)).toBe(true);
+  });
+
+  it('the same entry in full needs every variable and gives the workers every credential', () => {
+    expect(() => parseConnections({ connections: [withWorkerSecrets()] }, recipes, receiverEnv)).toThrow(
+      'connection "acme": connection.creativeForce.clientId references ${ACME_ID}, which is not set',
+    );
+    const all = { ...env, ACME_ADC_APP: 'app', ACME_ADC_KEY: 'key', ACME_ADC_API_KEY: 'api', ACME_ADC_API_SECRET: 'shh' };
+    const [c] = parseConnections({ connections: [withWorkerSecrets()] }, recipes, all, { scope: 'full' });
+    expect(c?.creativeForce).toEqual({
+      clientId: 'client-1',
+      clientSecret: 'shh',
+      webhookSecrets: [secret],
+      signatureScheme: 'auto',
+    });
+    expect(c?.adcreative).toMatchObject({ applicationId: 'app', apiSecret: 'shh' });
+    expect(c && isFullConnection(c)).toBe(true);
+  });
+
+  it('still requires and validates everything the receiver reads', () => {
+    const parse = (entry: Record<string, unknown>, vars: Record<string, string> = receiverEnv) =>
+      parseConnections({ connections: [entry] }, recipes, vars, receiver);
+    expect(() => parse(studio(), {})).toThrow(
+      'connection "acme": connection.creativeForce.webhookSecrets[0] references ${ACME_HOOK}, which is not set',
+    );
+    const badSecret = studio({ creativeForce: { clientId: '${ACME_ID}', webhookSecrets: ['not base64 at all!'] } });
+    expect(() => parse(badSecret)).toThrow(/connection "acme": creativeForce\.webhookSecrets\.0: must be Base64/);
+    const badScheme = studio({ creativeForce: { webhookSecrets: [secret], signatureScheme: 'md5' } });
+    expect(() => parse(badScheme)).toThrow(/connection "acme": creativeForce\.signatureScheme:/);
+    expect(() => parse(studio({ name: '' }))).toThrow(/connection "acme": name:/);
+    expect(() => parse(studio({ id: 'Bad Id' }))).toThrow(/connection "Bad Id": id:/);
+    expect(() => parse(studio({ stepIds: [] }))).toThrow(/connection "acme": stepIds:/);
+    expect(() => parse(studio({ subfunctions: { '54': { recipe: 'magic' } } }))).toThrow(
+      /subfunctions\.54\.recipe: unknown recipe "magic"/,
+    );
+    expect(() => parse(studio({ subfunctions: { '54': { recipe: 'convert', options: { format: 'gif' } } } }))).toThrow(
+      /connection "acme": subfunctions\.54\.options\.format/,
+    );
+    expect(() => parse(studio({ subfunctions: { abc: { recipe: 'convert' } } }))).toThrow(
+      /connection "acme": subfunctions\.abc: /,
+    );
+  });
+
+  it('reads the file from disk with the receiver scope', async () => {
+    const { file } = await connectionsFile([
+      '    sartiq: { email: ${ACME_SARTIQ_EMAIL}, password: ${ACME_SARTIQ_PASSWORD} }',
+      '    subfunctions:',
+      '      "54": { recipe: sartiq-upscale, options: { scaleFactor: 4 } }',
+    ]);
+    const [c] = await loadConnectionsFile(file, recipes, receiverEnv, receiver);
+    expect(c?.creativeForce).toEqual({ webhookSecrets: [secret], signatureScheme: 'b64key-sha256-base64' });
+    expect(c?.subfunctions['54']?.options).toMatchObject({ scaleFactor: 4 });
+    expect(c && 'sartiq' in c).toBe(false);
+    await expect(loadConnectionsFile(file, recipes, receiverEnv)).rejects.toThrow(/references \$\{ACME_ID\}, which is not set/);
+  });
+
+  it('workers refuse connections loaded for the receiver only, before connecting anywhere', async () => {
+    const connections = parseConnections({ connections: [studio()] }, recipes, receiverEnv, receiver);
+    const options = { config: loadEnvConfig({}), connections, recipes, logger: pino({ level: 'silent' }) };
+    await expect(buildService({ ...options, mode: 'work' })).rejects.toThrow(
+      'connection "acme" was loaded for the receiver only; mode work runs workers, which need it in full',
+    );
+    await expect(buildService({ ...options, mode: 'start' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });

@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { environmentVariableNames } from '../../src/config/env.ts';
 import { assumedPathEnv, signatureVariants } from '../../src/creative-force/contract.ts';
 import { errorCatalogue } from '../../src/errors.ts';
 
@@ -14,13 +15,9 @@ const exists = (file: string) =>
     () => false,
   );
 
-/** The variables the configuration schema reads, taken from its source so a new one cannot hide. */
-async function envVariables(): Promise<string[]> {
-  const contract = await read('src/creative-force/contract.ts');
-  const env = await read('src/config/env.ts');
-  const assumed = [...contract.matchAll(/: '(CF_PATH_[A-Z_]+)'/g)].map((m) => m[1] ?? '');
-  const direct = [...env.matchAll(/^ {2}([A-Z][A-Z0-9_]+): /gm)].map((m) => m[1] ?? '');
-  return [...new Set([...direct, ...assumed])];
+/** The variables the configuration reads (the service's and every provider module's), so a new one cannot hide. */
+function envVariables(): readonly string[] {
+  return environmentVariableNames;
 }
 
 /** Every Markdown page under docs/, as a path from the project root (e.g. `docs/errors.md`). */

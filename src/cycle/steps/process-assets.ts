@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
+import { clientForRecipe } from '../../providers/index.ts';
 import type { ProducedFile, Recipe, RecipeMemory, SlotRequest, TaskContext } from '../../providers/recipe.ts';
 import { planSubmission, type SubmissionPlan } from '../build-submission.ts';
 import type { TaskInputs } from '../checkpoint.ts';
@@ -39,7 +40,7 @@ export async function processAssets(input: ProcessAssetsInput): Promise<Submissi
           options: input.options,
           outputDir,
           memory: input.memory,
-          providers: input.providers,
+          client: clientForRecipe(recipe, input.providers),
           finalAttempt: input.finalAttempt,
           signal: input.signal,
           logger,

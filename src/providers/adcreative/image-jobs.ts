@@ -9,22 +9,17 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
-import { pollUntil } from '../poll.ts';
+import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { downloadWithRetry, inputsFor } from '../provider-work.ts';
-import type { ProducedFile, Recipe, RecipeRun } from '../recipe.ts';
-import type { ImageJobKind } from './client.ts';
-import { adCreativeMaxInputBytes, requireAdCreative } from './photoshoot.ts';
+import type { ProducedFile, ProviderRecipe, RecipeRun } from '../recipe.ts';
+import type { AdCreativeClient, ImageJobKind } from './client.ts';
+import { adCreativeProvider } from './errors.ts';
+import { adCreativeMaxInputBytes } from './photoshoot.ts';
 
 const common = {
   /** Background removal keeps transparency, so PNG is the default there. */
   format: z.enum(['jpeg', 'png']).optional(),
-  pollIntervalMs: z.number().int().min(100).max(60_000).default(2_000),
-  deadlineMs: z
-    .number()
-    .int()
-    .min(1_000)
-    .max(3_600_000)
-    .default(10 * 60_000),
+  ...pollingOptionsShape({ pollIntervalMs: 2_000, deadlineMs: 10 * 60_000 }),
 };
 const plainSchema = z.strictObject(common);
 const faceSchema = z.strictObject({
@@ -41,11 +36,10 @@ interface JobMemory {
 
 async function runJob(
   kind: ImageJobKind,
-  run: RecipeRun<JobOptions>,
+  run: RecipeRun<JobOptions, AdCreativeClient>,
   defaultFormat: 'jpeg' | 'png',
 ): Promise<Map<string, ProducedFile[]>> {
-  const client = requireAdCreative(run);
-  const { options, memory, signal, logger } = run;
+  const { client, options, memory, signal, logger } = run;
   const format = options.format ?? defaultFormat;
   const result = new Map<string, ProducedFile[]>();
   for (const [index, request] of run.requests.entries()) {
@@ -100,8 +94,9 @@ async function runJob(
         });
       const base = input.fileName.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]/g, '_');
       const fileName = `${base}-${kind}-${n + 1}.${format === 'png' ? 'png' : 'jpg'}`;
-      const file = await downloadWithRetry(() =>
-        client.download(kind, { processId, taskId: task.taskId, format }, join(dir, fileName), signal),
+      const file = await downloadWithRetry(
+        () => client.download(kind, { processId, taskId: task.taskId, format }, join(dir, fileName), signal),
+        signal,
       );
       files.push({
         path: file.path,
@@ -121,10 +116,10 @@ function imageJobRecipe(
   kind: ImageJobKind,
   schema: z.ZodType<JobOptions>,
   defaultFormat: 'jpeg' | 'png',
-): Recipe<JobOptions> {
+): ProviderRecipe<JobOptions, AdCreativeClient, typeof adCreativeProvider> {
   return {
     name,
-    provider: 'adcreative',
+    provider: adCreativeProvider,
     optionsSchema: schema,
     needs: () => ({}),
     cannotFill: (slot) =>

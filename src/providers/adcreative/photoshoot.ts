@@ -14,11 +14,12 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
-import { pollUntil } from '../poll.ts';
-import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { pollingOptionsShape, pollUntil } from '../poll.ts';
+import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { downloadWithRetry, inputsFor, slotCapacity } from '../provider-work.ts';
-import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
+import type { ProducedFile, ProviderRecipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { AdCreativeClient } from './client.ts';
+import { adCreativeProvider } from './errors.ts';
 
 /** renderKind values the Product Photoshoot accepts (AdCreative's "Product Photoshoot API" page). */
 export const photoshootRenderKinds = [0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 512, 992, 1023] as const;
@@ -26,19 +27,12 @@ export const photoshootRenderKinds = [0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 5
 export const adCreativeMaxInputBytes = 12 * 1024 * 1024;
 const maxPromptObjects = 6;
 
-const template = z
-  .string()
-  .min(1)
-  .refine((t) => unknownPlaceholders(t).length === 0, {
-    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
-  });
-
 export const photoshootOptionsSchema = z
   .strictObject({
     /** Preset ids (GET PresetKeys). */
     presets: z.array(z.string().min(1)).max(maxPromptObjects).default([]),
     /** Custom prompt templates. */
-    prompts: z.array(template).max(maxPromptObjects).default([]),
+    prompts: z.array(templateSchema).max(maxPromptObjects).default([]),
     /** Top up with AdCreative's recommended presets when the slot needs more images than configured. */
     useRecommendations: z.boolean().default(true),
     renderKind: z
@@ -51,14 +45,7 @@ export const photoshootOptionsSchema = z
     disableSafeMargin: z.boolean().default(false),
     useSameStyleReferenceImage: z.boolean().default(true),
     format: z.enum(['jpeg', 'png']).default('jpeg'),
-    pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
-    /** How long one attempt waits for the photoshoot before giving up (a retry resumes the same one). */
-    deadlineMs: z
-      .number()
-      .int()
-      .min(1_000)
-      .max(3_600_000)
-      .default(15 * 60_000),
+    ...pollingOptionsShape({ pollIntervalMs: 3_000, deadlineMs: 15 * 60_000 }),
   })
   .refine((o) => o.presets.length + o.prompts.length <= maxPromptObjects, {
     message: `presets and prompts together: at most ${maxPromptObjects}`,
@@ -76,15 +63,9 @@ interface PhotoshootMemory {
   processId?: string;
 }
 
-export function requireAdCreative(run: { providers: { adcreative?: AdCreativeClient } }): AdCreativeClient {
-  const client = run.providers.adcreative;
-  if (!client) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no AdCreative.ai credentials');
-  return client;
-}
-
 function promptObjects(
   options: PhotoshootOptions,
-  run: RecipeRun<PhotoshootOptions>,
+  run: RecipeRun<PhotoshootOptions, AdCreativeClient>,
   memory: PhotoshootMemory,
   wanted: number,
 ): PromptObject[] {
@@ -109,12 +90,11 @@ function promptObjects(
 }
 
 async function photoshootForSlot(
-  run: RecipeRun<PhotoshootOptions>,
+  run: RecipeRun<PhotoshootOptions, AdCreativeClient>,
   request: SlotRequest,
   index: number,
 ): Promise<ProducedFile[]> {
-  const { options, memory, signal, logger } = run;
-  const client = requireAdCreative(run);
+  const { client, options, memory, signal, logger } = run;
   const key = `adcreative-photoshoot:${request.slot.mappingKeyId}`;
   const saved = memory.get<PhotoshootMemory>(key) ?? {};
   const remember = async (more: PhotoshootMemory) => {
@@ -189,8 +169,10 @@ async function photoshootForSlot(
   const files: ProducedFile[] = [];
   for (const [n, task] of finished.tasks.entries()) {
     const fileName = `photoshoot-${request.slot.mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${n + 1}.${extension}`;
-    const file = await downloadWithRetry(() =>
-      client.download('photoshoot', { processId, taskId: task.taskId, format: options.format }, join(dir, fileName), signal),
+    const file = await downloadWithRetry(
+      () =>
+        client.download('photoshoot', { processId, taskId: task.taskId, format: options.format }, join(dir, fileName), signal),
+      signal,
     );
     files.push({
       path: file.path,
@@ -203,9 +185,9 @@ async function photoshootForSlot(
   return files;
 }
 
-export const photoshootRecipe: Recipe<PhotoshootOptions> = {
+export const photoshootRecipe: ProviderRecipe<PhotoshootOptions, AdCreativeClient, typeof adCreativeProvider> = {
   name: 'adcreative-photoshoot',
-  provider: 'adcreative',
+  provider: adCreativeProvider,
   optionsSchema: photoshootOptionsSchema,
   needs: (options) => ({
     annotations: usesField(options.prompts, 'reviewerComments'),

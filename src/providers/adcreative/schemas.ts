@@ -5,26 +5,13 @@
  * documented sample get defaults instead of failing the call.
  */
 import { z } from 'zod';
+import { numberLike, optionalText } from '../lenient-schemas.ts';
 
 /** The renderState of a finished task: the only documented state value ("Enums and Descriptions"). */
 export const completedRenderState = 5;
 
-/** A number that may arrive as a JSON number or a numeric string. */
-const numberLike = z.union([
-  z.number(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number),
-]);
 /** A boolean that may arrive as a JSON boolean or a string such as "true" / "false". */
 const booleanLike = z.union([z.boolean(), z.stringbool()]);
-/** A string that may be missing or null; empty and blank strings mean "none" as well. */
-const optionalText = z
-  .string()
-  .nullish()
-  .transform((v) => (v?.trim() ? v : null));
 const stringList = z
   .array(z.string())
   .nullish()

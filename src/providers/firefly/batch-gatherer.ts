@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConnectorError } from '../../errors.ts';
+import { sleep } from '../../sleep.ts';
 import type { FireflyClient, FireflyNodeInput } from './client.ts';
 
 export interface BatchAssignment {
@@ -73,7 +74,7 @@ export class BatchGatherer {
       if (leader === 'OK') await this.#lead(client, workflowId, group, windowMs, signal);
       const raw = await this.#redis.get(assignmentKey);
       if (raw) return this.#read(raw);
-      await new Promise((r) => setTimeout(r, Math.min(250, windowMs)));
+      await sleep(Math.min(250, windowMs), signal);
     }
     throw new ConnectorError('PROVIDER_TIMEOUT', `no Firefly batch took the runs of workflow ${workflowId}`, {
       details: { provider: 'firefly' },
@@ -82,7 +83,9 @@ export class BatchGatherer {
 
   async #lead(client: FireflyClient, workflowId: string, group: string, windowMs: number, signal: AbortSignal): Promise<void> {
     try {
-      await new Promise((r) => setTimeout(r, windowMs));
+      // Not cut short by the signal: other tasks' runs are queued on this window, and the batch is
+      // executed (or fails) for all of them; an aborted signal fails the execute call itself.
+      await sleep(windowMs);
       const items = (await this.#redis.eval(takeAllScript, 1, `${group}:queue`)) as string[];
       const entries = items.map((item) => JSON.parse(item) as QueuedRuns);
       if (entries.length === 0) return;
@@ -130,7 +133,7 @@ export class BatchGatherer {
       const left = await this.#redis.pttl(`${this.#prefix}:pause:${connectionId}`);
       if (left <= 0) return;
       signal.throwIfAborted();
-      await new Promise((r) => setTimeout(r, left));
+      await sleep(left, signal);
     }
   }
 

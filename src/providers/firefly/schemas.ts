@@ -9,23 +9,8 @@
  * an execution's id and asset index, the executions array) is required.
  */
 import { z } from 'zod';
+import { idLike, numberLike, optionalText } from '../lenient-schemas.ts';
 
-/** A number that may arrive as a JSON number or a numeric string. */
-const numberLike = z.union([
-  z.number(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number),
-]);
-/** A string that may be missing or null; blank means "none" as well. */
-const optionalText = z
-  .string()
-  .nullish()
-  .transform((v) => (v?.trim() ? v.trim() : null));
-/** An id: a string; a number is accepted and turned into its string. */
-const idLike = z.union([z.string().trim().min(1), z.number().int()]).transform(String);
 /** A count that may be missing (0). */
 const count = numberLike
   .pipe(z.number().int().nonnegative())

@@ -13,19 +13,13 @@ import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
-import { pollUntil } from '../poll.ts';
-import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { pollingOptionsShape, pollUntil } from '../poll.ts';
+import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { downloadWithRetry } from '../provider-work.ts';
-import type { ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
+import type { ProducedFile, ProviderRecipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { BatchAssignment, BatchGatherer } from './batch-gatherer.ts';
 import type { FireflyClient, FireflyNodeInput } from './client.ts';
-
-const template = z
-  .string()
-  .min(1)
-  .refine((t) => unknownPlaceholders(t).length === 0, {
-    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
-  });
+import { fireflyProvider } from './errors.ts';
 
 /** What fills one input node of the workflow. */
 const nodeSource = z.union([
@@ -34,7 +28,7 @@ const nodeSource = z.union([
   /** A color reference file of the task. */
   z.strictObject({ from: z.literal('colorReference'), index: z.number().int().min(0).default(0) }),
   /** A text built from a template over the task. */
-  z.strictObject({ text: template }),
+  z.strictObject({ text: templateSchema }),
 ]);
 
 export const workflowOptionsSchema = z.strictObject({
@@ -47,13 +41,7 @@ export const workflowOptionsSchema = z.strictObject({
   outputNodeId: z.string().optional(),
   /** How long the first task waits for others before the shared batch is executed. */
   gatherWindowMs: z.number().int().min(0).max(60_000).default(2_000),
-  pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
-  deadlineMs: z
-    .number()
-    .int()
-    .min(1_000)
-    .max(3_600_000)
-    .default(20 * 60_000),
+  ...pollingOptionsShape({ pollIntervalMs: 3_000, deadlineMs: 20 * 60_000 }),
 });
 export type WorkflowOptions = z.output<typeof workflowOptionsSchema>;
 
@@ -65,18 +53,15 @@ interface WorkflowMemory extends BatchAssignment {
   slots: string[];
 }
 
+/** What the recipe runs with: the connection's client, and the batch gatherer every connection shares. */
 export interface FireflyProvider {
   client: FireflyClient;
   batches: BatchGatherer;
 }
 
-function requireFirefly(run: RecipeRun<unknown>): FireflyProvider {
-  const provider = run.providers.firefly;
-  if (!provider) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no Adobe Firefly credentials');
-  return provider;
-}
+type WorkflowRun = RecipeRun<WorkflowOptions, FireflyProvider>;
 
-function inputUrlFor(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: number): string {
+function inputUrlFor(run: WorkflowRun, request: SlotRequest, n: number): string {
   const position = request.slot.positionName?.trim().toLowerCase();
   const matching = position ? run.inputUrls.filter((i) => i.positionName?.trim().toLowerCase() === position) : [];
   const candidates = matching.length > 0 ? matching : run.inputUrls.slice(0, 1);
@@ -85,7 +70,7 @@ function inputUrlFor(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: n
   return input.url;
 }
 
-function runInputs(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: number): FireflyNodeInput[] {
+function runInputs(run: WorkflowRun, request: SlotRequest, n: number): FireflyNodeInput[] {
   const values = templateValues(run.context);
   return Object.entries(run.options.inputs).map(([nodeId, source]): FireflyNodeInput => {
     if ('text' in source) return { node_id: nodeId, content: fillTemplate(source.text, values) };
@@ -102,8 +87,8 @@ function runInputs(run: RecipeRun<WorkflowOptions>, request: SlotRequest, n: num
   });
 }
 
-async function runWorkflow(run: RecipeRun<WorkflowOptions>): Promise<Map<string, ProducedFile[]>> {
-  const { client, batches } = requireFirefly(run);
+async function runWorkflow(run: WorkflowRun): Promise<Map<string, ProducedFile[]>> {
+  const { client, batches } = run.client;
   const { options, memory, signal, logger } = run;
   const call = <T>(fn: () => Promise<T>) => batches.call(client.connectionId, fn, signal);
   let saved = memory.get<WorkflowMemory>('firefly-workflow');
@@ -185,7 +170,7 @@ async function runWorkflow(run: RecipeRun<WorkflowOptions>): Promise<Map<string,
       const url = output.url ?? '';
       const extension = extname(new URL(url).pathname).toLowerCase() || (output.mimeType === 'image/jpeg' ? '.jpg' : '.png');
       const fileName = `firefly-${mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${runIndex + 1}-${k + 1}${extension}`;
-      const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal));
+      const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal), signal);
       files.push({
         path: file.path,
         fileName,
@@ -199,9 +184,9 @@ async function runWorkflow(run: RecipeRun<WorkflowOptions>): Promise<Map<string,
   return result;
 }
 
-export const workflowRecipe: Recipe<WorkflowOptions> = {
+export const workflowRecipe: ProviderRecipe<WorkflowOptions, FireflyProvider, typeof fireflyProvider> = {
   name: 'firefly-workflow',
-  provider: 'firefly',
+  provider: fireflyProvider,
   inputsAs: 'urls',
   optionsSchema: workflowOptionsSchema,
   needs: (o) => {

@@ -7,21 +7,13 @@
 import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { ConnectorError } from '../../errors.ts';
-import { pollUntil } from '../poll.ts';
+import { type PollingOptions, pollUntil } from '../poll.ts';
 import { downloadWithRetry, inputsFor } from '../provider-work.ts';
 import type { InputFile, LocalFile, ProducedFile, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { SartiqClient, SartiqGeneration } from './client.ts';
 
-export interface PollingOptions {
-  pollIntervalMs: number;
-  deadlineMs: number;
-}
-
-export function requireSartiq(run: RecipeRun<unknown>): SartiqClient {
-  const client = run.providers.sartiq;
-  if (!client) throw new ConnectorError('RECIPE_NOT_CONFIGURED', 'this connection has no Sartiq credentials');
-  return client;
-}
+/** What a Sartiq recipe runs with. */
+export type SartiqRun<Options> = RecipeRun<Options, SartiqClient>;
 
 const contentTypes: Record<string, string> = {
   '.jpg': 'image/jpeg',
@@ -36,15 +28,12 @@ const contentTypes: Record<string, string> = {
  * Uploads a file once per cycle (its temp URL lives 24 h) and returns the URL later calls
  * reference. `id` names the file in the job's memory (an asset id, or a color reference's name).
  */
-export async function uploadedUrl(run: RecipeRun<unknown>, input: LocalFile, id: string): Promise<string> {
+export async function uploadedUrl(run: SartiqRun<unknown>, input: LocalFile, id: string): Promise<string> {
   const key = `sartiq-upload:${id}`;
   const known = run.memory.get<string>(key);
   if (known) return known;
   const contentType = contentTypes[extname(input.fileName).toLowerCase()] ?? 'application/octet-stream';
-  const { fileUrl } = await requireSartiq(run).uploadImage(
-    { path: input.path, fileName: input.fileName, contentType },
-    run.signal,
-  );
+  const { fileUrl } = await run.client.uploadImage({ path: input.path, fileName: input.fileName, contentType }, run.signal);
   await run.memory.set(key, fileUrl);
   return fileUrl;
 }
@@ -54,14 +43,13 @@ export async function uploadedUrl(run: RecipeRun<unknown>, input: LocalFile, id:
  * it runs only when the job has no generation saved for this slot yet.
  */
 export async function generateForSlot(
-  run: RecipeRun<PollingOptions>,
+  run: SartiqRun<PollingOptions>,
   request: SlotRequest,
   index: number,
   name: string,
   create: (inputUrl: string, input: InputFile) => Promise<SartiqGeneration>,
 ): Promise<ProducedFile[]> {
-  const client = requireSartiq(run);
-  const { memory, signal, logger, options } = run;
+  const { client, memory, signal, logger, options } = run;
   const key = `${name}:${request.slot.mappingKeyId}`;
   let generationId = memory.get<string>(key);
   if (!generationId) {
@@ -109,7 +97,7 @@ export async function generateForSlot(
     const video = prediction.resultVideoUrl !== null;
     const extension = video ? '.mp4' : extname(new URL(url).pathname).toLowerCase() || '.jpg';
     const fileName = `${name}-${request.slot.mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${n + 1}${extension}`;
-    const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal));
+    const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal), signal);
     files.push({ path: file.path, fileName, bytes: file.bytes, contentType: file.contentType, kind: video ? 'video' : 'photo' });
   }
   if (files.length === 0) {

@@ -8,37 +8,28 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import type { ExpectedOutput } from '../../creative-force/schemas.ts';
 import { ConnectorError } from '../../errors.ts';
-import { fillTemplate, templateValues, unknownPlaceholders, usesField } from '../prompt-template.ts';
+import { type PollingOptions, pollingOptionsShape } from '../poll.ts';
+import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { slotCapacity } from '../provider-work.ts';
-import type { ContextNeeds, ProducedFile, Recipe, RecipeRun, SlotRequest } from '../recipe.ts';
-import type { SartiqGeneration } from './client.ts';
-import { generateForSlot, type PollingOptions, requireSartiq, uploadedUrl } from './generation-run.ts';
+import type { ContextNeeds, ProducedFile, ProviderRecipe, SlotRequest } from '../recipe.ts';
+import type { SartiqClient, SartiqGeneration } from './client.ts';
+import { sartiqProvider } from './errors.ts';
+import { generateForSlot, type SartiqRun, uploadedUrl } from './generation-run.ts';
 
 /** Sartiq's largest batch in practice; `batch_size` defaults to 4 for generations. */
 const maxBatch = 8;
 
-const template = z
-  .string()
-  .min(1)
-  .refine((t) => unknownPlaceholders(t).length === 0, {
-    message: 'unknown placeholder; use {productCode}, {productName}, {styleGuideName}, {jobCode} or {reviewerComments}',
-  });
-const polling = {
-  pollIntervalMs: z.number().int().min(100).max(60_000).default(3_000),
-  deadlineMs: z
-    .number()
-    .int()
-    .min(1_000)
-    .max(3_600_000)
-    .default(20 * 60_000),
-};
+const polling = pollingOptionsShape({ pollIntervalMs: 3_000, deadlineMs: 20 * 60_000 });
+
+/** A Sartiq recipe. */
+type SartiqRecipe<Options> = ProviderRecipe<Options, SartiqClient, typeof sartiqProvider>;
 
 /** Drops undefined values, so only what the options set is sent. */
 function defined(body: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }
 
-function prompt(run: RecipeRun<unknown>, text: string | undefined): string | undefined {
+function prompt(run: SartiqRun<unknown>, text: string | undefined): string | undefined {
   return text === undefined ? undefined : fillTemplate(text, templateValues(run.context));
 }
 
@@ -53,7 +44,7 @@ const photoOnly = (name: string) => (slot: ExpectedOutput) =>
     : null;
 
 async function eachSlot(
-  run: RecipeRun<PollingOptions>,
+  run: SartiqRun<PollingOptions>,
   name: string,
   create: (request: SlotRequest, inputUrl: string) => Promise<SartiqGeneration>,
 ): Promise<Map<string, ProducedFile[]>> {
@@ -79,7 +70,7 @@ export const generateOptionsSchema = z.strictObject({
   framing: z.string().optional(),
   background: z.string().optional(),
   lighting: z.string().optional(),
-  extraPrompt: template.optional(),
+  extraPrompt: templateSchema.optional(),
   negativePrompt: z.string().optional(),
   /** Use /generations/agentic: automatic quality evaluation and retries on Sartiq's side. */
   agentic: z.boolean().default(false),
@@ -98,16 +89,16 @@ export function shotTypeFor(slot: ExpectedOutput, options: GenerateOptions): str
   return entry?.[1] ?? options.shotType;
 }
 
-export const generateRecipe: Recipe<GenerateOptions> = {
+export const generateRecipe: SartiqRecipe<GenerateOptions> = {
   name: 'sartiq-generate',
-  provider: 'sartiq',
+  provider: sartiqProvider,
   optionsSchema: generateOptionsSchema,
   needs: (o) => promptNeeds(o.extraPrompt),
   cannotFill: photoOnly('sartiq-generate'),
   run: (run) =>
     eachSlot(run, 'sartiq-generate', (request, productImage) => {
       const o = run.options;
-      return requireSartiq(run).createGeneration(
+      return run.client.createGeneration(
         o.agentic ? 'agentic' : 'generate',
         defined({
           product_image: productImage,
@@ -136,7 +127,7 @@ export const generateRecipe: Recipe<GenerateOptions> = {
 
 export const editOptionsSchema = z.strictObject({
   tool: z.enum(['EDIT', 'SUBJECT_SWAP', 'PRODUCT_ENHANCEMENT']).default('EDIT'),
-  prompt: template.optional(),
+  prompt: templateSchema.optional(),
   subjectId: z.string().optional(),
   /** Send the task's color reference files as `reference_images` ("reference images for placement"). */
   colorReferencesAsReferences: z.boolean().default(false),
@@ -144,22 +135,22 @@ export const editOptionsSchema = z.strictObject({
 });
 
 /** The task's color reference files, uploaded, as URLs for a Sartiq request. */
-async function colorReferenceUrls(run: RecipeRun<unknown>): Promise<string[] | undefined> {
-  const files = run.context.colorReferences ?? [];
+async function colorReferenceUrls(run: SartiqRun<unknown>): Promise<string[] | undefined> {
+  const files = run.context.colorReferences ?? ([] as const);
   if (files.length === 0) return undefined;
-  const urls: string[] = [];
+  const urls: string[] = [] as const;
   for (const file of files) urls.push(await uploadedUrl(run, file, `color-reference:${file.fileName}`));
   return urls;
 }
-export const editRecipe: Recipe<z.output<typeof editOptionsSchema>> = {
+export const editRecipe: SartiqRecipe<z.output<typeof editOptionsSchema>> = {
   name: 'sartiq-edit',
-  provider: 'sartiq',
+  provider: sartiqProvider,
   optionsSchema: editOptionsSchema,
   needs: (o) => ({ ...promptNeeds(o.prompt), colorReferences: o.colorReferencesAsReferences }),
   cannotFill: photoOnly('sartiq-edit'),
   run: (run) =>
     eachSlot(run, 'sartiq-edit', async (request, base) =>
-      requireSartiq(run).createGeneration(
+      run.client.createGeneration(
         'edit',
         defined({
           base_img_path: base,
@@ -182,15 +173,15 @@ export const backgroundFixOptionsSchema = z.strictObject({
   paletteFromColorReference: z.boolean().default(false),
   ...polling,
 });
-export const backgroundFixRecipe: Recipe<z.output<typeof backgroundFixOptionsSchema>> = {
+export const backgroundFixRecipe: SartiqRecipe<z.output<typeof backgroundFixOptionsSchema>> = {
   name: 'sartiq-background-fix',
-  provider: 'sartiq',
+  provider: sartiqProvider,
   optionsSchema: backgroundFixOptionsSchema,
   needs: (o) => ({ colorReferences: o.paletteFromColorReference }),
   cannotFill: photoOnly('sartiq-background-fix'),
   run: (run) =>
     eachSlot(run, 'sartiq-background-fix', async (request, base) =>
-      requireSartiq(run).createGeneration(
+      run.client.createGeneration(
         'background-fix',
         defined({
           base_img_path: base,
@@ -217,15 +208,15 @@ export const imageAdjustOptionsSchema = z
   .refine((o) => (o.targetWidth !== undefined && o.targetHeight !== undefined) || o.aspectRatio !== undefined, {
     message: 'give targetWidth and targetHeight, or aspectRatio',
   });
-export const imageAdjustRecipe: Recipe<z.output<typeof imageAdjustOptionsSchema>> = {
+export const imageAdjustRecipe: SartiqRecipe<z.output<typeof imageAdjustOptionsSchema>> = {
   name: 'sartiq-image-adjust',
-  provider: 'sartiq',
+  provider: sartiqProvider,
   optionsSchema: imageAdjustOptionsSchema,
   needs: () => ({}),
   cannotFill: photoOnly('sartiq-image-adjust'),
   run: (run) =>
     eachSlot(run, 'sartiq-image-adjust', (request, base) =>
-      requireSartiq(run).createGeneration(
+      run.client.createGeneration(
         'image-adjust',
         defined({
           base_img_path: base,
@@ -242,36 +233,32 @@ export const imageAdjustRecipe: Recipe<z.output<typeof imageAdjustOptionsSchema>
 };
 
 export const faceFixOptionsSchema = z.strictObject({ subjectId: z.string().optional(), ...polling });
-export const faceFixRecipe: Recipe<z.output<typeof faceFixOptionsSchema>> = {
+export const faceFixRecipe: SartiqRecipe<z.output<typeof faceFixOptionsSchema>> = {
   name: 'sartiq-face-fix',
-  provider: 'sartiq',
+  provider: sartiqProvider,
   optionsSchema: faceFixOptionsSchema,
   needs: () => ({}),
   cannotFill: photoOnly('sartiq-face-fix'),
   run: (run) =>
     eachSlot(run, 'sartiq-face-fix', (_request, base) =>
-      requireSartiq(run).createGeneration(
-        'face-fix',
-        defined({ base_img_path: base, subject_id: run.options.subjectId }),
-        run.signal,
-      ),
+      run.client.createGeneration('face-fix', defined({ base_img_path: base, subject_id: run.options.subjectId }), run.signal),
     ),
 };
 
 export const upscaleOptionsSchema = z.strictObject({
   scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).default(2),
-  prompt: template.optional(),
+  prompt: templateSchema.optional(),
   ...polling,
 });
-export const upscaleRecipe: Recipe<z.output<typeof upscaleOptionsSchema>> = {
+export const upscaleRecipe: SartiqRecipe<z.output<typeof upscaleOptionsSchema>> = {
   name: 'sartiq-upscale',
-  provider: 'sartiq',
+  provider: sartiqProvider,
   optionsSchema: upscaleOptionsSchema,
   needs: (o) => promptNeeds(o.prompt),
   cannotFill: photoOnly('sartiq-upscale'),
   run: (run) =>
     eachSlot(run, 'sartiq-upscale', async (_request, base) => {
-      const refined = await requireSartiq(run).createRefines(
+      const refined = await run.client.createRefines(
         defined({ base_image_urls: [base], scale_factor: run.options.scaleFactor, prompt: prompt(run, run.options.prompt) }),
         run.signal,
       );
@@ -292,14 +279,14 @@ export const upscaleRecipe: Recipe<z.output<typeof upscaleOptionsSchema>> = {
 // ---- sartiq-video ---------------------------------------------------------------------------
 
 export const videoOptionsSchema = z.strictObject({
-  prompt: template,
+  prompt: templateSchema,
   negativePrompt: z.string().optional(),
   cfgScale: z.number().min(0).max(2).optional(),
   ...polling,
 });
-export const videoRecipe: Recipe<z.output<typeof videoOptionsSchema>> = {
+export const videoRecipe: SartiqRecipe<z.output<typeof videoOptionsSchema>> = {
   name: 'sartiq-video',
-  provider: 'sartiq',
+  provider: sartiqProvider,
   optionsSchema: videoOptionsSchema,
   needs: (o) => promptNeeds(o.prompt),
   cannotFill: (slot) =>
@@ -308,7 +295,7 @@ export const videoRecipe: Recipe<z.output<typeof videoOptionsSchema>> = {
       : null,
   run: (run) =>
     eachSlot(run, 'sartiq-video', (request, base) =>
-      requireSartiq(run).createGeneration(
+      run.client.createGeneration(
         'video',
         defined({
           prompt: prompt(run, run.options.prompt),
@@ -322,7 +309,7 @@ export const videoRecipe: Recipe<z.output<typeof videoOptionsSchema>> = {
     ),
 };
 
-export const sartiqRecipes: readonly Recipe[] = [
+export const sartiqRecipes: readonly SartiqRecipe<unknown>[] = [
   generateRecipe,
   editRecipe,
   backgroundFixRecipe,

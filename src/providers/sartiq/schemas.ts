@@ -8,6 +8,7 @@
  * finished yet".
  */
 import { z } from 'zod';
+import { idLike, numberLike, optionalText } from '../lenient-schemas.ts';
 
 /** Prediction (and refine) statuses that end it: `completed` succeeded, the others failed. */
 const finishedStatuses = new Set(['completed', 'error', 'failed']);
@@ -25,22 +26,6 @@ export function sartiqPhase(status: string): SartiqPhase {
   return failedStatuses.has(normalized) ? 'failed' : 'completed';
 }
 
-/** A number that may arrive as a JSON number or a numeric string. */
-const numberLike = z.union([
-  z.number(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number),
-]);
-/** A string that may be missing or null; blank means "none" as well. */
-const optionalText = z
-  .string()
-  .nullish()
-  .transform((v) => (v?.trim() ? v : null));
-/** An id: a UUID string in the docs; a number is accepted and turned into its string. */
-const idLike = z.union([z.string().min(1), z.number().int()]).transform(String);
 /** MediaResourcePublic: only its `url` is used. */
 const mediaSchema = z
   .object({ url: optionalText })

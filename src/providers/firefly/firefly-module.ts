@@ -1,0 +1,51 @@
+/** The Adobe Firefly provider: its connection section, environment settings, client and recipe. */
+import { z } from 'zod';
+import { httpUrlSetting, intSetting } from '../../config/env-settings.ts';
+import { defineProviderModule } from '../provider-module.ts';
+import { BatchGatherer } from './batch-gatherer.ts';
+import { FireflyClient } from './client.ts';
+import {
+  defaultFireflyBaseUrl,
+  defaultFireflyImsTokenUrl,
+  defaultFireflyRequestTimeoutMs,
+  defaultFireflyScope,
+  type FireflyConfig,
+} from './config.ts';
+import { fireflyProvider } from './errors.ts';
+import { FireflyTokenStore } from './token-store.ts';
+import { type FireflyProvider, workflowRecipe } from './workflow-recipe.ts';
+
+export const fireflyModule = defineProviderModule({
+  id: fireflyProvider,
+  label: 'Adobe Firefly',
+  /** The `firefly` section of a connection: Developer Console OAuth Server-to-Server credentials, for firefly-workflow. */
+  credentialsSchema: z.object({
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    orgId: z.string().min(1),
+    /** Sent as x-gw-ims-user-id; which value Adobe expects for S2S credentials is undocumented. */
+    userId: z.string().min(1),
+  }),
+  environment: {
+    variables: {
+      FIREFLY_API_BASE_URL: httpUrlSetting.default(defaultFireflyBaseUrl),
+      FIREFLY_IMS_TOKEN_URL: httpUrlSetting.default(defaultFireflyImsTokenUrl),
+      FIREFLY_REQUEST_TIMEOUT_MS: intSetting(1_000, 600_000).default(defaultFireflyRequestTimeoutMs),
+    },
+    config: (e): FireflyConfig => ({
+      baseUrl: e.FIREFLY_API_BASE_URL.replace(/\/+$/, ''),
+      imsTokenUrl: e.FIREFLY_IMS_TOKEN_URL,
+      scope: defaultFireflyScope,
+      requestTimeoutMs: e.FIREFLY_REQUEST_TIMEOUT_MS,
+    }),
+  },
+  shared: ({ redis, config, logger, keyPrefix }) => ({
+    tokens: new FireflyTokenStore({ redis, config, logger, keyPrefix: `${keyPrefix}:firefly-token` }),
+    batches: new BatchGatherer({ redis, keyPrefix: `${keyPrefix}:ff`, logger }),
+  }),
+  create: ({ connectionId, credentials, config, shared, logger }): FireflyProvider => ({
+    client: new FireflyClient({ connectionId, credentials, config, tokens: shared.tokens, logger }),
+    batches: shared.batches,
+  }),
+  recipes: [workflowRecipe],
+});
