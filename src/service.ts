@@ -12,6 +12,7 @@ import type { Connection } from './config/connections.ts';
 import type { AppConfig } from './config/env.ts';
 import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
+import { throttledErrorLog } from './observability/throttled-error-log.ts';
 import { AdCreativeClient } from './providers/adcreative/client.ts';
 import { AdCreativeJwtStore } from './providers/adcreative/jwt-store.ts';
 import { BatchGatherer } from './providers/firefly/batch-gatherer.ts';
@@ -70,14 +71,20 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   // BullMQ workers block on Redis and must never give up on a command (pitfalls: BullMQ).
   const workerRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:worker', maxRetriesPerRequest: null });
   const sharedRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:shared', maxRetriesPerRequest: 3 });
-  for (const r of [producerRedis, workerRedis, sharedRedis])
-    r.on('error', (err) => logger.debug({ err }, 'redis connection error'));
+  // While Redis is down every reconnect attempt is an error: warn (visible at the default level),
+  // throttled per connection. The queue re-emits its connection's errors, so it shares that log.
+  const connectionErrors = (redis: string) => throttledErrorLog(logger.child({ redis }), 'redis connection error');
+  const producerErrors = connectionErrors('producer');
+  producerRedis.on('error', producerErrors);
+  workerRedis.on('error', connectionErrors('worker'));
+  sharedRedis.on('error', connectionErrors('shared'));
 
   const queue = new CycleQueue({
     connection: producerRedis,
     prefix: config.queuePrefix,
     attempts: config.worker.attempts,
     backoffMs: config.worker.backoffMs,
+    onError: producerErrors,
   });
 
   const limiter = new RedisRateLimiter({
@@ -201,7 +208,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       prefix: config.queuePrefix,
       autorun: false,
     });
-    events.on('error', (err) => logger.debug({ err }, 'queue events error'));
+    events.on('error', throttledErrorLog(logger.child({ redis: 'events' }), 'queue events error'));
     reportAbandonedCycles(events, { queue, logger, workRoot: config.workDir });
   }
 
