@@ -4,6 +4,7 @@
  * workers. It builds; `main` (and the demo) decide what to start and when to stop.
  */
 import { mkdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueEvents, type Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -35,7 +36,11 @@ export interface Service {
   queue: CycleQueue;
   /** Starts the workers (if any) and the HTTP listener; resolves with the bound port. */
   start(): Promise<number>;
-  /** Stops taking work, lets active jobs finish within the deadline, closes everything. */
+  /**
+   * Stops taking work, lets active jobs finish within the deadline, closes everything. Resolves
+   * within SHUTDOWN_TIMEOUT_MS + `forcedCloseMs` (plus the receiver's in-flight requests), also
+   * while Redis is down.
+   */
   stop(): Promise<void>;
 }
 
@@ -46,6 +51,17 @@ export interface ServiceOptions {
   mode: ServiceMode;
   logger: Logger;
   onStep?: CycleWorkerDeps['onStep'];
+}
+
+/**
+ * How long `stop()` may take beyond SHUTDOWN_TIMEOUT_MS: aborted cycles hand their jobs back and
+ * the queue connections close within it, or are dropped.
+ */
+export const forcedCloseMs = 3_000;
+
+/** True when `promise` fulfils within `ms`; false when it is still pending then. */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([promise.then(() => true), sleep(ms, false, { ref: false })]);
 }
 
 /** Resolves when the client is ready, or after `ms` (whichever comes first). */
@@ -241,20 +257,30 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     async stop() {
       stopping = true;
       logger.info({ deadlineMs: config.shutdownTimeoutMs }, 'shutting down');
-      await app.close();
-      if (worker) {
-        // close() waits for active jobs without a deadline and hangs while Redis is down
-        // (pitfalls: BullMQ 4656): give it the deadline, then force.
-        const graceful = worker.close();
-        const timer = new Promise<'timeout'>((r) => setTimeout(r, config.shutdownTimeoutMs, 'timeout').unref());
-        if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
-          logger.warn('active cycles did not finish before the deadline; they resume on another worker');
-          abortCycles.abort(new Error('shutdown deadline passed'));
-          await worker.close(true);
-        }
+      // Stop taking webhooks, let active cycles finish within the deadline, then abort them (they
+      // resume on another worker). BullMQ's close() never resolves while Redis is down, forced or
+      // not (pitfalls: BullMQ 4656; close(true) only returns the pending close), so what is still
+      // closing after the deadline gets forcedCloseMs, then its connections are dropped.
+      const draining = (async () => {
+        await app.close();
+        await worker?.close();
+      })();
+      if (!(await settlesWithin(draining, config.shutdownTimeoutMs))) {
+        logger.warn('active cycles did not finish before the deadline (or Redis is unreachable); they resume on another worker');
+        abortCycles.abort(new Error('shutdown deadline passed'));
       }
-      await events?.close();
-      await queue.close();
+      const closing = (async () => {
+        await draining;
+        await events?.close();
+        await queue.close();
+      })();
+      if (!(await settlesWithin(closing, forcedCloseMs))) {
+        logger.warn(
+          { forcedCloseMs },
+          'the worker and queue did not close after the deadline (is Redis reachable?); dropping them',
+        );
+        closing.catch((err: unknown) => logger.warn({ err }, 'closing the worker and queue failed'));
+      }
       for (const r of [producerRedis, workerRedis, sharedRedis]) r.disconnect();
     },
   };
