@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
@@ -64,11 +65,37 @@ async function refusingRedis(): Promise<{ server: Server; port: number }> {
 
 describe('a worker process', () => {
   let stack: Stack;
+  const faultInjector = resolve('test/helpers/fault-injector.ts');
 
   beforeAll(async () => {
     stack = await startStack('process-exit', { env: { LOG_LEVEL: 'info' } });
   });
   afterAll(() => stack.close());
+
+  it.each([
+    { fault: 'reject', what: 'an unhandled rejection', message: 'injected rejection' },
+    { fault: 'throw', what: 'an uncaught exception', message: 'injected exception' },
+  ])('logs $what with its error, stops the service and exits 1', async ({ fault, message }) => {
+    const child = stack.spawnWorker({ nodeArgs: ['--import', faultInjector], capture: true });
+    const out = watch(child);
+    await stack.waitFor('the worker to start', () => out.messages().includes('cf-ai-connector started'));
+    child.send(fault);
+    expect(await out.exited).toBe(1);
+    expect(out.lines.find((l) => l.msg === 'fatal error; shutting down')).toMatchObject({ level: 60, err: { message } });
+    const path = ['fatal error; shutting down', 'shutting down', 'cf-ai-connector stopped'];
+    expect(out.messages().filter((m) => path.includes(m))).toEqual(path);
+    expect(out.lines.at(-1)).toMatchObject({ msg: 'cf-ai-connector stopped', exitCode: 1 });
+  });
+
+  it('stops on SIGTERM and exits 0', async () => {
+    const child = stack.spawnWorker({ capture: true });
+    const out = watch(child);
+    await stack.waitFor('the worker to start', () => out.messages().includes('cf-ai-connector started'));
+    child.kill('SIGTERM');
+    expect(await out.exited).toBe(0);
+    expect(out.lines.at(-1)).toMatchObject({ msg: 'cf-ai-connector stopped', exitCode: 0 });
+    expect(out.stderr()).toBe('');
+  });
 
   it('warns once per Redis connection while Redis is down, not once per reconnect, and still stops in time', async () => {
     const child = stack.spawnWorker({ env: { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` }, capture: true });
