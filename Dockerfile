@@ -21,7 +21,9 @@ ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=8080 \
-    WORK_DIR=/tmp/cf-ai-connector
+    WORK_DIR=/work
+# WORK_DIR belongs to node: a volume mounted there (docker-compose.yml) starts with its owner.
+RUN install -d -o node -g node /work
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
