@@ -4,8 +4,7 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm install (not ci): see scripts/bootstrap.sh; the lock file pins every version.
-RUN npm install --no-save --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
@@ -22,7 +21,9 @@ ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=8080 \
-    WORK_DIR=/tmp/cf-ai-connector
+    WORK_DIR=/work
+# WORK_DIR belongs to node: a volume mounted there (docker-compose.yml) starts with its owner.
+RUN install -d -o node -g node /work
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules

@@ -16,12 +16,13 @@ bootstrap() {
     export PATH="$root/.tools/node_modules/.bin:$PATH"
   fi
 
-  # `npm install` rather than `npm ci`: the npm on these machines writes lock files without the
-  # other platforms' optional packages (biome, msgpackr) and its own `npm ci` then refuses them.
-  # The lock file still pins every version; --no-save keeps it unchanged.
-  if [ ! -f "$root/node_modules/.package-lock.json" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
-    echo "bootstrap: installing dependencies" >&2
-    (cd "$root" && npm install --no-save --no-audit --no-fund --loglevel=error) >&2 || return 1
+  # npm ci installs exactly the lock file and fails when it is out of step with package.json.
+  # node_modules/.package-lock.json is npm's record of the last install: skip when it is current.
+  if [ ! -f "$root/node_modules/.package-lock.json" ] \
+    || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ] \
+    || [ "$root/package.json" -nt "$root/node_modules/.package-lock.json" ]; then
+    echo "bootstrap: installing dependencies (npm ci)" >&2
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error) >&2 || { echo "bootstrap: npm ci failed" >&2; return 1; }
   fi
 
   if [ "${1:-}" = "--redis" ] && ! redis_answers; then

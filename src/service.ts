@@ -4,6 +4,7 @@
  * workers. It builds; `main` (and the demo) decide what to start and when to stop.
  */
 import { mkdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueEvents, type Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -13,6 +14,7 @@ import type { AppConfig } from './config/env.ts';
 import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
 import { ConnectorError } from './errors.ts';
+import { throttledErrorLog } from './observability/throttled-error-log.ts';
 import { createProviderClients, type ProviderClients, type RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
@@ -28,7 +30,11 @@ export interface Service {
   queue: CycleQueue;
   /** Starts the workers (if any) and the HTTP listener; resolves with the bound port. */
   start(): Promise<number>;
-  /** Stops taking work, lets active jobs finish within the deadline, closes everything. */
+  /**
+   * Stops taking work, lets active jobs finish within the deadline, closes everything. Resolves
+   * within SHUTDOWN_TIMEOUT_MS + `forcedCloseMs` (plus the receiver's in-flight requests), also
+   * while Redis is down.
+   */
   stop(): Promise<void>;
 }
 
@@ -40,6 +46,17 @@ export interface ServiceOptions {
   mode: ServiceMode;
   logger: Logger;
   onStep?: CycleWorkerDeps['onStep'];
+}
+
+/**
+ * How long `stop()` may take beyond SHUTDOWN_TIMEOUT_MS: aborted cycles hand their jobs back and
+ * the queue connections close within it, or are dropped.
+ */
+export const forcedCloseMs = 3_000;
+
+/** True when `promise` fulfils within `ms`; false when it is still pending then. */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([promise.then(() => true), sleep(ms, false, { ref: false })]);
 }
 
 /** The connections by id, each loaded in full (workers use every credential). */
@@ -81,14 +98,20 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   // BullMQ workers block on Redis and must never give up on a command (maxRetriesPerRequest: null).
   const workerRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:worker', maxRetriesPerRequest: null });
   const sharedRedis = new Redis(config.redisUrl, { connectionName: 'cf-ai-connector:shared', maxRetriesPerRequest: 3 });
-  for (const r of [producerRedis, workerRedis, sharedRedis])
-    r.on('error', (err) => logger.debug({ err }, 'redis connection error'));
+  // While Redis is down every reconnect attempt is an error: warn (visible at the default level),
+  // throttled per connection. The queue re-emits its connection's errors, so it shares that log.
+  const connectionErrors = (redis: string) => throttledErrorLog(logger.child({ redis }), 'redis connection error');
+  const producerErrors = connectionErrors('producer');
+  producerRedis.on('error', producerErrors);
+  workerRedis.on('error', connectionErrors('worker'));
+  sharedRedis.on('error', connectionErrors('shared'));
 
   const queue = new CycleQueue({
     connection: producerRedis,
     prefix: config.queuePrefix,
     attempts: config.worker.attempts,
     backoffMs: config.worker.backoffMs,
+    onError: producerErrors,
   });
 
   const limiter = new RedisRateLimiter({
@@ -169,7 +192,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       prefix: config.queuePrefix,
       autorun: false,
     });
-    events.on('error', (err) => logger.debug({ err }, 'queue events error'));
+    events.on('error', throttledErrorLog(logger.child({ redis: 'events' }), 'queue events error'));
     reportAbandonedCycles(events, { queue, logger, workRoot: config.workDir });
   }
 
@@ -202,20 +225,30 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     async stop() {
       stopping = true;
       logger.info({ deadlineMs: config.shutdownTimeoutMs }, 'shutting down');
-      await app.close();
-      if (worker) {
-        // close() waits for active jobs without a deadline and hangs while Redis is down
-        // (taskforcesh/bullmq issue 4656): give it the deadline, then force.
-        const graceful = worker.close();
-        const timer = new Promise<'timeout'>((r) => setTimeout(r, config.shutdownTimeoutMs, 'timeout').unref());
-        if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
-          logger.warn('active cycles did not finish before the deadline; they resume on another worker');
-          abortCycles.abort(new Error('shutdown deadline passed'));
-          await worker.close(true);
-        }
+      // Stop taking webhooks, let active cycles finish within the deadline, then abort them (they
+      // resume on another worker). BullMQ's close() never resolves while Redis is down, forced or
+      // not (pitfalls: BullMQ 4656; close(true) only returns the pending close), so what is still
+      // closing after the deadline gets forcedCloseMs, then its connections are dropped.
+      const draining = (async () => {
+        await app.close();
+        await worker?.close();
+      })();
+      if (!(await settlesWithin(draining, config.shutdownTimeoutMs))) {
+        logger.warn('active cycles did not finish before the deadline (or Redis is unreachable); they resume on another worker');
+        abortCycles.abort(new Error('shutdown deadline passed'));
       }
-      await events?.close();
-      await queue.close();
+      const closing = (async () => {
+        await draining;
+        await events?.close();
+        await queue.close();
+      })();
+      if (!(await settlesWithin(closing, forcedCloseMs))) {
+        logger.warn(
+          { forcedCloseMs },
+          'the worker and queue did not close after the deadline (is Redis reachable?); dropping them',
+        );
+        closing.catch((err: unknown) => logger.warn({ err }, 'closing the worker and queue failed'));
+      }
       for (const r of [producerRedis, workerRedis, sharedRedis]) r.disconnect();
     },
   };

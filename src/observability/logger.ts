@@ -1,14 +1,20 @@
 /**
  * pino JSON logs. Secrets are redacted by configuration, not by discipline: credentials,
- * Authorization and X-CF-Signature headers, and the query string of any pre-signed URL.
+ * Authorization and X-CF-Signature headers, the query string of any pre-signed URL, the
+ * user:password of any URL (REDIS_URL carries one), and the arguments of a failed Redis command
+ * (ioredis puts them on its errors: AUTH's is the password, SET's a cached token).
  */
 import { type Logger, type LoggerOptions, pino } from 'pino';
 
-/** Keeps scheme, host and path of a URL and drops its query (where S3 signatures live). */
-export function stripQuery(value: unknown): unknown {
+/**
+ * Keeps scheme, host and path of a URL; drops its query (where S3 signatures live) and its
+ * user:password.
+ */
+export function redactUrl(value: unknown): unknown {
   if (typeof value !== 'string') return '[Redacted]';
   const q = value.indexOf('?');
-  return q === -1 ? value : `${value.slice(0, q)}?[Redacted]`;
+  const withoutQuery = q === -1 ? value : `${value.slice(0, q)}?[Redacted]`;
+  return withoutQuery.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1[Redacted]@');
 }
 
 const secretPaths = [
@@ -32,6 +38,8 @@ const secretPaths = [
   '*.*.apiKey',
   '*.accessToken',
   '*.refreshToken',
+  'err.command.args',
+  '*.err.command.args',
   'req.headers.authorization',
   'req.headers["x-cf-signature"]',
   'headers.authorization',
@@ -40,7 +48,7 @@ const secretPaths = [
   '*.headers.authorization',
   '*.headers.Authorization',
 ];
-const urlPaths = ['url', '*.url', 'fileUrl', '*.fileUrl', 'presignedUrl', '*.presignedUrl', 'req.url'];
+const urlPaths = ['url', '*.url', 'redisUrl', '*.redisUrl', 'fileUrl', '*.fileUrl', 'presignedUrl', '*.presignedUrl', 'req.url'];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options: LoggerOptions = {
@@ -51,7 +59,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       paths: [...secretPaths, ...urlPaths],
       // URL fields keep their origin and path; everything else matched is a secret. (pino may put
       // a Symbol in the path, so each key is turned into a string explicitly.)
-      censor: (value, path) => (/url$/i.test(String(path.at(-1) ?? '')) ? stripQuery(value) : '[Redacted]'),
+      censor: (value, path) => (/url$/i.test(String(path.at(-1) ?? '')) ? redactUrl(value) : '[Redacted]'),
     },
   };
   return destination ? pino(options, destination) : pino(options);

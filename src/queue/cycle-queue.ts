@@ -25,6 +25,11 @@ export interface CycleQueueOptions {
   backoffMs: number;
   /** How long a webhook may wait for Redis to store its job before the answer is 503. */
   addTimeoutMs?: number;
+  /**
+   * Receives the queue's errors (its connection's, while Redis is unreachable). Required: BullMQ
+   * writes the errors of a queue without an `error` listener to the console, one per reconnect.
+   */
+  onError(err: Error): void;
 }
 
 export interface EnqueueResult {
@@ -47,6 +52,7 @@ export class CycleQueue {
       connection: options.connection,
       prefix: options.prefix,
     });
+    this.queue.on('error', options.onError);
     this.attempts = options.attempts;
     this.backoffMs = options.backoffMs;
   }

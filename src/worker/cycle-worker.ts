@@ -13,6 +13,7 @@ import type { CycleContext, GatewayClient } from '../cycle/cycle-context.ts';
 import { runCycle } from '../cycle/run-cycle.ts';
 import { studioMessage, updateProcessStatus } from '../cycle/steps/update-process-status.ts';
 import { ConnectorError, isConnectorError } from '../errors.ts';
+import { throttledErrorLog } from '../observability/throttled-error-log.ts';
 import type { ProviderClients, RecipeRegistry } from '../providers/index.ts';
 import {
   type CycleJobData,
@@ -80,7 +81,8 @@ export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | 
     },
   );
 
-  worker.on('error', (err) => deps.logger.error({ err }, 'worker error'));
+  // BullMQ reports its connections' errors here too, one per reconnect while Redis is down.
+  worker.on('error', throttledErrorLog(deps.logger, 'worker error', { level: 'error' }));
   return worker;
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Connection, loadConnectionsFile, parseConnections } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
 import { createRecipeRegistry } from '../../src/providers/index.ts';
@@ -51,7 +51,13 @@ function event(overrides: Record<string, unknown> = {}): Record<string, unknown>
 describe('webhook receiver', () => {
   const prefix = testPrefix('receiver');
   const redis = producerRedis();
-  const queue = new CycleQueue({ connection: redis, prefix, attempts: 3, backoffMs: 100 });
+  const queue = new CycleQueue({
+    connection: redis,
+    prefix,
+    attempts: 3,
+    backoffMs: 100,
+    onError: (err) => logger.warn({ err }),
+  });
   const app = buildReceiver({
     logger,
     isReady: async () => (await redis.ping()) === 'PONG',
@@ -187,9 +193,16 @@ describe('webhook receiver', () => {
 });
 
 describe('webhook receiver without Redis', () => {
-  it('answers 503 so Creative Force retries, and readiness fails', async () => {
+  it('answers 503 so Creative Force retries, readiness fails, and the queue reports its errors', async () => {
     const redis = producerRedis('redis://127.0.0.1:1');
-    const queue = new CycleQueue({ connection: redis, prefix: testPrefix('down'), attempts: 1, backoffMs: 100 });
+    const queueErrors: Error[] = [];
+    const queue = new CycleQueue({
+      connection: redis,
+      prefix: testPrefix('down'),
+      attempts: 1,
+      backoffMs: 100,
+      onError: (err) => queueErrors.push(err),
+    });
     const app = buildReceiver({
       logger,
       isReady: async () => (await redis.ping()) === 'PONG',
@@ -204,6 +217,7 @@ describe('webhook receiver without Redis', () => {
     });
     expect(res.statusCode).toBe(503);
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    await vi.waitFor(() => expect(queueErrors[0]?.message).toMatch(/ECONNREFUSED/));
     await app.close();
     await queue.close().catch(() => {});
     redis.disconnect();

@@ -23,8 +23,11 @@ export interface Stack {
   webhookUrl(port: number): string;
   /** Starts the service in this process. */
   startService(mode: ServiceMode): Promise<{ service: Service; port: number }>;
-  /** Spawns `cf-ai-connector work` as a separate process. */
-  spawnWorker(): ChildProcess;
+  /**
+   * Spawns `cf-ai-connector work` as a separate process. `capture` pipes its stdout and stderr
+   * (and opens an IPC channel) instead of sharing the test's; `nodeArgs` go before the script.
+   */
+  spawnWorker(options?: { env?: Record<string, string>; nodeArgs?: string[]; capture?: boolean }): ChildProcess;
   /**
    * Resolves when no cycle is queued, delayed or running. A reviewer cannot reject an output in
    * the milliseconds between Creative Force recording a submission and the cycle finishing; tests
@@ -127,10 +130,10 @@ export async function startStack(
       services.push(service);
       return { service, port: await service.start() };
     },
-    spawnWorker() {
-      const child = spawn(process.execPath, [resolve('src/cli.ts'), 'work'], {
-        env: { ...process.env, ...env, PORT: '0' },
-        stdio: ['ignore', 'inherit', 'inherit'],
+    spawnWorker({ env: extraEnv = {}, nodeArgs = [], capture = false } = {}) {
+      const child = spawn(process.execPath, [...nodeArgs, resolve('src/cli.ts'), 'work'], {
+        env: { ...process.env, ...env, PORT: '0', ...extraEnv },
+        stdio: capture ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit'],
       });
       children.push(child);
       return child;

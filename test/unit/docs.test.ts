@@ -3,9 +3,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { environmentVariableNames } from '../../src/config/env.ts';
+import { environmentVariableNames, loadEnvConfig } from '../../src/config/env.ts';
 import { assumedPathEnv, signatureVariants } from '../../src/creative-force/contract.ts';
 import { errorCatalogue } from '../../src/errors.ts';
+import { forcedCloseMs } from '../../src/service.ts';
 
 const root = new URL('../../', import.meta.url);
 const read = (file: string) => readFile(new URL(file, root), 'utf8');
@@ -143,6 +144,22 @@ describe('documentation stays true to the code', () => {
 });
 
 describe('Docker files (checked statically: no Docker engine here)', () => {
+  interface ComposeService {
+    image?: string;
+    build?: unknown;
+    pull_policy?: string;
+    command?: string[];
+    environment?: Record<string, string | null>;
+    env_file?: unknown;
+    ports?: string[];
+    volumes?: string[];
+    container_name?: string;
+    healthcheck?: { test?: string[] };
+    stop_grace_period?: string;
+  }
+  const readCompose = async () =>
+    parseYaml(await read('docker-compose.yml')) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+
   it('the Dockerfile is multi-stage on Node 24 slim, non-root, with an init, a healthcheck and jemalloc', async () => {
     const dockerfile = await read('Dockerfile');
     const stages = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
@@ -159,11 +176,28 @@ describe('Docker files (checked statically: no Docker engine here)', () => {
     }
   });
 
+  it('the Dockerfile installs exactly the lock file, and WORK_DIR belongs to node', async () => {
+    const dockerfile = await read('Dockerfile');
+    expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+    expect(dockerfile).not.toMatch(/npm install/);
+    const workDir = dockerfile.match(/WORK_DIR=(\S+)/)?.[1];
+    expect(workDir).toBeDefined();
+    expect(dockerfile).toContain(`install -d -o node -g node ${workDir}`);
+  });
+
+  it('.dockerignore keeps secrets, installs and history out of the build context, and nothing the build copies', async () => {
+    const ignored = (await read('.dockerignore')).split('\n').filter((line) => line.trim() && !line.startsWith('#'));
+    for (const path of ['.env', 'node_modules', '.git', '.tools', 'dist', 'coverage', 'demo-output']) {
+      expect(ignored, path).toContain(path);
+    }
+    const dockerfile = await read('Dockerfile');
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \.\/\S*$/gm)) {
+      for (const path of (m[1] ?? '').split(' ')) expect(ignored, path).not.toContain(path);
+    }
+  });
+
   it('compose runs Redis with AOF everysec and noeviction, a receiver and a scalable worker', async () => {
-    const compose = parseYaml(await read('docker-compose.yml')) as {
-      services: Record<string, { command?: string[]; ports?: string[]; volumes?: string[]; container_name?: string }>;
-      volumes: Record<string, unknown>;
-    };
+    const compose = await readCompose();
     const redis = compose.services.redis?.command?.join(' ') ?? '';
     expect(redis).toContain('--appendonly yes');
     expect(redis).toContain('--appendfsync everysec');
@@ -179,6 +213,75 @@ describe('Docker files (checked statically: no Docker engine here)', () => {
         const source = volume.split(':')[0] ?? '';
         if (source.startsWith('./')) expect(await exists(source.slice(2)), source).toBe(true);
       }
+    }
+  });
+
+  it('compose builds one image, which the receiver and the workers share', async () => {
+    const { services } = await readCompose();
+    const built = Object.entries(services).filter(([, s]) => s.build !== undefined);
+    expect(built.map(([name]) => name)).toEqual(['receiver']);
+    expect(services.receiver?.image).toMatch(/^cf-ai-connector:/);
+    expect(services.worker?.image).toBe(services.receiver?.image);
+    // Neither looks for the local image in a registry.
+    expect(services.receiver?.pull_policy).toBe('build');
+    expect(services.worker?.pull_policy).toBe('never');
+  });
+
+  it('Redis requires the password from .env, the healthcheck authenticates, and REDIS_URL carries it', async () => {
+    const { services } = await readCompose();
+    const required = /^\$\{REDIS_PASSWORD:\?[^}]+\}$/;
+    const command = services.redis?.command ?? [];
+    expect(command[command.indexOf('--requirepass') + 1]).toMatch(required);
+    expect(services.redis?.ports).toBeUndefined();
+    // redis-cli reads REDISCLI_AUTH; it exits 0 on NOAUTH, so only PONG proves the password works.
+    expect(services.redis?.environment?.REDISCLI_AUTH).toMatch(required);
+    expect(services.redis?.healthcheck?.test?.join(' ')).toMatch(/redis-cli ping \| grep -q PONG/);
+    for (const service of ['receiver', 'worker']) {
+      expect(services[service]?.environment?.REDIS_URL, service).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:\?[^}]+\}@redis:6379$/);
+    }
+    expect(await read('.env.example')).toMatch(/^REDIS_PASSWORD=/m);
+  });
+
+  it('the receiver gets its webhook secrets and no credential: no env_file', async () => {
+    const { services } = await readCompose();
+    const receiver = services.receiver;
+    expect(receiver?.env_file).toBeUndefined();
+    const given = Object.keys(receiver?.environment ?? {});
+    // Every ${VAR} docker/connections.yaml references: the webhook secrets, and the credentials.
+    const connections = await read('docker/connections.yaml');
+    const referenced = (text: string) => [...text.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1] ?? '');
+    const webhookSecrets = referenced(
+      connections
+        .split('\n')
+        .filter((line) => /webhookSecrets:/.test(line))
+        .join('\n'),
+    );
+    expect(webhookSecrets.length).toBeGreaterThan(0);
+    for (const name of webhookSecrets) expect(given, name).toContain(name);
+    for (const name of referenced(connections).filter((n) => !webhookSecrets.includes(n)))
+      expect(given, name).not.toContain(name);
+    // Nor any studio secret .env.example lists (its section after "Secrets of each studio").
+    const studioSecrets = (await read('.env.example')).split(/^# Secrets of each studio.*$/m)[1] ?? '';
+    const credentials = [...studioSecrets.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1] ?? '');
+    expect(credentials.length).toBeGreaterThan(5);
+    for (const name of credentials.filter((n) => !webhookSecrets.includes(n))) expect(given, name).not.toContain(name);
+    // The rest are settings the service reads.
+    const settings = await envVariables();
+    for (const name of given.filter((n) => !webhookSecrets.includes(n))) expect(settings, name).toContain(name);
+  });
+
+  it('the workers keep WORK_DIR on a volume, and Docker waits for the shutdown deadline before it kills', async () => {
+    const { services, volumes } = await readCompose();
+    const workDir = services.worker?.environment?.WORK_DIR;
+    expect(workDir).toBeDefined();
+    const mount = (services.worker?.volumes ?? []).find((v) => v.split(':')[1] === workDir);
+    expect(mount, `a volume at ${workDir}`).toBeDefined();
+    expect(volumes).toHaveProperty(mount?.split(':')[0] ?? '');
+    // stop() may take SHUTDOWN_TIMEOUT_MS + forcedCloseMs; Docker's SIGKILL must come later.
+    const bound = loadEnvConfig({}).shutdownTimeoutMs + forcedCloseMs;
+    for (const service of ['receiver', 'worker']) {
+      const grace = Number(services[service]?.stop_grace_period?.replace(/s$/, '')) * 1000;
+      expect(grace, service).toBeGreaterThan(bound);
     }
   });
 });

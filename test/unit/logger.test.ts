@@ -28,3 +28,21 @@ describe('logger redaction', () => {
     expect(out).toContain('/webhooks/creative-force/acme');
   });
 });
+
+describe('logger redaction of Redis credentials', () => {
+  it("removes a failed Redis command's arguments (ioredis puts AUTH's password there) and a URL's user:password", () => {
+    const { logger, text } = capture();
+    // The shape of an ioredis ReplyError for a refused AUTH (DataHandler sets `command`).
+    const err = Object.assign(new Error('WRONGPASS invalid username-password pair or user is disabled.'), {
+      command: { name: 'auth', args: ['redis-pass-1'] },
+    });
+    logger.warn({ err }, 'redis connection error');
+    logger.info({ config: { redisUrl: 'redis://:redis-pass-2@redis:6379/0' }, url: 'rediss://user:redis-pass-3@host:6380' }, 'b');
+    const out = text();
+    for (const secret of ['redis-pass-1', 'redis-pass-2', 'redis-pass-3']) expect(out).not.toContain(secret);
+    expect(out).toContain('WRONGPASS');
+    expect(out).toContain('"name":"auth"');
+    expect(out).toContain('redis://[Redacted]@redis:6379/0');
+    expect(out).toContain('rediss://[Redacted]@host:6380');
+  });
+});
