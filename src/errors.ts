@@ -26,6 +26,10 @@ export const errorCatalogue = {
   ASSET_UNREADABLE: { retryable: false, meaning: 'An input file is not a decodable image.' },
   UPLOAD_REFUSED: { retryable: false, meaning: 'Creative Force listed an output file in errorFiles of the pre-signed URL call.' },
   UPLOAD_FAILED: { retryable: true, meaning: 'The S3 PUT of an output file failed.' },
+  OUTPUT_CHECK_FAILED: {
+    retryable: false,
+    meaning: 'A slot cannot be filled because the result check refused what the recipe produced for it.',
+  },
   SLOT_UNSUPPORTED: { retryable: false, meaning: 'The recipe cannot produce the content type a slot expects.' },
   SLOT_UNFILLABLE: { retryable: false, meaning: "The recipe produced too few files for a slot's quantity rules." },
   RECIPE_NOT_CONFIGURED: { retryable: false, meaning: 'The subfunction has no recipe, or the recipe options are invalid.' },

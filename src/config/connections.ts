@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { cloudAutomationStepIds, defaultSignatureVariant, signatureVariants } from '../creative-force/contract.ts';
+import { type OutputChecks, outputChecksSchema } from '../cycle/gate-outputs.ts';
 import { ConnectorError } from '../errors.ts';
 import { isProviderId, providerSectionSchemas, type RecipeRegistry } from '../providers/index.ts';
 import { deepFreeze } from './env.ts';
@@ -28,7 +29,7 @@ const receiverFields = {
     .default([...cloudAutomationStepIds]),
   subfunctions: z.record(
     z.string().regex(/^\d+$/, 'subfunction ids are numbers'),
-    z.object({ recipe: z.string().min(1), options: z.unknown().default({}) }),
+    z.object({ recipe: z.string().min(1), options: z.unknown().default({}), checks: outputChecksSchema }),
   ),
 };
 const webhookFields = {
@@ -48,8 +49,8 @@ const connectionSchema = z.object({
 
 const fileSchema = z.object({ connections: z.array(z.unknown()).min(1) });
 
-/** A subfunction's recipe and its options, parsed by the recipe's options schema. */
-type Subfunctions = Record<string, { recipe: string; options: unknown }>;
+/** A subfunction's recipe, its options (parsed by the recipe's options schema) and its result checks. */
+type Subfunctions = Record<string, { recipe: string; options: unknown; checks: OutputChecks }>;
 
 /** A connection as the workers use it (loaded with scope `full`). */
 export type Connection = Omit<z.infer<typeof connectionSchema>, 'subfunctions'> & { subfunctions: Subfunctions };
@@ -183,7 +184,7 @@ export function parseConnections(
         );
         fail(`connection "${connection.id}": ${problems.join('; ')}`);
       }
-      subfunctions[subfunctionId] = { recipe: sub.recipe, options: options.data };
+      subfunctions[subfunctionId] = { recipe: sub.recipe, options: options.data, checks: sub.checks };
     }
     return { ...connection, subfunctions };
   });

@@ -13,6 +13,7 @@ import { AssetAttribute, type AssetAttributeId, AssetContentType, OutputResultTy
 import type { ExpectedOutput, OutputAsset, ProcessDetail, SubmitAsset, SubmitOutputBody } from '../creative-force/schemas.ts';
 import { ConnectorError } from '../errors.ts';
 import type { ProducedFile, SlotRequest } from '../providers/recipe.ts';
+import type { RefusedOutput } from './gate-outputs.ts';
 
 /** What one drop box needs this cycle. */
 export interface SlotWork {
@@ -46,6 +47,8 @@ export interface SubmissionPlan {
   slots: PlannedSlot[];
   /** Produced files not submitted because the slot was full; reported, never an error. */
   dropped: { mappingKeyId: string; fileName: string }[];
+  /** Produced files the result gate refused (they were never candidates). */
+  refused: RefusedOutput[];
 }
 
 const contentTypeName = { 1: 'photo', 2: 'video', 4: 'photo or video' } as const;
@@ -188,8 +191,16 @@ function planRedo(work: SlotWork, fitting: ProducedFile[], dropped: SubmissionPl
   }));
 }
 
-/** Plans the submission. Throws SLOT_UNFILLABLE / SLOT_UNSUPPORTED with the slot's reason. */
-export function planSubmission(detail: ProcessDetail, produced: ReadonlyMap<string, readonly ProducedFile[]>): SubmissionPlan {
+/**
+ * Plans the submission from the produced files that passed the result gate (`refused`: those that
+ * did not, carried into the plan for the record). Throws SLOT_UNFILLABLE / SLOT_UNSUPPORTED with
+ * the slot's reason.
+ */
+export function planSubmission(
+  detail: ProcessDetail,
+  produced: ReadonlyMap<string, readonly ProducedFile[]>,
+  refused: readonly RefusedOutput[] = [],
+): SubmissionPlan {
   const dropped: SubmissionPlan['dropped'] = [];
   const slots = planWork(detail).map((work): PlannedSlot => {
     const mappingKeyId = work.slot.mappingKeyId;
@@ -198,7 +209,7 @@ export function planSubmission(detail: ProcessDetail, produced: ReadonlyMap<stri
     if (work.fresh) return { mappingKeyId, kept, assets: planFresh(work.slot, fitting, dropped) };
     return { mappingKeyId, kept, assets: planRedo(work, fitting, dropped) };
   });
-  return { slots, dropped };
+  return { slots, dropped, refused: [...refused] };
 }
 
 /** The assets of a plan that need an upload, in upload order. */

@@ -13,6 +13,7 @@ import { type ProcessDetail, processDetailSchema } from '../creative-force/schem
 import { ConnectorError } from '../errors.ts';
 import type { InputFile, InputUrl, LocalFile, ProducedFile, TaskContext } from '../providers/recipe.ts';
 import type { SubmissionPlan } from './build-submission.ts';
+import { gateRules } from './gate-outputs.ts';
 
 /** The guide's step names, in the guide's order (step 1, the webhook, happened in the receiver). */
 export const cycleSteps = [
@@ -132,6 +133,10 @@ const submissionPlan = z.object({
     }),
   ),
   dropped: z.array(z.object({ mappingKeyId: z.string(), fileName: z.string() })),
+  // Absent from the plans of the first release, which had no result gate.
+  refused: z
+    .array(z.object({ mappingKeyId: z.string(), fileName: z.string(), rule: z.enum(gateRules), reason: z.string() }))
+    .default([]),
 }) satisfies z.ZodType<SubmissionPlan>;
 
 const tempAssetIds = z.record(z.string(), z.string().min(1));

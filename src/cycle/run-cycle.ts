@@ -19,6 +19,7 @@ import {
 import type { CycleOutcome } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
 import { type CycleJob, CycleSteps } from './cycle-steps.ts';
+import type { OutputChecks } from './gate-outputs.ts';
 import { downloadInputs, filesPresent } from './steps/download-inputs.ts';
 import { contextFiles, getAdditionalContext } from './steps/get-additional-context.ts';
 import { getProcessDetail } from './steps/get-process-detail.ts';
@@ -29,6 +30,8 @@ import { uploadOutputs } from './steps/upload-outputs.ts';
 export interface CycleRecipe {
   recipe: Recipe;
   options: unknown;
+  /** The subfunction's rules for the result gate. */
+  checks: OutputChecks;
 }
 
 /** Earlier outputs and none rejected: the task process has what it needs, there is no work. */
@@ -136,6 +139,7 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
           ...(needs.colorReferences && recipe.inputsAs !== 'urls' ? { colorReferences: inputs.colorReferences } : {}),
         },
         memory: steps.recipeMemory,
+        checks: cycleRecipe.checks,
       }),
     { reuse: () => planReady },
   );

@@ -161,7 +161,7 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
         },
       },
       ctx,
-      { recipe, options: sub.options },
+      { recipe, options: sub.options, checks: sub.checks },
     );
     // From now on the same TaskProcessId is new work (a rework, or a late duplicate that the
     // next cycle recognises and skips): free the deduplication key before the job completes.

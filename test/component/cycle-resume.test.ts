@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Checkpoint, type CycleStep, checkpointVersion, cycleSteps } from '../../src/cycle/checkpoint.ts';
 import type { CycleJob } from '../../src/cycle/cycle-steps.ts';
+import { outputChecksSchema } from '../../src/cycle/gate-outputs.ts';
 import { runCycle } from '../../src/cycle/run-cycle.ts';
 import { type ConnectorError, isConnectorError } from '../../src/errors.ts';
 import { convertRecipe, type Recipe } from '../../src/providers/index.ts';
@@ -11,6 +12,7 @@ import { type CreativeForceSimulator, sampleImage } from '../../src/simulators/i
 import { type SimulatedGateway, startSimulatedGateway } from '../helpers/simulated-gateway.ts';
 
 const options = { format: 'jpeg', quality: 80, maxWidth: 300 };
+const checks = outputChecksSchema.parse(undefined);
 
 let gateway: SimulatedGateway;
 let sim: CreativeForceSimulator;
@@ -84,7 +86,7 @@ function recordingJob(checkpoint: unknown, crashAfter = Number.POSITIVE_INFINITY
 }
 
 const cycle = (job: CycleJob, taskProcessId: string, workDir: string) =>
-  runCycle(job, cycleContext(taskProcessId, workDir), { recipe: countingConvert, options });
+  runCycle(job, cycleContext(taskProcessId, workDir), { recipe: countingConvert, options, checks });
 
 /** Runs a cycle of the task until the process dies right after save number `saveNumber`; the checkpoint it left. */
 async function crashAfterSave(taskProcessId: string, workDir: string, saveNumber: number): Promise<Checkpoint> {

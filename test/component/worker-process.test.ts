@@ -27,7 +27,8 @@ function watch(child: ChildProcess) {
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  // 'close', not 'exit': 'exit' may come before the last output has been read from the pipes.
+  const exited = once(child, 'close').then(([code]) => code as number | null);
   return {
     lines,
     stderr: () => stderr,

@@ -20,7 +20,7 @@ describe('worker processes on shared Redis', () => {
     const { port } = await stack.startService('serve');
     stack.spawnWorker();
     stack.spawnWorker();
-    const image = await sampleImage({ width: 64, height: 64, format: 'jpeg' });
+    const image = await sampleImage({ width: 64, height: 64, format: 'jpeg', label: 'Front' });
     // 4 gateway calls per task (detail, bulk-get-assets, presign, submit) + tokens: 52 tasks > 200 calls.
     const tasks = Array.from({ length: 52 }, () =>
       sim.addTask({
@@ -62,8 +62,16 @@ describe('worker processes on shared Redis', () => {
     const { port } = await stack.startService('serve');
     const task = sim.addTask({
       inputs: [
-        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
-        { positionName: 'Back', fileName: 'back.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
+        {
+          positionName: 'Front',
+          fileName: 'front.jpg',
+          body: await sampleImage({ width: 300, height: 300, format: 'jpeg', label: 'Front' }),
+        },
+        {
+          positionName: 'Back',
+          fileName: 'back.jpg',
+          body: await sampleImage({ width: 300, height: 300, format: 'jpeg', label: 'Back' }),
+        },
       ],
       slots: [
         { mappingKeyId: '1_Front', positionName: 'Front' },
@@ -97,7 +105,11 @@ describe('worker processes on shared Redis', () => {
     const { port } = await stack.startService('serve');
     const task = sim.addTask({
       inputs: [
-        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 64, height: 64, format: 'jpeg' }) },
+        {
+          positionName: 'Front',
+          fileName: 'front.jpg',
+          body: await sampleImage({ width: 64, height: 64, format: 'jpeg', label: 'Front' }),
+        },
       ],
       slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
     });

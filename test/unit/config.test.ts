@@ -109,7 +109,23 @@ describe('connections file', () => {
     expect(c?.subfunctions['54']).toEqual({
       recipe: 'convert',
       options: { format: 'jpeg', quality: 90, maxWidth: 2000, stripMetadata: true },
+      checks: { refuseBlank: true },
     });
+  });
+
+  it("reads a subfunction's result checks, and names a bad one", () => {
+    const checks = { minWidth: 800, minHeight: 600, formats: ['jpeg', 'png'], refuseBlank: false };
+    const sub = { recipe: 'convert', options: { format: 'jpeg' }, checks };
+    const [c] = parseConnections({ connections: [studio({ subfunctions: { '54': sub } })] }, recipes, env);
+    expect(c?.subfunctions['54']?.checks).toEqual(checks);
+    const typo = { ...sub, checks: { minWidht: 800 } };
+    expect(() => parseConnections({ connections: [studio({ subfunctions: { '54': typo } })] }, recipes, env)).toThrow(
+      /connection "acme": subfunctions\.54\.checks: Unrecognized key: "minWidht"/,
+    );
+    const format = { ...sub, checks: { formats: ['bmp'] } };
+    expect(() => parseConnections({ connections: [studio({ subfunctions: { '54': format } })] }, recipes, env)).toThrow(
+      /subfunctions\.54\.checks\.formats\.0/,
+    );
   });
 
   it('names the connection and the variable when a reference is not set', () => {
@@ -202,8 +218,12 @@ describe('connections file for the receiver (scope receiver)', () => {
       creativeForce: { webhookSecrets: [secret], signatureScheme: 'auto' },
       stepIds: [25, 40],
       subfunctions: {
-        '54': { recipe: 'convert', options: { format: 'png', quality: 90, stripMetadata: true } },
-        '55': { recipe: 'adcreative-photoshoot', options: expect.objectContaining({ prompts: ['{productCode} on marble'] }) },
+        '54': { recipe: 'convert', options: { format: 'png', quality: 90, stripMetadata: true }, checks: { refuseBlank: true } },
+        '55': {
+          recipe: 'adcreative-photoshoot',
+          options: expect.objectContaining({ prompts: ['{productCode} on marble'] }),
+          checks: { refuseBlank: true },
+        },
       },
     });
     expect(c && isFullConnection(c)).toBe(false);

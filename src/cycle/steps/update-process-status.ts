@@ -11,6 +11,8 @@ const hints: Partial<Record<ErrorCode, string>> = {
   ASSET_TOO_LARGE: 'Use a smaller input file, or ask the connector operator to raise MAX_ASSET_BYTES.',
   TASK_INPUT_MISSING: 'Add an input asset to the task before this step.',
   SLOT_UNFILLABLE: "Check the drop box quantity rules of this step against what the subfunction's recipe produces.",
+  OUTPUT_CHECK_FAILED:
+    "The AI service returned files that are not usable images or videos (or break this step's rules); send the task again, or check the recipe options.",
   SLOT_UNSUPPORTED: "Map this subfunction to a recipe that produces the drop box's content type (photo or video).",
   RECIPE_NOT_CONFIGURED: 'Ask the connector operator to configure a recipe for this subfunction.',
   CF_FORBIDDEN: 'Give the registered app\'s "On Behalf User" the permissions the connector needs.',
