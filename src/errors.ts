@@ -51,6 +51,11 @@ export const errorCatalogue = {
   PROVIDER_TIMEOUT: { retryable: true, meaning: 'An AI provider call, or the whole generation, passed its deadline.' },
   PROVIDER_NETWORK: { retryable: true, meaning: 'An AI provider call failed at the connection level.' },
   PROVIDER_BAD_RESPONSE: { retryable: false, meaning: 'An AI provider response did not have the documented shape.' },
+  PROVIDER_RESULT_REFUSED: {
+    retryable: false,
+    meaning:
+      'A result URL an AI provider returned was not downloaded: its host is not on the result hosts, it leads to a non-public address, or the result is larger than PROVIDER_RESULT_MAX_BYTES.',
+  },
   CHECKPOINT_VERSION_UNKNOWN: {
     retryable: false,
     meaning:

@@ -152,6 +152,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     redis: sharedRedis,
     keyPrefix: config.queuePrefix,
     logger,
+    results: config.providerResults,
   });
   const providers = new Map<string, ProviderClients>();
   const providersFor = (connection: Connection): ProviderClients => {

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { assumedPathEnv, defaultFailedStatus, defaultGatewayPaths, type GatewayPaths } from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
-import { type ProviderConfigs, providerConfigs, providerVariableNames, providerVariables } from '../providers/index.ts';
+import {
+  type ProviderConfigs,
+  type ProviderResultSettings,
+  providerConfigs,
+  providerVariableNames,
+  providerVariables,
+} from '../providers/index.ts';
 import { httpUrlSetting, intSetting, pathSetting } from './env-settings.ts';
 
 /** The service's own variables; each provider module adds its own (see providers/catalogue.ts). */
@@ -34,6 +40,9 @@ const envSchema = z.object({
   TRANSFER_TIMEOUT_MS: intSetting(1_000, 3_600_000).default(300_000),
   WORK_DIR: z.string().min(1).default(join(tmpdir(), 'cf-ai-connector')),
   MAX_ASSET_BYTES: intSetting(1, Number.MAX_SAFE_INTEGER).default(512 * 1024 * 1024),
+  PROVIDER_RESULT_MAX_BYTES: intSetting(1, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
+  /** For tests and the demo only: the simulators serve results on 127.0.0.1. */
+  PROVIDER_RESULT_ALLOW_LOOPBACK: z.stringbool().default(false),
   QUEUE_PREFIX: z.string().min(1).default('{cfc}'),
   SHUTDOWN_TIMEOUT_MS: intSetting(0, 600_000).default(25_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -62,6 +71,8 @@ export interface AppConfig {
   };
   /** Each provider's configuration, by provider id. */
   providers: ProviderConfigs;
+  /** How provider results are downloaded (the hosts are per connection). */
+  providerResults: ProviderResultSettings;
   worker: { concurrency: number; lockDurationMs: number; maxStalledCount: number; attempts: number; backoffMs: number };
   transferTimeoutMs: number;
   workDir: string;
@@ -102,6 +113,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
       },
     },
     providers: providerConfigs(providers.data),
+    providerResults: { maxBytes: e.PROVIDER_RESULT_MAX_BYTES, allowLoopback: e.PROVIDER_RESULT_ALLOW_LOOPBACK },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,

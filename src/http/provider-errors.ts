@@ -151,6 +151,15 @@ export interface StorageErrorSpec {
   codeOf?(exchange: ProviderExchange, status: number, s3: S3ErrorInfo): ErrorCode;
 }
 
+/** Why a result URL was not downloaded (downloadResult). */
+export type ResultRefusal =
+  /** The URL's host is not on the connection's result hosts. */
+  | { rule: 'host' }
+  /** Every address the host stands for is refused (refused-addresses.ts); `why` is the first one's rule. */
+  | { rule: 'address'; addresses: readonly string[]; why: string }
+  /** The result is larger than the cap, by its Content-Length or by the bytes received. */
+  | { rule: 'size'; maxBytes: number; bytes: number; source: 'Content-Length' | 'received' };
+
 /** The errors of one provider, bound to its name and label. */
 export interface ProviderErrors {
   /** PROVIDER_BAD_RESPONSE for a 2xx answer that is not what the contract promises. */
@@ -165,6 +174,11 @@ export interface ProviderErrors {
    * (raised while reading a body) passes through.
    */
   transportError(err: unknown, context: ProviderTransportContext): unknown;
+  /**
+   * PROVIDER_RESULT_REFUSED for a result URL that is not downloaded; the message names the host
+   * and the rule, never the URL (a presigned query is a secret).
+   */
+  resultRefused(host: string, refusal: ResultRefusal): ConnectorError;
   /**
    * The ConnectorError of a non-2xx storage answer. Only the S3 error's Code/Message/RequestId are
    * logged (the raw XML of a signature error echoes the signed request). 429 → PROVIDER_RATE_LIMITED
@@ -219,6 +233,18 @@ export function providerErrors(identity: ProviderIdentity, storage?: StorageErro
         });
       }
       return new ConnectorError('PROVIDER_NETWORK', `${label} ${where} failed: ${failure.reason}`, { cause: err, details });
+    },
+    resultRefused(host, refusal) {
+      const { rule, ...facts } = refusal;
+      const why =
+        refusal.rule === 'host'
+          ? `host ${host} is not on the allow-list of result hosts (${provider}.resultHosts)`
+          : refusal.rule === 'address'
+            ? `host ${host} leads to a refused address (${refusal.why}); results are fetched from public addresses only`
+            : `the result from host ${host} is larger than ${refusal.maxBytes} bytes (PROVIDER_RESULT_MAX_BYTES)`;
+      return new ConnectorError('PROVIDER_RESULT_REFUSED', `${label} result not downloaded: ${why}`, {
+        details: { provider, host, rule, ...facts },
+      });
     },
     storageError(logger, exchange, status, headers, s3) {
       const where = exchangeDetails(provider, exchange);

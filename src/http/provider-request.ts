@@ -2,7 +2,8 @@
  * The request plumbing the AI provider clients share, provider-neutral: a whole-request deadline
  * (body included) combined with the caller's signal, bodies read to the end, transport failures
  * mapped by the provider's `transportError`, the bearer-token call with one renewal and retry after
- * a 401, and result downloads streamed to a temporary file beside the destination.
+ * a 401, and result downloads streamed to a temporary file beside the destination, from allowed
+ * hosts and addresses only and under a size cap.
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -14,6 +15,8 @@ import { type Dispatcher, request } from 'undici';
 import type { ConnectorError } from '../errors.ts';
 import { readS3Error, urlForMessages } from '../media/download.ts';
 import type { ProviderErrors, ProviderExchange, ProviderResponse, ProviderTransportContext } from './provider-errors.ts';
+import { ResultAddressRefusedError } from './result-connector.ts';
+import { hostAllowed } from './result-hosts.ts';
 import { type BearerTokens, sendWithTokenRenewal } from './token-renewal.ts';
 
 /** A request body undici sends. */
@@ -150,16 +153,29 @@ export async function writeBeside<T>(destPath: string, write: (tempPath: string)
   }
 }
 
+/**
+ * Where a connection's provider results may be downloaded from, and how large they may be: built
+ * for each connection from its provider section and the service's settings (provider-clients.ts).
+ */
+export interface ResultDownloadRules {
+  /** The allowed hosts (result-hosts.ts): the connection's `resultHosts`, else the provider module's. */
+  hosts: readonly string[];
+  /** The largest result accepted, in bytes (PROVIDER_RESULT_MAX_BYTES). */
+  maxBytes: number;
+  /** Connects to public addresses only (sharedResultDispatcher, result-connector.ts). */
+  dispatcher: Dispatcher;
+}
+
 /** What downloadResult needs of a provider. */
 export interface ResultDownload {
   url: string;
   destPath: string;
-  dispatcher: Dispatcher;
+  rules: ResultDownloadRules;
   timeoutMs: number;
   /** The caller's signal. */
   signal: AbortSignal | undefined;
-  /** The provider's errors: storageError for a non-2xx answer, transportError, badResponse. */
-  errors: Pick<ProviderErrors, 'transportError' | 'storageError' | 'badResponse'>;
+  /** The provider's errors: storageError for a non-2xx answer, transportError, badResponse, resultRefused. */
+  errors: Pick<ProviderErrors, 'transportError' | 'storageError' | 'badResponse' | 'resultRefused'>;
   /** Where storageError logs. */
   logger: Logger;
   /** Types of result file extensions, for an answer without a specific Content-Type. */
@@ -179,36 +195,62 @@ export interface DownloadedResult {
 
 /**
  * Streams a result URL (no API headers) to `destPath` (its directory must exist) through a temporary
- * file beside it, under a whole-request deadline.
+ * file beside it, under a whole-request deadline. Only from a host on `rules.hosts`, through
+ * `rules.dispatcher` (public addresses only), without following redirects, and at most
+ * `rules.maxBytes`: a larger Content-Length is refused before the body is read, a larger body is
+ * cut off as soon as it passes the cap. The temporary file is removed on any failure.
  *
- * @throws the provider's PROVIDER_BAD_RESPONSE for a URL that is not http(s) or an empty body, its
- *   storageError for a non-2xx answer, its transportError otherwise.
+ * @throws the provider's PROVIDER_BAD_RESPONSE for a URL that is not http(s) or an empty body,
+ *   PROVIDER_RESULT_REFUSED (not retryable) for a host not allowed, a refused address or a result
+ *   over the cap, its storageError for a non-2xx answer, its transportError otherwise.
  */
 export async function downloadResult(spec: ResultDownload): Promise<DownloadedResult> {
-  const { url, errors, timeoutMs, signal } = spec;
+  const { url, errors, rules, timeoutMs, signal } = spec;
   // The URL as it may appear in messages: origin + path (a presigned URL signs its query).
   const exchange: ProviderExchange = { method: 'GET', path: urlForMessages(url) };
   if (!/^https?:\/\//i.test(url) || exchange.path === '[invalid URL]') {
     throw errors.badResponse(exchange, 200, 'a result URL that is not an http(s) URL');
   }
+  const host = new URL(url).hostname;
+  if (!hostAllowed(rules.hosts, host)) throw errors.resultRefused(host, { rule: 'host' });
   const { deadline, attemptSignal } = attemptSignals(timeoutMs, signal);
   const transport = { exchange, timeoutMs, deadline, callerSignal: signal };
+  const tooLarge = (bytes: number, source: 'Content-Length' | 'received') =>
+    errors.resultRefused(host, { rule: 'size', maxBytes: rules.maxBytes, bytes, source });
   return writeBeside(spec.destPath, async (tempPath) => {
     let answer: Dispatcher.ResponseData;
     try {
-      answer = await request(url, { method: 'GET', dispatcher: spec.dispatcher, signal: attemptSignal });
+      answer = await request(url, { method: 'GET', dispatcher: rules.dispatcher, signal: attemptSignal });
     } catch (err) {
+      if (err instanceof ResultAddressRefusedError) {
+        throw errors.resultRefused(host, { rule: 'address', addresses: err.addresses, why: err.rule });
+      }
       throw errors.transportError(err, transport);
     }
     const { statusCode, headers, body } = answer;
     if (statusCode < 200 || statusCode >= 300) {
       throw errors.storageError(spec.logger, exchange, statusCode, headers, await readS3Error(body));
     }
-    let bytes: number;
+    const announced = Number(headers['content-length']);
+    if (announced > rules.maxBytes) {
+      // Not read at all: the abort that destroying an unread body reports is expected.
+      body.on('error', () => {}).destroy();
+      throw tooLarge(announced, 'Content-Length');
+    }
+    let bytes = 0;
     try {
-      const file = createWriteStream(tempPath, { flags: 'wx' });
-      await pipeline(body, file, { signal: attemptSignal });
-      bytes = file.bytesWritten;
+      await pipeline(
+        body,
+        async function* capped(source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            bytes += chunk.length;
+            if (bytes > rules.maxBytes) throw tooLarge(bytes, 'received');
+            yield chunk;
+          }
+        },
+        createWriteStream(tempPath, { flags: 'wx' }),
+        { signal: attemptSignal },
+      );
     } catch (err) {
       body.destroy();
       throw errors.transportError(err, transport);

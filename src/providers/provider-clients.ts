@@ -5,12 +5,15 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConnectorError } from '../errors.ts';
+import { sharedResultDispatcher } from '../http/shared-agent.ts';
 import {
   type ProviderClients,
   type ProviderConfigs,
   type ProviderSections,
   providerModule,
   providerModules,
+  providerResultHosts,
+  type ResultHostsSetting,
 } from './catalogue.ts';
 import type { AnyProviderModule } from './provider-module.ts';
 import type { Recipe } from './recipe.ts';
@@ -21,11 +24,23 @@ export interface ProviderClientsDeps {
   redis: Redis;
   keyPrefix: string;
   logger: Logger;
+  /** The service's settings of result downloads (PROVIDER_RESULT_*). */
+  results: ProviderResultSettings;
+}
+
+/** How provider results are downloaded, service-wide. */
+export interface ProviderResultSettings {
+  /** The largest result accepted, in bytes. */
+  maxBytes: number;
+  /** Allows loopback addresses: for tests and the demo only (the simulators listen on 127.0.0.1). */
+  allowLoopback: boolean;
 }
 
 /**
  * Builds every provider's service-wide parts (token stores, caches) once, and returns the function
- * that makes the clients of one connection from its sections.
+ * that makes the clients of one connection from its sections: each client gets its section's
+ * credentials, and the rules of its result downloads (the section's `resultHosts`, else the
+ * provider's defaults; the service's cap; the result Agent, which connects to public addresses only).
  */
 export function createProviderClients(
   deps: ProviderClientsDeps,
@@ -38,12 +53,17 @@ export function createProviderClients(
     const shared = module.shared(serviceDeps);
     return { module, serviceDeps, shared };
   });
+  const { maxBytes, allowLoopback } = deps.results;
+  const dispatcher = sharedResultDispatcher(allowLoopback);
   return (connectionId, sections) => {
-    const all: Readonly<Record<string, unknown>> = sections;
+    const all: Readonly<Record<string, ResultHostsSetting | undefined>> = sections;
     const clients: Record<string, unknown> = {};
     for (const { module, serviceDeps, shared } of factories) {
-      const credentials = all[module.id];
-      if (credentials !== undefined) clients[module.id] = module.create({ ...serviceDeps, shared, connectionId, credentials });
+      const section = all[module.id];
+      if (section === undefined) continue;
+      const { resultHosts, ...credentials } = section;
+      const results = { hosts: resultHosts ?? providerResultHosts(module.id), maxBytes, dispatcher };
+      clients[module.id] = module.create({ ...serviceDeps, shared, connectionId, credentials, results });
     }
     return clients as ProviderClients;
   };

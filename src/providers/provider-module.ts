@@ -1,12 +1,13 @@
 /**
  * What an AI provider plugs into the service: one module per provider folder, registered in the
  * catalogue (catalogue.ts). From the modules the service derives the connections file's provider
- * sections, the environment settings, the clients of each connection and the recipe registry, so
- * a provider is added without editing any of them.
+ * sections (with their `resultHosts` setting), the environment settings, the clients of each
+ * connection and the recipe registry, so a provider is added without editing any of them.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { ResultDownloadRules } from '../http/provider-request.ts';
 import type { ProviderRecipe } from './recipe.ts';
 
 /** A provider's environment settings: its variables and how their values make its configuration. */
@@ -35,6 +36,8 @@ export interface ProviderClientDeps<Credentials, Config, Shared> extends Provide
   credentials: Credentials;
   /** What `shared` built for the service. */
   shared: Shared;
+  /** Where the connection's result URLs may be downloaded from, and how large they may be. */
+  results: ResultDownloadRules;
 }
 
 /** One AI provider. `Client` is what its recipes receive as `run.client`. */
@@ -45,6 +48,13 @@ export interface ProviderModule<Id extends string, Shape extends z.ZodRawShape, 
   readonly label: string;
   /** The provider's section of a connection (its credentials); a connection without it cannot use the recipes. */
   readonly credentialsSchema: z.ZodType<Credentials>;
+  /**
+   * The hosts the provider's result URLs come from, by default (host names, `*.suffix` wildcards:
+   * src/http/result-hosts.ts); its page in docs/providers/ says where each comes from. A connection
+   * replaces them with `resultHosts` in its section. Absent for a provider whose results come only
+   * through its API: its section has no `resultHosts`, and no result URL is allowed.
+   */
+  readonly resultHosts?: readonly string[];
   readonly environment: ProviderEnvironment<Shape, Config>;
   /** Builds, once per service, what every connection's client shares (token stores, caches). */
   shared(deps: ProviderServiceDeps<Config>): Shared;

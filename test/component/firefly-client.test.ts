@@ -21,6 +21,7 @@ import {
 import { fireflyRateLimitResetAtMs } from '../../src/providers/firefly/errors.ts';
 import { FireflyTokenStore } from '../../src/providers/firefly/token-store.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
+import { loopbackResults } from '../helpers/loopback-results.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
 import { type Recorded, ScriptedServer } from '../helpers/scripted-server.ts';
 
@@ -99,6 +100,7 @@ function execution(index: number, overrides: Record<string, unknown> = {}): Reco
 
 const server = new FakeAdobe();
 const dispatcher = new Agent();
+const results = loopbackResults();
 const redisA = new Redis(redisUrl, { connectionName: 'firefly-test-a' });
 const redisB = new Redis(redisUrl, { connectionName: 'firefly-test-b' });
 const { logger, lines: logLines } = capturedLogger();
@@ -125,7 +127,7 @@ function client(options: { redis?: Redis; cfg?: FireflyConfig } = {}): FireflyCl
     keyPrefix,
     pollIntervalMs: 20,
   });
-  return new FireflyClient({ connectionId: 'studio-a', credentials, config: cfg, tokens, dispatcher, logger });
+  return new FireflyClient({ connectionId: 'studio-a', credentials, config: cfg, tokens, dispatcher, results, logger });
 }
 
 const tokenKey = () => `${keyPrefix}:studio-a`;
@@ -170,6 +172,7 @@ afterEach(async () => {
 afterAll(async () => {
   await server.stop();
   await dispatcher.close();
+  await results.dispatcher.close();
   await Promise.all([redisA.quit(), redisB.quit()]);
   await rm(workDir, { recursive: true, force: true });
 });
@@ -187,7 +190,14 @@ describe('Firefly configuration', () => {
     const cfg = config();
     const tokens = new FireflyTokenStore({ redis: redisA, config: cfg, logger, dispatcher, keyPrefix });
     const make = () =>
-      new FireflyClient({ connectionId: 'c', credentials: { ...credentials, userId: ' ' }, config: cfg, tokens, logger });
+      new FireflyClient({
+        connectionId: 'c',
+        credentials: { ...credentials, userId: ' ' },
+        config: cfg,
+        tokens,
+        results,
+        logger,
+      });
     expect(make).toThrow(ConnectorError);
     expect(make).toThrow(/userId/);
   });

@@ -15,6 +15,7 @@ import { SartiqClient, type SartiqGenerationKind, sartiqGenerationKindPaths } fr
 import { type SartiqConfig, sartiqPaths } from '../../src/providers/sartiq/config.ts';
 import { type SartiqCredentials, SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
+import { loopbackResults } from '../helpers/loopback-results.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
 import { type Answer, type Handler, type Recorded, ScriptedServer } from '../helpers/scripted-server.ts';
 
@@ -110,6 +111,7 @@ function generation(overrides: Record<string, unknown> = {}): Record<string, unk
 
 const server = new FakeSartiq();
 const dispatcher = new Agent();
+const results = loopbackResults();
 const redisA = new Redis(redisUrl, { connectionName: 'sartiq-test-a' });
 const redisB = new Redis(redisUrl, { connectionName: 'sartiq-test-b' });
 const { logger, lines: logLines } = capturedLogger();
@@ -139,6 +141,7 @@ function client(options: { redis?: Redis; cfg?: SartiqConfig; creds?: SartiqCred
     config: cfg,
     tokens,
     dispatcher,
+    results,
     logger,
   });
 }
@@ -179,6 +182,7 @@ afterEach(async () => {
 afterAll(async () => {
   await server.stop();
   await dispatcher.close();
+  await results.dispatcher.close();
   await Promise.all([redisA.quit(), redisB.quit()]);
   await rm(workDir, { recursive: true, force: true });
 });

@@ -9,6 +9,7 @@ import { defaultFireflyScope } from '../../src/providers/firefly/config.ts';
 import { FireflyTokenStore } from '../../src/providers/firefly/token-store.ts';
 import { workflowRecipe } from '../../src/providers/firefly/workflow-recipe.ts';
 import { FireflySimulator } from '../../src/simulators/index.ts';
+import { loopbackResults } from '../helpers/loopback-results.ts';
 import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
 import { type ProviderHarness, providerContract } from './provider-contract.ts';
 
@@ -41,9 +42,10 @@ async function fireflyHarness(): Promise<ProviderHarness> {
   const config = { baseUrl: sim.baseUrl, imsTokenUrl: sim.tokenUrl, scope: defaultFireflyScope, requestTimeoutMs: 10_000 };
   const tokens = new FireflyTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const statusPath = { method: 'GET', pathIncludes: '/status' };
+  const results = loopbackResults();
   return {
     client: {
-      client: new FireflyClient({ connectionId: 'contract', credentials, config, tokens, logger }),
+      client: new FireflyClient({ connectionId: 'contract', credentials, config, tokens, results, logger }),
       batches: new BatchGatherer({ redis, keyPrefix: `${prefix}:ff`, logger }),
     },
     async inputUrl(image) {
@@ -64,6 +66,7 @@ async function fireflyHarness(): Promise<ProviderHarness> {
     async close() {
       await sim.close();
       await new Promise((r) => storage.close(r));
+      await results.dispatcher.close();
       await dropPrefix(prefix);
       redis.disconnect();
     },

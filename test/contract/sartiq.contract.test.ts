@@ -5,6 +5,7 @@ import { SartiqClient } from '../../src/providers/sartiq/client.ts';
 import { generateRecipe } from '../../src/providers/sartiq/recipes.ts';
 import { SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
 import { SartiqSimulator } from '../../src/simulators/index.ts';
+import { loopbackResults } from '../helpers/loopback-results.ts';
 import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
 import { type ProviderHarness, providerContract } from './provider-contract.ts';
 
@@ -19,8 +20,9 @@ async function sartiqHarness(): Promise<ProviderHarness> {
   const config = { baseUrl: sim.baseUrl, requestTimeoutMs: 10_000 };
   const tokens = new SartiqTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const readGeneration = { method: 'GET', pathIncludes: '/api/v1/generations/' };
+  const results = loopbackResults();
   return {
-    client: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, logger }),
+    client: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, results, logger }),
     paidGenerations: () => sim.generationCount(),
     progressPolls: () =>
       sim.callLog().filter((c) => c.method === 'GET' && /\/generations\/[0-9a-f-]{36}$/.test(c.path) && c.status === 200).length,
@@ -37,6 +39,7 @@ async function sartiqHarness(): Promise<ProviderHarness> {
     answerMalformed: () => sim.failNext(readGeneration, { status: 200, body: { surprise: true } }),
     async close() {
       await sim.close();
+      await results.dispatcher.close();
       await dropPrefix(prefix);
       redis.disconnect();
     },

@@ -39,6 +39,12 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** A provider section: the credentials, and the result hosts (the simulators' loopback host by default). */
+function withResultHosts(provider: { credentials: Record<string, string>; resultHosts?: string[] | null }) {
+  const { resultHosts = ['127.0.0.1'] } = provider;
+  return resultHosts === null ? provider.credentials : { ...provider.credentials, resultHosts };
+}
+
 export async function startStack(
   name: string,
   options: {
@@ -49,10 +55,14 @@ export async function startStack(
     recipes?: Recipe[];
     /** An AdCreative.ai (simulator) account for the connection. */
     adcreative?: { baseUrl: string; credentials: Record<string, string> };
-    /** A Sartiq (simulator) account for the connection. */
-    sartiq?: { baseUrl: string; credentials: { email: string; password: string } };
-    /** An Adobe Firefly (simulator) credential for the connection. */
-    firefly?: { baseUrl: string; tokenUrl: string; credentials: Record<string, string> };
+    /**
+     * A Sartiq (simulator) account for the connection; its results are allowed from the
+     * simulator's host (`resultHosts`, default `['127.0.0.1']`; `null` leaves the setting out,
+     * for the provider's defaults), with PROVIDER_RESULT_ALLOW_LOOPBACK.
+     */
+    sartiq?: { baseUrl: string; credentials: { email: string; password: string }; resultHosts?: string[] | null };
+    /** An Adobe Firefly (simulator) credential for the connection; results as for `sartiq`. */
+    firefly?: { baseUrl: string; tokenUrl: string; credentials: Record<string, string>; resultHosts?: string[] | null };
     env?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
@@ -72,8 +82,8 @@ export async function startStack(
           name: 'Acme Studio',
           creativeForce: { clientId: '${T_CF_ID}', clientSecret: '${T_CF_SECRET}', webhookSecrets: ['${T_CF_HOOK}'] },
           ...(options.adcreative ? { adcreative: options.adcreative.credentials } : {}),
-          ...(options.sartiq ? { sartiq: options.sartiq.credentials } : {}),
-          ...(options.firefly ? { firefly: options.firefly.credentials } : {}),
+          ...(options.sartiq ? { sartiq: withResultHosts(options.sartiq) } : {}),
+          ...(options.firefly ? { firefly: withResultHosts(options.firefly) } : {}),
           subfunctions: {
             '54': {
               recipe: options.recipe ?? 'convert',
@@ -102,6 +112,8 @@ export async function startStack(
     ...(options.firefly
       ? { FIREFLY_API_BASE_URL: options.firefly.baseUrl, FIREFLY_IMS_TOKEN_URL: options.firefly.tokenUrl }
       : {}),
+    // The simulators serve results on 127.0.0.1: the test switch (off in production).
+    ...(options.sartiq || options.firefly ? { PROVIDER_RESULT_ALLOW_LOOPBACK: 'true' } : {}),
     T_CF_ID: app.clientId,
     T_CF_SECRET: app.clientSecret,
     T_CF_HOOK: secret,

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { isFullConnection, loadConnectionsFile, parseConnections } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
+import { providerResultHosts } from '../../src/providers/catalogue.ts';
 import { convertRecipe, createRecipeRegistry } from '../../src/providers/index.ts';
 import { buildService } from '../../src/service.ts';
 
@@ -93,6 +94,47 @@ describe('environment configuration', () => {
     expect(Object.isFrozen(config.providers.adcreative.paths)).toBe(true);
     expect(() => loadEnvConfig({ FIREFLY_REQUEST_TIMEOUT_MS: '5' })).toThrow(/FIREFLY_REQUEST_TIMEOUT_MS/);
     expect(() => loadEnvConfig({ PORT: 'x', ADCREATIVE_API_BASE_URL: 'ftp://x' })).toThrow(/PORT: .*; ADCREATIVE_API_BASE_URL: /);
+  });
+});
+
+describe('provider result downloads', () => {
+  it('caps results at 256 MiB and refuses loopback by default; the test switch is a real boolean', () => {
+    expect(loadEnvConfig({}).providerResults).toEqual({ maxBytes: 256 * 1024 * 1024, allowLoopback: false });
+    expect(loadEnvConfig({ PROVIDER_RESULT_ALLOW_LOOPBACK: 'false' }).providerResults.allowLoopback).toBe(false);
+    expect(loadEnvConfig({ PROVIDER_RESULT_ALLOW_LOOPBACK: 'true' }).providerResults.allowLoopback).toBe(true);
+    expect(loadEnvConfig({ PROVIDER_RESULT_MAX_BYTES: '1000' }).providerResults.maxBytes).toBe(1000);
+    expect(() => loadEnvConfig({ PROVIDER_RESULT_ALLOW_LOOPBACK: 'sometimes' })).toThrow(/PROVIDER_RESULT_ALLOW_LOOPBACK/);
+    expect(() => loadEnvConfig({ PROVIDER_RESULT_MAX_BYTES: '0' })).toThrow(/PROVIDER_RESULT_MAX_BYTES/);
+  });
+
+  it('a provider that downloads result URLs declares default hosts; one that does not has none', () => {
+    expect(providerResultHosts('sartiq')).toEqual(['*.sartiq.com', '*.r2.cloudflarestorage.com', '*.r2.dev']);
+    expect(providerResultHosts('firefly')).toContain('*.amazonaws.com');
+    expect(providerResultHosts('adcreative')).toEqual([]);
+  });
+
+  it("validates and normalizes a connection's resultHosts, naming the entry", () => {
+    const sartiq = { email: 'svc@studio.example', password: 'pw' };
+    const [c] = parseConnections(
+      { connections: [studio({ sartiq: { ...sartiq, resultHosts: ['CDN.Studio.example', '*.r2.dev'] } })] },
+      recipes,
+      env,
+    );
+    expect(c?.sartiq).toEqual({ ...sartiq, resultHosts: ['cdn.studio.example', '*.r2.dev'] });
+    const [without] = parseConnections({ connections: [studio({ sartiq })] }, recipes, env);
+    expect(without?.sartiq).toEqual(sartiq);
+    const bad = studio({ sartiq: { ...sartiq, resultHosts: ['cdn.studio.example', 'https://cdn.studio.example/x'] } });
+    expect(() => parseConnections({ connections: [bad] }, recipes, env)).toThrow(
+      /connection "acme": sartiq\.resultHosts\.1: "https:\/\/cdn\.studio\.example\/x" must be a host name alone/,
+    );
+    const empty = studio({ sartiq: { ...sartiq, resultHosts: [] } });
+    expect(() => parseConnections({ connections: [empty] }, recipes, env)).toThrow(/connection "acme": sartiq\.resultHosts:/);
+    const metadata = studio({
+      firefly: { clientId: 'c', clientSecret: 's', orgId: 'o', userId: 'u', resultHosts: ['*.google.internal'] },
+    });
+    expect(() => parseConnections({ connections: [metadata] }, recipes, env)).toThrow(
+      /firefly\.resultHosts\.0: .*cloud metadata/,
+    );
   });
 });
 

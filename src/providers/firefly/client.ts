@@ -18,7 +18,13 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
-import { authorizedCall, type DownloadedResult, downloadResult, readText } from '../../http/provider-request.ts';
+import {
+  authorizedCall,
+  type DownloadedResult,
+  downloadResult,
+  type ResultDownloadRules,
+  readText,
+} from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
 import {
   type FireflyConfig,
@@ -84,6 +90,8 @@ export interface FireflyClientOptions {
   tokens: FireflyTokenProvider;
   /** Default: the process's shared undici Agent. */
   dispatcher?: Dispatcher;
+  /** Where results may be downloaded from, how large, and through which dispatcher. */
+  results: ResultDownloadRules;
   logger: Logger;
 }
 
@@ -118,6 +126,7 @@ export class FireflyClient {
   readonly #config: FireflyConfig;
   readonly #tokens: FireflyTokenProvider;
   readonly #dispatcher: Dispatcher;
+  readonly #results: ResultDownloadRules;
   readonly #logger: Logger;
 
   /** @throws ConnectorError CONFIG_INVALID when a credential field is blank (all four headers are required). */
@@ -140,6 +149,7 @@ export class FireflyClient {
     this.#config = options.config;
     this.#tokens = options.tokens;
     this.#dispatcher = options.dispatcher ?? sharedDispatcher();
+    this.#results = options.results;
     this.#logger = options.logger.child({ provider: fireflyProvider, connectionId });
   }
 
@@ -220,13 +230,14 @@ export class FireflyClient {
    * exist) through a temporary file beside it, so `destPath` only ever holds a complete file.
    *
    * @throws ConnectorError PROVIDER_BAD_RESPONSE for a URL that is not http(s) or an empty body;
-   *   see storageError for the statuses; PROVIDER_TIMEOUT / PROVIDER_NETWORK.
+   *   PROVIDER_RESULT_REFUSED outside the connection's result rules (downloadResult); see
+   *   storageError for the statuses; PROVIDER_TIMEOUT / PROVIDER_NETWORK.
    */
   download(url: string, destPath: string, signal?: AbortSignal): Promise<FireflyDownloadedFile> {
     return downloadResult({
       url,
       destPath,
-      dispatcher: this.#dispatcher,
+      rules: this.#results,
       timeoutMs: this.#config.requestTimeoutMs,
       signal,
       errors: fireflyErrors,

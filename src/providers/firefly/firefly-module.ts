@@ -26,6 +26,8 @@ export const fireflyModule = defineProviderModule({
     /** Sent as x-gw-ims-user-id; which value Adobe expects for S2S credentials is undocumented. */
     userId: z.string().min(1),
   }),
+  /** A guess to confirm (docs/providers/firefly.md, "Result hosts"): the storage hosts Adobe supports for inputs. */
+  resultHosts: ['*.amazonaws.com', '*.blob.core.windows.net', '*.adobe.io', 'storage.googleapis.com', '*.dropboxusercontent.com'],
   environment: {
     variables: {
       FIREFLY_API_BASE_URL: httpUrlSetting.default(defaultFireflyBaseUrl),
@@ -43,8 +45,8 @@ export const fireflyModule = defineProviderModule({
     tokens: new FireflyTokenStore({ redis, config, logger, keyPrefix: `${keyPrefix}:firefly-token` }),
     batches: new BatchGatherer({ redis, keyPrefix: `${keyPrefix}:ff`, logger }),
   }),
-  create: ({ connectionId, credentials, config, shared, logger }): FireflyProvider => ({
-    client: new FireflyClient({ connectionId, credentials, config, tokens: shared.tokens, logger }),
+  create: ({ connectionId, credentials, config, shared, results, logger }): FireflyProvider => ({
+    client: new FireflyClient({ connectionId, credentials, config, tokens: shared.tokens, results, logger }),
     batches: shared.batches,
   }),
   recipes: [workflowRecipe],

@@ -17,7 +17,14 @@ import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import type { z } from 'zod';
-import { attemptSignals, authorizedCall, type DownloadedResult, downloadResult, readText } from '../../http/provider-request.ts';
+import {
+  attemptSignals,
+  authorizedCall,
+  type DownloadedResult,
+  downloadResult,
+  type ResultDownloadRules,
+  readText,
+} from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
 import { readS3Error, urlForMessages } from '../../media/download.ts';
 import { type SartiqConfig, sartiqGenerationPath, sartiqPaths, sartiqPresignedUploadFields } from './config.ts';
@@ -52,6 +59,8 @@ export interface SartiqClientOptions {
   tokens: SartiqTokenProvider;
   /** Default: the process's shared undici Agent. */
   dispatcher?: Dispatcher;
+  /** Where results may be downloaded from, how large, and through which dispatcher. */
+  results: ResultDownloadRules;
   logger: Logger;
 }
 
@@ -122,6 +131,7 @@ export class SartiqClient {
   readonly #config: SartiqConfig;
   readonly #tokens: SartiqTokenProvider;
   readonly #dispatcher: Dispatcher;
+  readonly #results: ResultDownloadRules;
   readonly #logger: Logger;
 
   constructor(options: SartiqClientOptions) {
@@ -133,6 +143,7 @@ export class SartiqClient {
     this.#config = options.config;
     this.#tokens = options.tokens;
     this.#dispatcher = options.dispatcher ?? sharedDispatcher();
+    this.#results = options.results;
     this.#logger = options.logger.child({ provider: sartiqProvider, connectionId });
   }
 
@@ -200,13 +211,14 @@ export class SartiqClient {
    * through a temporary file beside it, so `destPath` only ever holds a complete file.
    *
    * @throws ConnectorError PROVIDER_BAD_RESPONSE for a URL that is not http(s) or an empty body;
-   *   see storageError for the statuses; PROVIDER_TIMEOUT / PROVIDER_NETWORK.
+   *   PROVIDER_RESULT_REFUSED outside the connection's result rules (downloadResult); see
+   *   storageError for the statuses; PROVIDER_TIMEOUT / PROVIDER_NETWORK.
    */
   download(url: string, destPath: string, signal?: AbortSignal): Promise<SartiqDownloadedFile> {
     return downloadResult({
       url,
       destPath,
-      dispatcher: this.#dispatcher,
+      rules: this.#results,
       timeoutMs: this.#config.requestTimeoutMs,
       signal,
       errors: sartiqErrors,

@@ -17,6 +17,8 @@ export const sartiqModule = defineProviderModule({
     password: z.string().min(1),
     organizationId: z.string().min(1).optional(),
   }),
+  /** A guess to confirm (docs/providers/sartiq.md, "Result hosts"): results are on Cloudflare R2 behind a CDN. */
+  resultHosts: ['*.sartiq.com', '*.r2.cloudflarestorage.com', '*.r2.dev'],
   environment: {
     variables: {
       SARTIQ_API_BASE_URL: httpUrlSetting.default(defaultSartiqBaseUrl),
@@ -30,7 +32,7 @@ export const sartiqModule = defineProviderModule({
   shared: ({ redis, config, logger, keyPrefix }) => ({
     tokens: new SartiqTokenStore({ redis, config, logger, keyPrefix: `${keyPrefix}:sartiq-token` }),
   }),
-  create: ({ connectionId, credentials, config, shared, logger }) =>
-    new SartiqClient({ connectionId, credentials, config, tokens: shared.tokens, logger }),
+  create: ({ connectionId, credentials, config, shared, results, logger }) =>
+    new SartiqClient({ connectionId, credentials, config, tokens: shared.tokens, results, logger }),
   recipes: sartiqRecipes,
 });
