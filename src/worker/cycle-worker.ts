@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Job, type QueueEvents, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, type QueueEvents, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
@@ -65,9 +65,9 @@ export function cycleWorkDir(workRoot: string, jobId: string): string {
 export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | ReportFailureJobData> {
   const worker = new Worker<CycleJobData | ReportFailureJobData>(
     cycleQueueName,
-    async (job) => {
+    async (job, token) => {
       if (job.name === reportFailureJobName) return reportFailure(deps, job.data as ReportFailureJobData, job);
-      if (job.name === cycleJobName) return processCycle(deps, job as Job<CycleJobData>, deps.abortSignal);
+      if (job.name === cycleJobName) return processCycle(deps, job as Job<CycleJobData>, token, deps.abortSignal);
       throw new UnrecoverableError(`unknown job name ${job.name}`);
     },
     {
@@ -120,7 +120,12 @@ export function reportAbandonedCycles(events: QueueEvents, deps: Pick<CycleWorke
   });
 }
 
-async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signal: AbortSignal): Promise<unknown> {
+async function processCycle(
+  deps: CycleWorkerDeps,
+  job: Job<CycleJobData>,
+  token: string | undefined,
+  signal: AbortSignal,
+): Promise<unknown> {
   const { connectionId, event } = job.data;
   const jobId = String(job.id);
   const logger = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId, jobId });
@@ -176,7 +181,7 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
     return { submitted };
   } catch (err) {
     const retryable = isConnectorError(err) ? err.retryable : !(err instanceof UnrecoverableError);
-    if (signal.aborted) throw err; // shutting down past the deadline: the job resumes elsewhere
+    if (signal.aborted) return handBack(job, token, logger, step, err);
     if (retryable && !finalAttempt) {
       logger.warn({ err, step, attempt: job.attemptsMade + 1 }, 'cycle attempt failed; will retry');
       throw err;
@@ -194,6 +199,36 @@ async function processCycle(deps: CycleWorkerDeps, job: Job<CycleJobData>, signa
     await rm(workDir, { recursive: true, force: true });
     throw new UnrecoverableError(`${code}: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/**
+ * A cycle stopped by a shutdown past its deadline goes back to the queue as it is: no attempt is
+ * used up (a long generation survives any number of rolling deploys) and, on a last attempt, no
+ * failure goes unreported, because nothing failed. Another worker resumes it from its checkpoint.
+ * When Redis cannot take it back (it is why the shutdown ran late, often), the job keeps its lock
+ * until the lock expires, and BullMQ's stalled-job check hands it to another worker.
+ */
+async function handBack(
+  job: Job<CycleJobData>,
+  token: string | undefined,
+  logger: Logger,
+  step: string,
+  err: unknown,
+): Promise<never> {
+  try {
+    await job.moveToWait(token);
+  } catch (moveErr) {
+    logger.warn(
+      { err: moveErr, step },
+      'cycle stopped by the shutdown; Redis did not take it back, it resumes after its lock expires',
+    );
+    throw err;
+  }
+  logger.info(
+    { step, attempt: job.attemptsMade + 1 },
+    'cycle stopped by the shutdown; back in the queue, without using an attempt',
+  );
+  throw new WaitingError();
 }
 
 async function reportFailure(deps: CycleWorkerDeps, data: ReportFailureJobData, job: AnyJob): Promise<void> {
