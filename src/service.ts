@@ -235,7 +235,9 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
         await worker?.close();
       })();
       if (!(await settlesWithin(draining, config.shutdownTimeoutMs))) {
-        logger.warn('active cycles did not finish before the deadline (or Redis is unreachable); stopping them: they go back to the queue');
+        logger.warn(
+          'active cycles did not finish before the deadline (or Redis is unreachable); stopping them: they go back to the queue',
+        );
         abortCycles.abort(new Error('shutdown deadline passed'));
       }
       const closing = (async () => {

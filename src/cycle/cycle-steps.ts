@@ -22,6 +22,12 @@ export interface CycleJob {
   save(checkpoint: Checkpoint): Promise<void>;
   /** Called as each step starts or is resumed (progress for operators and the demo). */
   enterStep(step: CycleStep, resumed: boolean): Promise<void>;
+  /**
+   * Called the moment Creative Force is known to have accepted the Submit Output (its answer, or
+   * a retry that finds it in the process detail), before anything else is saved: from then on the
+   * same TaskProcessId is new work. `reworkPending`: a reviewer has already rejected some of it.
+   */
+  submitted(info: { reworkPending: boolean }): Promise<void>;
 }
 
 /** What a running step gets: the cycle's context with a logger bound to the step, and its progress. */

@@ -5,6 +5,7 @@
  */
 
 import type { Logger } from 'pino';
+import type { ProcessDetail } from '../creative-force/schemas.ts';
 import { ConnectorError } from '../errors.ts';
 import type { Recipe, SlotRequest } from '../providers/recipe.ts';
 import {
@@ -61,6 +62,15 @@ async function planUsable(plan: SubmissionPlan, uploads: Readonly<Record<string,
       .filter((a) => !uploads[a.uploadKey])
       .map((a) => a.file),
   );
+}
+
+/**
+ * Whether a Submit Output was accepted since `before` was read: the task process now has outputs it
+ * did not have then (or, as before any rework, outputs and none rejected).
+ */
+function submissionLanded(before: ProcessDetail, now: ProcessDetail): boolean {
+  const known = new Set(before.outputAssets.map((o) => o.assetId));
+  return now.outputAssets.some((o) => !known.has(o.assetId)) || nothingToRedo(planWork(now));
 }
 
 async function skip(steps: CycleSteps, logger: Logger, reason: string): Promise<CycleOutcome> {
@@ -147,16 +157,23 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
   const uploads = await steps.run('upload-outputs', (run) => uploadOutputs({ ...run, detail, plan }));
 
   const outcome = await steps.run('submit-output', async (run) => {
-    if (steps.submitAttempted && nothingToRedo(planWork(await getProcessDetail(run)))) {
-      // An earlier attempt's Submit Output reached Creative Force but its answer was lost
-      // (timeout, crash): the task now has its outputs and none rejected. Submitting again would
-      // be refused and turn a finished task into a reported failure.
-      const reason = "an earlier attempt's Submit Output was accepted";
-      run.logger.info({ reason }, 'nothing to do');
-      return { skipped: reason };
+    if (steps.submitAttempted) {
+      const now = await getProcessDetail(run);
+      if (submissionLanded(detail, now)) {
+        // An earlier attempt's Submit Output reached Creative Force but its answer was lost
+        // (timeout, crash). Submitting again would be refused and turn a finished task into a
+        // reported failure; and when a reviewer has already rejected some of it, the rework
+        // webhook may have been taken for a duplicate of this cycle: it is started from here.
+        const reworkPending = planWork(now).some((w) => w.redo.length > 0 || w.slot.isRejected);
+        await job.submitted({ reworkPending });
+        const reason = "an earlier attempt's Submit Output was accepted";
+        run.logger.info({ reason, reworkPending }, 'nothing to do');
+        return { skipped: reason };
+      }
     }
     await steps.markSubmitAttempted();
     const response = await submitOutput({ ...run, detail, plan, uploads });
+    await job.submitted({ reworkPending: false });
     return {
       submitted: {
         at: new Date().toISOString(),

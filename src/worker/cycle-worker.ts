@@ -154,7 +154,20 @@ async function processCycle(
     const outcome = await runCycle(
       {
         checkpoint: job.data.checkpoint,
-        save: (checkpoint) => job.updateData({ ...job.data, checkpoint }),
+        save: async (checkpoint) => {
+          // Every paid call and every Submit Output comes after a save: a job whose lock passed to
+          // another worker (a Redis outage longer than the lock) stops here, before either.
+          if (!(await ownsLock(deps, job, token))) throw new LockLost(jobId);
+          await job.updateData({ ...job.data, checkpoint });
+        },
+        submitted: async ({ reworkPending }) => {
+          // The duplicate window of this task process ends now, not when the job completes.
+          await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
+          if (reworkPending) {
+            logger.warn('a reviewer rejected outputs while the Submit Output answer was lost; starting the rework cycle');
+            await deps.queue.addCycle(connectionId, event);
+          }
+        },
         enterStep: async (next, resumed) => {
           step = next;
           logger.info(
@@ -182,6 +195,10 @@ async function processCycle(
   } catch (err) {
     const retryable = isConnectorError(err) ? err.retryable : !(err instanceof UnrecoverableError);
     if (signal.aborted) return handBack(job, token, logger, step, err);
+    if (err instanceof LockLost) {
+      logger.warn({ step }, 'cycle stopped: its lock expired and another worker may have it now; nothing more is done here');
+      throw err;
+    }
     if (retryable && !finalAttempt) {
       logger.warn({ err, step, attempt: job.attemptsMade + 1 }, 'cycle attempt failed; will retry');
       throw err;
@@ -199,6 +216,20 @@ async function processCycle(
     await rm(workDir, { recursive: true, force: true });
     throw new UnrecoverableError(`${code}: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** The job's lock is no longer this worker's: the cycle must not go on here. */
+class LockLost extends Error {
+  constructor(jobId: string) {
+    super(`the lock of job ${jobId} is no longer held by this worker`);
+    this.name = 'LockLost';
+  }
+}
+
+/** Whether this worker still holds the job's lock (BullMQ keeps it at `<job key>:lock`, valued with the token). */
+async function ownsLock(deps: CycleWorkerDeps, job: Job<CycleJobData>, token: string | undefined): Promise<boolean> {
+  if (token === undefined) return true;
+  return (await deps.connection.get(`${deps.queue.queue.toKey(String(job.id))}:lock`)) === token;
 }
 
 /**

@@ -68,6 +68,7 @@ function cycleContext(taskProcessId: string, workDir: string) {
 function recordingJob(checkpoint: unknown, crashAfter = Number.POSITIVE_INFINITY) {
   const saves: { step: CycleStep | null; checkpoint: Checkpoint }[] = [];
   const entered: { step: CycleStep; resumed: boolean }[] = [];
+  const accepted: { reworkPending: boolean }[] = [];
   let step: CycleStep | null = null;
   const job: CycleJob & { stored: unknown } = {
     checkpoint,
@@ -81,18 +82,24 @@ function recordingJob(checkpoint: unknown, crashAfter = Number.POSITIVE_INFINITY
       step = next;
       entered.push({ step: next, resumed });
     },
+    async submitted(info) {
+      accepted.push(info);
+    },
   };
-  return { job, saves, entered };
+  return { job, saves, entered, accepted };
 }
 
 const cycle = (job: CycleJob, taskProcessId: string, workDir: string) =>
   runCycle(job, cycleContext(taskProcessId, workDir), { recipe: countingConvert, options, checks });
 
-/** Runs a cycle of the task until the process dies right after save number `saveNumber`; the checkpoint it left. */
-async function crashAfterSave(taskProcessId: string, workDir: string, saveNumber: number): Promise<Checkpoint> {
-  const { job } = recordingJob(undefined, saveNumber);
+/**
+ * Runs a cycle of the task until the process dies right after save number `saveNumber`; the
+ * checkpoint it left, and how often it saw Creative Force accept its Submit Output.
+ */
+async function crashAfterSave(taskProcessId: string, workDir: string, saveNumber: number) {
+  const { job, accepted } = recordingJob(undefined, saveNumber);
   await expect(cycle(job, taskProcessId, workDir)).rejects.toBeInstanceOf(Crash);
-  return job.stored as Checkpoint;
+  return { checkpoint: job.stored as Checkpoint, acceptedBeforeCrash: accepted.length };
 }
 
 /** Gateway calls of one task process: process-detail reads, and every call by path. */
@@ -152,7 +159,7 @@ describe('runCycle resumes from its checkpoint', () => {
       const s3Before = sim.s3Stats();
       const productCallsBefore = callsTo(`/products/${task.productId}`);
 
-      const left = await crashAfterSave(task.taskProcessId, workDir, boundary.index);
+      const { checkpoint: left, acceptedBeforeCrash } = await crashAfterSave(task.taskProcessId, workDir, boundary.index);
       expect(left.version).toBe(checkpointVersion);
 
       const resumed = recordingJob(left);
@@ -162,6 +169,12 @@ describe('runCycle resumes from its checkpoint', () => {
       const what = `resumed after ${boundary.label}`;
       expect(outcome, what).toHaveProperty('submitted');
       expect(sim.submissions(task.taskProcessId), what).toHaveLength(1);
+      // The acceptance is announced once, by whichever run saw it, and as no rework.
+      expect(acceptedBeforeCrash + resumed.accepted.length, `${what}: acceptances`).toBe(1);
+      expect(
+        resumed.accepted.every((a) => !a.reworkPending),
+        what,
+      ).toBe(true);
       expect(sim.rejectedSubmissions(task.taskProcessId), what).toHaveLength(0);
       expect(sim.statusUpdates(task.taskProcessId), what).toEqual([]);
       expect(recipeRuns - runsBefore, `${what}: recipe runs`).toBe(1);
@@ -188,7 +201,7 @@ describe('runCycle resumes from its checkpoint', () => {
     const uploadsDone = saves.findIndex((s) => 'upload-outputs' in s.checkpoint.results) + 1;
     const task = addTask();
     const firstHost = await mkdtemp(join(tmpdir(), 'cfc-cycle-resume-'));
-    const left = await crashAfterSave(task.taskProcessId, firstHost, uploadsDone);
+    const { checkpoint: left } = await crashAfterSave(task.taskProcessId, firstHost, uploadsDone);
     await rm(firstHost, { recursive: true, force: true }); // that host's disk is gone with it
 
     const s3Before = sim.s3Stats();
@@ -209,7 +222,7 @@ describe('runCycle resumes from its checkpoint', () => {
     const task = addTask();
     const workDir = await mkdtemp(join(tmpdir(), 'cfc-cycle-resume-'));
     const uploadsDone = saves.findIndex((s) => 'upload-outputs' in s.checkpoint.results) + 1;
-    const v2 = await crashAfterSave(task.taskProcessId, workDir, uploadsDone);
+    const { checkpoint: v2 } = await crashAfterSave(task.taskProcessId, workDir, uploadsDone);
     const inputs = v2.results['download-inputs'];
     // What the first release saved at the same point (src/cycle/checkpoint.ts before version 2).
     const v1 = {

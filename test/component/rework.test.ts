@@ -143,4 +143,46 @@ describe('rework cycles against the simulator', () => {
     expect(sim.statusUpdates(task.taskProcessId)).toEqual([]);
     expect(sim.s3Stats().gets).toBe(gets);
   });
+
+  it('produces a rework that arrives while the first cycle still waits to learn its Submit Output went through', async () => {
+    // The answer to the first Submit Output is lost; the cycle retries after its backoff, and in
+    // the meantime the reviewer rejects an output and Creative Force sends the rework webhook.
+    stack = await startStack('rework-race', { env: { CYCLE_BACKOFF_MS: '3000' } });
+    const { sim } = stack;
+    const { service, port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [
+        {
+          positionName: 'Front',
+          fileName: 'front.jpg',
+          body: await sampleImage({ width: 300, height: 400, format: 'jpeg', label: 'Front' }),
+        },
+        {
+          positionName: 'Back',
+          fileName: 'back.jpg',
+          body: await sampleImage({ width: 300, height: 400, format: 'jpeg', label: 'Back' }),
+        },
+      ],
+      slots: [
+        { mappingKeyId: 'A', positionName: 'Front' },
+        { mappingKeyId: 'B', positionName: 'Back' },
+      ],
+    });
+    sim.loseSubmitAnswers(1);
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the first submission', () => sim.submissions(task.taskProcessId).length === 1);
+    const rejected = sim.outputs(task.taskProcessId).find((o) => o.mappingKeyId === 'B')?.assetId ?? '';
+    sim.rejectOutputs(task.taskProcessId, [rejected]);
+    const rework = await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    // The first cycle is still waiting for its retry: the webhook is taken for a duplicate of it.
+    expect(rework).toMatchObject({ status: 202, body: { duplicate: true } });
+
+    await stack.waitFor('the rework submission', () => sim.submissions(task.taskProcessId).length === 2, 30_000);
+    await stack.idle(service);
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(2);
+    expect(sim.rejectedSubmissions(task.taskProcessId)).toEqual([]);
+    expect(sim.statusUpdates(task.taskProcessId)).toEqual([]);
+    const slotB = sim.submissions(task.taskProcessId)[1]?.body.submitAssets.find((s) => s.mappingKeyId === 'B');
+    expect(slotB?.assets).toEqual([expect.objectContaining({ outputResultTypeId: 3, oldOutputAssetId: rejected })]);
+  });
 });
