@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtInRecipes, type ConvertOptions, convertRecipe, type Recipe } from '../../src/providers/index.ts';
-import { sampleImage } from '../../src/simulators/index.ts';
+import { photoInput } from '../helpers/photo-input.ts';
 import { redisUrl } from '../helpers/redis.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
@@ -36,13 +36,7 @@ describe('a cycle whose job lock is lost', () => {
     const { sim } = stack;
     const { service, port } = await stack.startService('start');
     const task = sim.addTask({
-      inputs: [
-        {
-          positionName: 'Front',
-          fileName: 'front.jpg',
-          body: await sampleImage({ width: 300, height: 300, format: 'jpeg', label: 'Front' }),
-        },
-      ],
+      inputs: [await photoInput('Front', 300, 300)],
       slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
     });
     await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);

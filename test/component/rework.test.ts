@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { builtInRecipes, type ConvertOptions, convertRecipe, type Recipe, type TaskContext } from '../../src/providers/index.ts';
 import type { Service } from '../../src/service.ts';
 import { type CreativeForceSimulator, sampleImage } from '../../src/simulators/index.ts';
+import { photoInput } from '../helpers/photo-input.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
 /** Seeds a task with slot A (two Front assets) and slot B (one Back), runs its first pass to the end. */
@@ -17,18 +18,7 @@ async function firstPass(stack: Stack, service: Service, port: number) {
         stylingAssets: [{ fileName: 'trousers.jpg', body: await sampleImage({ width: 20, height: 20, format: 'jpeg' }) }],
       },
     ],
-    inputs: [
-      {
-        positionName: 'Front',
-        fileName: 'front.jpg',
-        body: await sampleImage({ width: 300, height: 400, format: 'jpeg', label: 'Front' }),
-      },
-      {
-        positionName: 'Back',
-        fileName: 'back.jpg',
-        body: await sampleImage({ width: 300, height: 400, format: 'jpeg', label: 'Back' }),
-      },
-    ],
+    inputs: [await photoInput('Front', 300, 400), await photoInput('Back', 300, 400)],
     slots: [
       { mappingKeyId: 'A', positionName: 'Front', minQuantity: 2, maxQuantity: 2 },
       { mappingKeyId: 'B', positionName: 'Back' },
@@ -151,18 +141,7 @@ describe('rework cycles against the simulator', () => {
     const { sim } = stack;
     const { service, port } = await stack.startService('start');
     const task = sim.addTask({
-      inputs: [
-        {
-          positionName: 'Front',
-          fileName: 'front.jpg',
-          body: await sampleImage({ width: 300, height: 400, format: 'jpeg', label: 'Front' }),
-        },
-        {
-          positionName: 'Back',
-          fileName: 'back.jpg',
-          body: await sampleImage({ width: 300, height: 400, format: 'jpeg', label: 'Back' }),
-        },
-      ],
+      inputs: [await photoInput('Front', 300, 400), await photoInput('Back', 300, 400)],
       slots: [
         { mappingKeyId: 'A', positionName: 'Front' },
         { mappingKeyId: 'B', positionName: 'Back' },

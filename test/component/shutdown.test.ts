@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtInRecipes, type ConvertOptions, convertRecipe, type Recipe } from '../../src/providers/index.ts';
 import { cycleQueueName } from '../../src/queue/cycle-job.ts';
-import { sampleImage } from '../../src/simulators/index.ts';
+import { photoInput } from '../helpers/photo-input.ts';
 import { producerRedis } from '../helpers/redis.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
@@ -42,13 +42,7 @@ describe('shutdown past the deadline', () => {
     const { sim } = stack;
     const first = await stack.startService('start');
     const task = sim.addTask({
-      inputs: [
-        {
-          positionName: 'Front',
-          fileName: 'front.jpg',
-          body: await sampleImage({ width: 300, height: 300, format: 'jpeg', label: 'Front' }),
-        },
-      ],
+      inputs: [await photoInput('Front', 300, 300)],
       slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
     });
     expect((await sim.sendWebhook(stack.webhookUrl(first.port), task.taskProcessId, stack.secret)).status).toBe(202);
