@@ -62,5 +62,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       censor: (value, path) => (/url$/i.test(String(path.at(-1) ?? '')) ? redactUrl(value) : '[Redacted]'),
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Synchronous writes to stdout: a line is out before the call returns, so the last lines of a
+  // process that exits (a fatal error, the end of a shutdown) are never left in a buffer. A
+  // service logs tens of lines a second at most; the cost does not show.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
