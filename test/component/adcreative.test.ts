@@ -29,6 +29,9 @@ function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
+/** A drop box of one main asset and up to three alternates. */
+const mainAndThreeAlternates = { minQuantity: 1, maxQuantity: 1, isAlternativeAllowed: true, maxAlternative: 3 };
+
 const fourPrompts = {
   prompts: ['{productCode} on a marble table', 'on a beach at sunset', 'in a minimal studio', 'in a forest'],
   pollIntervalMs: 100,
@@ -53,16 +56,7 @@ describe('AdCreative.ai Product Photoshoot, end to end against both simulators',
       inputs: [
         { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 800, height: 1000, format: 'jpeg' }) },
       ],
-      slots: [
-        {
-          mappingKeyId: '1_Front',
-          positionName: 'Front',
-          minQuantity: 1,
-          maxQuantity: 1,
-          isAlternativeAllowed: true,
-          maxAlternative: 3,
-        },
-      ],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front', ...mainAndThreeAlternates }],
     });
     await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
     await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
@@ -80,6 +74,56 @@ describe('AdCreative.ai Product Photoshoot, end to end against both simulators',
       prompt: 'AW2130146 on a marble table',
     });
     expect(adc.downloads()).toHaveLength(4);
+  });
+
+  it('downloads only the images each drop box takes, the first ones in task order', async () => {
+    // Six presets whose scenes the simulator paints in distinct colours, so each image names its task.
+    const scenes: [string, string][] = [
+      ['white_background', '#f4f4f4'],
+      ['light_blue_background', '#b9d4ea'],
+      ['mid_century_modern_office', '#a9784f'],
+      ['thanksgiving_rustic_scene', '#b5652b'],
+      ['gray_shadowy_room_sunlight_streaming_studio', '#8a8d91'],
+      ['on_platform_natural_beige_background', '#d8c7a8'],
+    ];
+    const options = { presets: scenes.map(([id]) => id), useRecommendations: false, pollIntervalMs: 100 };
+    ({ adc, stack } = await adcreativeStack('adc-downloads', options));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 400, height: 500, format: 'jpeg' }) },
+      ],
+      slots: [
+        { mappingKeyId: '1_One', positionName: 'Front', minQuantity: 1, maxQuantity: 1 },
+        { mappingKeyId: '2_Four', positionName: 'Front', ...mainAndThreeAlternates },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    // Two photoshoots of six tasks each; 1 + 4 Download calls, not 12.
+    expect(adc.paidGenerations()).toBe(2);
+    const [one, four] = adc.generations().map((g) => g.processId);
+    const downloadCalls = adc.callLog().filter((c) => c.path.endsWith('/ProductGeneration/Download'));
+    expect(downloadCalls).toHaveLength(5);
+    expect(adc.downloads().filter((d) => d.processId === one)).toHaveLength(1);
+    expect(adc.downloads().filter((d) => d.processId === four)).toHaveLength(4);
+
+    const [slotOne, slotFour] = sim.submissions(task.taskProcessId)[0]?.body.submitAssets ?? [];
+    expect(slotOne?.assets.map((a) => a.assetAttributeId)).toEqual([0]);
+    expect(slotFour?.assets.map((a) => a.assetAttributeId)).toEqual([0, 4, 4, 4]);
+    // The main place gets the first task's image, the alternates the next ones, in order.
+    const sceneOf = async (assetId: string) => {
+      const { data } = await sharp(sim.uploadedObject(assetId)?.body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const [r = 0, g = 0, b = 0] = data.subarray((5 * 1674 + 5) * 3);
+      return scenes.findIndex(([, hex]) => {
+        const [er = 0, eg = 0, eb = 0] = (hex.match(/[0-9a-f]{2}/g) ?? []).map((h) => Number.parseInt(h, 16));
+        return Math.abs(r - er) + Math.abs(g - eg) + Math.abs(b - eb) < 30;
+      });
+    };
+    expect(await Promise.all((slotOne?.assets ?? []).map((a) => sceneOf(a.assetId)))).toEqual([0]);
+    expect(await Promise.all((slotFour?.assets ?? []).map((a) => sceneOf(a.assetId)))).toEqual([0, 1, 2, 3]);
   });
 
   it('sends a 20 MB TIFF input as a JPG or PNG of at most 12 MB', async () => {
