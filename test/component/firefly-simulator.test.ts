@@ -123,7 +123,7 @@ beforeAll(async () => {
       { nodeId: imageNode, kind: 'image' },
       { nodeId: textNode, kind: 'text' },
     ],
-    outputNodeId: outputNode,
+    outputNodeIds: [outputNode],
   });
   token = await getToken(sim);
 });
@@ -478,6 +478,42 @@ describe('batch execution', () => {
       status: 'failed',
       message: expect.stringContaining('completed'),
     });
+  });
+});
+
+describe('several output nodes', () => {
+  it('lists one output per output node of the workflow, in order, each its own image', async () => {
+    const twoOutputs = randomUUID();
+    sim.addWorkflow({
+      workflowId: twoOutputs,
+      inputNodes: [
+        { nodeId: imageNode, kind: 'image' },
+        { nodeId: textNode, kind: 'text' },
+      ],
+      outputNodeIds: [outputNode, 'node_second'],
+    });
+    const answer = await api('/batch/execute', {
+      body: { workflow: { workflowId: twoOutputs, inputs: [run([bucketUrl('red.png')])] } },
+    });
+    expect(answer.status, JSON.stringify(answer.json)).toBe(202);
+    const { batchId } = answer.json as Accepted;
+    await settle(batchId);
+    const [execution] = (await executions(batchId)).executions;
+    expect(execution?.outputs.map((o) => o.node_id)).toEqual([outputNode, 'node_second']);
+    const labels = await Promise.all(
+      (execution?.outputs ?? []).map(async (o) =>
+        (await sharp((await call(o.content.presignedUrl)).bytes).metadata()).exif?.toString('latin1'),
+      ),
+    );
+    expect(labels[0]).toContain('run 0');
+    expect(labels[0]).not.toContain('node_second');
+    expect(labels[1]).toContain('run 0 node_second');
+  });
+
+  it('refuses a workflow with an empty or repeated output node list', () => {
+    const inputNodes = [{ nodeId: imageNode, kind: 'image' as const }];
+    expect(() => sim.addWorkflow({ workflowId: randomUUID(), inputNodes, outputNodeIds: [] })).toThrow(/output node/);
+    expect(() => sim.addWorkflow({ workflowId: randomUUID(), inputNodes, outputNodeIds: ['a', 'a'] })).toThrow(/unique/);
   });
 });
 

@@ -15,6 +15,7 @@ async function fireflyStack(
     rateLimit?: { limit: number; windowMs: number };
     durationMs?: number;
     gatherWindowMs?: number;
+    outputNodeIds?: string[];
   } = {},
 ) {
   const firefly = await FireflySimulator.start({
@@ -29,7 +30,11 @@ async function fireflyStack(
     userId: 'tech-account@techacct.adobe.com',
   };
   firefly.addCredential(credentials);
-  firefly.addWorkflow({ workflowId, inputNodes: [{ nodeId: 'node_in', kind: 'image' }], outputNodeId: 'node_out' });
+  firefly.addWorkflow({
+    workflowId,
+    inputNodes: [{ nodeId: 'node_in', kind: 'image' }],
+    outputNodeIds: options.outputNodeIds ?? ['node_out'],
+  });
   const stack = await startStack(name, {
     recipe: 'firefly-workflow',
     subfunctionOptions: {
@@ -101,6 +106,46 @@ describe('Adobe Firefly published workflows, end to end against both simulators'
     const [r, , b] = await cornerColour(sim.uploadedObject(front?.assetId ?? '')?.body);
     expect(r).toBeGreaterThan(150);
     expect(b).toBeLessThan(100);
+  });
+
+  it('downloads only the outputs each drop box takes, the first ones of each run', async () => {
+    // Every run gives three images, one per output node.
+    ({ firefly, stack } = await fireflyStack('ff-downloads', { outputNodeIds: ['node_a', 'node_b', 'node_c'] }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 200, height: 200, format: 'jpeg' }) },
+      ],
+      slots: [
+        { mappingKeyId: '1_One', positionName: 'Front', minQuantity: 1, maxQuantity: 1 },
+        {
+          mappingKeyId: '2_Two',
+          positionName: 'Front',
+          minQuantity: 1,
+          maxQuantity: 1,
+          isAlternativeAllowed: true,
+          maxAlternative: 1,
+        },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    // One run per drop box, three outputs each: 1 + 2 downloads, not 6.
+    expect(firefly.batches().map((b) => b.runs.length)).toEqual([2]);
+    expect(firefly.callLog().filter((c) => c.path.startsWith('/outputs/'))).toHaveLength(3);
+    const [one, two] = sim.submissions(task.taskProcessId)[0]?.body.submitAssets ?? [];
+    expect(one?.assets.map((a) => a.assetAttributeId)).toEqual([0]);
+    expect(two?.assets.map((a) => a.assetAttributeId)).toEqual([0, 4]);
+    // The simulator labels each image (in its EXIF) with its run and, after the first, its output node.
+    const label = (assetId: string | undefined) =>
+      (sim
+        .uploadedObject(assetId ?? '')
+        ?.body.toString('latin1')
+        .match(/run \d+( node_\w)?/) ?? [])[0];
+    expect(one?.assets.map((a) => label(a.assetId))).toEqual(['run 0']);
+    expect(two?.assets.map((a) => label(a.assetId))).toEqual(['run 1', 'run 1 node_b']);
   });
 
   it('runs five tasks arriving together in one batch, each with its own outputs; a failed run fails only its task', async () => {

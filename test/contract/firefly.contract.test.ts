@@ -28,7 +28,7 @@ async function fireflyHarness(): Promise<ProviderHarness> {
     userId: 'tech@techacct.adobe.com',
   };
   sim.addCredential(credentials);
-  sim.addWorkflow({ workflowId, inputNodes: [{ nodeId: 'node_in', kind: 'image' }], outputNodeId: 'node_out' });
+  sim.addWorkflow({ workflowId, inputNodes: [{ nodeId: 'node_in', kind: 'image' }], outputNodeIds: ['node_out'] });
   const images = new Map<string, Buffer>();
   const storage = createServer((req, res) => {
     const body = images.get(new URL(req.url ?? '/', 'http://x').pathname);

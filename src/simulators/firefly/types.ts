@@ -71,8 +71,12 @@ export interface FireflyWorkflow {
   workflowId: string;
   /** The canvas input nodes every run must map, e.g. `node_1775258981781_301b7cc7v_0_j5iaha`. */
   inputNodes: { nodeId: string; kind: FireflyInputKind }[];
-  /** The node id reported on each output; default `node_output`. */
-  outputNodeId?: string;
+  /**
+   * The output nodes; each gives one image per run, listed in this order in the run's `outputs[]`.
+   * Default one node, `node_output`. How Adobe lists the results of several output nodes is not
+   * documented (the specification leaves `outputs` untyped): one entry per node is the simulator's choice.
+   */
+  outputNodeIds?: string[];
   /** The workflow's display name, answered as `jobName` by `GET /batches`; default the workflow UUID. */
   name?: string;
 }
