@@ -2,14 +2,19 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdCreativeSimulator } from '../../src/simulators/adcreative/index.ts';
+import { AdCreativeSimulator, type AdCreativeSimulatorOptions } from '../../src/simulators/adcreative/index.ts';
 import { sampleImage } from '../../src/simulators/index.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
 const twelveMb = 12 * 1024 * 1024;
 
-async function adcreativeStack(name: string, options: Record<string, unknown>, taskDurationMs = 300) {
-  const adc = await AdCreativeSimulator.start({ taskDurationMs });
+async function adcreativeStack(
+  name: string,
+  options: Record<string, unknown>,
+  taskDurationMs = 300,
+  more: { recipe?: string; simulator?: AdCreativeSimulatorOptions; env?: Record<string, string> } = {},
+) {
+  const adc = await AdCreativeSimulator.start({ taskDurationMs, ...more.simulator });
   const credentials = {
     applicationId: randomUUID(),
     jwtPrivateKey: randomBytes(32).toString('hex'),
@@ -18,9 +23,10 @@ async function adcreativeStack(name: string, options: Record<string, unknown>, t
   };
   adc.addApplication(credentials);
   const stack = await startStack(name, {
-    recipe: 'adcreative-photoshoot',
+    recipe: more.recipe ?? 'adcreative-photoshoot',
     subfunctionOptions: options,
     adcreative: { baseUrl: adc.baseUrl, credentials: { ...credentials, userId: randomUUID() } },
+    ...(more.env ? { env: more.env } : {}),
   });
   return { adc, stack };
 }
@@ -37,7 +43,7 @@ const fourPrompts = {
   pollIntervalMs: 100,
 };
 
-describe('AdCreative.ai Product Photoshoot, end to end against both simulators', () => {
+describe('AdCreative.ai recipes, end to end against both simulators', () => {
   let stack: Stack | undefined;
   let adc: AdCreativeSimulator | undefined;
   afterEach(async () => {
@@ -124,6 +130,70 @@ describe('AdCreative.ai Product Photoshoot, end to end against both simulators',
     };
     expect(await Promise.all((slotOne?.assets ?? []).map((a) => sceneOf(a.assetId)))).toEqual([0]);
     expect(await Promise.all((slotFour?.assets ?? []).map((a) => sceneOf(a.assetId)))).toEqual([0, 1, 2, 3]);
+  });
+
+  it.each([
+    ['adcreative-background-remove', 'background-remove', 'BACKGROUND_REMOVE'],
+    ['adcreative-face-enhance', 'face-enhance', 'FACE_ENHANCE'],
+  ] as const)('%s calls its undocumented paths and names as configured', async (recipe, kind, variable) => {
+    // Served away from the service's defaults: only the configuration can find them.
+    const paths = { start: `/v9/${kind}/start`, progress: `/v9/${kind}/progress`, download: `/v9/${kind}/file` };
+    const names = { applicationId: 'app', userId: 'user', uploadedImage: 'image', ariaRatio: 'areaRatio', maxFaceCount: 'faces' };
+    const more = { taskId: 'task', lowResolution: 'small', format: 'fileFormat' };
+    ({ adc, stack } = await adcreativeStack(`adc-wire-${kind}`, { pollIntervalMs: 100 }, 300, {
+      recipe,
+      simulator: { imageFeatureWire: { paths: { [kind]: paths }, processIdParam: 'renderId', names: { ...names, ...more } } },
+      env: {
+        [`ADCREATIVE_PATH_${variable}_START`]: paths.start,
+        [`ADCREATIVE_PATH_${variable}_PROGRESS`]: paths.progress,
+        [`ADCREATIVE_PATH_${variable}_DOWNLOAD`]: paths.download,
+        ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM: 'renderId',
+        ADCREATIVE_IMAGE_JOB_NAMES: Object.entries({ ...names, ...more })
+          .map(([name, sent]) => `${name}=${sent}`)
+          .join(', '),
+      },
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
+      ],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    expect(sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets).toHaveLength(1);
+    const called = adc.callLog().filter((c) => c.status === 200 && c.path.startsWith('/v9/'));
+    expect(new Set(called.map((c) => c.path))).toEqual(new Set(Object.values(paths)));
+    const [generation] = adc.generations();
+    expect(Object.keys(generation?.form ?? {}).sort()).toEqual(
+      kind === 'face-enhance' ? ['app', 'areaRatio', 'faces', 'user'] : ['app', 'user'],
+    );
+    expect(adc.downloads()).toHaveLength(1);
+  });
+
+  it('adcreative-background-remove sends an input of at most maxInputBytes (its limit is undocumented)', async () => {
+    const oneMb = 1024 * 1024;
+    ({ adc, stack } = await adcreativeStack('adc-max-input', { maxInputBytes: oneMb, pollIntervalMs: 100 }, 300, {
+      recipe: 'adcreative-background-remove',
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const png = await sharp(randomBytes(1200 * 1000 * 3), { raw: { width: 1200, height: 1000, channels: 3 } })
+      .png()
+      .toBuffer();
+    expect(png.length).toBeGreaterThan(2 * oneMb);
+    const task = sim.addTask({
+      inputs: [{ positionName: 'Front', fileName: 'front.png', body: png }],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    const [upload] = adc.uploads();
+    expect(['jpeg', 'png']).toContain(upload?.format);
+    expect(upload?.bytes).toBeLessThanOrEqual(oneMb);
   });
 
   it('sends a 20 MB TIFF input as a JPG or PNG of at most 12 MB', async () => {
