@@ -276,6 +276,9 @@ describe('IMS token', () => {
     const narrowScope = await tokenCall(sim, { ...base, scope: 'openid,AdobeID,firefly_api' });
     expect(narrowScope.status).toBe(400);
     expect((narrowScope.json as Json).error).toBe('invalid_scope');
+    // Which scopes IMS requires is undocumented: by default the whole documented list (strict).
+    const allButSession = await tokenCall(sim, { ...base, scope: scope.replace('session,', '') });
+    expect([allButSession.status, (allButSession.json as Json).error]).toEqual([400, 'invalid_scope']);
     const password = await tokenCall(sim, { ...base, grant_type: 'password' });
     expect(password.status).toBe(400);
     expect((password.json as Json).error).toBe('unsupported_grant_type');
@@ -558,6 +561,23 @@ describe('failed runs (continue on error)', () => {
 });
 
 describe('request validation', () => {
+  it('takes a storageType only when it is an accepted one (default AWS, the one documented example)', async () => {
+    const withType = (storageType?: string) => [
+      {
+        node_id: imageNode,
+        content: [{ presignedUrl: bucketUrl('red.png'), ...(storageType === undefined ? {} : { storageType }) }],
+      },
+      { node_id: textNode, content: 'white seamless background' },
+    ];
+    const before = sim.batchCount();
+    const refused = await api('/batch/execute', { body: { workflow: { workflowId, inputs: [withType('GCS')] } } });
+    expect(refused.status).toBe(400);
+    expect((refused.json as Json).message).toMatch(/storageType GCS is not supported \(AWS\)/);
+    expect(sim.batchCount()).toBe(before);
+    await execute([withType('AWS'), withType()]);
+    expect(sim.batchCount()).toBe(before + 1);
+  });
+
   it('refuses an image input that is not a presigned URL on an accepted storage host', async () => {
     const before = sim.batchCount();
     const cases = [

@@ -107,6 +107,20 @@ describe('environment configuration', () => {
     }
   });
 
+  it('takes the Firefly IMS scope and the inputs’ storageType from their variables', () => {
+    const defaults = loadEnvConfig({}).providers.firefly;
+    expect(defaults).toMatchObject({
+      scope: 'openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis',
+      inputStorageType: 'AWS',
+    });
+    const config = loadEnvConfig({ FIREFLY_IMS_SCOPE: ' openid firefly_api ', FIREFLY_INPUT_STORAGE_TYPE: 'S3' }).providers
+      .firefly;
+    expect(config).toMatchObject({ scope: 'openid firefly_api', inputStorageType: 'S3' });
+    expect(() => loadEnvConfig({ FIREFLY_IMS_SCOPE: '' })).toThrow(/FIREFLY_IMS_SCOPE/);
+    expect(() => loadEnvConfig({ FIREFLY_IMS_SCOPE: 'openid;drop' })).toThrow(/FIREFLY_IMS_SCOPE/);
+    expect(() => loadEnvConfig({ FIREFLY_INPUT_STORAGE_TYPE: 'A W S' })).toThrow(/FIREFLY_INPUT_STORAGE_TYPE/);
+  });
+
   it("builds each provider's configuration from its own variables", () => {
     const defaults = loadEnvConfig({}).providers;
     expect(defaults.adcreative).toMatchObject({ baseUrl: 'https://api.adcreative.ai', requestTimeoutMs: 120_000 });

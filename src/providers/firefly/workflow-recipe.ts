@@ -47,9 +47,6 @@ export const workflowOptionsSchema = z.strictObject({
 });
 export type WorkflowOptions = z.output<typeof workflowOptionsSchema>;
 
-/** AWS: Creative Force's pre-signed URLs are S3 URLs. */
-const storageType = 'AWS';
-
 interface WorkflowMemory extends BatchAssignment {
   /** The mappingKeyId each of this task's runs fills, in run order. */
   slots: string[];
@@ -73,11 +70,11 @@ function inputUrlFor(run: WorkflowRun, request: SlotRequest, n: number): string 
 }
 
 function runInputs(run: WorkflowRun, request: SlotRequest, n: number): FireflyNodeInput[] {
+  const { client } = run.client;
   const values = templateValues(run.context);
   return Object.entries(run.options.inputs).map(([nodeId, source]): FireflyNodeInput => {
     if ('text' in source) return { node_id: nodeId, content: fillTemplate(source.text, values) };
-    if (source.from === 'input')
-      return { node_id: nodeId, content: [{ presignedUrl: inputUrlFor(run, request, n), storageType }] };
+    if (source.from === 'input') return { node_id: nodeId, content: [client.storageRef(inputUrlFor(run, request, n))] };
     const reference = run.colorReferenceUrls[source.index];
     if (!reference) {
       throw new ConnectorError(
@@ -85,7 +82,7 @@ function runInputs(run: WorkflowRun, request: SlotRequest, n: number): FireflyNo
         `the workflow's node ${nodeId} needs color reference ${source.index + 1}; the task has ${run.colorReferenceUrls.length}`,
       );
     }
-    return { node_id: nodeId, content: [{ presignedUrl: reference.url, storageType }] };
+    return { node_id: nodeId, content: [client.storageRef(reference.url)] };
   });
 }
 
