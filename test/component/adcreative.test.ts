@@ -157,7 +157,11 @@ describe('AdCreative.ai recipes, end to end against both simulators', () => {
     const { port } = await stack.startService('start');
     const task = sim.addTask({
       inputs: [
-        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
+        {
+          positionName: 'Front',
+          fileName: 'front.jpg',
+          body: await sampleImage({ width: 300, height: 300, format: 'jpeg', label: 'Front' }),
+        },
       ],
       slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
     });

@@ -2,7 +2,7 @@
  * Where the AdCreative.ai API lives, and the names its calls use. The Product Photoshoot page
  * documents the Photoshoot's paths and names; nothing documents the JWT refresh path, nor the
  * paths and names of the Background Remover, Image Upscaler and Face Enhancer as the service calls
- * them (docs/providers/adcreative.md, "Undocumented guesses"). Those are configuration, with
+ * them (docs/providers/adcreative.md, "To confirm with AdCreative"). Those are configuration, with
  * defaults that follow the Product Photoshoot's pattern.
  */
 
