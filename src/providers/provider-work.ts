@@ -1,6 +1,7 @@
 /**
- * Pieces every AI provider recipe shares: which inputs a slot works from, and downloading a
- * finished (already paid) result with retries of its own.
+ * Pieces every AI provider recipe shares: which inputs a slot works from, how many results to ask
+ * for and how many a slot takes, and downloading a finished (already paid) result with retries of
+ * its own.
  */
 import { ConnectorError } from '../errors.ts';
 import { sleep } from '../sleep.ts';
@@ -43,4 +44,18 @@ export function slotCapacity(request: SlotRequest, cap: number): number {
   const main = slot.maxQuantity ?? Math.max(1, slot.minQuantity);
   const alternates = slot.isAlternativeAllowed || slot.isAlternativeRequired ? (slot.maxAlternative ?? cap) : 0;
   return Math.min(cap, Math.max(request.count, main + alternates));
+}
+
+/**
+ * How many files a slot takes at most: on a rework one per rejected asset; on a first pass its main
+ * places and, where alternates are allowed, its alternates (unbounded where Creative Force sets no
+ * maximum). The submission planner (src/cycle/build-submission.ts) keeps the best-ranked files up
+ * to this number and drops the rest, so a recipe downloads no more than this many of a slot's
+ * results: downloads take time and, with some services, credits.
+ */
+export function slotTakes(request: SlotRequest): number {
+  if (request.replaces.length > 0) return request.count;
+  const { slot } = request;
+  const alternates = slot.isAlternativeAllowed || slot.isAlternativeRequired ? (slot.maxAlternative ?? Infinity) : 0;
+  return (slot.maxQuantity ?? Infinity) + alternates;
 }

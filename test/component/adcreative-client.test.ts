@@ -11,7 +11,11 @@ import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../src/errors.ts';
 import { AdCreativeClient, type AdCreativeCredentials } from '../../src/providers/adcreative/client.ts';
-import { type AdCreativeConfig, defaultAdCreativePaths as paths } from '../../src/providers/adcreative/config.ts';
+import {
+  type AdCreativeConfig,
+  defaultImageJobNames,
+  defaultAdCreativePaths as paths,
+} from '../../src/providers/adcreative/config.ts';
 import { AdCreativeJwtStore, type AdCreativeJwtStoreOptions } from '../../src/providers/adcreative/jwt-store.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
@@ -120,7 +124,7 @@ let imagePath = '';
 const imageBytes = randomBytes(300_000);
 
 function config(overrides: Partial<AdCreativeConfig> = {}): AdCreativeConfig {
-  return { baseUrl, requestTimeoutMs: 2000, paths, ...overrides };
+  return { baseUrl, requestTimeoutMs: 2000, paths, imageJobNames: defaultImageJobNames, ...overrides };
 }
 
 function jwtStore(redis: Redis, overrides: Partial<AdCreativeJwtStoreOptions> = {}): AdCreativeJwtStore {
@@ -447,7 +451,7 @@ describe('AdCreative calls', () => {
     server.handlers.set(paths.faceEnhance.checkUserProgress, () => ({ json: [progressEntry(processId)] }));
     const c = client();
     const image = { path: imagePath, fileName: 'portrait.jpg', contentType: 'image/jpeg' as const };
-    const started = await c.startImageJob('face-enhance', image, { ariaRatio: '0.5', maxFaceCount: '3' });
+    const started = await c.startImageJob('face-enhance', image, { areaRatio: 0.5, maxFaceCount: 3 });
     expect(started).toMatchObject({ processId, totalTaskCount: 1, completedTaskCount: 0, done: false });
     expect((await c.progress('face-enhance', processId)).done).toBe(true);
 

@@ -627,6 +627,67 @@ describe('image features', () => {
   });
 });
 
+describe('the undocumented wire of the image features', () => {
+  it('serves them where and under the names a test moves them to, and nowhere else', async () => {
+    const moved = await AdCreativeSimulator.start({
+      taskDurationMs: 100,
+      imageFeatureWire: {
+        paths: { 'face-enhance': { start: '/v9/face/start', progress: '/v9/face/progress', download: '/v9/face/file' } },
+        processIdParam: 'renderId',
+        names: { userId: 'user', uploadedImage: 'image', ariaRatio: 'areaRatio', taskId: 'task', format: 'fileFormat' },
+      },
+    });
+    try {
+      moved.addApplication(app);
+      const headers = headersFor(
+        (
+          (await (
+            await fetch(moved.baseUrl + adCreativeSimulatorPaths.generateJwtToken, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json; x-api-version=1.0' },
+              body: JSON.stringify({ applicationId: app.applicationId, jwtPrivateKey: app.jwtPrivateKey }),
+            })
+          ).json()) as Json
+        ).accessToken as string,
+      );
+      const photo = await productPhoto('jpeg', 120, 80);
+      const start = (path: string, fields: Record<string, string>, fileField: string) =>
+        fetch(moved.baseUrl + path, {
+          method: 'POST',
+          headers,
+          body: form(
+            { applicationId: app.applicationId, ...fields },
+            { field: fileField, name: 'p.jpg', type: 'image/jpeg', data: photo },
+          ),
+        });
+
+      // The default path is not served; the default names are missing fields.
+      expect((await start(adCreativeSimulatorPaths.faceEnhancing.start, { user: userId }, 'image')).status).toBe(404);
+      const defaults = await start('/v9/face/start', { userId }, 'uploadedImage');
+      expect(defaults.status).toBe(400);
+      expect(Object.keys(((await defaults.json()) as { errors: Json }).errors).sort()).toEqual(['image', 'user']);
+
+      const started = await start('/v9/face/start', { user: userId, areaRatio: '0.4', maxFaceCount: '2' }, 'image');
+      expect(started.status).toBe(200);
+      const { imageRenderProcessId: processId, tasks } = (await started.json()) as { imageRenderProcessId: string; tasks: Json };
+      const [taskId = ''] = Object.keys(tasks);
+      expect(moved.generations()[0]?.form).toMatchObject({ user: userId, areaRatio: '0.4', maxFaceCount: '2' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const progress = await fetch(`${moved.baseUrl}/v9/face/progress${query({ user: userId, renderId: processId })}`, {
+        headers,
+      });
+      expect(((await progress.json()) as Progress[])[0]?.progress).toBe(100);
+      const fileQuery = { applicationId: app.applicationId, task: taskId, renderId: processId, fileFormat: '1' };
+      const file = await fetch(`${moved.baseUrl}/v9/face/file${query(fileQuery)}`, { headers });
+      expect([file.status, file.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+      const oldNames = { applicationId: app.applicationId, taskId, imageRenderProcessId: processId };
+      expect((await fetch(`${moved.baseUrl}/v9/face/file${query(oldNames)}`, { headers })).status).toBe(400);
+    } finally {
+      await moved.close();
+    }
+  });
+});
+
 describe('fault injection and call log', () => {
   it('failNext answers matching requests, then the simulator answers again; every call is logged', async () => {
     const headers = await authHeaders();

@@ -2,14 +2,19 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdCreativeSimulator } from '../../src/simulators/adcreative/index.ts';
+import { AdCreativeSimulator, type AdCreativeSimulatorOptions } from '../../src/simulators/adcreative/index.ts';
 import { sampleImage } from '../../src/simulators/index.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
 const twelveMb = 12 * 1024 * 1024;
 
-async function adcreativeStack(name: string, options: Record<string, unknown>, taskDurationMs = 300) {
-  const adc = await AdCreativeSimulator.start({ taskDurationMs });
+async function adcreativeStack(
+  name: string,
+  options: Record<string, unknown>,
+  taskDurationMs = 300,
+  more: { recipe?: string; simulator?: AdCreativeSimulatorOptions; env?: Record<string, string> } = {},
+) {
+  const adc = await AdCreativeSimulator.start({ taskDurationMs, ...more.simulator });
   const credentials = {
     applicationId: randomUUID(),
     jwtPrivateKey: randomBytes(32).toString('hex'),
@@ -18,9 +23,10 @@ async function adcreativeStack(name: string, options: Record<string, unknown>, t
   };
   adc.addApplication(credentials);
   const stack = await startStack(name, {
-    recipe: 'adcreative-photoshoot',
+    recipe: more.recipe ?? 'adcreative-photoshoot',
     subfunctionOptions: options,
     adcreative: { baseUrl: adc.baseUrl, credentials: { ...credentials, userId: randomUUID() } },
+    ...(more.env ? { env: more.env } : {}),
   });
   return { adc, stack };
 }
@@ -29,12 +35,15 @@ function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
+/** A drop box of one main asset and up to three alternates. */
+const mainAndThreeAlternates = { minQuantity: 1, maxQuantity: 1, isAlternativeAllowed: true, maxAlternative: 3 };
+
 const fourPrompts = {
   prompts: ['{productCode} on a marble table', 'on a beach at sunset', 'in a minimal studio', 'in a forest'],
   pollIntervalMs: 100,
 };
 
-describe('AdCreative.ai Product Photoshoot, end to end against both simulators', () => {
+describe('AdCreative.ai recipes, end to end against both simulators', () => {
   let stack: Stack | undefined;
   let adc: AdCreativeSimulator | undefined;
   afterEach(async () => {
@@ -53,16 +62,7 @@ describe('AdCreative.ai Product Photoshoot, end to end against both simulators',
       inputs: [
         { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 800, height: 1000, format: 'jpeg' }) },
       ],
-      slots: [
-        {
-          mappingKeyId: '1_Front',
-          positionName: 'Front',
-          minQuantity: 1,
-          maxQuantity: 1,
-          isAlternativeAllowed: true,
-          maxAlternative: 3,
-        },
-      ],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front', ...mainAndThreeAlternates }],
     });
     await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
     await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
@@ -80,6 +80,124 @@ describe('AdCreative.ai Product Photoshoot, end to end against both simulators',
       prompt: 'AW2130146 on a marble table',
     });
     expect(adc.downloads()).toHaveLength(4);
+  });
+
+  it('downloads only the images each drop box takes, the first ones in task order', async () => {
+    // Six presets whose scenes the simulator paints in distinct colours, so each image names its task.
+    const scenes: [string, string][] = [
+      ['white_background', '#f4f4f4'],
+      ['light_blue_background', '#b9d4ea'],
+      ['mid_century_modern_office', '#a9784f'],
+      ['thanksgiving_rustic_scene', '#b5652b'],
+      ['gray_shadowy_room_sunlight_streaming_studio', '#8a8d91'],
+      ['on_platform_natural_beige_background', '#d8c7a8'],
+    ];
+    const options = { presets: scenes.map(([id]) => id), useRecommendations: false, pollIntervalMs: 100 };
+    ({ adc, stack } = await adcreativeStack('adc-downloads', options));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 400, height: 500, format: 'jpeg' }) },
+      ],
+      slots: [
+        { mappingKeyId: '1_One', positionName: 'Front', minQuantity: 1, maxQuantity: 1 },
+        { mappingKeyId: '2_Four', positionName: 'Front', ...mainAndThreeAlternates },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    // Two photoshoots of six tasks each; 1 + 4 Download calls, not 12.
+    expect(adc.paidGenerations()).toBe(2);
+    const [one, four] = adc.generations().map((g) => g.processId);
+    const downloadCalls = adc.callLog().filter((c) => c.path.endsWith('/ProductGeneration/Download'));
+    expect(downloadCalls).toHaveLength(5);
+    expect(adc.downloads().filter((d) => d.processId === one)).toHaveLength(1);
+    expect(adc.downloads().filter((d) => d.processId === four)).toHaveLength(4);
+
+    const [slotOne, slotFour] = sim.submissions(task.taskProcessId)[0]?.body.submitAssets ?? [];
+    expect(slotOne?.assets.map((a) => a.assetAttributeId)).toEqual([0]);
+    expect(slotFour?.assets.map((a) => a.assetAttributeId)).toEqual([0, 4, 4, 4]);
+    // The main place gets the first task's image, the alternates the next ones, in order.
+    const sceneOf = async (assetId: string) => {
+      const { data } = await sharp(sim.uploadedObject(assetId)?.body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const [r = 0, g = 0, b = 0] = data.subarray((5 * 1674 + 5) * 3);
+      return scenes.findIndex(([, hex]) => {
+        const [er = 0, eg = 0, eb = 0] = (hex.match(/[0-9a-f]{2}/g) ?? []).map((h) => Number.parseInt(h, 16));
+        return Math.abs(r - er) + Math.abs(g - eg) + Math.abs(b - eb) < 30;
+      });
+    };
+    expect(await Promise.all((slotOne?.assets ?? []).map((a) => sceneOf(a.assetId)))).toEqual([0]);
+    expect(await Promise.all((slotFour?.assets ?? []).map((a) => sceneOf(a.assetId)))).toEqual([0, 1, 2, 3]);
+  });
+
+  it.each([
+    ['adcreative-background-remove', 'background-remove', 'BACKGROUND_REMOVE'],
+    ['adcreative-face-enhance', 'face-enhance', 'FACE_ENHANCE'],
+  ] as const)('%s calls its undocumented paths and names as configured', async (recipe, kind, variable) => {
+    // Served away from the service's defaults: only the configuration can find them.
+    const paths = { start: `/v9/${kind}/start`, progress: `/v9/${kind}/progress`, download: `/v9/${kind}/file` };
+    const names = { applicationId: 'app', userId: 'user', uploadedImage: 'image', ariaRatio: 'areaRatio', maxFaceCount: 'faces' };
+    const more = { taskId: 'task', lowResolution: 'small', format: 'fileFormat' };
+    ({ adc, stack } = await adcreativeStack(`adc-wire-${kind}`, { pollIntervalMs: 100 }, 300, {
+      recipe,
+      simulator: { imageFeatureWire: { paths: { [kind]: paths }, processIdParam: 'renderId', names: { ...names, ...more } } },
+      env: {
+        [`ADCREATIVE_PATH_${variable}_START`]: paths.start,
+        [`ADCREATIVE_PATH_${variable}_PROGRESS`]: paths.progress,
+        [`ADCREATIVE_PATH_${variable}_DOWNLOAD`]: paths.download,
+        ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM: 'renderId',
+        ADCREATIVE_IMAGE_JOB_NAMES: Object.entries({ ...names, ...more })
+          .map(([name, sent]) => `${name}=${sent}`)
+          .join(', '),
+      },
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [
+        {
+          positionName: 'Front',
+          fileName: 'front.jpg',
+          body: await sampleImage({ width: 300, height: 300, format: 'jpeg', label: 'Front' }),
+        },
+      ],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    expect(sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets).toHaveLength(1);
+    const called = adc.callLog().filter((c) => c.status === 200 && c.path.startsWith('/v9/'));
+    expect(new Set(called.map((c) => c.path))).toEqual(new Set(Object.values(paths)));
+    const [generation] = adc.generations();
+    expect(Object.keys(generation?.form ?? {}).sort()).toEqual(
+      kind === 'face-enhance' ? ['app', 'areaRatio', 'faces', 'user'] : ['app', 'user'],
+    );
+    expect(adc.downloads()).toHaveLength(1);
+  });
+
+  it('adcreative-background-remove sends an input of at most maxInputBytes (its limit is undocumented)', async () => {
+    const oneMb = 1024 * 1024;
+    ({ adc, stack } = await adcreativeStack('adc-max-input', { maxInputBytes: oneMb, pollIntervalMs: 100 }, 300, {
+      recipe: 'adcreative-background-remove',
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const png = await sharp(randomBytes(1200 * 1000 * 3), { raw: { width: 1200, height: 1000, channels: 3 } })
+      .png()
+      .toBuffer();
+    expect(png.length).toBeGreaterThan(2 * oneMb);
+    const task = sim.addTask({
+      inputs: [{ positionName: 'Front', fileName: 'front.png', body: png }],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    const [upload] = adc.uploads();
+    expect(['jpeg', 'png']).toContain(upload?.format);
+    expect(upload?.bytes).toBeLessThanOrEqual(oneMb);
   });
 
   it('sends a 20 MB TIFF input as a JPG or PNG of at most 12 MB', async () => {

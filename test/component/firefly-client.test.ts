@@ -14,6 +14,7 @@ import { ConnectorError } from '../../src/errors.ts';
 import { FireflyClient, type FireflyNodeInput } from '../../src/providers/firefly/client.ts';
 import {
   defaultFireflyConfig,
+  defaultFireflyInputStorageType,
   defaultFireflyScope,
   type FireflyConfig,
   type FireflyCredentials,
@@ -112,6 +113,7 @@ function config(overrides: Partial<FireflyConfig> = {}): FireflyConfig {
     baseUrl: server.origin,
     imsTokenUrl: `${server.origin}${imsPath}`,
     scope: defaultFireflyScope,
+    inputStorageType: defaultFireflyInputStorageType,
     requestTimeoutMs: 2000,
     ...overrides,
   };

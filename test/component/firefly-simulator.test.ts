@@ -123,7 +123,7 @@ beforeAll(async () => {
       { nodeId: imageNode, kind: 'image' },
       { nodeId: textNode, kind: 'text' },
     ],
-    outputNodeId: outputNode,
+    outputNodeIds: [outputNode],
   });
   token = await getToken(sim);
 });
@@ -276,6 +276,9 @@ describe('IMS token', () => {
     const narrowScope = await tokenCall(sim, { ...base, scope: 'openid,AdobeID,firefly_api' });
     expect(narrowScope.status).toBe(400);
     expect((narrowScope.json as Json).error).toBe('invalid_scope');
+    // Which scopes IMS requires is undocumented: by default the whole documented list (strict).
+    const allButSession = await tokenCall(sim, { ...base, scope: scope.replace('session,', '') });
+    expect([allButSession.status, (allButSession.json as Json).error]).toEqual([400, 'invalid_scope']);
     const password = await tokenCall(sim, { ...base, grant_type: 'password' });
     expect(password.status).toBe(400);
     expect((password.json as Json).error).toBe('unsupported_grant_type');
@@ -481,6 +484,42 @@ describe('batch execution', () => {
   });
 });
 
+describe('several output nodes', () => {
+  it('lists one output per output node of the workflow, in order, each its own image', async () => {
+    const twoOutputs = randomUUID();
+    sim.addWorkflow({
+      workflowId: twoOutputs,
+      inputNodes: [
+        { nodeId: imageNode, kind: 'image' },
+        { nodeId: textNode, kind: 'text' },
+      ],
+      outputNodeIds: [outputNode, 'node_second'],
+    });
+    const answer = await api('/batch/execute', {
+      body: { workflow: { workflowId: twoOutputs, inputs: [run([bucketUrl('red.png')])] } },
+    });
+    expect(answer.status, JSON.stringify(answer.json)).toBe(202);
+    const { batchId } = answer.json as Accepted;
+    await settle(batchId);
+    const [execution] = (await executions(batchId)).executions;
+    expect(execution?.outputs.map((o) => o.node_id)).toEqual([outputNode, 'node_second']);
+    const labels = await Promise.all(
+      (execution?.outputs ?? []).map(async (o) =>
+        (await sharp((await call(o.content.presignedUrl)).bytes).metadata()).exif?.toString('latin1'),
+      ),
+    );
+    expect(labels[0]).toContain('run 0');
+    expect(labels[0]).not.toContain('node_second');
+    expect(labels[1]).toContain('run 0 node_second');
+  });
+
+  it('refuses a workflow with an empty or repeated output node list', () => {
+    const inputNodes = [{ nodeId: imageNode, kind: 'image' as const }];
+    expect(() => sim.addWorkflow({ workflowId: randomUUID(), inputNodes, outputNodeIds: [] })).toThrow(/output node/);
+    expect(() => sim.addWorkflow({ workflowId: randomUUID(), inputNodes, outputNodeIds: ['a', 'a'] })).toThrow(/unique/);
+  });
+});
+
 describe('failed runs (continue on error)', () => {
   it('fails the chosen run of the next batch; the others succeed and the batch completes', async () => {
     sim.failRun(undefined, 1);
@@ -522,6 +561,23 @@ describe('failed runs (continue on error)', () => {
 });
 
 describe('request validation', () => {
+  it('takes a storageType only when it is an accepted one (default AWS, the one documented example)', async () => {
+    const withType = (storageType?: string) => [
+      {
+        node_id: imageNode,
+        content: [{ presignedUrl: bucketUrl('red.png'), ...(storageType === undefined ? {} : { storageType }) }],
+      },
+      { node_id: textNode, content: 'white seamless background' },
+    ];
+    const before = sim.batchCount();
+    const refused = await api('/batch/execute', { body: { workflow: { workflowId, inputs: [withType('GCS')] } } });
+    expect(refused.status).toBe(400);
+    expect((refused.json as Json).message).toMatch(/storageType GCS is not supported \(AWS\)/);
+    expect(sim.batchCount()).toBe(before);
+    await execute([withType('AWS'), withType()]);
+    expect(sim.batchCount()).toBe(before + 1);
+  });
+
   it('refuses an image input that is not a presigned URL on an accepted storage host', async () => {
     const before = sim.batchCount();
     const cases = [

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FireflySimulator, sampleImage } from '../../src/simulators/index.ts';
+import { FireflySimulator, type FireflySimulatorOptions, sampleImage } from '../../src/simulators/index.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
 const workflowId = randomUUID();
@@ -15,12 +15,15 @@ async function fireflyStack(
     rateLimit?: { limit: number; windowMs: number };
     durationMs?: number;
     gatherWindowMs?: number;
+    outputNodeIds?: string[];
+    simulator?: FireflySimulatorOptions;
   } = {},
 ) {
   const firefly = await FireflySimulator.start({
     allowHttpLoopbackInputs: true,
     executionDurationMs: options.durationMs ?? 400,
     rateLimit: options.rateLimit ?? { limit: 10_000, windowMs: 60_000 },
+    ...options.simulator,
   });
   const credentials = {
     clientId: randomBytes(8).toString('hex'),
@@ -29,7 +32,11 @@ async function fireflyStack(
     userId: 'tech-account@techacct.adobe.com',
   };
   firefly.addCredential(credentials);
-  firefly.addWorkflow({ workflowId, inputNodes: [{ nodeId: 'node_in', kind: 'image' }], outputNodeId: 'node_out' });
+  firefly.addWorkflow({
+    workflowId,
+    inputNodes: [{ nodeId: 'node_in', kind: 'image' }],
+    outputNodeIds: options.outputNodeIds ?? ['node_out'],
+  });
   const stack = await startStack(name, {
     recipe: 'firefly-workflow',
     subfunctionOptions: {
@@ -47,6 +54,16 @@ async function fireflyStack(
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+/** A task with one Front input and one drop box `A` for it. */
+async function frontTask(sim: Stack['sim']) {
+  return sim.addTask({
+    inputs: [
+      { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 200, height: 200, format: 'jpeg' }) },
+    ],
+    slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+  });
 }
 
 /** The colour of a corner pixel, away from the label and the simulator's band. */
@@ -103,6 +120,67 @@ describe('Adobe Firefly published workflows, end to end against both simulators'
     expect(b).toBeLessThan(100);
   });
 
+  it('downloads only the outputs each drop box takes, the first ones of each run', async () => {
+    // Every run gives three images, one per output node.
+    ({ firefly, stack } = await fireflyStack('ff-downloads', { outputNodeIds: ['node_a', 'node_b', 'node_c'] }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 200, height: 200, format: 'jpeg' }) },
+      ],
+      slots: [
+        { mappingKeyId: '1_One', positionName: 'Front', minQuantity: 1, maxQuantity: 1 },
+        {
+          mappingKeyId: '2_Two',
+          positionName: 'Front',
+          minQuantity: 1,
+          maxQuantity: 1,
+          isAlternativeAllowed: true,
+          maxAlternative: 1,
+        },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    // One run per drop box, three outputs each: 1 + 2 downloads, not 6.
+    expect(firefly.batches().map((b) => b.runs.length)).toEqual([2]);
+    expect(firefly.callLog().filter((c) => c.path.startsWith('/outputs/'))).toHaveLength(3);
+    const [one, two] = sim.submissions(task.taskProcessId)[0]?.body.submitAssets ?? [];
+    expect(one?.assets.map((a) => a.assetAttributeId)).toEqual([0]);
+    expect(two?.assets.map((a) => a.assetAttributeId)).toEqual([0, 4]);
+    // The simulator labels each image (in its EXIF) with its run and, after the first, its output node.
+    const label = (assetId: string | undefined) =>
+      (sim
+        .uploadedObject(assetId ?? '')
+        ?.body.toString('latin1')
+        .match(/run \d+( node_\w)?/) ?? [])[0];
+    expect(one?.assets.map((a) => label(a.assetId))).toEqual(['run 0']);
+    expect(two?.assets.map((a) => label(a.assetId))).toEqual(['run 1', 'run 1 node_b']);
+  });
+
+  it.each([
+    ['the IMS scope', { requiredImsScopes: ['openid', 'studio_scope'] }, { FIREFLY_IMS_SCOPE: 'openid, studio_scope' }, 'AWS'],
+    ['the inputs’ storageType', { acceptedStorageTypes: ['S3'] }, { FIREFLY_INPUT_STORAGE_TYPE: 'S3' }, 'S3'],
+  ] as const)('sends %s as configured (both undocumented)', async (_what, simulator, env, storageType) => {
+    ({ firefly, stack } = await fireflyStack('ff-configured', { simulator, env }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = await frontTask(sim);
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    const ended = () => sim.submissions(task.taskProcessId).length + sim.statusUpdates(task.taskProcessId).length > 0;
+    await stack.waitFor('the cycle to end', ended, 60_000);
+    expect(sim.statusUpdates(task.taskProcessId)).toEqual([]);
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
+    expect(firefly.batches()[0]?.runs[0]).toEqual([
+      {
+        node_id: 'node_in',
+        content: [{ presignedUrl: expect.any(String), storageType }],
+      },
+    ]);
+  });
+
   it('runs five tasks arriving together in one batch, each with its own outputs; a failed run fails only its task', async () => {
     ({ firefly, stack } = await fireflyStack('ff-five', { env: { WORKER_CONCURRENCY: '8' }, gatherWindowMs: 1_500 }));
     const { sim } = stack;
@@ -146,12 +224,7 @@ describe('Adobe Firefly published workflows, end to end against both simulators'
     ({ firefly, stack } = await fireflyStack('ff-429', { rateLimit: { limit: 3, windowMs: 2_000 }, durationMs: 1_500 }));
     const { sim } = stack;
     const { port } = await stack.startService('start');
-    const task = sim.addTask({
-      inputs: [
-        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 200, height: 200, format: 'jpeg' }) },
-      ],
-      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
-    });
+    const task = await frontTask(sim);
     await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
     await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
     const log = firefly.callLog().filter((c) => !c.path.startsWith('/ims') && !c.path.startsWith('/outputs'));
@@ -169,12 +242,7 @@ describe('Adobe Firefly published workflows, end to end against both simulators'
     ({ firefly, stack } = await fireflyStack('ff-crash', { durationMs: 4_000 }));
     const { sim } = stack;
     const { port } = await stack.startService('serve');
-    const task = sim.addTask({
-      inputs: [
-        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 200, height: 200, format: 'jpeg' }) },
-      ],
-      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
-    });
+    const task = await frontTask(sim);
     const first = stack.spawnWorker();
     await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
     const server = firefly;
@@ -194,12 +262,7 @@ describe('Adobe Firefly published workflows, end to end against both simulators'
     }));
     const { sim } = stack;
     const { port } = await stack.startService('start');
-    const task = sim.addTask({
-      inputs: [
-        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 200, height: 200, format: 'jpeg' }) },
-      ],
-      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
-    });
+    const task = await frontTask(sim);
     await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
     await stack.waitFor('the status update', () => sim.statusUpdates(task.taskProcessId).length > 0, 30_000);
     expect(sim.statusUpdates(task.taskProcessId)[0]?.message).toMatch(/PROVIDER_TIMEOUT/);

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { AdCreativeClient } from '../../src/providers/adcreative/client.ts';
-import { defaultAdCreativePaths } from '../../src/providers/adcreative/config.ts';
+import { defaultAdCreativePaths, defaultImageJobNames } from '../../src/providers/adcreative/config.ts';
 import { backgroundRemoveRecipe } from '../../src/providers/adcreative/image-jobs.ts';
 import { AdCreativeJwtStore } from '../../src/providers/adcreative/jwt-store.ts';
 import { photoshootRecipe } from '../../src/providers/adcreative/photoshoot.ts';
@@ -22,7 +22,12 @@ async function adcreativeHarness(progressPath: string, permanent: 'foreground'):
   const prefix = testPrefix('adc-contract');
   const redis = new Redis(redisUrl);
   const logger = pino({ level: 'silent' });
-  const config = { baseUrl: sim.baseUrl, requestTimeoutMs: 10_000, paths: defaultAdCreativePaths };
+  const config = {
+    baseUrl: sim.baseUrl,
+    requestTimeoutMs: 10_000,
+    paths: defaultAdCreativePaths,
+    imageJobNames: defaultImageJobNames,
+  };
   const jwt = new AdCreativeJwtStore({ redis, config, logger, keyPrefix: `${prefix}:jwt` });
   sim.addApplication(credentials);
   return {

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { BatchGatherer } from '../../src/providers/firefly/batch-gatherer.ts';
 import { FireflyClient } from '../../src/providers/firefly/client.ts';
-import { defaultFireflyScope } from '../../src/providers/firefly/config.ts';
+import { defaultFireflyConfig } from '../../src/providers/firefly/config.ts';
 import { FireflyTokenStore } from '../../src/providers/firefly/token-store.ts';
 import { workflowRecipe } from '../../src/providers/firefly/workflow-recipe.ts';
 import { FireflySimulator } from '../../src/simulators/index.ts';
@@ -29,7 +29,7 @@ async function fireflyHarness(): Promise<ProviderHarness> {
     userId: 'tech@techacct.adobe.com',
   };
   sim.addCredential(credentials);
-  sim.addWorkflow({ workflowId, inputNodes: [{ nodeId: 'node_in', kind: 'image' }], outputNodeId: 'node_out' });
+  sim.addWorkflow({ workflowId, inputNodes: [{ nodeId: 'node_in', kind: 'image' }], outputNodeIds: ['node_out'] });
   const images = new Map<string, Buffer>();
   const storage = createServer((req, res) => {
     const body = images.get(new URL(req.url ?? '/', 'http://x').pathname);
@@ -39,7 +39,7 @@ async function fireflyHarness(): Promise<ProviderHarness> {
   const prefix = testPrefix('ff-contract');
   const redis = new Redis(redisUrl);
   const logger = pino({ level: 'silent' });
-  const config = { baseUrl: sim.baseUrl, imsTokenUrl: sim.tokenUrl, scope: defaultFireflyScope, requestTimeoutMs: 10_000 };
+  const config = { ...defaultFireflyConfig, baseUrl: sim.baseUrl, imsTokenUrl: sim.tokenUrl, requestTimeoutMs: 10_000 };
   const tokens = new FireflyTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const statusPath = { method: 'GET', pathIncludes: '/status' };
   const results = loopbackResults();

@@ -80,6 +80,48 @@ describe('environment configuration', () => {
     expect(() => loadEnvConfig({ CF_PATH_PROCESS_DETAIL: 'no-slash' })).toThrow(/CF_PATH_PROCESS_DETAIL/);
   });
 
+  it('overrides every undocumented path and name of the AdCreative image features', () => {
+    const defaults = loadEnvConfig({}).providers.adcreative;
+    expect(defaults.paths.backgroundRemove.checkUserProgress).toBe('/api/v1/Image/BackgroundRemoving/CheckUserProgress');
+    expect(defaults.imageJobNames).toMatchObject({ uploadedImage: 'uploadedImage', ariaRatio: 'ariaRatio', taskId: 'taskId' });
+    const config = loadEnvConfig({
+      ADCREATIVE_PATH_BACKGROUND_REMOVE_START: '/bg/start',
+      ADCREATIVE_PATH_BACKGROUND_REMOVE_PROGRESS: '/bg/progress',
+      ADCREATIVE_PATH_UPSCALE_START: '/up/start',
+      ADCREATIVE_PATH_FACE_ENHANCE_START: '/face/start',
+      ADCREATIVE_PATH_FACE_ENHANCE_PROGRESS: '/face/progress',
+      ADCREATIVE_IMAGE_JOB_NAMES: ' uploadedImage=image , ariaRatio = areaRatio,taskId=task ',
+    }).providers.adcreative;
+    expect(config.paths.backgroundRemove).toMatchObject({ start: '/bg/start', checkUserProgress: '/bg/progress' });
+    expect(config.paths.upscale.start).toBe('/up/start');
+    expect(config.paths.faceEnhance).toMatchObject({ start: '/face/start', checkUserProgress: '/face/progress' });
+    expect(config.imageJobNames).toEqual({
+      ...defaults.imageJobNames,
+      uploadedImage: 'image',
+      ariaRatio: 'areaRatio',
+      taskId: 'task',
+    });
+    expect(config.paths.photoshoot).toEqual(defaults.paths.photoshoot);
+    expect(() => loadEnvConfig({ ADCREATIVE_PATH_FACE_ENHANCE_PROGRESS: 'x' })).toThrow(/ADCREATIVE_PATH_FACE_ENHANCE_PROGRESS/);
+    for (const bad of ['productImage=image', 'taskId', 'taskId=a=b', 'taskId=two words']) {
+      expect(() => loadEnvConfig({ ADCREATIVE_IMAGE_JOB_NAMES: bad }), bad).toThrow(/ADCREATIVE_IMAGE_JOB_NAMES: .*name=sent/);
+    }
+  });
+
+  it('takes the Firefly IMS scope and the inputs’ storageType from their variables', () => {
+    const defaults = loadEnvConfig({}).providers.firefly;
+    expect(defaults).toMatchObject({
+      scope: 'openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis',
+      inputStorageType: 'AWS',
+    });
+    const config = loadEnvConfig({ FIREFLY_IMS_SCOPE: ' openid firefly_api ', FIREFLY_INPUT_STORAGE_TYPE: 'S3' }).providers
+      .firefly;
+    expect(config).toMatchObject({ scope: 'openid firefly_api', inputStorageType: 'S3' });
+    expect(() => loadEnvConfig({ FIREFLY_IMS_SCOPE: '' })).toThrow(/FIREFLY_IMS_SCOPE/);
+    expect(() => loadEnvConfig({ FIREFLY_IMS_SCOPE: 'openid;drop' })).toThrow(/FIREFLY_IMS_SCOPE/);
+    expect(() => loadEnvConfig({ FIREFLY_INPUT_STORAGE_TYPE: 'A W S' })).toThrow(/FIREFLY_INPUT_STORAGE_TYPE/);
+  });
+
   it("builds each provider's configuration from its own variables", () => {
     const defaults = loadEnvConfig({}).providers;
     expect(defaults.adcreative).toMatchObject({ baseUrl: 'https://api.adcreative.ai', requestTimeoutMs: 120_000 });

@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
 import { authorizedCall, type Consume, readText, writeBeside } from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
-import type { AdCreativeConfig, AdCreativeJobPaths, AdCreativePaths } from './config.ts';
+import type { AdCreativeConfig, AdCreativeImageJobNames, AdCreativeJobPaths, AdCreativePaths } from './config.ts';
 import {
   type AdCreativeExchange,
   adCreativeProvider,
@@ -95,6 +95,14 @@ export interface PhotoshootRequest {
   useSameStyleReferenceImage?: boolean;
 }
 
+/** What a face enhancement takes besides the image (AdCreative's defaults apply to what is left out). */
+export interface FaceEnhanceSettings {
+  /** 0–1: the ratio for face enhancement area adjustment (AdCreative's default 0.5). */
+  areaRatio?: number;
+  /** The most faces enhanced (AdCreative's default 10). */
+  maxFaceCount?: number;
+}
+
 /** Which result to download. */
 export interface DownloadRequest {
   processId: string;
@@ -119,6 +127,15 @@ const jobPathKeys = {
 
 /** Download `format` values: 0 PNG, 1 JPEG (2 PDF is not offered). */
 const downloadFormats = { png: '0', jpeg: '1' } as const;
+
+/** The names of the Product Photoshoot's calls, all documented ("Product Photoshoot API"). */
+const photoshootNames: Pick<AdCreativeImageJobNames, 'applicationId' | 'userId' | 'taskId' | 'lowResolution' | 'format'> = {
+  applicationId: 'applicationId',
+  userId: 'userId',
+  taskId: 'taskId',
+  lowResolution: 'lowResolution',
+  format: 'format',
+};
 
 interface CallSpec {
   method: 'GET' | 'POST';
@@ -166,7 +183,11 @@ export class AdCreativeClient {
    */
   recommendations(image: AdCreativeImage, signal?: AbortSignal): Promise<Recommendations> {
     const path = this.#config.paths.photoshoot.recommendations;
-    const spec: CallSpec = { method: 'POST', path, form: () => this.#form({}, { field: 'productImage', image }) };
+    const spec: CallSpec = {
+      method: 'POST',
+      path,
+      form: () => this.#form(photoshootNames, {}, { field: 'productImage', image }),
+    };
     return this.#json(recommendationsResponseSchema, spec, signal);
   }
 
@@ -198,24 +219,34 @@ export class AdCreativeClient {
     if (photoshoot.useSameStyleReferenceImage !== undefined) {
       fields.UseSameStyleReferenceImage = String(photoshoot.useSameStyleReferenceImage);
     }
-    const spec: CallSpec = { method: 'POST', path: this.#config.paths.photoshoot.start, form: () => this.#form(fields) };
+    const spec: CallSpec = {
+      method: 'POST',
+      path: this.#config.paths.photoshoot.start,
+      form: () => this.#form(photoshootNames, fields),
+    };
     return this.#json(renderProgressSchema, spec, signal);
   }
 
   /**
-   * Starts a background removal, upscale or face enhancement of one image. `extra` form fields go
-   * as they are, e.g. `{ ariaRatio: '0.5', maxFaceCount: '10' }` for face-enhance.
+   * Starts a background removal, upscale or face enhancement of one image, with the form names of
+   * `config.imageJobNames`. `face` applies to face-enhance only (`ariaRatio`, `maxFaceCount`).
    */
   startImageJob(
     kind: ImageJobKind,
     image: AdCreativeImage,
-    extra: Record<string, string> = {},
+    face: FaceEnhanceSettings = {},
     signal?: AbortSignal,
   ): Promise<RenderProgress> {
+    const names = this.#config.imageJobNames;
+    const fields: Record<string, string> = {};
+    if (kind === 'face-enhance') {
+      if (face.areaRatio !== undefined) fields[names.ariaRatio] = String(face.areaRatio);
+      if (face.maxFaceCount !== undefined) fields[names.maxFaceCount] = String(face.maxFaceCount);
+    }
     const spec: CallSpec = {
       method: 'POST',
       path: this.#paths(kind).start,
-      form: () => this.#form(extra, { field: 'uploadedImage', image }),
+      form: () => this.#form(names, fields, { field: names.uploadedImage, image }),
     };
     return this.#json(renderProgressSchema, spec, signal);
   }
@@ -228,7 +259,8 @@ export class AdCreativeClient {
    */
   async progress(kind: JobKind, processId: string, signal?: AbortSignal): Promise<RenderProgress> {
     const paths = this.#paths(kind);
-    const query = { userId: this.#credentials.userId, [paths.processIdParam]: processId };
+    const names = this.#names(kind);
+    const query = { [names.userId]: this.#credentials.userId, [paths.processIdParam]: processId };
     const { exchange, status, value } = await this.#call(
       { method: 'GET', path: paths.checkUserProgress, query },
       signal,
@@ -251,12 +283,13 @@ export class AdCreativeClient {
    */
   async download(kind: JobKind, task: DownloadRequest, destPath: string, signal?: AbortSignal): Promise<DownloadedFile> {
     const paths = this.#paths(kind);
+    const names = this.#names(kind);
     const query = {
-      applicationId: this.#credentials.applicationId,
-      taskId: task.taskId,
+      [names.applicationId]: this.#credentials.applicationId,
+      [names.taskId]: task.taskId,
       [paths.processIdParam]: task.processId,
-      lowResolution: 'false',
-      format: downloadFormats[task.format],
+      [names.lowResolution]: 'false',
+      [names.format]: downloadFormats[task.format],
     };
     return writeBeside(destPath, async (tempPath) => {
       const {
@@ -277,11 +310,20 @@ export class AdCreativeClient {
     return this.#config.paths[jobPathKeys[kind]];
   }
 
-  /** A multipart body: applicationId, userId, the fields, and the image (a Blob streamed from its file). */
-  async #form(fields: Record<string, string>, file?: { field: string; image: AdCreativeImage }): Promise<FormData> {
+  /** The names of a kind's calls: the Photoshoot's documented ones, or the configured ones of the image features. */
+  #names(kind: JobKind): typeof photoshootNames {
+    return kind === 'photoshoot' ? photoshootNames : this.#config.imageJobNames;
+  }
+
+  /** A multipart body: applicationId, userId (under `names`), the fields, and the image (a Blob streamed from its file). */
+  async #form(
+    names: Pick<AdCreativeImageJobNames, 'applicationId' | 'userId'>,
+    fields: Record<string, string>,
+    file?: { field: string; image: AdCreativeImage },
+  ): Promise<FormData> {
     const form = new FormData();
-    form.append('applicationId', this.#credentials.applicationId);
-    form.append('userId', this.#credentials.userId);
+    form.append(names.applicationId, this.#credentials.applicationId);
+    form.append(names.userId, this.#credentials.userId);
     for (const [name, value] of Object.entries(fields)) form.append(name, value);
     if (file) {
       const { field, image } = file;

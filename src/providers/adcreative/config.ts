@@ -1,7 +1,9 @@
 /**
- * Where the AdCreative.ai API lives. Every path is configuration, because several are not
- * documented (docs/providers/adcreative.md, "Undocumented guesses"): those carry `Undocumented`
- * below and their defaults follow the documented Product Photoshoot and Background Remover patterns.
+ * Where the AdCreative.ai API lives, and the names its calls use. The Product Photoshoot page
+ * documents the Photoshoot's paths and names; nothing documents the JWT refresh path, nor the
+ * paths and names of the Background Remover, Image Upscaler and Face Enhancer as the service calls
+ * them (docs/providers/adcreative.md, "To confirm with AdCreative"). Those are configuration, with
+ * defaults that follow the Product Photoshoot's pattern.
  */
 
 /** The paths of one asynchronous job kind: start, poll, download. */
@@ -32,17 +34,11 @@ export interface AdCreativePaths {
   refreshJwt: string;
   /** Product Photoshoot; `start` is `AdCreative`. All documented. */
   photoshoot: AdCreativePhotoshootPaths;
-  /**
-   * Background Remover. `start` and `checkUserProgress` are documented; `download` and
-   * `processIdParam` are undocumented.
-   */
+  /** Background Remover: undocumented, every path and `processIdParam`. */
   backgroundRemove: AdCreativeJobPaths;
-  /** Image Upscaler. Only `start` is documented; `checkUserProgress`, `download` and `processIdParam` are not. */
+  /** Image Upscaler: undocumented, every path and `processIdParam`. */
   upscale: AdCreativeJobPaths;
-  /**
-   * Face Enhancer. `start` and `checkUserProgress` are documented; `download` and
-   * `processIdParam` are undocumented.
-   */
+  /** Face Enhancer: undocumented, every path and `processIdParam`. */
   faceEnhance: AdCreativeJobPaths;
 }
 
@@ -78,6 +74,31 @@ export const defaultAdCreativePaths: AdCreativePaths = {
   },
 };
 
+/**
+ * The names the Background Remover, Image Upscaler and Face Enhancer calls use besides the process
+ * id (`processIdParam`), each undocumented: the start form's `applicationId`, `userId`, the image
+ * part `uploadedImage` and the face enhancer's `ariaRatio` (spelled so) and `maxFaceCount`; the
+ * progress query's `userId`; the download query's `applicationId`, `taskId`, `lowResolution` and
+ * `format`. Each maps to the name actually sent; by default itself.
+ */
+export const imageJobNameKeys = [
+  'applicationId',
+  'userId',
+  'uploadedImage',
+  'ariaRatio',
+  'maxFaceCount',
+  'taskId',
+  'lowResolution',
+  'format',
+] as const;
+export type ImageJobNameKey = (typeof imageJobNameKeys)[number];
+export type AdCreativeImageJobNames = Readonly<Record<ImageJobNameKey, string>>;
+
+/** Every name as itself. */
+export const defaultImageJobNames: AdCreativeImageJobNames = Object.freeze(
+  Object.fromEntries(imageJobNameKeys.map((key) => [key, key])) as Record<ImageJobNameKey, string>,
+);
+
 /** Production origin of the API. */
 export const defaultAdCreativeBaseUrl = 'https://api.adcreative.ai';
 
@@ -88,4 +109,6 @@ export interface AdCreativeConfig {
   /** Whole-request deadline of one call, body included (uploads and downloads too). */
   requestTimeoutMs: number;
   paths: AdCreativePaths;
+  /** The names of the three image features' calls (see imageJobNameKeys). */
+  imageJobNames: AdCreativeImageJobNames;
 }

@@ -2,7 +2,8 @@
  * Recipe `adcreative-photoshoot`: AdCreative.ai Product Photoshoot turns a plain product photo into
  * styled scene images. Per drop box: Recommendations (background removal, product recognition),
  * AdCreative (one task per prompt object, up to 6), CheckUserProgress until every task is done,
- * then Download. The images fill the slot as main and alternates by the slot's rules.
+ * then Download of the images the slot takes (the first ones, in task order; the others are never
+ * fetched). The images fill the slot as main and alternates by the slot's rules.
  *
  * Never pay twice: the render process id is saved in the job before polling starts, so a retry
  * after a crash or a timeout polls the same process instead of starting a new paid generation;
@@ -16,7 +17,7 @@ import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
 import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
-import { downloadWithRetry, inputsFor, slotCapacity } from '../provider-work.ts';
+import { downloadWithRetry, inputsFor, slotCapacity, slotTakes } from '../provider-work.ts';
 import type { ProducedFile, ProviderRecipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { AdCreativeClient } from './client.ts';
 import { adCreativeProvider } from './errors.ts';
@@ -167,7 +168,16 @@ async function photoshootForSlot(
 
   const extension = options.format === 'png' ? 'png' : 'jpg';
   const files: ProducedFile[] = [];
-  for (const [n, task] of finished.tasks.entries()) {
+  // Tasks in the order AdCreative lists them, best candidates first; only those the slot takes are
+  // downloaded (each Download may cost credits).
+  const taken = finished.tasks.slice(0, slotTakes(request));
+  if (taken.length < finished.tasks.length) {
+    logger.info(
+      { processId, rendered: finished.tasks.length, downloaded: taken.length, mappingKeyId: request.slot.mappingKeyId },
+      'adcreative photoshoot: downloading only the images the slot takes',
+    );
+  }
+  for (const [n, task] of taken.entries()) {
     const fileName = `photoshoot-${request.slot.mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${n + 1}.${extension}`;
     const file = await downloadWithRetry(
       () =>

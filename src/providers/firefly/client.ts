@@ -153,6 +153,11 @@ export class FireflyClient {
     this.#logger = options.logger.child({ provider: fireflyProvider, connectionId });
   }
 
+  /** A presigned GET URL as a binary node input, with the configured `storageType` (config `inputStorageType`). */
+  storageRef(presignedUrl: string): FireflyStorageRef {
+    return { presignedUrl, storageType: this.#config.inputStorageType };
+  }
+
   /**
    * Starts a batch: one run per element of `runs`, each the node inputs of that run. The body is
    * exactly `{ workflow: { workflowId, inputs: runs } }`. A write: never retried but after a 401.

@@ -1,9 +1,10 @@
 /**
  * Where the Adobe Firefly Creative Production Workflow API ("Workflow Builder API") and Adobe IMS
  * live (docs/providers/firefly.md), and what a connection authenticates with. The paths and the API
- * version are documented and fixed; base URL, IMS URL, scope and deadline are service-wide
- * configuration (the IMS region and scope are Adobe's to confirm). The IMS organization and user
- * belong to the connection (FireflyCredentials), never to the service.
+ * version are documented (the OpenAPI specification) and fixed; base URL, IMS URL, scope, the
+ * inputs' storage type and the deadline are service-wide configuration (the IMS region, the scope
+ * and the storage type are Adobe's to confirm). The IMS organization and user belong to the
+ * connection (FireflyCredentials), never to the service.
  */
 
 /** Production server of the Workflow Builder API. */
@@ -12,8 +13,14 @@ export const defaultFireflyBaseUrl = 'https://run-workflow.adobe.io';
 /** Adobe IMS token endpoint (OAuth Server-to-Server, client-credentials grant); other regions are undocumented. */
 export const defaultFireflyImsTokenUrl = 'https://ims-na1.adobelogin.com/ims/token/v3';
 
-/** The scope of the client-credentials grant, verbatim from Adobe's getting-started page. */
+/** The scope of the client-credentials grant, verbatim from Adobe's getting-started page (whether it may be narrowed is not documented). */
 export const defaultFireflyScope = 'openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis';
+
+/**
+ * The `storageType` of the presigned input references: Creative Force's URLs are S3 URLs, and the
+ * specification's only example value is `AWS`; its list of values is not documented.
+ */
+export const defaultFireflyInputStorageType = 'AWS';
 
 /** Default whole-request deadline of one call (API calls, the IMS token request, result downloads). */
 export const defaultFireflyRequestTimeoutMs = 120_000;
@@ -49,6 +56,8 @@ export interface FireflyConfig {
   imsTokenUrl: string;
   /** The `scope` of the client-credentials grant, sent as is (production: defaultFireflyScope). */
   scope: string;
+  /** The `storageType` sent with every presigned input URL (production: defaultFireflyInputStorageType). */
+  inputStorageType: string;
   /** Whole-request deadline of one call, body included: API calls, the IMS token request and downloads alike. */
   requestTimeoutMs: number;
 }
@@ -58,6 +67,7 @@ export const defaultFireflyConfig: Readonly<FireflyConfig> = Object.freeze({
   baseUrl: defaultFireflyBaseUrl,
   imsTokenUrl: defaultFireflyImsTokenUrl,
   scope: defaultFireflyScope,
+  inputStorageType: defaultFireflyInputStorageType,
   requestTimeoutMs: defaultFireflyRequestTimeoutMs,
 });
 

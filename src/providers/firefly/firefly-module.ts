@@ -7,6 +7,7 @@ import { FireflyClient } from './client.ts';
 import {
   defaultFireflyBaseUrl,
   defaultFireflyImsTokenUrl,
+  defaultFireflyInputStorageType,
   defaultFireflyRequestTimeoutMs,
   defaultFireflyScope,
   type FireflyConfig,
@@ -33,11 +34,22 @@ export const fireflyModule = defineProviderModule({
       FIREFLY_API_BASE_URL: httpUrlSetting.default(defaultFireflyBaseUrl),
       FIREFLY_IMS_TOKEN_URL: httpUrlSetting.default(defaultFireflyImsTokenUrl),
       FIREFLY_REQUEST_TIMEOUT_MS: intSetting(1_000, 600_000).default(defaultFireflyRequestTimeoutMs),
+      /** Comma- or space-separated scopes, sent as written. */
+      FIREFLY_IMS_SCOPE: z
+        .string()
+        .trim()
+        .regex(/^[\w.:-]+([\s,]+[\w.:-]+)*$/, 'must be scope names separated by commas or spaces')
+        .default(defaultFireflyScope),
+      FIREFLY_INPUT_STORAGE_TYPE: z
+        .string()
+        .regex(/^\w+$/, 'must be letters, digits or _')
+        .default(defaultFireflyInputStorageType),
     },
     config: (e): FireflyConfig => ({
       baseUrl: e.FIREFLY_API_BASE_URL.replace(/\/+$/, ''),
       imsTokenUrl: e.FIREFLY_IMS_TOKEN_URL,
-      scope: defaultFireflyScope,
+      scope: e.FIREFLY_IMS_SCOPE,
+      inputStorageType: e.FIREFLY_INPUT_STORAGE_TYPE,
       requestTimeoutMs: e.FIREFLY_REQUEST_TIMEOUT_MS,
     }),
   },

@@ -3,7 +3,8 @@
  * Inputs go to Firefly as Creative Force's own pre-signed S3 GET URLs (Firefly accepts S3), so they
  * are neither downloaded nor uploaded again. One run per image a drop box needs; several tasks
  * waiting on the same workflow share one batch (see batch-gatherer.ts), and each task reads only
- * its own runs' results and fails alone when one of them fails.
+ * its own runs' results and fails alone when one of them fails. Of the results (a run may give
+ * several, one per output node), only those the drop box takes are downloaded.
  *
  * Never pay twice: the batch id and this task's run indexes are saved in the job before polling,
  * so a retry resumes the same batch. A cycle abandoned by its deadline (its last attempt timed
@@ -12,10 +13,11 @@
 import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { z } from 'zod';
+import { kindFits } from '../../cycle/build-submission.ts';
 import { ConnectorError } from '../../errors.ts';
 import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
-import { downloadWithRetry } from '../provider-work.ts';
+import { downloadWithRetry, slotTakes } from '../provider-work.ts';
 import type { ProducedFile, ProviderRecipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { BatchAssignment, BatchGatherer } from './batch-gatherer.ts';
 import type { FireflyClient, FireflyNodeInput } from './client.ts';
@@ -45,9 +47,6 @@ export const workflowOptionsSchema = z.strictObject({
 });
 export type WorkflowOptions = z.output<typeof workflowOptionsSchema>;
 
-/** AWS: Creative Force's pre-signed URLs are S3 URLs. */
-const storageType = 'AWS';
-
 interface WorkflowMemory extends BatchAssignment {
   /** The mappingKeyId each of this task's runs fills, in run order. */
   slots: string[];
@@ -71,11 +70,11 @@ function inputUrlFor(run: WorkflowRun, request: SlotRequest, n: number): string 
 }
 
 function runInputs(run: WorkflowRun, request: SlotRequest, n: number): FireflyNodeInput[] {
+  const { client } = run.client;
   const values = templateValues(run.context);
   return Object.entries(run.options.inputs).map(([nodeId, source]): FireflyNodeInput => {
     if ('text' in source) return { node_id: nodeId, content: fillTemplate(source.text, values) };
-    if (source.from === 'input')
-      return { node_id: nodeId, content: [{ presignedUrl: inputUrlFor(run, request, n), storageType }] };
+    if (source.from === 'input') return { node_id: nodeId, content: [client.storageRef(inputUrlFor(run, request, n))] };
     const reference = run.colorReferenceUrls[source.index];
     if (!reference) {
       throw new ConnectorError(
@@ -83,7 +82,7 @@ function runInputs(run: WorkflowRun, request: SlotRequest, n: number): FireflyNo
         `the workflow's node ${nodeId} needs color reference ${source.index + 1}; the task has ${run.colorReferenceUrls.length}`,
       );
     }
-    return { node_id: nodeId, content: [{ presignedUrl: reference.url, storageType }] };
+    return { node_id: nodeId, content: [client.storageRef(reference.url)] };
   });
 }
 
@@ -143,8 +142,12 @@ async function runWorkflow(run: WorkflowRun): Promise<Map<string, ProducedFile[]
   const dir = join(run.outputDir, 'firefly');
   await mkdir(dir, { recursive: true });
   const result = new Map<string, ProducedFile[]>();
+  /** Per slot: how many files it takes, and how many downloaded files fit it so far. */
+  const slots = new Map(run.requests.map((r) => [r.slot.mappingKeyId, { request: r, takes: slotTakes(r), fitting: 0 }]));
+  let skipped = 0;
   for (const [position, runIndex] of runIndexes.entries()) {
     const mappingKeyId = saved.slots[position] ?? '';
+    const slot = slots.get(mappingKeyId);
     const execution = executions.get(runIndex);
     if (execution?.status.toLowerCase() !== 'success') {
       throw new ConnectorError(
@@ -167,20 +170,23 @@ async function runWorkflow(run: WorkflowRun): Promise<Map<string, ProducedFile[]
     }
     const files = result.get(mappingKeyId) ?? [];
     for (const [k, output] of outputs.entries()) {
+      // Outputs in run order, then in the order the run lists them: the first ones the slot takes
+      // are downloaded, the rest never (the planner would drop them).
+      if (slot && slot.fitting >= slot.takes) {
+        skipped += 1;
+        continue;
+      }
       const url = output.url ?? '';
       const extension = extname(new URL(url).pathname).toLowerCase() || (output.mimeType === 'image/jpeg' ? '.jpg' : '.png');
       const fileName = `firefly-${mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${runIndex + 1}-${k + 1}${extension}`;
       const file = await downloadWithRetry(() => client.download(url, join(dir, fileName), signal), signal);
-      files.push({
-        path: file.path,
-        fileName,
-        bytes: file.bytes,
-        contentType: file.contentType,
-        kind: file.contentType.startsWith('video/') ? 'video' : 'photo',
-      });
+      const kind = file.contentType.startsWith('video/') ? 'video' : 'photo';
+      files.push({ path: file.path, fileName, bytes: file.bytes, contentType: file.contentType, kind });
+      if (slot && kindFits(slot.request.slot, kind)) slot.fitting += 1;
     }
     result.set(mappingKeyId, files);
   }
+  if (skipped > 0) logger.info({ batchId, skipped }, 'firefly outputs not downloaded: their drop boxes were full');
   return result;
 }
 

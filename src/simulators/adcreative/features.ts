@@ -1,8 +1,6 @@
 /**
  * The four paid features the simulator renders, and what differs between them on the wire.
  */
-import { adCreativeSimulatorPaths, type ImageFeaturePaths } from './paths.ts';
-
 /** A paid generation: a Product Photoshoot, or one of the three single-image features. */
 export type GenerationKind = 'photoshoot' | 'background-remove' | 'upscale' | 'face-enhance';
 
@@ -34,15 +32,14 @@ export const photoshootFeature: FeatureSpec = {
   imageFolder: 'ai-product-images',
 };
 
-/** The single-image features with their paths. */
-export const imageJobFeatures: Readonly<Record<ImageJobKind, FeatureSpec & { paths: ImageFeaturePaths }>> = {
+/** The single-image features (their paths and names: image-feature-wire.ts). */
+export const imageJobFeatures: Readonly<Record<ImageJobKind, FeatureSpec>> = {
   'background-remove': {
     kind: 'background-remove',
     area: 'BackgroundRemoving',
     messageType: 'ImageBackgroundRemovingProgress',
     renderType: 3,
     imageFolder: 'background-removed-images',
-    paths: adCreativeSimulatorPaths.backgroundRemoving,
   },
   upscale: {
     kind: 'upscale',
@@ -50,7 +47,6 @@ export const imageJobFeatures: Readonly<Record<ImageJobKind, FeatureSpec & { pat
     messageType: 'ImageUpscalingProgress',
     renderType: 5,
     imageFolder: 'upscaled-images',
-    paths: adCreativeSimulatorPaths.upscaling,
   },
   'face-enhance': {
     kind: 'face-enhance',
@@ -58,6 +54,5 @@ export const imageJobFeatures: Readonly<Record<ImageJobKind, FeatureSpec & { pat
     messageType: 'ImageFaceEnhancingProgress',
     renderType: 9,
     imageFolder: 'face-enhanced-images',
-    paths: adCreativeSimulatorPaths.faceEnhancing,
   },
 };

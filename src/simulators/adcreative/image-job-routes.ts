@@ -1,33 +1,36 @@
 /**
- * The start calls of Background Remover, Image Upscaler and Face Enhancer (their AdCreative API
- * pages): multipart `applicationId`, `userId`, `uploadedImage` (Face Enhancer also `ariaRatio`,
- * `maxFaceCount`), answering a progress object of one task.
+ * The start calls of Background Remover, Image Upscaler and Face Enhancer: multipart
+ * `applicationId`, `userId`, `uploadedImage` (Face Enhancer also `ariaRatio`, `maxFaceCount`),
+ * answering a progress object of one task. Paths and names are not documented in the simulator's
+ * source: they are those of the ImageFeatureWire the simulator was started with.
  */
 
 import type { Reply } from '../harness/http-io.ts';
 import { fileTooLarge, noCredits, unknownForeground, validationError } from './error-bodies.ts';
 import { type ImageJobKind, imageJobFeatures } from './features.ts';
 import type { FieldReader } from './field-reader.ts';
+import type { ImageFeatureWire } from './image-feature-wire.ts';
 import { enhanceFaces, removeBackground, upscale } from './render-images.ts';
 import { type Route, refuseOtherApplication } from './route.ts';
 import { bindUpload } from './upload-form.ts';
 
 /** How each feature binds its extra fields and renders its one image. */
 interface Behaviour {
-  bindExtra: (reader: FieldReader) => void;
+  bindExtra: (reader: FieldReader, names: ImageFeatureWire['names']) => void;
   render: (image: Buffer) => Promise<Buffer>;
-  tooLarge: (limit: string) => Reply;
+  /** The answer to a file over the limit, under the wire's name of the file field. */
+  tooLarge: (limit: string, fileField: string) => Reply;
 }
 
 const behaviours: Record<ImageJobKind, Behaviour> = {
   'background-remove': { bindExtra: () => {}, render: removeBackground, tooLarge: fileTooLarge },
   upscale: { bindExtra: () => {}, render: upscale, tooLarge: plainTooLarge },
   'face-enhance': {
-    bindExtra: (reader) => {
-      const ariaRatio = reader.decimal('ariaRatio', 0.5);
-      if (ariaRatio <= 0 || ariaRatio > 1) reader.fail('ariaRatio', `The value '${ariaRatio}' is not valid for ariaRatio.`);
-      const maxFaceCount = reader.integer('maxFaceCount', 10);
-      if (maxFaceCount < 1) reader.fail('maxFaceCount', `The value '${maxFaceCount}' is not valid for maxFaceCount.`);
+    bindExtra: (reader, { ariaRatio: ratioName, maxFaceCount: countName }) => {
+      const ariaRatio = reader.decimal(ratioName, 0.5);
+      if (ariaRatio <= 0 || ariaRatio > 1) reader.fail(ratioName, `The value '${ariaRatio}' is not valid for ${ratioName}.`);
+      const maxFaceCount = reader.integer(countName, 10);
+      if (maxFaceCount < 1) reader.fail(countName, `The value '${maxFaceCount}' is not valid for ${countName}.`);
     },
     render: enhanceFaces,
     tooLarge: plainTooLarge,
@@ -35,24 +38,25 @@ const behaviours: Record<ImageJobKind, Behaviour> = {
 };
 
 /** Upscaler and Face Enhancer do not remove backgrounds: an oversized file is a binding error. */
-function plainTooLarge(limit: string): Reply {
-  return validationError({ uploadedImage: [`File exceeds limit of ${limit}`] });
+function plainTooLarge(limit: string, fileField: string): Reply {
+  return validationError({ [fileField]: [`File exceeds limit of ${limit}`] });
 }
 
-function startRoute(kind: ImageJobKind): Route {
+function startRoute(kind: ImageJobKind, wire: ImageFeatureWire): Route {
   const feature = imageJobFeatures[kind];
   const behaviour = behaviours[kind];
+  const { names } = wire;
   return {
     method: 'POST',
-    path: feature.paths.start,
+    path: wire.paths[kind].start,
     upload: true,
     handle: async (ctx, req) => {
       const bound = await bindUpload(ctx, req, {
-        fileField: 'uploadedImage',
-        tooLarge: behaviour.tooLarge,
+        fileField: names.uploadedImage,
+        tooLarge: (limit) => behaviour.tooLarge(limit, names.uploadedImage),
         bind: (reader) => {
-          const fields = { applicationId: reader.guid('applicationId'), userId: reader.guid('userId') };
-          behaviour.bindExtra(reader);
+          const fields = { applicationId: reader.guid(names.applicationId), userId: reader.guid(names.userId) };
+          behaviour.bindExtra(reader, names);
           return fields;
         },
       });
@@ -85,5 +89,7 @@ function startRoute(kind: ImageJobKind): Route {
   };
 }
 
-/** The start routes of the three image features. */
-export const imageJobRoutes: readonly Route[] = (Object.keys(imageJobFeatures) as ImageJobKind[]).map(startRoute);
+/** The start routes of the three image features, on `wire`. */
+export function imageJobRoutes(wire: ImageFeatureWire): Route[] {
+  return (Object.keys(imageJobFeatures) as ImageJobKind[]).map((kind) => startRoute(kind, wire));
+}

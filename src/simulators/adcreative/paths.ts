@@ -1,17 +1,19 @@
 /**
- * Every path the AdCreative.ai simulator serves. Paths marked "documented" are spelled as in the
- * AdCreative docs; the others are NOT documented by AdCreative (the JWT refresh path, and the
- * progress and download paths of the image features: docs/providers/adcreative.md), so the service
- * reads them from its configuration and tests pass these values to it.
+ * Every path the AdCreative.ai simulator serves by default. Paths marked "documented" are spelled
+ * as in AdCreative's "Product Photoshoot API" page (or, for GenerateJwtToken, named there:
+ * "Authenticate via /Authorization/GenerateJwtToken"); the others are NOT documented there (the
+ * JWT refresh path, every path of the image features: docs/providers/adcreative.md), so the
+ * service reads them from its configuration, and a test may serve the image features elsewhere
+ * (AdCreativeSimulatorOptions.imageFeatureWire).
  */
 
-/** The progress and download paths of one image feature (Background Remover, Upscaler, Face Enhancer). */
+/** The paths of one image feature (Background Remover, Upscaler, Face Enhancer); none is documented. */
 export interface ImageFeaturePaths {
-  /** Documented: the multipart start call. */
+  /** The multipart start call. */
   start: string;
-  /** Not documented: query `userId`, `imageRenderProcessId`; answers an array of progress objects. */
+  /** Query `userId`, `imageRenderProcessId`; answers an array of progress objects. */
   progress: string;
-  /** Not documented: query `applicationId`, `taskId`, `imageRenderProcessId`, `lowResolution`, `format`. */
+  /** Query `applicationId`, `taskId`, `imageRenderProcessId`, `lowResolution`, `format`. */
   download: string;
 }
 

@@ -125,6 +125,11 @@ const startRoute: Route = {
     }
     application.credits--;
     const size = fields.disableSafeMargin ? sceneSize.withoutMargin : sceneSize.withMargin;
+    // One task per prompt object. The page's only example sends six prompt objects and answers
+    // `"totalTaskCount": 6` with six tasks ("Completion when: progress = 100 and all 6 tasks return
+    // renderState = 5"); it never says how many tasks fewer prompts give, so the simulator does not
+    // invent more. Each task is a separate Download ("Use imageProductGeneratorProcessId +
+    // taskId"), and a Download may cost credits ("Error decreasing Api Key Credits"): tests count them.
     const prompts: PromptObject[] = fields.prompts;
     const process = ctx.state.startProcess({
       feature: photoshootFeature,

@@ -1,31 +1,44 @@
 /**
- * CheckUserProgress and Download of every feature. The Product Photoshoot's are documented and
- * name the process `imageProductGeneratorProcessId`; the image features' are NOT documented: the
- * simulator serves them at the paths of paths.ts with the process named `imageRenderProcessId`.
+ * CheckUserProgress and Download of every feature. The Product Photoshoot's are documented, with
+ * their names ("userId (Required)", "imageProductGeneratorProcessId (Required)"; Download's
+ * "applicationId", "taskId", "imageProductGeneratorProcessId", "lowResolution", "format"); the
+ * image features' are NOT documented: the simulator serves them with the paths and names of its
+ * ImageFeatureWire (by default those of the Photoshoot, the process named `imageRenderProcessId`).
  */
 import { imageContentNotFound, noCredits } from './error-bodies.ts';
-import { type FeatureSpec, imageJobFeatures, photoshootFeature } from './features.ts';
+import { type FeatureSpec, type ImageJobKind, imageJobFeatures, photoshootFeature } from './features.ts';
 import { FieldReader } from './field-reader.ts';
+import type { ImageFeatureName, ImageFeatureWire } from './image-feature-wire.ts';
 import { adCreativeSimulatorPaths } from './paths.ts';
 import { downloadFormats, encodeDownload } from './render-images.ts';
 import { queryValue, type Route, refuseOtherApplication } from './route.ts';
 import { sameId } from './state.ts';
 
-/** Where a feature's results are read, and the query name of its process id. */
+/** Where a feature's results are read, and the query names they take. */
 interface ResultEndpoints {
   feature: FeatureSpec;
   progress: string;
   download: string;
   processParam: string;
+  names: Pick<Readonly<Record<ImageFeatureName, string>>, 'applicationId' | 'userId' | 'taskId' | 'lowResolution' | 'format'>;
 }
 
-function progressRoute({ feature, progress, processParam }: ResultEndpoints): Route {
+/** The Product Photoshoot's documented query names. */
+const photoshootNames: ResultEndpoints['names'] = {
+  applicationId: 'applicationId',
+  userId: 'userId',
+  taskId: 'taskId',
+  lowResolution: 'lowResolution',
+  format: 'format',
+};
+
+function progressRoute({ feature, progress, processParam, names }: ResultEndpoints): Route {
   return {
     method: 'GET',
     path: progress,
     handle: (ctx, req) => {
       const reader = new FieldReader((name) => queryValue(req.url, name));
-      const userId = reader.guid('userId');
+      const userId = reader.guid(names.userId);
       const processId = reader.guid(processParam);
       const problem = reader.problem();
       if (problem) return problem;
@@ -40,19 +53,19 @@ function progressRoute({ feature, progress, processParam }: ResultEndpoints): Ro
   };
 }
 
-function downloadRoute({ feature, download, processParam }: ResultEndpoints): Route {
+function downloadRoute({ feature, download, processParam, names }: ResultEndpoints): Route {
   return {
     method: 'GET',
     path: download,
     handle: async (ctx, req) => {
       const reader = new FieldReader((name) => queryValue(req.url, name));
-      const applicationId = reader.guid('applicationId');
-      const taskId = reader.guid('taskId');
+      const applicationId = reader.guid(names.applicationId);
+      const taskId = reader.guid(names.taskId);
       const processId = reader.guid(processParam);
-      const lowResolution = reader.flag('lowResolution', false);
-      const format = reader.integer('format', 0);
+      const lowResolution = reader.flag(names.lowResolution, false);
+      const format = reader.integer(names.format, 0);
       if (!Number.isNaN(format) && !downloadFormats.some((f) => f === format)) {
-        reader.fail('format', `The value '${format}' is not valid for format.`);
+        reader.fail(names.format, `The value '${format}' is not valid for ${names.format}.`);
       }
       const problem = reader.problem() ?? refuseOtherApplication(req, applicationId);
       if (problem) return problem;
@@ -85,20 +98,23 @@ function downloadRoute({ feature, download, processParam }: ResultEndpoints): Ro
   };
 }
 
-const endpoints: ResultEndpoints[] = [
-  {
-    feature: photoshootFeature,
-    progress: adCreativeSimulatorPaths.productGeneration.progress,
-    download: adCreativeSimulatorPaths.productGeneration.download,
-    processParam: 'imageProductGeneratorProcessId',
-  },
-  ...Object.values(imageJobFeatures).map((f) => ({
-    feature: f,
-    progress: f.paths.progress,
-    download: f.paths.download,
-    processParam: 'imageRenderProcessId',
-  })),
-];
-
-/** CheckUserProgress and Download of the Product Photoshoot and the three image features. */
-export const resultRoutes: readonly Route[] = endpoints.flatMap((e) => [progressRoute(e), downloadRoute(e)]);
+/** CheckUserProgress and Download of the Product Photoshoot and, on `wire`, the three image features. */
+export function resultRoutes(wire: ImageFeatureWire): Route[] {
+  const endpoints: ResultEndpoints[] = [
+    {
+      feature: photoshootFeature,
+      progress: adCreativeSimulatorPaths.productGeneration.progress,
+      download: adCreativeSimulatorPaths.productGeneration.download,
+      processParam: 'imageProductGeneratorProcessId',
+      names: photoshootNames,
+    },
+    ...(Object.keys(imageJobFeatures) as ImageJobKind[]).map((kind) => ({
+      feature: imageJobFeatures[kind],
+      progress: wire.paths[kind].progress,
+      download: wire.paths[kind].download,
+      processParam: wire.processIdParam,
+      names: wire.names,
+    })),
+  ];
+  return endpoints.flatMap((e) => [progressRoute(e), downloadRoute(e)]);
+}

@@ -11,6 +11,7 @@ import { FaultQueue } from '../harness/fault-queue.ts';
 import { type CappedBody, type Reply, readCappedBody, type WriteReplyOptions, writeReply } from '../harness/http-io.ts';
 import { LoopbackServer } from '../harness/loopback-server.ts';
 import { standardError, unauthorized } from './error-bodies.ts';
+import { imageFeatureWire } from './image-feature-wire.ts';
 import { imageJobRoutes } from './image-job-routes.ts';
 import { adCreativeSimulatorPaths } from './paths.ts';
 import { photoshootRoutes } from './photoshoot-routes.ts';
@@ -35,8 +36,6 @@ const maxJsonBodyBytes = 1024 * 1024;
 /** Room for the text fields and multipart framing of an upload, on top of the image limit. */
 const uploadFramingBytes = 256 * 1024;
 
-const routes: readonly Route[] = [...photoshootRoutes, ...imageJobRoutes, ...resultRoutes];
-
 /** A string body (the background-removal errors) goes as text/plain unless its reply says otherwise. */
 const replyOptions: WriteReplyOptions = { textContentType: 'text/plain; charset=utf-8' };
 
@@ -52,6 +51,7 @@ export class AdCreativeSimulator {
   readonly #faults = new FaultQueue();
   readonly #maxUploadBytes: number;
   readonly #calls = new CallLog<CallLogEntry>();
+  readonly #routes: readonly Route[];
 
   private constructor(http: LoopbackServer, options: AdCreativeSimulatorOptions) {
     this.#http = http;
@@ -60,6 +60,8 @@ export class AdCreativeSimulator {
     this.#state = new SimState(options.taskDurationMs ?? 1500);
     this.#tokens = new TokenStore(this.#state.applications, options.accessTokenTtlMs ?? 3_600_000);
     this.#maxUploadBytes = options.maxUploadBytes ?? 12 * 1024 * 1024;
+    const wire = imageFeatureWire(options.imageFeatureWire);
+    this.#routes = [...photoshootRoutes, ...imageJobRoutes(wire), ...resultRoutes(wire)];
     http.serve((req, res) => this.#handle(req, res), {
       onFailure: (err) => {
         this.#logger.error({ err }, 'adcreative simulator request failed');
@@ -166,7 +168,7 @@ export class AdCreativeSimulator {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', this.baseUrl);
     const entry = this.#calls.record({ at, method, path: url.pathname, status: 0 });
-    const route = findRoute(url.pathname);
+    const route = findRoute(this.#routes, url.pathname);
     const cap = route?.upload ? this.#maxUploadBytes + uploadFramingBytes : maxJsonBodyBytes;
     let body: CappedBody;
     try {
@@ -212,7 +214,7 @@ export class AdCreativeSimulator {
 }
 
 /** The route of a path (ASP.NET routes are case-insensitive). */
-function findRoute(pathname: string): Route | undefined {
+function findRoute(routes: readonly Route[], pathname: string): Route | undefined {
   const path = pathname.toLowerCase();
   return routes.find((r) => r.path.toLowerCase() === path);
 }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { ListenOptions } from '../harness/loopback-server.ts';
 import type { GenerationKind } from './features.ts';
+import type { ImageFeatureWireOptions } from './image-feature-wire.ts';
 
 export type { CallLogEntry } from '../harness/call-log.ts';
 export type { FaultMatch, FaultResponse } from '../harness/fault-queue.ts';
@@ -17,6 +18,12 @@ export interface AdCreativeSimulatorOptions extends ListenOptions {
   taskDurationMs?: number;
   /** Largest accepted image upload; default 12 MiB (the documented Product Photoshoot limit), for every upload endpoint. */
   maxUploadBytes?: number;
+  /**
+   * Where and under which names the Background Remover, Image Upscaler and Face Enhancer are served
+   * (not documented in the simulator's source; see image-feature-wire.ts). Default: the paths of
+   * `adCreativeSimulatorPaths`, the process as `imageRenderProcessId`, the Photoshoot's names.
+   */
+  imageFeatureWire?: ImageFeatureWireOptions;
   /** Optional pino logger; the simulator is silent by default. */
   logger?: Logger;
 }

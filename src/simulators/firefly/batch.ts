@@ -52,8 +52,8 @@ export interface RunOutcome {
   settledAt: number;
   /** Why the run failed (an input could not be fetched or read), if it did. */
   error?: string;
-  /** The produced image, when the work succeeded. */
-  output?: { url: string; name: string };
+  /** The produced images, one per output node of the workflow, when the work succeeded. */
+  outputs?: { nodeId: string; url: string; name: string }[];
 }
 
 /** What a run is created from. */
@@ -127,9 +127,9 @@ export class Run {
     return this.#forced ? fireflyForcedFailureMessage : (this.#outcome?.error ?? null);
   }
 
-  /** The output of a successful run. */
-  output(now: number): RunOutcome['output'] {
-    return this.status(now) === 'success' ? this.#outcome?.output : undefined;
+  /** The outputs of a successful run, else none. */
+  outputs(now: number): NonNullable<RunOutcome['outputs']> {
+    return this.status(now) === 'success' ? (this.#outcome?.outputs ?? []) : [];
   }
 }
 
@@ -324,14 +324,13 @@ export class Batch {
     };
   }
 
-  /** The `outputs[]` of a run: one entry once it succeeded, else none. */
+  /** The `outputs[]` of a run: one entry per output node once it succeeded, else none. */
   outputsOf(run: Run, now: number): FireflyExecutionOutput[] {
-    const output = run.output(now);
-    if (!output) return [];
-    const nodeId = this.init.workflow.outputNodeId ?? 'node_output';
-    return [
-      { node_id: nodeId, status: 'success', content: { presignedUrl: output.url, mimeType: 'image/png', name: output.name } },
-    ];
+    return run.outputs(now).map((output) => ({
+      node_id: output.nodeId,
+      status: 'success',
+      content: { presignedUrl: output.url, mimeType: 'image/png', name: output.name },
+    }));
   }
 
   #links(base: string): Record<'result' | 'status' | 'cancel' | 'executions', { href: string }> {

@@ -16,7 +16,10 @@
  * each input node exactly once, image nodes with a `content` array, text nodes with a `content`
  * string; `template` inputs are refused (no workflow of the simulator has a template node). Image
  * URLs must be HTTPS on an accepted storage host (`getting-started/usage`); with
- * `allowHttpLoopbackInputs`, `http://` loopback URLs carrying `X-Amz-Signature` pass too.
+ * `allowHttpLoopbackInputs`, `http://` loopback URLs carrying `X-Amz-Signature` pass too. A
+ * `storageType`, when sent, must be one of the accepted storage types: the specification's only
+ * example value is `AWS` and its list of values is not documented, so the simulator takes only the
+ * values it is told (default `AWS`).
  */
 import type { Reply } from '../harness/http-io.ts';
 import { invalidRequest, notJson } from './errors.ts';
@@ -24,7 +27,7 @@ import type { FireflyInputKind, FireflyWorkflow } from './types.ts';
 
 /** A node input of one run, after the shape check. */
 export type NodeInput =
-  | { nodeId: string; kind: 'image'; urls: string[] }
+  | { nodeId: string; kind: 'image'; urls: string[]; storageTypes: (string | null)[] }
   | { nodeId: string; kind: 'text'; text: string }
   | { nodeId: string; kind: 'template'; url: string };
 
@@ -42,6 +45,8 @@ export interface ExecuteRequest {
 export interface InputUrlPolicy {
   acceptedHosts: readonly string[];
   allowHttpLoopback: boolean;
+  /** The `storageType` values taken (a reference may also leave it out). */
+  acceptedStorageTypes: readonly string[];
 }
 
 /** A parse result: the value, or the 400 to answer. */
@@ -109,23 +114,25 @@ function parseNodeInput(input: unknown, where: string): NodeInput | string {
   }
   if (content.length === 0) return `${where}.content must contain at least one presigned storage reference`;
   const urls: string[] = [];
+  const storageTypes: (string | null)[] = [];
   for (const [refIndex, ref] of content.entries()) {
     const parsed = parseRef(ref, `${where}.content[${refIndex}]`);
     if ('error' in parsed) return parsed.error;
     urls.push(parsed.url);
+    storageTypes.push(parsed.storageType);
   }
-  return { nodeId, kind: 'image', urls };
+  return { nodeId, kind: 'image', urls, storageTypes };
 }
 
-/** The URL of a `PresignedStorageRef`, or what is wrong with it. */
-function parseRef(ref: unknown, where: string): { url: string } | { error: string } {
+/** The URL and storage type of a `PresignedStorageRef`, or what is wrong with it. */
+function parseRef(ref: unknown, where: string): { url: string; storageType: string | null } | { error: string } {
   if (!isObject(ref)) return { error: `${where} must be an object with presignedUrl` };
   const extra = Object.keys(ref).filter((key) => key !== 'presignedUrl' && key !== 'storageType');
   if (extra.length > 0) return { error: `${where} has unknown properties: ${extra.join(', ')}` };
   const { presignedUrl, storageType } = ref;
   if (typeof presignedUrl !== 'string' || !URL.canParse(presignedUrl)) return { error: `${where}.presignedUrl must be a URL` };
   if (storageType !== undefined && typeof storageType !== 'string') return { error: `${where}.storageType must be a string` };
-  return { url: presignedUrl };
+  return { url: presignedUrl, storageType: storageType ?? null };
 }
 
 /**
@@ -156,6 +163,13 @@ export function checkRuns(request: ExecuteRequest, workflow: FireflyWorkflow, po
     for (const [inputIndex, input] of run.entries()) {
       if (input.kind !== 'image') continue;
       for (const [refIndex, url] of input.urls.entries()) {
+        const storageType = input.storageTypes[refIndex] ?? null;
+        if (storageType !== null && !policy.acceptedStorageTypes.includes(storageType)) {
+          return invalidRequest(
+            `workflow.inputs[${runIndex}][${inputIndex}].content[${refIndex}].storageType ${storageType} is not supported ` +
+              `(${policy.acceptedStorageTypes.join(', ')})`,
+          );
+        }
         if (isAcceptedInputUrl(url, policy)) continue;
         return invalidRequest(
           `workflow.inputs[${runIndex}][${inputIndex}].content[${refIndex}].presignedUrl is not a presigned URL on an accepted ` +

@@ -6,7 +6,9 @@
  *
  * IMS's exact error statuses and texts are not in the Workflow API docs; this simulator answers 400
  * `unsupported_grant_type` / `invalid_request` / `invalid_scope`, 400 `invalid_client` for an
- * unknown client ID and 401 `invalid_client` for a wrong secret.
+ * unknown client ID and 401 `invalid_client` for a wrong secret. Which scopes IMS requires is not
+ * documented either (only the list to send): the simulator requires the ones it is given, by
+ * default the whole documented list.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -16,9 +18,6 @@ import type { FireflyCredential } from './types.ts';
 
 /** Path of the token call, as on `https://ims-na1.adobelogin.com`. */
 export const imsTokenPath = '/ims/token/v3';
-
-/** Scopes the token request must ask for (the documented scope list holds them, with others). */
-const requiredScopes = ['firefly_api', 'ff_apis'] as const;
 
 interface IssuedToken {
   credential: FireflyCredential;
@@ -31,13 +30,16 @@ export type FireflyAuthentication = { ok: true; credential: FireflyCredential } 
 /** Registered credentials and the tokens issued to them. */
 export class ImsTokens {
   readonly #ttlSeconds: number;
+  readonly #requiredScopes: readonly string[];
   readonly #signingKey = randomBytes(32);
   readonly #credentials = new Map<string, FireflyCredential>();
   readonly #issued = new Map<string, IssuedToken>();
 
-  constructor(ttlSeconds: number) {
+  /** `requiredScopes`: the scopes a token request must ask for (it may ask for more). */
+  constructor(ttlSeconds: number, requiredScopes: readonly string[]) {
     if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) throw new Error('tokenTtlSeconds must be a positive number');
     this.#ttlSeconds = ttlSeconds;
+    this.#requiredScopes = [...requiredScopes];
   }
 
   /** Registers a credential, or replaces the one with the same client ID (tokens issued before keep the old identity). */
@@ -76,7 +78,7 @@ export class ImsTokens {
         .map((s) => s.trim())
         .filter(Boolean),
     );
-    const missing = requiredScopes.filter((scope) => !scopes.has(scope));
+    const missing = this.#requiredScopes.filter((scope) => !scopes.has(scope));
     if (missing.length > 0) return imsError(400, 'invalid_scope', `invalid scope: missing ${missing.join(', ')}`);
     const token = this.#sign({
       type: 'access_token',

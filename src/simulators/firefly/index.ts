@@ -20,4 +20,5 @@ export {
   type FireflySimulatorOptions,
   type FireflyWorkflow,
   fireflyDocumentedInputHosts,
+  fireflyDocumentedScopes,
 } from './types.ts';

@@ -1,8 +1,8 @@
 /**
  * The images the simulator "produces" and the storage serving them. An output is a PNG derived
  * from the run's first fetched input image (fitted within 1024 px, never enlarged) with a band
- * reading `run <index>` at the top and the same text in EXIF `ImageDescription`, so tests can tell
- * runs apart. Outputs are served without authentication at `/outputs/<id>/<name>?sig=…`, as
+ * reading `run <index>` (and, for a workflow's second and further output nodes, the node id) at
+ * the top and the same text in EXIF `ImageDescription`, so tests can tell runs and outputs apart. Outputs are served without authentication at `/outputs/<id>/<name>?sig=…`, as
  * presigned storage URLs are; their real host and lifetime are not documented.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -53,9 +53,8 @@ export class OutputStore {
   }
 }
 
-/** Renders the output of run `runIndex` from its input image; rejects when `input` is not an image sharp reads. */
-export async function renderOutput(input: Buffer, runIndex: number): Promise<Buffer> {
-  const label = `run ${runIndex}`;
+/** Renders an output labelled `label` (e.g. `run 2`) from its input image; rejects when `input` is not an image sharp reads. */
+export async function renderOutput(input: Buffer, label: string): Promise<Buffer> {
   const fitted = await sharp(input)
     .rotate()
     .resize({ width: maxOutputSide, height: maxOutputSide, fit: 'inside', withoutEnlargement: true })

@@ -34,6 +34,7 @@ import {
   type FireflySimulatorOptions,
   type FireflyWorkflow,
   fireflyDocumentedInputHosts,
+  fireflyDocumentedScopes,
 } from './types.ts';
 import { RunWorker } from './work.ts';
 
@@ -65,7 +66,7 @@ export class FireflySimulator {
     this.baseUrl = http.baseUrl;
     this.tokenUrl = http.baseUrl + imsTokenPath;
     this.#logger = options.logger?.child({ component: 'firefly-simulator' }) ?? pino({ level: 'silent' });
-    this.#tokens = new ImsTokens(options.tokenTtlSeconds ?? 86399);
+    this.#tokens = new ImsTokens(options.tokenTtlSeconds ?? 86399, options.requiredImsScopes ?? fireflyDocumentedScopes);
     this.#limiter = new FixedWindowLimiter(options.rateLimit ?? { limit: 60, windowMs: 60_000 });
     this.#state = new FireflyState(options.executionDurationMs ?? 1000);
     this.#outputs = new OutputStore(http.baseUrl);
@@ -73,6 +74,7 @@ export class FireflySimulator {
     this.#policy = {
       acceptedHosts: [...(options.acceptedInputHosts ?? fireflyDocumentedInputHosts)],
       allowHttpLoopback: options.allowHttpLoopbackInputs ?? false,
+      acceptedStorageTypes: [...(options.acceptedStorageTypes ?? ['AWS'])],
     };
     http.serve((req, res) => this.#handle(req, res), {
       onFailure: (err) => {

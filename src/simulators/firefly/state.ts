@@ -31,6 +31,11 @@ export class FireflyState {
     if (workflow.inputNodes.some((node) => node.kind !== 'image' && node.kind !== 'text')) {
       throw new Error("input node kinds must be 'image' or 'text'");
     }
+    const outputs = workflow.outputNodeIds;
+    if (outputs && (outputs.length === 0 || outputs.some((id) => typeof id !== 'string' || id === ''))) {
+      throw new Error('output node ids must be a non-empty list of non-empty strings');
+    }
+    if (outputs && new Set(outputs).size !== outputs.length) throw new Error('output node ids must be unique');
     const id = workflow.workflowId.toLowerCase();
     this.workflows.set(id, { ...structuredClone(workflow), workflowId: id });
   }

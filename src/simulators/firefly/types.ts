@@ -19,6 +19,17 @@ export const fireflyDocumentedInputHosts: readonly string[] = Object.freeze([
   'adobe.io',
 ]);
 
+/** The scope list Adobe's getting-started page says to send, verbatim. */
+export const fireflyDocumentedScopes: readonly string[] = Object.freeze([
+  'openid',
+  'AdobeID',
+  'session',
+  'additional_info',
+  'read_organizations',
+  'firefly_api',
+  'ff_apis',
+]);
+
 /** A request budget per (IMS org, IMS user): at most `limit` API calls in each fixed window of `windowMs`. */
 export interface FireflyRateLimit {
   limit: number;
@@ -47,6 +58,17 @@ export interface FireflySimulatorOptions extends ListenOptions {
    * false; tests set it.
    */
   allowHttpLoopbackInputs?: boolean;
+  /**
+   * The `storageType` values an input reference may carry; default `['AWS']`, the specification's
+   * only example (its list of values is not documented).
+   */
+  acceptedStorageTypes?: readonly string[];
+  /**
+   * The scopes a token request must ask for. Adobe documents the scope list to send, not which of
+   * its entries IMS requires, so by default every one of them is required (strict);
+   * default {@link fireflyDocumentedScopes}.
+   */
+  requiredImsScopes?: readonly string[];
   /** Optional pino logger; the simulator is silent by default. */
   logger?: Logger;
 }
@@ -71,8 +93,12 @@ export interface FireflyWorkflow {
   workflowId: string;
   /** The canvas input nodes every run must map, e.g. `node_1775258981781_301b7cc7v_0_j5iaha`. */
   inputNodes: { nodeId: string; kind: FireflyInputKind }[];
-  /** The node id reported on each output; default `node_output`. */
-  outputNodeId?: string;
+  /**
+   * The output nodes; each gives one image per run, listed in this order in the run's `outputs[]`.
+   * Default one node, `node_output`. How Adobe lists the results of several output nodes is not
+   * documented (the specification leaves `outputs` untyped): one entry per node is the simulator's choice.
+   */
+  outputNodeIds?: string[];
   /** The workflow's display name, answered as `jobName` by `GET /batches`; default the workflow UUID. */
   name?: string;
 }

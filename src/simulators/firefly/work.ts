@@ -1,8 +1,9 @@
 /**
  * The work behind each run, as the service does it: when a run starts, GET each of its image input
  * URLs (the simulator really fetches them, so an unreachable or expired URL fails that run), then
- * render its output PNG from the first image. A run with text inputs only gets a labelled sample
- * image. Runs of a batch cancelled before they start are never fetched.
+ * render one output PNG per output node of the workflow from the first image. A run with text
+ * inputs only gets labelled sample images. Runs of a batch cancelled before they start are never
+ * fetched.
  */
 import type { Logger } from 'pino';
 import { sampleImage } from '../creative-force/sample-images.ts';
@@ -30,12 +31,13 @@ export class RunWorker {
 
   /** Schedules the work of every run of a new batch at its start time. */
   schedule(batch: Batch): void {
+    const outputNodeIds = batch.init.workflow.outputNodeIds ?? ['node_output'];
     for (const run of batch.runs) {
       const timer = setTimeout(
         () => {
           this.#timers.delete(timer);
           if (run.skipped || this.#closing.signal.aborted) return;
-          this.#process(run).then(
+          this.#process(run, outputNodeIds).then(
             (outcome) => run.settle(outcome),
             (err: unknown) => {
               this.#logger.error({ err, executionId: run.executionId }, 'firefly simulator run failed unexpectedly');
@@ -57,7 +59,7 @@ export class RunWorker {
     this.#closing.abort();
   }
 
-  async #process(run: Run): Promise<RunOutcome> {
+  async #process(run: Run, outputNodeIds: readonly string[]): Promise<RunOutcome> {
     let source: Buffer | undefined;
     for (const url of run.init.imageUrls) {
       this.fetched.push(url);
@@ -67,16 +69,20 @@ export class RunWorker {
       }
       source ??= got;
     }
-    const name = `result-${run.init.index}.png`;
-    let png: Buffer;
-    try {
-      png = source
-        ? await renderOutput(source, run.init.index)
-        : await sampleImage({ width: 512, height: 512, format: 'png', label: `run ${run.init.index}` });
-    } catch {
-      return { settledAt: Date.now(), error: 'Input asset is not a supported image' };
+    const outputs: NonNullable<RunOutcome['outputs']> = [];
+    for (const [k, nodeId] of outputNodeIds.entries()) {
+      // The first output is labelled `run <index>`, the others also name their node.
+      const label = k === 0 ? `run ${run.init.index}` : `run ${run.init.index} ${nodeId}`;
+      const name = k === 0 ? `result-${run.init.index}.png` : `result-${run.init.index}-${k + 1}.png`;
+      let png: Buffer;
+      try {
+        png = source ? await renderOutput(source, label) : await sampleImage({ width: 512, height: 512, format: 'png', label });
+      } catch {
+        return { settledAt: Date.now(), error: 'Input asset is not a supported image' };
+      }
+      outputs.push({ nodeId, url: this.#outputs.add(name, png), name });
     }
-    return { settledAt: Date.now(), output: { url: this.#outputs.add(name, png), name } };
+    return { settledAt: Date.now(), outputs };
   }
 
   /** The body of a GET of `url`, or why it could not be had. */
