@@ -12,7 +12,12 @@ import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../src/errors.ts';
 import { SartiqClient, type SartiqGenerationKind, sartiqGenerationKindPaths } from '../../src/providers/sartiq/client.ts';
-import { type SartiqConfig, sartiqPaths } from '../../src/providers/sartiq/config.ts';
+import {
+  defaultSartiqStatuses,
+  defaultSartiqUploadFields,
+  type SartiqConfig,
+  sartiqPaths,
+} from '../../src/providers/sartiq/config.ts';
 import { type SartiqCredentials, SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
@@ -120,7 +125,13 @@ let imagePath = '';
 const imageBytes = randomBytes(700_000);
 
 function config(overrides: Partial<SartiqConfig> = {}): SartiqConfig {
-  return { baseUrl, requestTimeoutMs: 2000, ...overrides };
+  return {
+    baseUrl,
+    requestTimeoutMs: 2000,
+    uploadFields: defaultSartiqUploadFields,
+    statuses: defaultSartiqStatuses,
+    ...overrides,
+  };
 }
 
 function client(options: { redis?: Redis; cfg?: SartiqConfig; creds?: SartiqCredentials } = {}): SartiqClient {
@@ -327,6 +338,18 @@ describe('Sartiq calls', () => {
     expect(err.message).not.toContain('sig-777');
     expect(JSON.stringify(err.details)).not.toContain('sig-777');
     expect(server.to(uploadPath)).toHaveLength(1);
+  });
+
+  it('uploadImage names the presigned-upload body fields as configured (the body is undocumented)', async () => {
+    const uploadPath = '/r2/temp/configured.jpg';
+    server.on(sartiqPaths.presigned, () => ({
+      json: { upload_url: `${server.origin}${uploadPath}`, file_url: 'https://cdn/c.jpg' },
+    }));
+    server.handlers.set(uploadPath, () => ({ status: 200, raw: '' }));
+    const cfg = config({ uploadFields: { fileName: 'name', contentType: 'mime_type' } });
+    await client({ cfg }).uploadImage({ path: imagePath, fileName: 'configured.jpg', contentType: 'image/jpeg' });
+    const [presigned] = server.to(api + sartiqPaths.presigned);
+    expect(JSON.parse(presigned?.body.toString() ?? '')).toEqual({ name: 'configured.jpg', mime_type: 'image/jpeg' });
   });
 
   it('uploadImage: a presigned answer without upload_url is PROVIDER_BAD_RESPONSE naming the field', async () => {
@@ -579,6 +602,43 @@ describe('Sartiq generation status', () => {
     const notJson = await failure(client().getGeneration(generationId));
     expect(notJson.code).toBe('PROVIDER_BAD_RESPONSE');
     expect(notJson.message).toContain('not JSON');
+  });
+});
+
+describe('Sartiq status words', () => {
+  it('reads statuses with the configured words; with the defaults the same words are not finished', async () => {
+    const body = generation({
+      status: 'RUNNING',
+      predictions: [
+        prediction({ status: 'Done', result_image_url: 'https://cdn/a.png' }),
+        prediction({ status: 'broken' }),
+        prediction({ status: 'completed' }),
+      ],
+    });
+    server.on(generationPath, () => ({ json: body }));
+    const words = {
+      ...defaultSartiqStatuses,
+      prediction: { completed: ['done', 'completed'], failed: ['broken'] },
+      refine: { completed: ['finished'], failed: ['lost'] },
+      generation: { completed: ['ALL_DONE'], failed: ['GAVE_UP'] },
+    };
+    const configured = await client({ cfg: config({ statuses: words }) }).getGeneration(generationId);
+    expect(configured.predictions.map((p) => [p.status, p.terminal, p.failed])).toEqual([
+      ['Done', true, false],
+      ['broken', true, true],
+      ['completed', true, false],
+    ]);
+    expect(configured).toMatchObject({ terminal: true, failed: false });
+
+    const defaults = await client().getGeneration(generationId);
+    expect(defaults.predictions.map((p) => p.terminal)).toEqual([false, false, true]);
+    expect(defaults.terminal).toBe(false);
+
+    server.on(generationPath, () => ({ json: generation({ status: 'gave_up', predictions: [prediction()] }) }));
+    expect(await client({ cfg: config({ statuses: words }) }).getGeneration(generationId)).toMatchObject({
+      terminal: true,
+      failed: true,
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The Sartiq simulator over real HTTP: the OAuth2 password login and the FastAPI 401/403/404/422
- * shapes, the presigned upload round trip, generations whose predictions complete over time with
+ * shapes, the presigned upload round trip and its strict body, generations whose predictions complete over time with
  * real images, injected prediction errors, videos, refines, and the inspection API. Images are
  * checked with sharp, independently of the simulator's rendering code.
  */
@@ -177,7 +177,7 @@ describe('authentication', () => {
 describe('uploads', () => {
   it('round-trips a presigned upload and serves it at file_url', async () => {
     const photo = await productPhoto();
-    const presigned = await post('/uploads/presigned-url', { filename: 'red dress.jpg', content_type: 'image/jpeg', extra: 1 });
+    const presigned = await post('/uploads/presigned-url', { filename: 'red dress.jpg', content_type: 'image/jpeg' });
     expect(presigned.status).toBe(200);
     const body = presigned.json as { upload_url: string; file_url: string; expires_in_seconds: number };
     expect(body.expires_in_seconds).toBe(3600);
@@ -202,6 +202,33 @@ describe('uploads', () => {
     expect(sim.uploads().slice(uploadsBefore)).toEqual([
       { fileName: 'red_dress.jpg', contentType: 'image/jpeg', bytes: photo.length },
     ]);
+  });
+
+  it('refuses a presigned-upload body other than { filename, content_type }, and a PUT of another type', async () => {
+    const issuesOf = async (body: unknown) =>
+      issues(await post('/uploads/presigned-url', body)).map((i) => [i.type, i.loc.join('.')]);
+    expect(await issuesOf({ filename: 'a.jpg', content_type: 'image/jpeg', extra: 1 })).toEqual([
+      ['extra_forbidden', 'body.extra'],
+    ]);
+    expect(await issuesOf({ file_name: 'a.jpg', content_type: 'image/jpeg' })).toEqual([
+      ['extra_forbidden', 'body.file_name'],
+      ['missing', 'body.filename'],
+    ]);
+    expect(await issuesOf({ filename: 'a.jpg' })).toEqual([['missing', 'body.content_type']]);
+    expect(await issuesOf({ filename: '', content_type: 'jpeg' })).toEqual([
+      ['string_too_short', 'body.filename'],
+      ['value_error', 'body.content_type'],
+    ]);
+    const empty = await call('/uploads/presigned-url', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(issues(empty)).toEqual([expect.objectContaining({ type: 'missing', loc: ['body'] })]);
+
+    const presigned = await post('/uploads/presigned-url', { filename: 'a.png', content_type: 'image/png' });
+    const { upload_url } = presigned.json as { upload_url: string };
+    const body = new Uint8Array(await productPhoto());
+    const wrongType = await call(upload_url, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body });
+    expect(wrongType.status).toBe(403);
+    expect(wrongType.bytes.toString()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    expect((await call(upload_url, { method: 'PUT', headers: { 'content-type': 'image/png' }, body })).status).toBe(200);
   });
 });
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { SartiqClient } from '../../src/providers/sartiq/client.ts';
+import { defaultSartiqStatuses, defaultSartiqUploadFields } from '../../src/providers/sartiq/config.ts';
 import { generateRecipe } from '../../src/providers/sartiq/recipes.ts';
 import { SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
 import { SartiqSimulator } from '../../src/simulators/index.ts';
@@ -16,7 +17,12 @@ async function sartiqHarness(): Promise<ProviderHarness> {
   const prefix = testPrefix('sartiq-contract');
   const redis = new Redis(redisUrl);
   const logger = pino({ level: 'silent' });
-  const config = { baseUrl: sim.baseUrl, requestTimeoutMs: 10_000 };
+  const config = {
+    baseUrl: sim.baseUrl,
+    requestTimeoutMs: 10_000,
+    uploadFields: defaultSartiqUploadFields,
+    statuses: defaultSartiqStatuses,
+  };
   const tokens = new SartiqTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const readGeneration = { method: 'GET', pathIncludes: '/api/v1/generations/' };
   return {

@@ -53,7 +53,7 @@ export interface GenerationRecord {
 export interface UploadRecord {
   /** The file name the presigned URL was asked for (sanitized as in the stored key). */
   fileName: string;
-  /** The PUT's Content-Type, else the one declared when asking for the URL, else `application/octet-stream`. */
+  /** The `content_type` declared when asking for the URL, which the PUT sent. */
   contentType: string;
   bytes: number;
 }
