@@ -559,6 +559,7 @@ describe('Sartiq generation status', () => {
         resultImageUrl: 'https://cdn.sartiq.com/media/r1/file.png',
         resultVideoUrl: null,
         refinedImageUrl: null,
+        refines: [],
         errorMessage: null,
         errorCategory: null,
         shotType: 'front_full_body',
@@ -571,6 +572,7 @@ describe('Sartiq generation status', () => {
         resultImageUrl: 'https://cdn.sartiq.com/media/r2/direct.jpg',
         resultVideoUrl: 'https://cdn.sartiq.com/media/v2/file.mp4',
         refinedImageUrl: null,
+        refines: [],
         errorMessage: null,
         errorCategory: null,
         shotType: null,
@@ -583,6 +585,7 @@ describe('Sartiq generation status', () => {
         resultImageUrl: null,
         resultVideoUrl: null,
         refinedImageUrl: null,
+        refines: [],
         errorMessage: 'NSFW content detected',
         errorCategory: 'CONTENT_POLICY',
         shotType: null,
@@ -605,14 +608,14 @@ describe('Sartiq generation status', () => {
   });
 });
 
-describe('Sartiq status words', () => {
+describe('Sartiq status words and refines', () => {
   it('reads statuses with the configured words; with the defaults the same words are not finished', async () => {
     const body = generation({
       status: 'RUNNING',
       predictions: [
         prediction({ status: 'Done', result_image_url: 'https://cdn/a.png' }),
         prediction({ status: 'broken' }),
-        prediction({ status: 'completed' }),
+        prediction({ status: 'completed', refines: [{ id: 'r-1', status: 'finished' }] }),
       ],
     });
     server.on(generationPath, () => ({ json: body }));
@@ -628,10 +631,12 @@ describe('Sartiq status words', () => {
       ['broken', true, true],
       ['completed', true, false],
     ]);
+    expect(configured.predictions[2]?.refines).toEqual([expect.objectContaining({ id: 'r-1', terminal: true, failed: false })]);
     expect(configured).toMatchObject({ terminal: true, failed: false });
 
     const defaults = await client().getGeneration(generationId);
     expect(defaults.predictions.map((p) => p.terminal)).toEqual([false, false, true]);
+    expect(defaults.predictions[2]?.refines[0]).toMatchObject({ terminal: false });
     expect(defaults.terminal).toBe(false);
 
     server.on(generationPath, () => ({ json: generation({ status: 'gave_up', predictions: [prediction()] }) }));
@@ -639,6 +644,55 @@ describe('Sartiq status words', () => {
       terminal: true,
       failed: true,
     });
+  });
+
+  it("reads a prediction's refines and refined_image_url", async () => {
+    server.on(generationPath, () => ({
+      json: generation({
+        predictions: [
+          prediction({
+            status: 'completed',
+            result_image_url: 'https://cdn/raw.jpg',
+            refined_image_url: 'https://cdn/refined.jpg',
+            refines: [
+              {
+                id: 'r-2',
+                prediction_id: 'p-1',
+                status: 'error',
+                result_image_url: null,
+                error_message: 'upscaler crashed',
+                error_category: 'x',
+              },
+              { id: 'r-3', prediction_id: 'p-1', status: 'completed', result_image_media: { url: 'https://cdn/refined.jpg' } },
+            ],
+          }),
+        ],
+      }),
+    }));
+    const [p] = (await client().getGeneration(generationId)).predictions;
+    expect(p?.refinedImageUrl).toBe('https://cdn/refined.jpg');
+    expect(p?.refines).toEqual([
+      {
+        id: 'r-2',
+        predictionId: 'p-1',
+        status: 'error',
+        terminal: true,
+        failed: true,
+        resultImageUrl: null,
+        errorMessage: 'upscaler crashed',
+        errorCategory: 'x',
+      },
+      {
+        id: 'r-3',
+        predictionId: 'p-1',
+        status: 'completed',
+        terminal: true,
+        failed: false,
+        resultImageUrl: 'https://cdn/refined.jpg',
+        errorMessage: null,
+        errorCategory: null,
+      },
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SartiqSimulator, sampleImage } from '../../src/simulators/index.ts';
+import { SartiqSimulator, sampleImage, type TaskScenario } from '../../src/simulators/index.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
 async function sartiqStack(name: string, recipe: string, options: Record<string, unknown>, predictionDurationMs = 300) {
@@ -15,6 +15,24 @@ async function sartiqStack(name: string, recipe: string, options: Record<string,
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+/** The EXIF of an image as text: the Sartiq simulator writes each image's label into it. */
+async function exifText(body: Buffer | undefined): Promise<string> {
+  return (await sharp(body).metadata()).exif?.toString('latin1') ?? '';
+}
+
+/** Starts the service, sends the webhook of a new task and waits for its submission. */
+async function submitTask(stack: Stack, scenario: TaskScenario) {
+  const { sim } = stack;
+  const { port } = await stack.startService('start');
+  const task = sim.addTask(scenario);
+  await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+  await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+  const submission = sim.submissions(task.taskProcessId)[0]?.body;
+  /** The bytes of the submitted assets, in order. */
+  const bodies = (submission?.submitAssets ?? []).flatMap((s) => s.assets).map((a) => sim.uploadedObject(a.assetId));
+  return { submission, bodies };
 }
 
 const input = async (positionName: string) => ({
@@ -118,6 +136,31 @@ describe('Sartiq, end to end against both simulators', () => {
     const assets = sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets ?? [];
     expect(assets.filter((a) => a.assetAttributeId === 0)).toHaveLength(3);
     expect(assets.filter((a) => a.assetAttributeId === 4)).toHaveLength(0);
+  });
+
+  it('submits the refined image when refine is on, refining through the refines endpoint', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-refine', 'sartiq-generate', {
+      shotType: 'front_full_body',
+      refine: true,
+      scaleFactor: 2,
+      pollIntervalMs: 100,
+    }));
+    const { bodies } = await submitTask(stack, {
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+    });
+    expect(bodies).toHaveLength(1);
+    // The simulator's refine is the prediction upscaled (768×1024 × 2), labelled "refine".
+    const exif = await exifText(bodies[0]?.body);
+    expect(exif).not.toContain('front_full_body #1');
+    expect(exif).toContain('refine');
+    const metadata = await sharp(bodies[0]?.body).metadata();
+    expect([metadata.width, metadata.height]).toEqual([1536, 2048]);
+    const [generation] = sartiq.generations();
+    expect(sartiq.generationCount()).toBe(1);
+    expect(generation?.body).not.toHaveProperty('refine');
+    expect(generation?.body).not.toHaveProperty('scale_factor');
+    expect(sartiq.refines()).toHaveLength(1);
   });
 
   it('counts one generation when the worker is killed mid-poll and restarted', async () => {

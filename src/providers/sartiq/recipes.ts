@@ -1,5 +1,5 @@
 /**
- * The Sartiq recipes: on-model generation (`sartiq-generate`, optionally agentic), edits
+ * The Sartiq recipes: on-model generation (`sartiq-generate`, optionally agentic or refined), edits
  * (`sartiq-edit`), background fix, image adjusting (resize to a spec), face fix, upscaling
  * (refines), and image-to-video (`sartiq-video`, the only recipe that fills video slots). Each maps
  * its options to the documented request fields of one endpoint and runs the shared generation flow.
@@ -14,7 +14,7 @@ import { slotCapacity } from '../provider-work.ts';
 import type { ContextNeeds, ProducedFile, ProviderRecipe, SlotRequest } from '../recipe.ts';
 import type { SartiqClient, SartiqGeneration } from './client.ts';
 import { sartiqProvider } from './errors.ts';
-import { generateForSlot, type SartiqRun, uploadedUrl } from './generation-run.ts';
+import { generateForSlot, type SartiqResults, type SartiqRun, type SartiqSlotWork, uploadedUrl } from './generation-run.ts';
 
 /** Sartiq's largest batch in practice; `batch_size` defaults to 4 for generations. */
 const maxBatch = 8;
@@ -45,14 +45,22 @@ const photoOnly = (name: string) => (slot: ExpectedOutput) =>
 
 async function eachSlot(
   run: SartiqRun<PollingOptions>,
-  name: string,
-  create: (request: SlotRequest, inputUrl: string) => Promise<SartiqGeneration>,
+  work: (request: SlotRequest) => SartiqSlotWork,
 ): Promise<Map<string, ProducedFile[]>> {
   const result = new Map<string, ProducedFile[]>();
   for (const [index, request] of run.requests.entries()) {
-    result.set(request.slot.mappingKeyId, await generateForSlot(run, request, index, name, (url) => create(request, url)));
+    result.set(request.slot.mappingKeyId, await generateForSlot(run, request, index, work(request)));
   }
   return result;
+}
+
+/** The slots of a recipe that makes one generation per slot from its input's URL. */
+function eachSlotFrom(
+  run: SartiqRun<PollingOptions>,
+  name: string,
+  create: (request: SlotRequest, inputUrl: string) => Promise<SartiqGeneration>,
+): Promise<Map<string, ProducedFile[]>> {
+  return eachSlot(run, (request) => ({ name, create: (source) => create(request, source.inputUrl) }));
 }
 
 // ---- sartiq-generate ------------------------------------------------------------------------
@@ -76,7 +84,9 @@ export const generateOptionsSchema = z.strictObject({
   agentic: z.boolean().default(false),
   maxAttempts: z.number().int().min(1).max(20).default(3),
   minConfidenceScore: z.number().min(0).max(1).default(0.7),
+  /** Refine each image (POST /generations/refines) and submit the refined one. */
   refine: z.boolean().default(false),
+  /** Upscale each image by this factor (a refine with `scale_factor`) and submit the upscaled one. */
   scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).optional(),
   ...polling,
 });
@@ -89,38 +99,48 @@ export function shotTypeFor(slot: ExpectedOutput, options: GenerateOptions): str
   return entry?.[1] ?? options.shotType;
 }
 
+/** Which files a generation of these options yields: refined images, or the predictions. */
+function generateResults(o: GenerateOptions): SartiqResults {
+  if (o.scaleFactor !== undefined) return { from: 'refines', size: { scaleFactor: o.scaleFactor } };
+  return o.refine ? { from: 'refines', size: 'generation-size' } : { from: 'predictions' };
+}
+
 export const generateRecipe: SartiqRecipe<GenerateOptions> = {
   name: 'sartiq-generate',
   provider: sartiqProvider,
   optionsSchema: generateOptionsSchema,
   needs: (o) => promptNeeds(o.extraPrompt),
   cannotFill: photoOnly('sartiq-generate'),
-  run: (run) =>
-    eachSlot(run, 'sartiq-generate', (request, productImage) => {
-      const o = run.options;
-      return run.client.createGeneration(
-        o.agentic ? 'agentic' : 'generate',
-        defined({
-          product_image: productImage,
-          batch_size: slotCapacity(request, maxBatch),
-          subject_id: o.subjectId,
-          subject_slug: o.subjectSlug,
-          style_id: o.styleId,
-          style_slug: o.styleSlug,
-          shot_type: shotTypeFor(request.slot, o),
-          pose: o.pose,
-          framing: o.framing,
-          background: o.background,
-          lighting: o.lighting,
-          extra_prompt: prompt(run, o.extraPrompt),
-          negative_prompt: o.negativePrompt,
-          refine: o.refine,
-          scale_factor: o.scaleFactor,
-          ...(o.agentic ? { max_attempts: o.maxAttempts, min_confidence_score: o.minConfidenceScore } : {}),
-        }),
-        run.signal,
-      );
-    }),
+  run: (run) => {
+    const o = run.options;
+    return eachSlot(run, (request) => ({
+      name: 'sartiq-generate',
+      results: generateResults(o),
+      // `refine` and `scale_factor` are not sent: what they do on a generation is undocumented, and
+      // the refine is asked for through the documented refines endpoint once the images exist.
+      create: ({ inputUrl }) =>
+        run.client.createGeneration(
+          o.agentic ? 'agentic' : 'generate',
+          defined({
+            product_image: inputUrl,
+            batch_size: slotCapacity(request, maxBatch),
+            subject_id: o.subjectId,
+            subject_slug: o.subjectSlug,
+            style_id: o.styleId,
+            style_slug: o.styleSlug,
+            shot_type: shotTypeFor(request.slot, o),
+            pose: o.pose,
+            framing: o.framing,
+            background: o.background,
+            lighting: o.lighting,
+            extra_prompt: prompt(run, o.extraPrompt),
+            negative_prompt: o.negativePrompt,
+            ...(o.agentic ? { max_attempts: o.maxAttempts, min_confidence_score: o.minConfidenceScore } : {}),
+          }),
+          run.signal,
+        ),
+    }));
+  },
 };
 
 // ---- single-image tools ---------------------------------------------------------------------
@@ -149,7 +169,7 @@ export const editRecipe: SartiqRecipe<z.output<typeof editOptionsSchema>> = {
   needs: (o) => ({ ...promptNeeds(o.prompt), colorReferences: o.colorReferencesAsReferences }),
   cannotFill: photoOnly('sartiq-edit'),
   run: (run) =>
-    eachSlot(run, 'sartiq-edit', async (request, base) =>
+    eachSlotFrom(run, 'sartiq-edit', async (request, base) =>
       run.client.createGeneration(
         'edit',
         defined({
@@ -180,7 +200,7 @@ export const backgroundFixRecipe: SartiqRecipe<z.output<typeof backgroundFixOpti
   needs: (o) => ({ colorReferences: o.paletteFromColorReference }),
   cannotFill: photoOnly('sartiq-background-fix'),
   run: (run) =>
-    eachSlot(run, 'sartiq-background-fix', async (request, base) =>
+    eachSlotFrom(run, 'sartiq-background-fix', async (request, base) =>
       run.client.createGeneration(
         'background-fix',
         defined({
@@ -215,7 +235,7 @@ export const imageAdjustRecipe: SartiqRecipe<z.output<typeof imageAdjustOptionsS
   needs: () => ({}),
   cannotFill: photoOnly('sartiq-image-adjust'),
   run: (run) =>
-    eachSlot(run, 'sartiq-image-adjust', (request, base) =>
+    eachSlotFrom(run, 'sartiq-image-adjust', (request, base) =>
       run.client.createGeneration(
         'image-adjust',
         defined({
@@ -240,7 +260,7 @@ export const faceFixRecipe: SartiqRecipe<z.output<typeof faceFixOptionsSchema>> 
   needs: () => ({}),
   cannotFill: photoOnly('sartiq-face-fix'),
   run: (run) =>
-    eachSlot(run, 'sartiq-face-fix', (_request, base) =>
+    eachSlotFrom(run, 'sartiq-face-fix', (_request, base) =>
       run.client.createGeneration('face-fix', defined({ base_img_path: base, subject_id: run.options.subjectId }), run.signal),
     ),
 };
@@ -257,7 +277,7 @@ export const upscaleRecipe: SartiqRecipe<z.output<typeof upscaleOptionsSchema>> 
   needs: (o) => promptNeeds(o.prompt),
   cannotFill: photoOnly('sartiq-upscale'),
   run: (run) =>
-    eachSlot(run, 'sartiq-upscale', async (_request, base) => {
+    eachSlotFrom(run, 'sartiq-upscale', async (_request, base) => {
       const refined = await run.client.createRefines(
         defined({ base_image_urls: [base], scale_factor: run.options.scaleFactor, prompt: prompt(run, run.options.prompt) }),
         run.signal,
@@ -294,7 +314,7 @@ export const videoRecipe: SartiqRecipe<z.output<typeof videoOptionsSchema>> = {
       ? `slot ${slot.mappingKeyId} expects a photo; sartiq-video produces video`
       : null,
   run: (run) =>
-    eachSlot(run, 'sartiq-video', (request, base) =>
+    eachSlotFrom(run, 'sartiq-video', (request, base) =>
       run.client.createGeneration(
         'video',
         defined({

@@ -80,8 +80,10 @@ export interface SartiqPrediction {
   resultImageUrl: string | null;
   /** `result_video_url`, else `result_video_media.url`. */
   resultVideoUrl: string | null;
-  /** The most recent successful refine's result (read-only field of Sartiq). */
+  /** "the most recent successful refine's result_image_url" (a read-only field of Sartiq). */
   refinedImageUrl: string | null;
+  /** The refines of this prediction (`refines[]`). */
+  refines: SartiqRefine[];
   errorMessage: string | null;
   errorCategory: string | null;
   shotType: string | null;
@@ -107,6 +109,9 @@ export interface SartiqGeneration {
   tool: string | null;
   organizationId: string | null;
   batchSize: number | null;
+  /** The size of the generation's images (required fields of GenerationPublic). */
+  width: number | null;
+  height: number | null;
   /** Agentic only: the orchestration shot (its own status endpoint is documented as temporary). */
   orchestrationShotId: string | null;
   /** Agentic only: Sartiq's estimate of the time to completion, in seconds (a polling hint). */
@@ -172,6 +177,7 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
       result_image_media: mediaSchema,
       result_video_media: mediaSchema,
       refined_image_url: optionalText,
+      refines: listOf(refine),
       error_message: optionalText,
       error_category: optionalText,
       shot_type: optionalText,
@@ -183,6 +189,7 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
         resultImageUrl: body.result_image_url ?? body.result_image_media,
         resultVideoUrl: body.result_video_url ?? body.result_video_media,
         refinedImageUrl: body.refined_image_url,
+        refines: body.refines,
         errorMessage: body.error_message,
         errorCategory: body.error_category,
         shotType: body.shot_type,
@@ -195,6 +202,8 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
       status: optionalText,
       predictions: listOf(prediction),
       batch_size: numberLike.nullish(),
+      width: numberLike.nullish(),
+      height: numberLike.nullish(),
       generation_type: optionalText,
       generation_strategy: optionalText,
       tool: optionalText,
@@ -217,6 +226,8 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
         tool: body.tool,
         organizationId: body.organization_id,
         batchSize: body.batch_size ?? null,
+        width: body.width ?? null,
+        height: body.height ?? null,
         orchestrationShotId: body.orchestration_shot_id ?? null,
         estimatedCompletionTimeS: body.estimated_completion_time ?? null,
       };

@@ -24,6 +24,7 @@ import type {
   FaultMatch,
   FaultResponse,
   GenerationRecord,
+  RefineRecord,
   SartiqAccount,
   SartiqSimulatorOptions,
   UploadRecord,
@@ -99,6 +100,11 @@ export class SartiqSimulator {
   /** How many paid generations were created. Prediction refines create no generation and are not counted. */
   generationCount(): number {
     return this.#state.records.length;
+  }
+
+  /** Refines of predictions created (`POST /generations/refines` with `prediction_ids`), in order. */
+  refines(): RefineRecord[] {
+    return structuredClone(this.#state.refineRecords);
   }
 
   /** Files PUT to presigned upload URLs, in order. */

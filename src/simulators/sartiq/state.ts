@@ -5,7 +5,7 @@
 import type { Account } from './auth.ts';
 import { FileStore } from './files.ts';
 import { Generation, type GenerationInit, Prediction, Refine, type RefineInit, WorkTimeline } from './generation.ts';
-import type { GenerationRecord } from './types.ts';
+import type { GenerationRecord, RefineRecord } from './types.ts';
 import { renderVideo, videoContentType } from './video.ts';
 
 /** What creating a generation needs besides its {@link GenerationInit}. */
@@ -40,6 +40,8 @@ export class SimState {
   readonly refines = new Map<string, Refine>();
   /** Paid generations created, in order. */
   readonly records: GenerationRecord[] = [];
+  /** Prediction refines created, in order. */
+  readonly refineRecords: RefineRecord[] = [];
   /** How many predictions of the next generation end in `error`. */
   pendingPredictionErrors = 0;
   #durationMs: number;
@@ -100,6 +102,7 @@ export class SimState {
     const refine = new Refine({ ...fields, predictionId: prediction.id, timeline, resultUrl });
     prediction.refines.push(refine);
     this.refines.set(refine.id, refine);
+    this.refineRecords.push({ id: refine.id, predictionId: prediction.id, at: now });
     return refine;
   }
 

@@ -49,6 +49,15 @@ export interface GenerationRecord {
   at: number;
 }
 
+/** A refine of a prediction the simulator created (a paid call that creates no generation). */
+export interface RefineRecord {
+  /** The refine id answered. */
+  id: string;
+  predictionId: string;
+  /** Creation time, epoch milliseconds. */
+  at: number;
+}
+
 /** A file a client PUT to a presigned upload URL. */
 export interface UploadRecord {
   /** The file name the presigned URL was asked for (sanitized as in the stored key). */
