@@ -608,7 +608,7 @@ describe('Sartiq generation status', () => {
   });
 });
 
-describe('Sartiq status words and refines', () => {
+describe('Sartiq status words, refines and agentic runs', () => {
   it('reads statuses with the configured words; with the defaults the same words are not finished', async () => {
     const body = generation({
       status: 'RUNNING',
@@ -693,6 +693,74 @@ describe('Sartiq status words and refines', () => {
         errorCategory: null,
       },
     ]);
+  });
+
+  it('getAgenticStatus reads the orchestration of a shot, without organization_id', async () => {
+    const shotPath = '/generations/agentic/shot%2F7/status';
+    const answer = {
+      shot_id: 'shot/7',
+      status: 'COMPLETED',
+      total_attempts: 2,
+      max_attempts: 3,
+      current_attempt: 2,
+      final_image_url: 'https://cdn/final.jpg',
+      best_confidence: 0.84,
+      error_message: null,
+      started_at: null,
+      completed_at: null,
+      duration_seconds: 12.5,
+      attempts: [
+        { attempt_number: 1, image_url: 'https://cdn/one.jpg', evaluation_status: 'failed', confidence_score: 0.4 },
+        { attempt_number: 2, image_url: 'https://cdn/final.jpg', evaluation_status: 'passed', confidence_score: 0.84 },
+      ],
+      orchestration_metadata: {},
+    };
+    server.on(shotPath, () => ({ json: answer }));
+    const status = await client().getAgenticStatus('shot/7');
+    expect(status).toEqual({
+      shotId: 'shot/7',
+      status: 'COMPLETED',
+      terminal: true,
+      failed: false,
+      finalImageUrl: 'https://cdn/final.jpg',
+      bestConfidence: 0.84,
+      totalAttempts: 2,
+      maxAttempts: 3,
+      errorMessage: null,
+      attempts: [
+        {
+          attemptNumber: 1,
+          imageUrl: 'https://cdn/one.jpg',
+          evaluationStatus: 'failed',
+          confidenceScore: 0.4,
+          errorMessage: null,
+        },
+        {
+          attemptNumber: 2,
+          imageUrl: 'https://cdn/final.jpg',
+          evaluationStatus: 'passed',
+          confidenceScore: 0.84,
+          errorMessage: null,
+        },
+      ],
+    });
+    const [call] = server.calls();
+    expect(call?.method).toBe('GET');
+    expect(call?.query.has('organization_id')).toBe(false);
+    expect(call?.headers.authorization).toBe('Bearer tok-1');
+
+    server.on(shotPath, () => ({ json: { ...answer, status: 'processing', final_image_url: null } }));
+    expect(await client().getAgenticStatus('shot/7')).toMatchObject({ terminal: false, failed: false });
+    server.on(shotPath, () => ({ json: { ...answer, status: 'Failed', error_message: 'evaluator down' } }));
+    expect(await client().getAgenticStatus('shot/7')).toMatchObject({
+      terminal: true,
+      failed: true,
+      errorMessage: 'evaluator down',
+    });
+    server.on(shotPath, () => ({ json: { shot_id: 'shot/7' } }));
+    const malformed = await failure(client().getAgenticStatus('shot/7'));
+    expect(malformed.code).toBe('PROVIDER_BAD_RESPONSE');
+    expect(malformed.message).toContain('status');
   });
 });
 

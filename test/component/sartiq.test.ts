@@ -163,6 +163,51 @@ describe('Sartiq, end to end against both simulators', () => {
     expect(sartiq.refines()).toHaveLength(1);
   });
 
+  it('submits only the final image of an agentic run, after the attempts its evaluator refused', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-agentic', 'sartiq-generate', { agentic: true, pollIntervalMs: 100 }));
+    sartiq.scoreAgenticAttempts([0.3, 0.5, 0.9]);
+    const { bodies } = await submitTask(stack, {
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front', isAlternativeAllowed: true, maxAlternative: 3 }],
+    });
+    expect(bodies).toHaveLength(1);
+    expect(await exifText(bodies[0]?.body)).toContain('attempt #3');
+    expect(sartiq.generations().map((g) => g.endpoint)).toEqual(['agentic']);
+    // No shot type configured: the agentic endpoint's default.
+    expect(sartiq.generations()[0]?.body.shot_type).toBe('front_upper_body');
+  });
+
+  it('refuses a slot that needs two files for an agentic run (one final image) before any paid call', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-agentic-two', 'sartiq-generate', { agentic: true, pollIntervalMs: 100 }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front', minQuantity: 2, maxQuantity: 2 }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the status update', () => sim.statusUpdates(task.taskProcessId).length > 0, 30_000);
+    expect(sim.statusUpdates(task.taskProcessId)[0]?.message).toMatch(/slot A needs at least 2 files; an agentic run yields one/);
+    expect(sartiq.generationCount()).toBe(0);
+  });
+
+  it('sends the configured evaluator and shot type of an agentic run', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-agentic-evaluator', 'sartiq-generate', {
+      agentic: true,
+      evaluationProvider: 'gemini',
+      shotType: 'side_upper_body',
+      minConfidenceScore: 0.8,
+      pollIntervalMs: 100,
+    }));
+    await submitTask(stack, { inputs: [await input('Front')], slots: [{ mappingKeyId: 'A', positionName: 'Front' }] });
+    expect(sartiq.generations()[0]?.body).toMatchObject({
+      evaluation_provider: 'gemini',
+      shot_type: 'side_upper_body',
+      min_confidence_score: 0.8,
+      max_attempts: 3,
+    });
+  });
+
   it('counts one generation when the worker is killed mid-poll and restarted', async () => {
     ({ sartiq, stack } = await sartiqStack('sartiq-crash', 'sartiq-generate', { pollIntervalMs: 100 }, 4000));
     const { sim } = stack;

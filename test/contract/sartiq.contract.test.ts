@@ -38,6 +38,11 @@ const variants = {
     },
     poll: { method: 'GET', pathIncludes: '/api/v1/generations/' },
   },
+  agentic: {
+    paidCalls: (sim) => sim.generationCount(),
+    progressPolls: (sim) => polls(sim, /\/generations\/agentic\/[^/]+\/status$/),
+    poll: { method: 'GET', pathIncludes: '/status' },
+  },
 } satisfies Record<string, Variant>;
 
 /** Sartiq's simulator with a real client over real Redis. */
@@ -92,4 +97,12 @@ providerContract({
   options: { shotType: 'front_full_body', refine: true },
   permanentCode: 'PROVIDER_REJECTED',
   start: () => sartiqHarness(variants.refine),
+});
+
+providerContract({
+  name: 'sartiq-generate agentic',
+  recipe: generateRecipe,
+  options: { agentic: true },
+  permanentCode: 'PROVIDER_REJECTED',
+  start: () => sartiqHarness(variants.agentic),
 });

@@ -90,6 +90,7 @@ describe('environment configuration', () => {
         generation: { completed: ['COMPLETED'], failed: ['FAILED'] },
         prediction: { completed: ['completed'], failed: ['error', 'failed'] },
         refine: { completed: ['completed'], failed: ['error', 'failed'] },
+        agentic: { completed: ['completed'], failed: ['failed'] },
       },
     });
     expect(defaults.firefly).toMatchObject({ baseUrl: 'https://run-workflow.adobe.io', requestTimeoutMs: 120_000 });
@@ -109,9 +110,11 @@ describe('environment configuration', () => {
       SARTIQ_UPLOAD_FILENAME_FIELD: 'name',
       SARTIQ_UPLOAD_CONTENT_TYPE_FIELD: 'mime_type',
       SARTIQ_PREDICTION_COMPLETED_STATUSES: ' done, finished ,',
+      SARTIQ_AGENTIC_FAILED_STATUSES: 'failed,aborted',
     }).providers;
     expect(sartiq.uploadFields).toEqual({ fileName: 'name', contentType: 'mime_type' });
     expect(sartiq.statuses.prediction).toEqual({ completed: ['done', 'finished'], failed: ['error', 'failed'] });
+    expect(sartiq.statuses.agentic).toEqual({ completed: ['completed'], failed: ['failed', 'aborted'] });
     expect(() => loadEnvConfig({ SARTIQ_REFINE_FAILED_STATUSES: 'Completed' })).toThrow(
       /SARTIQ_REFINE_COMPLETED_STATUSES and SARTIQ_REFINE_FAILED_STATUSES both list completed/,
     );

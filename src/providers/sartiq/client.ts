@@ -1,6 +1,6 @@
 /**
  * The Sartiq Backend API client of one connection (docs/providers/sartiq.md): presigned uploads, the
- * generation endpoints, polling a generation, and downloading results.
+ * generation endpoints, polling a generation or an agentic run, and downloading results.
  *
  * Every API call sends `Authorization: Bearer <token>` and `Accept: application/json`, runs under a
  * whole-request deadline (config `requestTimeoutMs`, body included, combined with the caller's
@@ -21,7 +21,7 @@ import type { z } from 'zod';
 import { attemptSignals, authorizedCall, type DownloadedResult, downloadResult, readText } from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
 import { readS3Error, urlForMessages } from '../../media/download.ts';
-import { type SartiqConfig, sartiqGenerationPath, sartiqPaths } from './config.ts';
+import { type SartiqConfig, sartiqAgenticStatusPath, sartiqGenerationPath, sartiqPaths } from './config.ts';
 import {
   parseShape,
   readJson,
@@ -32,10 +32,17 @@ import {
   storageError,
   transportError,
 } from './errors.ts';
-import { presignedUploadSchema, type SartiqGeneration, type SartiqRefine, type SartiqSchemas, sartiqSchemas } from './schemas.ts';
+import {
+  presignedUploadSchema,
+  type SartiqAgenticStatus,
+  type SartiqGeneration,
+  type SartiqRefine,
+  type SartiqSchemas,
+  sartiqSchemas,
+} from './schemas.ts';
 import type { SartiqCredentials, SartiqTokenConnection, SartiqTokenProvider } from './token-store.ts';
 
-export type { SartiqGeneration, SartiqPrediction, SartiqRefine } from './schemas.ts';
+export type { SartiqAgenticStatus, SartiqGeneration, SartiqPrediction, SartiqRefine } from './schemas.ts';
 
 /** Dependencies of a SartiqClient. */
 export interface SartiqClientOptions {
@@ -192,6 +199,19 @@ export class SartiqClient {
   /** The generation as it stands (poll until `terminal`). */
   getGeneration(id: string, signal?: AbortSignal): Promise<SartiqGeneration> {
     return this.#json(this.#schemas.generation, { method: 'GET', path: sartiqGenerationPath(id), organization: true }, signal);
+  }
+
+  /**
+   * Where an agentic run stands (poll until `terminal`): its final image, best confidence and
+   * attempts. The endpoint lists neither `organization_id` nor authentication; the Bearer token is
+   * sent anyway, as on every call.
+   */
+  getAgenticStatus(shotId: string, signal?: AbortSignal): Promise<SartiqAgenticStatus> {
+    return this.#json(
+      this.#schemas.agenticStatus,
+      { method: 'GET', path: sartiqAgenticStatusPath(shotId), organization: false },
+      signal,
+    );
   }
 
   /**

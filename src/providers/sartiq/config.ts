@@ -30,11 +30,18 @@ export const sartiqPaths = {
   videos: '/generations/videos',
   /** One generation; `{id}` is replaced by the URI-encoded id (see sartiqGenerationPath). */
   generation: '/generations/{id}',
+  /** The orchestration of an agentic generation (AgenticShotStatus); documented as temporary. */
+  agenticStatus: '/generations/agentic/{shot_id}/status',
 } as const;
 
 /** The path of one generation. */
 export function sartiqGenerationPath(id: string): string {
   return sartiqPaths.generation.replace('{id}', encodeURIComponent(id));
+}
+
+/** The status path of an agentic generation's orchestration shot (`orchestration_shot_id`). */
+export function sartiqAgenticStatusPath(shotId: string): string {
+  return sartiqPaths.agenticStatus.replace('{shot_id}', encodeURIComponent(shotId));
 }
 
 /**
@@ -58,21 +65,25 @@ export interface SartiqStatusWords {
 
 /**
  * The status values of each kind of Sartiq work, compared case-insensitively. The API reference
- * types GenerationStatus, PredictionStatus and RefineStatus as strings without listing values; the
- * defaults are the domain-concepts page's states (generation Completed / Failed, prediction
- * Completed / Error).
+ * types GenerationStatus, PredictionStatus and RefineStatus as strings without listing values, and
+ * the agentic status endpoint's `status` as "Current orchestration status"; the defaults are the
+ * domain-concepts page's states (generation Completed / Failed, prediction Completed / Error) and
+ * the `orchestration_status` values of the agentic answer ("processing, completed, failed").
  */
 export interface SartiqStatuses {
   generation: SartiqStatusWords;
   prediction: SartiqStatusWords;
   /** RefineStatus: undocumented; read like PredictionStatus by default. */
   refine: SartiqStatusWords;
+  /** The `status` of `GET /generations/agentic/{shot_id}/status`. */
+  agentic: SartiqStatusWords;
 }
 
 export const defaultSartiqStatuses: SartiqStatuses = {
   generation: { completed: ['COMPLETED'], failed: ['FAILED'] },
   prediction: { completed: ['completed'], failed: ['error', 'failed'] },
   refine: { completed: ['completed'], failed: ['error', 'failed'] },
+  agentic: { completed: ['completed'], failed: ['failed'] },
 };
 
 /** Configuration of the Sartiq client and token store (service-wide, not per connection). */

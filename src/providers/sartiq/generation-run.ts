@@ -11,9 +11,12 @@
  *   with `prediction_ids`, a second paid call), and each prediction's `refined_image_url` once its
  *   refine completed. The studio asked for the refined image: a prediction whose refine failed is
  *   dropped, never submitted unrefined.
+ * - `agentic`: the run's orchestration (`GET /generations/agentic/{shot_id}/status`) until it
+ *   completed, then only the image it reports as final (`final_image_url`); the attempts the
+ *   evaluator refused are never downloaded.
  *
- * Every paid call's id is saved in the job before its work is polled (generation, refines), so a
- * retry resumes the same work instead of paying again. One deadline
+ * Every paid call's id is saved in the job before its work is polled (generation, orchestration
+ * shot, refines), so a retry resumes the same work instead of paying again. One deadline
  * (`deadlineMs`) bounds all the waiting of one attempt.
  */
 import { mkdir } from 'node:fs/promises';
@@ -33,7 +36,7 @@ export type SartiqRun<Options> = RecipeRun<Options, SartiqClient>;
 export type SartiqRefineSize = { scaleFactor: 2 | 4 | 8 } | 'generation-size';
 
 /** Which files a slot's generation yields (see the file comment). */
-export type SartiqResults = { from: 'predictions' } | { from: 'refines'; size: SartiqRefineSize };
+export type SartiqResults = { from: 'predictions' } | { from: 'refines'; size: SartiqRefineSize } | { from: 'agentic' };
 
 /** Where a generation starts from: the slot's first input, uploaded. */
 export interface SartiqSource {
@@ -74,16 +77,20 @@ export async function uploadedUrl(run: SartiqRun<unknown>, input: LocalFile, id:
   return fileUrl;
 }
 
-/** A generation the job saved. */
+/** A generation the job saved: its id and, for an agentic run, its orchestration shot. */
 interface SavedGeneration {
   generationId: string;
+  shotId?: string;
 }
 
-/** A saved generation: its id. */
-const savedGenerationSchema = z
-  .string()
-  .min(1)
-  .transform((generationId): SavedGeneration => ({ generationId }));
+/** A saved generation: a bare id (every kind but agentic, as always), or an agentic run's id and shot. */
+const savedGenerationSchema = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((generationId): SavedGeneration => ({ generationId })),
+  z.object({ generationId: z.string().min(1), shotId: z.string().min(1) }),
+]);
 
 /** Refines the job saved: prediction id → refine id. */
 const savedRefinesSchema = z.record(z.string(), z.string());
@@ -121,9 +128,13 @@ export async function generateForSlot(
   };
   const saved = await rememberedGeneration(slot, slot.key, async () => work.create(await sourceOf(slot)));
   const results = work.results ?? { from: 'predictions' };
-  const finished = await waitForGeneration(slot, saved.generationId, settled);
-  const files =
-    results.from === 'refines' ? await refinedResults(slot, finished, results.size) : predictionResults(slot, finished);
+  let files: SartiqResult[];
+  if (results.from === 'agentic') {
+    files = await agenticResults(slot, saved);
+  } else {
+    const finished = await waitForGeneration(slot, saved.generationId, settled);
+    files = results.from === 'refines' ? await refinedResults(slot, finished, results.size) : predictionResults(slot, finished);
+  }
   return download(slot, index, files);
 }
 
@@ -154,9 +165,10 @@ async function rememberedGeneration(
     return known.data;
   }
   const created = await create();
-  await run.memory.set(key, created.id); // before polling
-  run.logger.info({ ...facts, generationId: created.id }, 'sartiq generation created');
-  return { generationId: created.id };
+  const shotId = created.orchestrationShotId ?? undefined;
+  await run.memory.set(key, shotId ? { generationId: created.id, shotId } : created.id); // before polling
+  run.logger.info({ ...facts, generationId: created.id, shotId }, 'sartiq generation created');
+  return { generationId: created.id, shotId };
 }
 
 /** Every prediction is terminal and none has a refine still running. */
@@ -278,6 +290,48 @@ function refineSizeFields(generation: SartiqGeneration, size: SartiqRefineSize):
     });
   }
   return { width, height };
+}
+
+/** Follows an agentic run's orchestration until it completed and returns its final image (logging its confidence). */
+async function agenticResults(slot: SlotRun, saved: SavedGeneration): Promise<SartiqResult[]> {
+  const { run } = slot;
+  const { generationId, shotId } = saved;
+  const details = { provider: sartiqProvider, generationId, shotId };
+  if (!shotId) {
+    throw new ConnectorError(
+      'PROVIDER_BAD_RESPONSE',
+      `Sartiq agentic generation ${generationId} has no orchestration_shot_id, so its final image cannot be known`,
+      { details },
+    );
+  }
+  const status = await pollUntil(
+    async () => {
+      const answer = await run.client.getAgenticStatus(shotId, run.signal);
+      return answer.terminal ? answer : undefined;
+    },
+    polling(slot, `Sartiq agentic shot ${shotId}`),
+  );
+  const facts = {
+    ...details,
+    status: status.status,
+    bestConfidence: status.bestConfidence,
+    totalAttempts: status.totalAttempts,
+    attempts: status.attempts.map((a) => ({
+      attempt: a.attemptNumber,
+      confidence: a.confidenceScore,
+      evaluation: a.evaluationStatus,
+      error: a.errorMessage,
+    })),
+  };
+  if (status.failed || status.finalImageUrl === null) {
+    run.logger.warn(facts, 'sartiq agentic run ended without a final image');
+    const reason = status.failed ? `failed: ${status.errorMessage ?? 'no reason given'}` : 'completed without a final image';
+    throw new ConnectorError('PROVIDER_GENERATION_FAILED', `Sartiq agentic shot ${shotId} ${reason}`, {
+      details: { ...details, bestConfidence: status.bestConfidence },
+    });
+  }
+  run.logger.info(facts, 'sartiq agentic run final');
+  return [{ url: status.finalImageUrl, kind: 'photo' }];
 }
 
 function warnDropped(slot: SlotRun, generation: SartiqGeneration, dropped: SartiqPrediction[]): void {

@@ -65,31 +65,45 @@ function eachSlotFrom(
 
 // ---- sartiq-generate ------------------------------------------------------------------------
 
-export const generateOptionsSchema = z.strictObject({
-  subjectId: z.string().optional(),
-  subjectSlug: z.string().optional(),
-  styleId: z.string().optional(),
-  styleSlug: z.string().optional(),
-  /** The shot type of every slot, unless its position has one below. */
-  shotType: z.string().optional(),
-  /** Position name (e.g. Front, Back) → shot type, so one task produces one matching shot per position. */
-  shotTypeByPosition: z.record(z.string(), z.string()).default({}),
-  pose: z.string().optional(),
-  framing: z.string().optional(),
-  background: z.string().optional(),
-  lighting: z.string().optional(),
-  extraPrompt: templateSchema.optional(),
-  negativePrompt: z.string().optional(),
-  /** Use /generations/agentic: automatic quality evaluation and retries on Sartiq's side. */
-  agentic: z.boolean().default(false),
-  maxAttempts: z.number().int().min(1).max(20).default(3),
-  minConfidenceScore: z.number().min(0).max(1).default(0.7),
-  /** Refine each image (POST /generations/refines) and submit the refined one. */
-  refine: z.boolean().default(false),
-  /** Upscale each image by this factor (a refine with `scale_factor`) and submit the upscaled one. */
-  scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).optional(),
-  ...polling,
-});
+/** The evaluators the agentic endpoint documents for `evaluation_provider`. */
+const evaluationProviders = ['anthropic', 'gemini', 'openai', 'mock'] as const;
+
+/** The agentic endpoint's default `shot_type`, sent when no shot type is configured for a slot. */
+const defaultAgenticShotType = 'front_upper_body';
+
+export const generateOptionsSchema = z
+  .strictObject({
+    subjectId: z.string().optional(),
+    subjectSlug: z.string().optional(),
+    styleId: z.string().optional(),
+    styleSlug: z.string().optional(),
+    /** The shot type of every slot, unless its position has one below. */
+    shotType: z.string().optional(),
+    /** Position name (e.g. Front, Back) → shot type, so one task produces one matching shot per position. */
+    shotTypeByPosition: z.record(z.string(), z.string()).default({}),
+    pose: z.string().optional(),
+    framing: z.string().optional(),
+    background: z.string().optional(),
+    lighting: z.string().optional(),
+    extraPrompt: templateSchema.optional(),
+    negativePrompt: z.string().optional(),
+    /** Use /generations/agentic: automatic quality evaluation and retries on Sartiq's side; its final image is the result. */
+    agentic: z.boolean().default(false),
+    maxAttempts: z.number().int().min(1).max(20).default(3),
+    minConfidenceScore: z.number().min(0).max(1).default(0.7),
+    /** The evaluator of an agentic run (`evaluation_provider`); Sartiq's default when omitted. */
+    evaluationProvider: z.enum(evaluationProviders).optional(),
+    /** Refine each image (POST /generations/refines) and submit the refined one. */
+    refine: z.boolean().default(false),
+    /** Upscale each image by this factor (a refine with `scale_factor`) and submit the upscaled one. */
+    scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).optional(),
+    ...polling,
+  })
+  .refine((o) => !(o.agentic && (o.refine || o.scaleFactor !== undefined)), {
+    message:
+      'an agentic run yields the one image its evaluator chose, which cannot be refined: drop refine and scaleFactor, or agentic',
+    path: ['agentic'],
+  });
 export type GenerateOptions = z.output<typeof generateOptionsSchema>;
 
 /** The shot type of a slot: its position's entry (case-insensitive), else the default. */
@@ -99,8 +113,9 @@ export function shotTypeFor(slot: ExpectedOutput, options: GenerateOptions): str
   return entry?.[1] ?? options.shotType;
 }
 
-/** Which files a generation of these options yields: refined images, or the predictions. */
+/** Which files a generation of these options yields: the agentic final image, refined images, or the predictions. */
 function generateResults(o: GenerateOptions): SartiqResults {
+  if (o.agentic) return { from: 'agentic' };
   if (o.scaleFactor !== undefined) return { from: 'refines', size: { scaleFactor: o.scaleFactor } };
   return o.refine ? { from: 'refines', size: 'generation-size' } : { from: 'predictions' };
 }
@@ -110,7 +125,11 @@ export const generateRecipe: SartiqRecipe<GenerateOptions> = {
   provider: sartiqProvider,
   optionsSchema: generateOptionsSchema,
   needs: (o) => promptNeeds(o.extraPrompt),
-  cannotFill: photoOnly('sartiq-generate'),
+  cannotFill: (slot, o) =>
+    photoOnly('sartiq-generate')(slot) ??
+    (o.agentic && slot.minQuantity > 1
+      ? `slot ${slot.mappingKeyId} needs at least ${slot.minQuantity} files; an agentic run yields one`
+      : null),
   run: (run) => {
     const o = run.options;
     return eachSlot(run, (request) => ({
@@ -128,14 +147,20 @@ export const generateRecipe: SartiqRecipe<GenerateOptions> = {
             subject_slug: o.subjectSlug,
             style_id: o.styleId,
             style_slug: o.styleSlug,
-            shot_type: shotTypeFor(request.slot, o),
+            shot_type: shotTypeFor(request.slot, o) ?? (o.agentic ? defaultAgenticShotType : undefined),
             pose: o.pose,
             framing: o.framing,
             background: o.background,
             lighting: o.lighting,
             extra_prompt: prompt(run, o.extraPrompt),
             negative_prompt: o.negativePrompt,
-            ...(o.agentic ? { max_attempts: o.maxAttempts, min_confidence_score: o.minConfidenceScore } : {}),
+            ...(o.agentic
+              ? {
+                  max_attempts: o.maxAttempts,
+                  min_confidence_score: o.minConfidenceScore,
+                  evaluation_provider: o.evaluationProvider,
+                }
+              : {}),
           }),
           run.signal,
         ),

@@ -38,6 +38,8 @@ export const sartiqModule = defineProviderModule({
       SARTIQ_PREDICTION_FAILED_STATUSES: wordListSetting(statuses.prediction.failed),
       SARTIQ_REFINE_COMPLETED_STATUSES: wordListSetting(statuses.refine.completed),
       SARTIQ_REFINE_FAILED_STATUSES: wordListSetting(statuses.refine.failed),
+      SARTIQ_AGENTIC_COMPLETED_STATUSES: wordListSetting(statuses.agentic.completed),
+      SARTIQ_AGENTIC_FAILED_STATUSES: wordListSetting(statuses.agentic.failed),
     },
     config: (e): SartiqConfig => {
       if (e.SARTIQ_UPLOAD_FILENAME_FIELD === e.SARTIQ_UPLOAD_CONTENT_TYPE_FIELD) {
@@ -54,6 +56,7 @@ export const sartiqModule = defineProviderModule({
           generation: statusWords('GENERATION', e.SARTIQ_GENERATION_COMPLETED_STATUSES, e.SARTIQ_GENERATION_FAILED_STATUSES),
           prediction: statusWords('PREDICTION', e.SARTIQ_PREDICTION_COMPLETED_STATUSES, e.SARTIQ_PREDICTION_FAILED_STATUSES),
           refine: statusWords('REFINE', e.SARTIQ_REFINE_COMPLETED_STATUSES, e.SARTIQ_REFINE_FAILED_STATUSES),
+          agentic: statusWords('AGENTIC', e.SARTIQ_AGENTIC_COMPLETED_STATUSES, e.SARTIQ_AGENTIC_FAILED_STATUSES),
         },
       };
     },

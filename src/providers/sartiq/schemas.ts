@@ -112,10 +112,40 @@ export interface SartiqGeneration {
   /** The size of the generation's images (required fields of GenerationPublic). */
   width: number | null;
   height: number | null;
-  /** Agentic only: the orchestration shot (its own status endpoint is documented as temporary). */
+  /** Agentic only: the orchestration shot, whose status endpoint tells the run's final image. */
   orchestrationShotId: string | null;
   /** Agentic only: Sartiq's estimate of the time to completion, in seconds (a polling hint). */
   estimatedCompletionTimeS: number | null;
+}
+
+/** One attempt of an agentic run (AgenticShotAttempt). */
+export interface SartiqAgenticAttempt {
+  /** 1-based. */
+  attemptNumber: number | null;
+  imageUrl: string | null;
+  /** Evaluation status (values undocumented). */
+  evaluationStatus: string | null;
+  confidenceScore: number | null;
+  errorMessage: string | null;
+}
+
+/** Where an agentic run stands (AgenticShotStatus of `GET /generations/agentic/{shot_id}/status`). */
+export interface SartiqAgenticStatus {
+  shotId: string;
+  /** As sent ("Current orchestration status"; `processing`, `completed`, `failed` in the creation answer). */
+  status: string;
+  /** The status is one of the agentic completed or failed words; unknown statuses are not terminal. */
+  terminal: boolean;
+  /** The status is one of the agentic failed words. */
+  failed: boolean;
+  /** "Final selected image URL": the run's one result, once completed. */
+  finalImageUrl: string | null;
+  /** "Best confidence score achieved". */
+  bestConfidence: number | null;
+  totalAttempts: number | null;
+  maxAttempts: number | null;
+  errorMessage: string | null;
+  attempts: SartiqAgenticAttempt[];
 }
 
 /** The schemas of the answers that carry statuses, reading them with `statuses`. */
@@ -129,6 +159,8 @@ export interface SartiqSchemas {
     failed_uploads: Record<string, unknown>[];
     failed_refines: Record<string, unknown>[];
   }>;
+  /** `GET /generations/agentic/{shot_id}/status`. */
+  agenticStatus: z.ZodType<SartiqAgenticStatus>;
 }
 
 /** The failure entries of a MixedRefineResponse: free-form objects (`{index, url, error}`, `{prediction_id, error}`). */
@@ -233,6 +265,48 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
       };
     });
 
+  const attempt = z
+    .object({
+      attempt_number: numberLike.nullish(),
+      image_url: optionalText,
+      evaluation_status: optionalText,
+      confidence_score: numberLike.nullish(),
+      error_message: optionalText,
+    })
+    .transform(
+      (body): SartiqAgenticAttempt => ({
+        attemptNumber: body.attempt_number ?? null,
+        imageUrl: body.image_url,
+        evaluationStatus: body.evaluation_status,
+        confidenceScore: body.confidence_score ?? null,
+        errorMessage: body.error_message,
+      }),
+    );
+
+  const agenticStatus = z
+    .object({
+      shot_id: idLike,
+      status: z.string().trim().min(1),
+      total_attempts: numberLike.nullish(),
+      max_attempts: numberLike.nullish(),
+      final_image_url: optionalText,
+      best_confidence: numberLike.nullish(),
+      error_message: optionalText,
+      attempts: listOf(attempt),
+    })
+    .transform(
+      (body): SartiqAgenticStatus => ({
+        shotId: body.shot_id,
+        ...progress(body.status, 'processing', statuses.agentic),
+        finalImageUrl: body.final_image_url,
+        bestConfidence: body.best_confidence ?? null,
+        totalAttempts: body.total_attempts ?? null,
+        maxAttempts: body.max_attempts ?? null,
+        errorMessage: body.error_message,
+        attempts: body.attempts,
+      }),
+    );
+
   const mixedRefineResponse = z.object({
     total_success: numberLike.nullish(),
     total_failed: numberLike.nullish(),
@@ -242,7 +316,7 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
     failed_refines: failureList,
   });
 
-  return { generation, mixedRefineResponse };
+  return { generation, mixedRefineResponse, agenticStatus };
 }
 
 /** One entry of a FastAPI validation error (HTTPValidationError). */

@@ -142,6 +142,18 @@ export class SartiqSimulator {
     this.#state.pendingPredictionErrors = count;
   }
 
+  /**
+   * The confidence scores the evaluator gives the attempts of the next agentic run, in order (the
+   * last repeats): attempts go on until one reaches the run's `min_confidence_score`, at most
+   * `max_attempts`. Default (and after each run): one attempt scoring 0.9.
+   */
+  scoreAgenticAttempts(scores: readonly number[]): void {
+    if (scores.length === 0 || scores.some((s) => !Number.isFinite(s) || s < 0 || s > 1)) {
+      throw new Error('scores must be a non-empty list of numbers between 0 and 1');
+    }
+    this.#state.pendingAgenticScores = [...scores];
+  }
+
   /** Stops the server and drops open connections. */
   close(): Promise<void> {
     return this.#http.close();
