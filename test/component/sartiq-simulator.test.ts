@@ -1,7 +1,7 @@
 /**
  * The Sartiq simulator over real HTTP: the OAuth2 password login and the FastAPI 401/403/404/422
  * shapes, the presigned upload round trip and its strict body, generations whose predictions complete
- * over time with real images, injected prediction errors, videos, refines,
+ * over time with real images, injected prediction errors, videos and their metadata, refines,
  * agentic runs with retries, and the inspection API. Images are checked with sharp, independently
  * of the simulator's rendering code.
  */
@@ -334,6 +334,24 @@ describe('generations', () => {
 
     const noSource = issues(await post('/generations/videos', { prompt: 'turn' }));
     expect(noSource).toEqual([expect.objectContaining({ type: 'value_error', loc: ['body'] })]);
+  });
+
+  it('refuses a video from base_image_path without its explicit metadata', async () => {
+    const base = await upload('look.jpg', await productPhoto(), 'image/jpeg');
+    const metadata = { subject_id: randomUUID(), product_id: randomUUID(), style_id: randomUUID(), shot_type: 'front_full_body' };
+    const countBefore = sim.generationCount();
+    const bare = issues(await post('/generations/videos', { prompt: 'turn', base_image_path: base }));
+    expect(bare).toEqual([expect.objectContaining({ type: 'value_error', loc: ['body'] })]);
+    expect(bare[0]?.msg).toContain('subject_id, product_id, style_id, shot_type');
+    const partial = issues(
+      await post('/generations/videos', { prompt: 'turn', base_image_path: base, ...metadata, style_id: null }),
+    );
+    expect(partial[0]?.msg).toMatch(/metadata: style_id must/);
+    expect(sim.generationCount()).toBe(countBefore);
+
+    const video = await create('/generations/videos', { prompt: 'turn', base_image_path: base, ...metadata });
+    expect(video).toMatchObject({ generation_strategy: 'VIDEO', subject_id: metadata.subject_id, style_id: metadata.style_id });
+    expect(sim.generations().at(-1)?.body).toMatchObject(metadata);
   });
 
   it('adjusts an uploaded image to the target size', async () => {

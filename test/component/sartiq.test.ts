@@ -17,6 +17,13 @@ function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
+/** The ids a video from the input image must carry (Sartiq ids are UUIDs). */
+const videoMetadata = {
+  subjectId: '6f1c0a52-2d4b-4c11-9a0e-3b7d5e9f1a20',
+  productId: '0d9b7c3e-8a14-4f6b-b2c5-71e0a4d3c986',
+  styleId: 'a3e5f7b9-1c2d-4e6f-8a9b-0c1d2e3f4a5b',
+};
+
 /** The EXIF of an image as text: the Sartiq simulator writes each image's label into it. */
 async function exifText(body: Buffer | undefined): Promise<string> {
   return (await sharp(body).metadata()).exif?.toString('latin1') ?? '';
@@ -80,22 +87,57 @@ describe('Sartiq, end to end against both simulators', () => {
     }
   });
 
-  it('fills a video slot with sartiq-video, and refuses it for a photo recipe before any paid call', async () => {
+  it('fills a video slot with sartiq-video from the input, sending the metadata base_image_path requires', async () => {
     ({ sartiq, stack } = await sartiqStack('sartiq-video', 'sartiq-video', {
       prompt: 'the model turns slowly',
+      ...videoMetadata,
+      shotTypeByPosition: { Front: 'front_full_body' },
       pollIntervalMs: 100,
     }));
-    const { sim } = stack;
-    const { port } = await stack.startService('start');
-    const task = sim.addTask({
+    const { bodies } = await submitTask(stack, {
       inputs: [await input('Front')],
       slots: [{ mappingKeyId: 'V', positionName: 'Front', assetContentTypeId: 2 }],
     });
-    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
-    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
-    const [asset] = sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets ?? [];
-    expect(sim.uploadedObject(asset?.assetId ?? '')?.contentType).toBe('video/mp4');
+    expect(bodies.map((b) => b?.contentType)).toEqual(['video/mp4']);
     expect(sartiq.generations().map((g) => g.endpoint)).toEqual(['videos']);
+    expect(sartiq.generations()[0]?.body).toMatchObject({
+      prompt: 'the model turns slowly',
+      base_image_path: expect.stringContaining('/temp/'),
+      subject_id: videoMetadata.subjectId,
+      product_id: videoMetadata.productId,
+      style_id: videoMetadata.styleId,
+      shot_type: 'front_full_body',
+    });
+  });
+
+  it('starts a video from the prediction of an on-model still it generates first', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-video-still', 'sartiq-video', {
+      prompt: 'the model walks towards the camera',
+      source: 'generation',
+      subjectId: videoMetadata.subjectId,
+      shotType: 'front_full_body',
+      pollIntervalMs: 100,
+    }));
+    const { bodies } = await submitTask(stack, {
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'V', positionName: 'Front', assetContentTypeId: 2 }],
+    });
+    const [still, video] = sartiq.generations();
+    expect([still?.endpoint, video?.endpoint]).toEqual(['generations', 'videos']);
+    expect(still?.body).toMatchObject({ batch_size: 1, subject_id: videoMetadata.subjectId, shot_type: 'front_full_body' });
+    // The simulator accepts prediction_id only for a completed prediction of this user.
+    expect(video?.body.prediction_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(video?.body).not.toHaveProperty('base_image_path');
+    expect(bodies.map((b) => b?.contentType)).toEqual(['video/mp4']);
+  });
+
+  it('refuses sartiq-video from the input without its metadata when the connections file loads', async () => {
+    await expect(
+      sartiqStack('sartiq-video-bare', 'sartiq-video', { prompt: 'turn' }).then(async (started) => {
+        ({ sartiq, stack } = started);
+        await started.stack.startService('start');
+      }),
+    ).rejects.toThrow(/subjectId, productId, styleId, shotType/);
   });
 
   it('refuses a video slot for sartiq-generate with a clear reason and no paid call', async () => {

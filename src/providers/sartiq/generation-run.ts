@@ -38,10 +38,12 @@ export type SartiqRefineSize = { scaleFactor: 2 | 4 | 8 } | 'generation-size';
 /** Which files a slot's generation yields (see the file comment). */
 export type SartiqResults = { from: 'predictions' } | { from: 'refines'; size: SartiqRefineSize } | { from: 'agentic' };
 
-/** Where a generation starts from: the slot's first input, uploaded. */
+/** Where a generation starts from: the slot's first input, uploaded, and (with a still) the prediction made from it. */
 export interface SartiqSource {
   inputUrl: string;
   input: InputFile;
+  /** With SartiqSlotWork.still: the completed prediction of the still generation. */
+  predictionId?: string;
 }
 
 /** What one recipe asks of the shared flow for one slot. */
@@ -50,6 +52,11 @@ export interface SartiqSlotWork {
   name: string;
   /** Makes the paid call; runs only when the job has no generation saved for this slot yet. */
   create: (source: SartiqSource) => Promise<SartiqGeneration>;
+  /**
+   * A generation to make first (another paid call, saved the same way), whose first completed
+   * prediction `create` starts from (`source.predictionId`).
+   */
+  still?: (inputUrl: string) => Promise<SartiqGeneration>;
   /** Default `predictions`. */
   results?: SartiqResults;
 }
@@ -138,12 +145,19 @@ export async function generateForSlot(
   return download(slot, index, files);
 }
 
-/** The slot's first input, uploaded. */
+/** The slot's first input, uploaded, and the prediction of its still when the work makes one first. */
 async function sourceOf(slot: SlotRun): Promise<SartiqSource> {
-  const { run, request } = slot;
+  const { run, request, work } = slot;
   const [input] = inputsFor(request, run.inputs);
   if (!input) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset');
-  return { inputUrl: await uploadedUrl(run, input, input.assetId), input };
+  const inputUrl = await uploadedUrl(run, input, input.assetId);
+  const { still } = work;
+  if (!still) return { inputUrl, input };
+  const saved = await rememberedGeneration(slot, `${slot.key}:still`, () => still(inputUrl));
+  const finished = await waitForGeneration(slot, saved.generationId, settled);
+  const prediction = finished.predictions.find((p) => !p.failed && p.resultImageUrl !== null);
+  if (!prediction) throw producedNothing(finished, finished.predictions[0]?.errorMessage ?? 'no prediction completed');
+  return { inputUrl, input, predictionId: prediction.id };
 }
 
 /**

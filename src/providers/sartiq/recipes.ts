@@ -106,8 +106,14 @@ export const generateOptionsSchema = z
   });
 export type GenerateOptions = z.output<typeof generateOptionsSchema>;
 
+/** Options that give a shot type per slot. */
+interface ShotTypeOptions {
+  shotType?: string | undefined;
+  shotTypeByPosition: Record<string, string>;
+}
+
 /** The shot type of a slot: its position's entry (case-insensitive), else the default. */
-export function shotTypeFor(slot: ExpectedOutput, options: GenerateOptions): string | undefined {
+export function shotTypeFor(slot: ExpectedOutput, options: ShotTypeOptions): string | undefined {
   const position = slot.positionName?.trim().toLowerCase();
   const entry = Object.entries(options.shotTypeByPosition).find(([name]) => name.trim().toLowerCase() === position);
   return entry?.[1] ?? options.shotType;
@@ -323,35 +329,92 @@ export const upscaleRecipe: SartiqRecipe<z.output<typeof upscaleOptionsSchema>> 
 
 // ---- sartiq-video ---------------------------------------------------------------------------
 
-export const videoOptionsSchema = z.strictObject({
-  prompt: templateSchema,
-  negativePrompt: z.string().optional(),
-  cfgScale: z.number().min(0).max(2).optional(),
-  ...polling,
-});
-export const videoRecipe: SartiqRecipe<z.output<typeof videoOptionsSchema>> = {
+/** The metadata `base_image_path` "requires explicit[ly]" (VideoGenerationRequest), as option names. */
+const videoMetadata = ['subjectId', 'productId', 'styleId'] as const;
+
+export const videoOptionsSchema = z
+  .strictObject({
+    prompt: templateSchema,
+    negativePrompt: z.string().optional(),
+    cfgScale: z.number().min(0).max(2).optional(),
+    /**
+     * `input`: the video starts from the task's input image (`base_image_path`, which "requires
+     * explicit metadata": the ids and shot type below). `generation`: an on-model still (one image,
+     * `POST /generations/`) is generated from the input first, and the video starts from its
+     * prediction (`prediction_id`, which "inherits metadata").
+     */
+    source: z.enum(['input', 'generation']).default('input'),
+    subjectId: z.guid().optional(),
+    productId: z.guid().optional(),
+    styleId: z.guid().optional(),
+    /** The shot type of every slot, unless its position has one below. */
+    shotType: z.string().min(1).optional(),
+    /** Position name (e.g. Front, Back) → shot type. */
+    shotTypeByPosition: z.record(z.string(), z.string().min(1)).default({}),
+    ...polling,
+  })
+  .superRefine((o, ctx) => {
+    if (o.source !== 'input') return;
+    const missing: string[] = videoMetadata.filter((name) => o[name] === undefined);
+    if (o.shotType === undefined && Object.keys(o.shotTypeByPosition).length === 0) missing.push('shotType');
+    if (missing.length === 0) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: [missing[0] ?? 'source'],
+      message: `a video from the input image needs ${missing.join(', ')} (Sartiq's base_image_path "requires explicit metadata"), or source: generation`,
+    });
+  });
+type VideoOptions = z.output<typeof videoOptionsSchema>;
+
+export const videoRecipe: SartiqRecipe<VideoOptions> = {
   name: 'sartiq-video',
   provider: sartiqProvider,
   optionsSchema: videoOptionsSchema,
   needs: (o) => promptNeeds(o.prompt),
-  cannotFill: (slot) =>
-    slot.assetContentTypeId === AssetContentType.Photo
-      ? `slot ${slot.mappingKeyId} expects a photo; sartiq-video produces video`
-      : null,
-  run: (run) =>
-    eachSlotFrom(run, 'sartiq-video', (request, base) =>
-      run.client.createGeneration(
-        'video',
-        defined({
-          prompt: prompt(run, run.options.prompt),
-          base_image_path: base,
-          negative_prompt: run.options.negativePrompt,
-          cfg_scale: run.options.cfgScale,
-          batch_size: request.count,
-        }),
-        run.signal,
-      ),
-    ),
+  cannotFill: (slot, o) => {
+    if (slot.assetContentTypeId === AssetContentType.Photo) {
+      return `slot ${slot.mappingKeyId} expects a photo; sartiq-video produces video`;
+    }
+    if (o.source === 'input' && shotTypeFor(slot, o) === undefined) {
+      return `slot ${slot.mappingKeyId} (position ${slot.positionName ?? 'none'}) has no shot type: a video from the input image needs one (shotType or shotTypeByPosition)`;
+    }
+    return null;
+  },
+  run: (run) => {
+    const o = run.options;
+    const metadata = (request: SlotRequest) => ({
+      subject_id: o.subjectId,
+      product_id: o.productId,
+      style_id: o.styleId,
+      shot_type: shotTypeFor(request.slot, o),
+    });
+    return eachSlot(run, (request) => ({
+      name: 'sartiq-video',
+      still:
+        o.source === 'generation'
+          ? (productImage) =>
+              run.client.createGeneration(
+                'generate',
+                defined({ product_image: productImage, batch_size: 1, ...metadata(request) }),
+                run.signal,
+              )
+          : undefined,
+      create: ({ inputUrl, predictionId }) =>
+        run.client.createGeneration(
+          'video',
+          defined({
+            prompt: prompt(run, o.prompt),
+            ...(predictionId === undefined
+              ? { base_image_path: inputUrl, ...metadata(request) }
+              : { prediction_id: predictionId }),
+            negative_prompt: o.negativePrompt,
+            cfg_scale: o.cfgScale,
+            batch_size: request.count,
+          }),
+          run.signal,
+        ),
+    }));
+  },
 };
 
 export const sartiqRecipes: readonly SartiqRecipe<unknown>[] = [

@@ -39,6 +39,13 @@ const defaultAgenticShotType = 'front_upper_body';
 const defaultMaxAttempts = 3;
 /** "Minimum confidence score for acceptance (defaults to 0.7)". */
 const defaultMinConfidence = 0.7;
+/**
+ * The "explicit metadata" a video from `base_image_path` "requires" (VideoGenerationRequest). The
+ * seed does not list it; the simulator demands every metadata field of the request but the
+ * optional second product (`product2_id`), and answers its 422 `value_error` like a model
+ * validator (at `["body"]`), as for "Either prediction_id or base_image_path".
+ */
+const videoMetadata = ['subject_id', 'product_id', 'style_id', 'shot_type'] as const;
 
 /** `GenerationCreate` fields echoed in `GenerationPublic` under the same name. */
 const echoed = {
@@ -416,6 +423,10 @@ const videosRoute = createRoute({
     const base = images.check('base_image_path', basePath);
     if (!reader.has('prediction_id') && !reader.has('base_image_path')) {
       reader.valueError('Either prediction_id or base_image_path must be provided');
+    }
+    const missing = videoMetadata.filter((name) => !reader.has(name));
+    if (basePath !== null && missing.length > 0) {
+      reader.valueError(`base_image_path requires explicit metadata: ${missing.join(', ')} must be provided`);
     }
     return {
       predictionId,
