@@ -12,7 +12,12 @@ import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../src/errors.ts';
 import { SartiqClient, type SartiqGenerationKind, sartiqGenerationKindPaths } from '../../src/providers/sartiq/client.ts';
-import { type SartiqConfig, sartiqPaths } from '../../src/providers/sartiq/config.ts';
+import {
+  defaultSartiqStatuses,
+  defaultSartiqUploadFields,
+  type SartiqConfig,
+  sartiqPaths,
+} from '../../src/providers/sartiq/config.ts';
 import { type SartiqCredentials, SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
 import { loopbackResults } from '../helpers/loopback-results.ts';
@@ -122,7 +127,13 @@ let imagePath = '';
 const imageBytes = randomBytes(700_000);
 
 function config(overrides: Partial<SartiqConfig> = {}): SartiqConfig {
-  return { baseUrl, requestTimeoutMs: 2000, ...overrides };
+  return {
+    baseUrl,
+    requestTimeoutMs: 2000,
+    uploadFields: defaultSartiqUploadFields,
+    statuses: defaultSartiqStatuses,
+    ...overrides,
+  };
 }
 
 function client(options: { redis?: Redis; cfg?: SartiqConfig; creds?: SartiqCredentials } = {}): SartiqClient {
@@ -333,6 +344,18 @@ describe('Sartiq calls', () => {
     expect(server.to(uploadPath)).toHaveLength(1);
   });
 
+  it('uploadImage names the presigned-upload body fields as configured (the body is undocumented)', async () => {
+    const uploadPath = '/r2/temp/configured.jpg';
+    server.on(sartiqPaths.presigned, () => ({
+      json: { upload_url: `${server.origin}${uploadPath}`, file_url: 'https://cdn/c.jpg' },
+    }));
+    server.handlers.set(uploadPath, () => ({ status: 200, raw: '' }));
+    const cfg = config({ uploadFields: { fileName: 'name', contentType: 'mime_type' } });
+    await client({ cfg }).uploadImage({ path: imagePath, fileName: 'configured.jpg', contentType: 'image/jpeg' });
+    const [presigned] = server.to(api + sartiqPaths.presigned);
+    expect(JSON.parse(presigned?.body.toString() ?? '')).toEqual({ name: 'configured.jpg', mime_type: 'image/jpeg' });
+  });
+
   it('uploadImage: a presigned answer without upload_url is PROVIDER_BAD_RESPONSE naming the field', async () => {
     server.on(sartiqPaths.presigned, () => ({ json: { file_url: 'https://cdn/x.jpg' } }));
     const err = await failure(client().uploadImage({ path: imagePath, fileName: 'x.jpg', contentType: 'image/jpeg' }));
@@ -540,6 +563,7 @@ describe('Sartiq generation status', () => {
         resultImageUrl: 'https://cdn.sartiq.com/media/r1/file.png',
         resultVideoUrl: null,
         refinedImageUrl: null,
+        refines: [],
         errorMessage: null,
         errorCategory: null,
         shotType: 'front_full_body',
@@ -552,6 +576,7 @@ describe('Sartiq generation status', () => {
         resultImageUrl: 'https://cdn.sartiq.com/media/r2/direct.jpg',
         resultVideoUrl: 'https://cdn.sartiq.com/media/v2/file.mp4',
         refinedImageUrl: null,
+        refines: [],
         errorMessage: null,
         errorCategory: null,
         shotType: null,
@@ -564,6 +589,7 @@ describe('Sartiq generation status', () => {
         resultImageUrl: null,
         resultVideoUrl: null,
         refinedImageUrl: null,
+        refines: [],
         errorMessage: 'NSFW content detected',
         errorCategory: 'CONTENT_POLICY',
         shotType: null,
@@ -583,6 +609,162 @@ describe('Sartiq generation status', () => {
     const notJson = await failure(client().getGeneration(generationId));
     expect(notJson.code).toBe('PROVIDER_BAD_RESPONSE');
     expect(notJson.message).toContain('not JSON');
+  });
+});
+
+describe('Sartiq status words, refines and agentic runs', () => {
+  it('reads statuses with the configured words; with the defaults the same words are not finished', async () => {
+    const body = generation({
+      status: 'RUNNING',
+      predictions: [
+        prediction({ status: 'Done', result_image_url: 'https://cdn/a.png' }),
+        prediction({ status: 'broken' }),
+        prediction({ status: 'completed', refines: [{ id: 'r-1', status: 'finished' }] }),
+      ],
+    });
+    server.on(generationPath, () => ({ json: body }));
+    const words = {
+      ...defaultSartiqStatuses,
+      prediction: { completed: ['done', 'completed'], failed: ['broken'] },
+      refine: { completed: ['finished'], failed: ['lost'] },
+      generation: { completed: ['ALL_DONE'], failed: ['GAVE_UP'] },
+    };
+    const configured = await client({ cfg: config({ statuses: words }) }).getGeneration(generationId);
+    expect(configured.predictions.map((p) => [p.status, p.terminal, p.failed])).toEqual([
+      ['Done', true, false],
+      ['broken', true, true],
+      ['completed', true, false],
+    ]);
+    expect(configured.predictions[2]?.refines).toEqual([expect.objectContaining({ id: 'r-1', terminal: true, failed: false })]);
+    expect(configured).toMatchObject({ terminal: true, failed: false });
+
+    const defaults = await client().getGeneration(generationId);
+    expect(defaults.predictions.map((p) => p.terminal)).toEqual([false, false, true]);
+    expect(defaults.predictions[2]?.refines[0]).toMatchObject({ terminal: false });
+    expect(defaults.terminal).toBe(false);
+
+    server.on(generationPath, () => ({ json: generation({ status: 'gave_up', predictions: [prediction()] }) }));
+    expect(await client({ cfg: config({ statuses: words }) }).getGeneration(generationId)).toMatchObject({
+      terminal: true,
+      failed: true,
+    });
+  });
+
+  it("reads a prediction's refines and refined_image_url", async () => {
+    server.on(generationPath, () => ({
+      json: generation({
+        predictions: [
+          prediction({
+            status: 'completed',
+            result_image_url: 'https://cdn/raw.jpg',
+            refined_image_url: 'https://cdn/refined.jpg',
+            refines: [
+              {
+                id: 'r-2',
+                prediction_id: 'p-1',
+                status: 'error',
+                result_image_url: null,
+                error_message: 'upscaler crashed',
+                error_category: 'x',
+              },
+              { id: 'r-3', prediction_id: 'p-1', status: 'completed', result_image_media: { url: 'https://cdn/refined.jpg' } },
+            ],
+          }),
+        ],
+      }),
+    }));
+    const [p] = (await client().getGeneration(generationId)).predictions;
+    expect(p?.refinedImageUrl).toBe('https://cdn/refined.jpg');
+    expect(p?.refines).toEqual([
+      {
+        id: 'r-2',
+        predictionId: 'p-1',
+        status: 'error',
+        terminal: true,
+        failed: true,
+        resultImageUrl: null,
+        errorMessage: 'upscaler crashed',
+        errorCategory: 'x',
+      },
+      {
+        id: 'r-3',
+        predictionId: 'p-1',
+        status: 'completed',
+        terminal: true,
+        failed: false,
+        resultImageUrl: 'https://cdn/refined.jpg',
+        errorMessage: null,
+        errorCategory: null,
+      },
+    ]);
+  });
+
+  it('getAgenticStatus reads the orchestration of a shot, without organization_id', async () => {
+    const shotPath = '/generations/agentic/shot%2F7/status';
+    const answer = {
+      shot_id: 'shot/7',
+      status: 'COMPLETED',
+      total_attempts: 2,
+      max_attempts: 3,
+      current_attempt: 2,
+      final_image_url: 'https://cdn/final.jpg',
+      best_confidence: 0.84,
+      error_message: null,
+      started_at: null,
+      completed_at: null,
+      duration_seconds: 12.5,
+      attempts: [
+        { attempt_number: 1, image_url: 'https://cdn/one.jpg', evaluation_status: 'failed', confidence_score: 0.4 },
+        { attempt_number: 2, image_url: 'https://cdn/final.jpg', evaluation_status: 'passed', confidence_score: 0.84 },
+      ],
+      orchestration_metadata: {},
+    };
+    server.on(shotPath, () => ({ json: answer }));
+    const status = await client().getAgenticStatus('shot/7');
+    expect(status).toEqual({
+      shotId: 'shot/7',
+      status: 'COMPLETED',
+      terminal: true,
+      failed: false,
+      finalImageUrl: 'https://cdn/final.jpg',
+      bestConfidence: 0.84,
+      totalAttempts: 2,
+      maxAttempts: 3,
+      errorMessage: null,
+      attempts: [
+        {
+          attemptNumber: 1,
+          imageUrl: 'https://cdn/one.jpg',
+          evaluationStatus: 'failed',
+          confidenceScore: 0.4,
+          errorMessage: null,
+        },
+        {
+          attemptNumber: 2,
+          imageUrl: 'https://cdn/final.jpg',
+          evaluationStatus: 'passed',
+          confidenceScore: 0.84,
+          errorMessage: null,
+        },
+      ],
+    });
+    const [call] = server.calls();
+    expect(call?.method).toBe('GET');
+    expect(call?.query.has('organization_id')).toBe(false);
+    expect(call?.headers.authorization).toBe('Bearer tok-1');
+
+    server.on(shotPath, () => ({ json: { ...answer, status: 'processing', final_image_url: null } }));
+    expect(await client().getAgenticStatus('shot/7')).toMatchObject({ terminal: false, failed: false });
+    server.on(shotPath, () => ({ json: { ...answer, status: 'Failed', error_message: 'evaluator down' } }));
+    expect(await client().getAgenticStatus('shot/7')).toMatchObject({
+      terminal: true,
+      failed: true,
+      errorMessage: 'evaluator down',
+    });
+    server.on(shotPath, () => ({ json: { shot_id: 'shot/7' } }));
+    const malformed = await failure(client().getAgenticStatus('shot/7'));
+    expect(malformed.code).toBe('PROVIDER_BAD_RESPONSE');
+    expect(malformed.message).toContain('status');
   });
 });
 

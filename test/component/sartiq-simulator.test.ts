@@ -1,8 +1,9 @@
 /**
  * The Sartiq simulator over real HTTP: the OAuth2 password login and the FastAPI 401/403/404/422
- * shapes, the presigned upload round trip, generations whose predictions complete over time with
- * real images, injected prediction errors, videos, refines, and the inspection API. Images are
- * checked with sharp, independently of the simulator's rendering code.
+ * shapes, the presigned upload round trip and its strict body, generations whose predictions complete
+ * over time with real images, injected prediction errors, videos and their metadata, refines,
+ * agentic runs with retries, and the inspection API. Images are checked with sharp, independently
+ * of the simulator's rendering code.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import sharp from 'sharp';
@@ -177,7 +178,7 @@ describe('authentication', () => {
 describe('uploads', () => {
   it('round-trips a presigned upload and serves it at file_url', async () => {
     const photo = await productPhoto();
-    const presigned = await post('/uploads/presigned-url', { filename: 'red dress.jpg', content_type: 'image/jpeg', extra: 1 });
+    const presigned = await post('/uploads/presigned-url', { filename: 'red dress.jpg', content_type: 'image/jpeg' });
     expect(presigned.status).toBe(200);
     const body = presigned.json as { upload_url: string; file_url: string; expires_in_seconds: number };
     expect(body.expires_in_seconds).toBe(3600);
@@ -202,6 +203,33 @@ describe('uploads', () => {
     expect(sim.uploads().slice(uploadsBefore)).toEqual([
       { fileName: 'red_dress.jpg', contentType: 'image/jpeg', bytes: photo.length },
     ]);
+  });
+
+  it('refuses a presigned-upload body other than { filename, content_type }, and a PUT of another type', async () => {
+    const issuesOf = async (body: unknown) =>
+      issues(await post('/uploads/presigned-url', body)).map((i) => [i.type, i.loc.join('.')]);
+    expect(await issuesOf({ filename: 'a.jpg', content_type: 'image/jpeg', extra: 1 })).toEqual([
+      ['extra_forbidden', 'body.extra'],
+    ]);
+    expect(await issuesOf({ file_name: 'a.jpg', content_type: 'image/jpeg' })).toEqual([
+      ['extra_forbidden', 'body.file_name'],
+      ['missing', 'body.filename'],
+    ]);
+    expect(await issuesOf({ filename: 'a.jpg' })).toEqual([['missing', 'body.content_type']]);
+    expect(await issuesOf({ filename: '', content_type: 'jpeg' })).toEqual([
+      ['string_too_short', 'body.filename'],
+      ['value_error', 'body.content_type'],
+    ]);
+    const empty = await call('/uploads/presigned-url', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(issues(empty)).toEqual([expect.objectContaining({ type: 'missing', loc: ['body'] })]);
+
+    const presigned = await post('/uploads/presigned-url', { filename: 'a.png', content_type: 'image/png' });
+    const { upload_url } = presigned.json as { upload_url: string };
+    const body = new Uint8Array(await productPhoto());
+    const wrongType = await call(upload_url, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body });
+    expect(wrongType.status).toBe(403);
+    expect(wrongType.bytes.toString()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    expect((await call(upload_url, { method: 'PUT', headers: { 'content-type': 'image/png' }, body })).status).toBe(200);
   });
 });
 
@@ -306,6 +334,24 @@ describe('generations', () => {
 
     const noSource = issues(await post('/generations/videos', { prompt: 'turn' }));
     expect(noSource).toEqual([expect.objectContaining({ type: 'value_error', loc: ['body'] })]);
+  });
+
+  it('refuses a video from base_image_path without its explicit metadata', async () => {
+    const base = await upload('look.jpg', await productPhoto(), 'image/jpeg');
+    const metadata = { subject_id: randomUUID(), product_id: randomUUID(), style_id: randomUUID(), shot_type: 'front_full_body' };
+    const countBefore = sim.generationCount();
+    const bare = issues(await post('/generations/videos', { prompt: 'turn', base_image_path: base }));
+    expect(bare).toEqual([expect.objectContaining({ type: 'value_error', loc: ['body'] })]);
+    expect(bare[0]?.msg).toContain('subject_id, product_id, style_id, shot_type');
+    const partial = issues(
+      await post('/generations/videos', { prompt: 'turn', base_image_path: base, ...metadata, style_id: null }),
+    );
+    expect(partial[0]?.msg).toMatch(/metadata: style_id must/);
+    expect(sim.generationCount()).toBe(countBefore);
+
+    const video = await create('/generations/videos', { prompt: 'turn', base_image_path: base, ...metadata });
+    expect(video).toMatchObject({ generation_strategy: 'VIDEO', subject_id: metadata.subject_id, style_id: metadata.style_id });
+    expect(sim.generations().at(-1)?.body).toMatchObject(metadata);
   });
 
   it('adjusts an uploaded image to the target size', async () => {
@@ -423,6 +469,108 @@ describe('refines', () => {
     expect((await get(`/refines/refines/${refine?.id}`)).json).toMatchObject({ status: 'completed' });
     const upscaled = await sharp((await call(prediction.refined_image_url ?? '')).bytes).metadata();
     expect([upscaled.width, upscaled.height]).toEqual([1536, 2048]);
+  });
+});
+
+describe('agentic runs', () => {
+  interface Attempt extends Json {
+    attempt_number: number;
+    image_url: string | null;
+    evaluation_status: string | null;
+    confidence_score: number | null;
+  }
+  interface ShotStatus extends Json {
+    shot_id: string;
+    status: string;
+    total_attempts: number;
+    final_image_url: string | null;
+    best_confidence: number | null;
+    error_message: string | null;
+    attempts: Attempt[];
+  }
+
+  /** Polls the shot until it is completed or failed; notes the generation's status seen while it was processing. */
+  async function settleShot(shotId: string, generationId: string, seenWhileProcessing: string[] = []): Promise<ShotStatus> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const answer = await get(`/generations/agentic/${shotId}/status`);
+      expect(answer.status).toBe(200);
+      const shot = answer.json as ShotStatus;
+      if (shot.status !== 'processing') return shot;
+      seenWhileProcessing.push(((await get(`/generations/${generationId}`)).json as Generation).status);
+      if (Date.now() > deadline) throw new Error(`shot ${shotId} did not settle: ${JSON.stringify(shot)}`);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+  }
+
+  it('retries the attempts the evaluator refuses and reports the first that passes as final', async () => {
+    // Each attempt: 400 ms generating, then 200 ms evaluated, when the generation alone looks finished.
+    sim.setPredictionDuration(400);
+    try {
+      sim.scoreAgenticAttempts([0.3, 0.5, 0.92]);
+      const productImage = await upload('dress.jpg', await productPhoto(), 'image/jpeg');
+      const created = (await create('/generations/agentic', {
+        product_image: productImage,
+        evaluation_provider: 'mock',
+      })) as Generation & { orchestration_shot_id: string };
+      expect(created).toMatchObject({
+        orchestration_status: 'processing',
+        message: 'Shot orchestration started',
+        generation_type: 'AGENTIC',
+        shot_type_string: 'front_upper_body',
+        batch_size: 1,
+      });
+      expect(sim.generations().at(-1)?.endpoint).toBe('agentic');
+
+      const seen: string[] = [];
+      const shot = await settleShot(created.orchestration_shot_id, created.id, seen);
+      // Between two attempts the generation looks finished, while the orchestration goes on.
+      expect(seen).toContain('COMPLETED');
+      expect(shot).toMatchObject({ status: 'completed', total_attempts: 3, max_attempts: 3, best_confidence: 0.92 });
+      expect(shot.attempts.map((a) => [a.attempt_number, a.evaluation_status, a.confidence_score])).toEqual([
+        [1, 'failed', 0.3],
+        [2, 'failed', 0.5],
+        [3, 'passed', 0.92],
+      ]);
+      expect(shot.final_image_url).toBe(shot.attempts[2]?.image_url);
+      const final = await sharp((await call(shot.final_image_url ?? '')).bytes).metadata();
+      expect(final.exif?.toString('latin1')).toContain('front_upper_body attempt #3');
+      const generation = (await get(`/generations/${created.id}`)).json as Generation;
+      expect(generation.predictions.map((p) => p.result_image_url)).toEqual(shot.attempts.map((a) => a.image_url));
+    } finally {
+      sim.setPredictionDuration(predictionDurationMs);
+    }
+  });
+
+  it('ends failed, without a final image, when max_attempts attempts all fail', async () => {
+    sim.setPredictionDuration(150);
+    try {
+      sim.scoreAgenticAttempts([0.2]);
+      const created = (await create('/generations/agentic', { max_attempts: 2, min_confidence_score: 0.5 })) as Generation & {
+        orchestration_shot_id: string;
+      };
+      const shot = await settleShot(created.orchestration_shot_id, created.id);
+      expect(shot).toMatchObject({ status: 'failed', total_attempts: 2, final_image_url: null, best_confidence: 0.2 });
+      expect(shot.error_message).toContain('0.5');
+    } finally {
+      sim.setPredictionDuration(predictionDurationMs);
+    }
+  });
+
+  it('validates the agentic fields and guards the status route', async () => {
+    const refused = issues(
+      await post('/generations/agentic', { evaluation_provider: 'claude', shot_type: '', max_attempts: 21 }),
+    );
+    expect(refused.map((i) => [i.type, i.loc.join('.')])).toEqual([
+      ['string_too_short', 'body.shot_type'],
+      ['less_than_equal', 'body.max_attempts'],
+      ['enum', 'body.evaluation_provider'],
+    ]);
+    const missing = await get('/generations/agentic/no-such-shot/status');
+    expect(missing.status).toBe(404);
+    const created = (await create('/generations/agentic', { batch_size: 1 })) as Generation & { orchestration_shot_id: string };
+    const anonymous = await call(`/generations/agentic/${created.orchestration_shot_id}/status`);
+    expect(anonymous.status).toBe(401);
   });
 });
 

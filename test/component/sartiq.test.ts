@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SartiqSimulator, sampleImage } from '../../src/simulators/index.ts';
+import { SartiqSimulator, sampleImage, type TaskScenario } from '../../src/simulators/index.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
 async function sartiqStack(name: string, recipe: string, options: Record<string, unknown>, predictionDurationMs = 300) {
@@ -15,6 +15,31 @@ async function sartiqStack(name: string, recipe: string, options: Record<string,
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+/** The ids a video from the input image must carry (Sartiq ids are UUIDs). */
+const videoMetadata = {
+  subjectId: '6f1c0a52-2d4b-4c11-9a0e-3b7d5e9f1a20',
+  productId: '0d9b7c3e-8a14-4f6b-b2c5-71e0a4d3c986',
+  styleId: 'a3e5f7b9-1c2d-4e6f-8a9b-0c1d2e3f4a5b',
+};
+
+/** The EXIF of an image as text: the Sartiq simulator writes each image's label into it. */
+async function exifText(body: Buffer | undefined): Promise<string> {
+  return (await sharp(body).metadata()).exif?.toString('latin1') ?? '';
+}
+
+/** Starts the service, sends the webhook of a new task and waits for its submission. */
+async function submitTask(stack: Stack, scenario: TaskScenario) {
+  const { sim } = stack;
+  const { port } = await stack.startService('start');
+  const task = sim.addTask(scenario);
+  await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+  await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+  const submission = sim.submissions(task.taskProcessId)[0]?.body;
+  /** The bytes of the submitted assets, in order. */
+  const bodies = (submission?.submitAssets ?? []).flatMap((s) => s.assets).map((a) => sim.uploadedObject(a.assetId));
+  return { submission, bodies };
 }
 
 const input = async (positionName: string) => ({
@@ -62,22 +87,57 @@ describe('Sartiq, end to end against both simulators', () => {
     }
   });
 
-  it('fills a video slot with sartiq-video, and refuses it for a photo recipe before any paid call', async () => {
+  it('fills a video slot with sartiq-video from the input, sending the metadata base_image_path requires', async () => {
     ({ sartiq, stack } = await sartiqStack('sartiq-video', 'sartiq-video', {
       prompt: 'the model turns slowly',
+      ...videoMetadata,
+      shotTypeByPosition: { Front: 'front_full_body' },
       pollIntervalMs: 100,
     }));
-    const { sim } = stack;
-    const { port } = await stack.startService('start');
-    const task = sim.addTask({
+    const { bodies } = await submitTask(stack, {
       inputs: [await input('Front')],
       slots: [{ mappingKeyId: 'V', positionName: 'Front', assetContentTypeId: 2 }],
     });
-    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
-    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
-    const [asset] = sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets ?? [];
-    expect(sim.uploadedObject(asset?.assetId ?? '')?.contentType).toBe('video/mp4');
+    expect(bodies.map((b) => b?.contentType)).toEqual(['video/mp4']);
     expect(sartiq.generations().map((g) => g.endpoint)).toEqual(['videos']);
+    expect(sartiq.generations()[0]?.body).toMatchObject({
+      prompt: 'the model turns slowly',
+      base_image_path: expect.stringContaining('/temp/'),
+      subject_id: videoMetadata.subjectId,
+      product_id: videoMetadata.productId,
+      style_id: videoMetadata.styleId,
+      shot_type: 'front_full_body',
+    });
+  });
+
+  it('starts a video from the prediction of an on-model still it generates first', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-video-still', 'sartiq-video', {
+      prompt: 'the model walks towards the camera',
+      source: 'generation',
+      subjectId: videoMetadata.subjectId,
+      shotType: 'front_full_body',
+      pollIntervalMs: 100,
+    }));
+    const { bodies } = await submitTask(stack, {
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'V', positionName: 'Front', assetContentTypeId: 2 }],
+    });
+    const [still, video] = sartiq.generations();
+    expect([still?.endpoint, video?.endpoint]).toEqual(['generations', 'videos']);
+    expect(still?.body).toMatchObject({ batch_size: 1, subject_id: videoMetadata.subjectId, shot_type: 'front_full_body' });
+    // The simulator accepts prediction_id only for a completed prediction of this user.
+    expect(video?.body.prediction_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(video?.body).not.toHaveProperty('base_image_path');
+    expect(bodies.map((b) => b?.contentType)).toEqual(['video/mp4']);
+  });
+
+  it('refuses sartiq-video from the input without its metadata when the connections file loads', async () => {
+    await expect(
+      sartiqStack('sartiq-video-bare', 'sartiq-video', { prompt: 'turn' }).then(async (started) => {
+        ({ sartiq, stack } = started);
+        await started.stack.startService('start');
+      }),
+    ).rejects.toThrow(/subjectId, productId, styleId, shotType/);
   });
 
   it('refuses a video slot for sartiq-generate with a clear reason and no paid call', async () => {
@@ -118,6 +178,76 @@ describe('Sartiq, end to end against both simulators', () => {
     const assets = sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets ?? [];
     expect(assets.filter((a) => a.assetAttributeId === 0)).toHaveLength(3);
     expect(assets.filter((a) => a.assetAttributeId === 4)).toHaveLength(0);
+  });
+
+  it('submits the refined image when refine is on, refining through the refines endpoint', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-refine', 'sartiq-generate', {
+      shotType: 'front_full_body',
+      refine: true,
+      scaleFactor: 2,
+      pollIntervalMs: 100,
+    }));
+    const { bodies } = await submitTask(stack, {
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+    });
+    expect(bodies).toHaveLength(1);
+    // The simulator's refine is the prediction upscaled (768×1024 × 2), labelled "refine".
+    const exif = await exifText(bodies[0]?.body);
+    expect(exif).not.toContain('front_full_body #1');
+    expect(exif).toContain('refine');
+    const metadata = await sharp(bodies[0]?.body).metadata();
+    expect([metadata.width, metadata.height]).toEqual([1536, 2048]);
+    const [generation] = sartiq.generations();
+    expect(sartiq.generationCount()).toBe(1);
+    expect(generation?.body).not.toHaveProperty('refine');
+    expect(generation?.body).not.toHaveProperty('scale_factor');
+    expect(sartiq.refines()).toHaveLength(1);
+  });
+
+  it('submits only the final image of an agentic run, after the attempts its evaluator refused', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-agentic', 'sartiq-generate', { agentic: true, pollIntervalMs: 100 }));
+    sartiq.scoreAgenticAttempts([0.3, 0.5, 0.9]);
+    const { bodies } = await submitTask(stack, {
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front', isAlternativeAllowed: true, maxAlternative: 3 }],
+    });
+    expect(bodies).toHaveLength(1);
+    expect(await exifText(bodies[0]?.body)).toContain('attempt #3');
+    expect(sartiq.generations().map((g) => g.endpoint)).toEqual(['agentic']);
+    // No shot type configured: the agentic endpoint's default.
+    expect(sartiq.generations()[0]?.body.shot_type).toBe('front_upper_body');
+  });
+
+  it('refuses a slot that needs two files for an agentic run (one final image) before any paid call', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-agentic-two', 'sartiq-generate', { agentic: true, pollIntervalMs: 100 }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front', minQuantity: 2, maxQuantity: 2 }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the status update', () => sim.statusUpdates(task.taskProcessId).length > 0, 30_000);
+    expect(sim.statusUpdates(task.taskProcessId)[0]?.message).toMatch(/slot A needs at least 2 files; an agentic run yields one/);
+    expect(sartiq.generationCount()).toBe(0);
+  });
+
+  it('sends the configured evaluator and shot type of an agentic run', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-agentic-evaluator', 'sartiq-generate', {
+      agentic: true,
+      evaluationProvider: 'gemini',
+      shotType: 'side_upper_body',
+      minConfidenceScore: 0.8,
+      pollIntervalMs: 100,
+    }));
+    await submitTask(stack, { inputs: [await input('Front')], slots: [{ mappingKeyId: 'A', positionName: 'Front' }] });
+    expect(sartiq.generations()[0]?.body).toMatchObject({
+      evaluation_provider: 'gemini',
+      shot_type: 'side_upper_body',
+      min_confidence_score: 0.8,
+      max_attempts: 3,
+    });
   });
 
   it('counts one generation when the worker is killed mid-poll and restarted', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { SartiqClient } from '../../src/providers/sartiq/client.ts';
+import { defaultSartiqStatuses, defaultSartiqUploadFields } from '../../src/providers/sartiq/config.ts';
 import { generateRecipe } from '../../src/providers/sartiq/recipes.ts';
 import { SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
 import { SartiqSimulator } from '../../src/simulators/index.ts';
@@ -9,23 +10,62 @@ import { loopbackResults } from '../helpers/loopback-results.ts';
 import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
 import { type ProviderHarness, providerContract } from './provider-contract.ts';
 
+/** What the contract counts and breaks for one way of running sartiq-generate. */
+interface Variant {
+  /** Paid calls, as the contract counts them: one for a run that paid once. */
+  paidCalls(sim: SartiqSimulator): number;
+  /** Answered polls of the work the recipe waits for last. */
+  progressPolls(sim: SartiqSimulator): number;
+  /** The poll the transient and malformed faults hit. */
+  poll: { method: string; pathIncludes: string };
+}
+
+const generationPoll = /\/generations\/[0-9a-f-]{36}$/;
+const polls = (sim: SartiqSimulator, path: RegExp, after = 0) =>
+  sim.callLog().filter((c) => c.method === 'GET' && path.test(c.path) && c.status === 200 && c.at >= after).length;
+
+const variants = {
+  plain: {
+    paidCalls: (sim) => sim.generationCount(),
+    progressPolls: (sim) => polls(sim, generationPoll),
+    poll: { method: 'GET', pathIncludes: '/api/v1/generations/' },
+  },
+  // A run pays a generation and then a refine of its prediction: paying either twice shows as 2.
+  refine: {
+    paidCalls: (sim) => Math.max(sim.generationCount(), sim.refines().length),
+    progressPolls: (sim) => {
+      const [refine] = sim.refines();
+      return refine ? polls(sim, generationPoll, refine.at) : 0;
+    },
+    poll: { method: 'GET', pathIncludes: '/api/v1/generations/' },
+  },
+  agentic: {
+    paidCalls: (sim) => sim.generationCount(),
+    progressPolls: (sim) => polls(sim, /\/generations\/agentic\/[^/]+\/status$/),
+    poll: { method: 'GET', pathIncludes: '/status' },
+  },
+} satisfies Record<string, Variant>;
+
 /** Sartiq's simulator with a real client over real Redis. */
-async function sartiqHarness(): Promise<ProviderHarness> {
+async function sartiqHarness(variant: Variant): Promise<ProviderHarness> {
   const sim = await SartiqSimulator.start({ predictionDurationMs: 200 });
   const credentials = { email: 'contract@studio.example', password: randomBytes(12).toString('hex') };
   sim.addAccount(credentials);
   const prefix = testPrefix('sartiq-contract');
   const redis = new Redis(redisUrl);
   const logger = pino({ level: 'silent' });
-  const config = { baseUrl: sim.baseUrl, requestTimeoutMs: 10_000 };
+  const config = {
+    baseUrl: sim.baseUrl,
+    requestTimeoutMs: 10_000,
+    uploadFields: defaultSartiqUploadFields,
+    statuses: defaultSartiqStatuses,
+  };
   const tokens = new SartiqTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
-  const readGeneration = { method: 'GET', pathIncludes: '/api/v1/generations/' };
   const results = loopbackResults();
   return {
     client: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, results, logger }),
-    paidGenerations: () => sim.generationCount(),
-    progressPolls: () =>
-      sim.callLog().filter((c) => c.method === 'GET' && /\/generations\/[0-9a-f-]{36}$/.test(c.path) && c.status === 200).length,
+    paidGenerations: () => variant.paidCalls(sim),
+    progressPolls: () => variant.progressPolls(sim),
     setDuration: (ms) => sim.setPredictionDuration(ms),
     failPermanently: () =>
       sim.failNext(
@@ -35,8 +75,8 @@ async function sartiqHarness(): Promise<ProviderHarness> {
           body: { detail: [{ loc: ['body', 'product_image'], msg: 'Input should be a valid URL', type: 'url_parsing' }] },
         },
       ),
-    failTransiently: () => sim.failNext(readGeneration, { status: 503, body: { detail: 'Service Unavailable' } }),
-    answerMalformed: () => sim.failNext(readGeneration, { status: 200, body: { surprise: true } }),
+    failTransiently: () => sim.failNext(variant.poll, { status: 503, body: { detail: 'Service Unavailable' } }),
+    answerMalformed: () => sim.failNext(variant.poll, { status: 200, body: { surprise: true } }),
     async close() {
       await sim.close();
       await results.dispatcher.close();
@@ -51,5 +91,21 @@ providerContract({
   recipe: generateRecipe,
   options: { shotType: 'front_full_body' },
   permanentCode: 'PROVIDER_REJECTED',
-  start: sartiqHarness,
+  start: () => sartiqHarness(variants.plain),
+});
+
+providerContract({
+  name: 'sartiq-generate with refine',
+  recipe: generateRecipe,
+  options: { shotType: 'front_full_body', refine: true },
+  permanentCode: 'PROVIDER_REJECTED',
+  start: () => sartiqHarness(variants.refine),
+});
+
+providerContract({
+  name: 'sartiq-generate agentic',
+  recipe: generateRecipe,
+  options: { agentic: true },
+  permanentCode: 'PROVIDER_REJECTED',
+  start: () => sartiqHarness(variants.agentic),
 });

@@ -125,7 +125,17 @@ describe('environment configuration', () => {
   it("builds each provider's configuration from its own variables", () => {
     const defaults = loadEnvConfig({}).providers;
     expect(defaults.adcreative).toMatchObject({ baseUrl: 'https://api.adcreative.ai', requestTimeoutMs: 120_000 });
-    expect(defaults.sartiq).toEqual({ baseUrl: 'https://api.sartiq.com/api/v1', requestTimeoutMs: 120_000 });
+    expect(defaults.sartiq).toEqual({
+      baseUrl: 'https://api.sartiq.com/api/v1',
+      requestTimeoutMs: 120_000,
+      uploadFields: { fileName: 'filename', contentType: 'content_type' },
+      statuses: {
+        generation: { completed: ['COMPLETED'], failed: ['FAILED'] },
+        prediction: { completed: ['completed'], failed: ['error', 'failed'] },
+        refine: { completed: ['completed'], failed: ['error', 'failed'] },
+        agentic: { completed: ['completed'], failed: ['failed'] },
+      },
+    });
     expect(defaults.firefly).toMatchObject({ baseUrl: 'https://run-workflow.adobe.io', requestTimeoutMs: 120_000 });
     const config = loadEnvConfig({
       SARTIQ_API_BASE_URL: 'http://127.0.0.1:9000/api/v1/',
@@ -136,6 +146,24 @@ describe('environment configuration', () => {
     expect(Object.isFrozen(config.providers.adcreative.paths)).toBe(true);
     expect(() => loadEnvConfig({ FIREFLY_REQUEST_TIMEOUT_MS: '5' })).toThrow(/FIREFLY_REQUEST_TIMEOUT_MS/);
     expect(() => loadEnvConfig({ PORT: 'x', ADCREATIVE_API_BASE_URL: 'ftp://x' })).toThrow(/PORT: .*; ADCREATIVE_API_BASE_URL: /);
+  });
+
+  it("overrides Sartiq's undocumented presigned-upload fields and status words, and refuses contradictions", () => {
+    const { sartiq } = loadEnvConfig({
+      SARTIQ_UPLOAD_FILENAME_FIELD: 'name',
+      SARTIQ_UPLOAD_CONTENT_TYPE_FIELD: 'mime_type',
+      SARTIQ_PREDICTION_COMPLETED_STATUSES: ' done, finished ,',
+      SARTIQ_AGENTIC_FAILED_STATUSES: 'failed,aborted',
+    }).providers;
+    expect(sartiq.uploadFields).toEqual({ fileName: 'name', contentType: 'mime_type' });
+    expect(sartiq.statuses.prediction).toEqual({ completed: ['done', 'finished'], failed: ['error', 'failed'] });
+    expect(sartiq.statuses.agentic).toEqual({ completed: ['completed'], failed: ['failed', 'aborted'] });
+    expect(() => loadEnvConfig({ SARTIQ_REFINE_FAILED_STATUSES: 'Completed' })).toThrow(
+      /SARTIQ_REFINE_COMPLETED_STATUSES and SARTIQ_REFINE_FAILED_STATUSES both list completed/,
+    );
+    expect(() => loadEnvConfig({ SARTIQ_GENERATION_COMPLETED_STATUSES: ' , ' })).toThrow(/SARTIQ_GENERATION_COMPLETED_STATUSES/);
+    expect(() => loadEnvConfig({ SARTIQ_UPLOAD_FILENAME_FIELD: 'file-name' })).toThrow(/SARTIQ_UPLOAD_FILENAME_FIELD/);
+    expect(() => loadEnvConfig({ SARTIQ_UPLOAD_CONTENT_TYPE_FIELD: 'filename' })).toThrow(/name the same field/);
   });
 });
 

@@ -1,10 +1,11 @@
 /**
  * The Sartiq Backend API client of one connection (docs/providers/sartiq.md): presigned uploads, the
- * generation endpoints, polling a generation, and downloading results.
+ * generation endpoints, polling a generation or an agentic run, and downloading results.
  *
  * Every API call sends `Authorization: Bearer <token>` and `Accept: application/json`, runs under a
  * whole-request deadline (config `requestTimeoutMs`, body included, combined with the caller's
- * signal), reads its body to the end, and parses 2xx JSON with the zod schemas of schemas.ts. Every
+ * signal), reads its body to the end, and parses 2xx JSON with the zod schemas of schemas.ts (status
+ * values read with the configured words, `SartiqConfig.statuses`). Every
  * generation call carries the `organization_id` query parameter when the connection has an
  * organization. The one retry here is after a 401: Sartiq did not process the request, so it is
  * sent once more after a new login. Everything else is raised as a ConnectorError (errors.ts) for
@@ -27,7 +28,7 @@ import {
 } from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
 import { readS3Error, urlForMessages } from '../../media/download.ts';
-import { type SartiqConfig, sartiqGenerationPath, sartiqPaths, sartiqPresignedUploadFields } from './config.ts';
+import { type SartiqConfig, sartiqAgenticStatusPath, sartiqGenerationPath, sartiqPaths } from './config.ts';
 import {
   parseShape,
   readJson,
@@ -39,15 +40,16 @@ import {
   transportError,
 } from './errors.ts';
 import {
-  generationSchema,
-  mixedRefineResponseSchema,
   presignedUploadSchema,
+  type SartiqAgenticStatus,
   type SartiqGeneration,
   type SartiqRefine,
+  type SartiqSchemas,
+  sartiqSchemas,
 } from './schemas.ts';
 import type { SartiqCredentials, SartiqTokenConnection, SartiqTokenProvider } from './token-store.ts';
 
-export type { SartiqGeneration, SartiqPrediction, SartiqRefine } from './schemas.ts';
+export type { SartiqAgenticStatus, SartiqGeneration, SartiqPrediction, SartiqRefine } from './schemas.ts';
 
 /** Dependencies of a SartiqClient. */
 export interface SartiqClientOptions {
@@ -129,6 +131,7 @@ export class SartiqClient {
   readonly #organizationId: string | undefined;
   readonly #password: string;
   readonly #config: SartiqConfig;
+  readonly #schemas: SartiqSchemas;
   readonly #tokens: SartiqTokenProvider;
   readonly #dispatcher: Dispatcher;
   readonly #results: ResultDownloadRules;
@@ -141,6 +144,7 @@ export class SartiqClient {
     this.#organizationId = credentials.organizationId?.trim() || undefined;
     this.#password = credentials.password;
     this.#config = options.config;
+    this.#schemas = sartiqSchemas(options.config.statuses);
     this.#tokens = options.tokens;
     this.#dispatcher = options.dispatcher ?? sharedDispatcher();
     this.#results = options.results;
@@ -149,14 +153,12 @@ export class SartiqClient {
 
   /**
    * Uploads a local file in two phases: asks for a presigned URL (body fields named by
-   * sartiqPresignedUploadFields), then PUTs the file, streamed from disk with its exact
+   * `SartiqConfig.uploadFields`), then PUTs the file, streamed from disk with its exact
    * Content-Length and no Authorization, to `upload_url`. The PUT is a write and is not retried.
    */
   async uploadImage(file: SartiqUploadFile, signal?: AbortSignal): Promise<SartiqUploadedFile> {
-    const json = {
-      [sartiqPresignedUploadFields.fileName]: file.fileName,
-      [sartiqPresignedUploadFields.contentType]: file.contentType,
-    };
+    const fields = this.#config.uploadFields;
+    const json = { [fields.fileName]: file.fileName, [fields.contentType]: file.contentType };
     const presigned = await this.#json(
       presignedUploadSchema,
       { method: 'POST', path: sartiqPaths.presigned, organization: false, json },
@@ -174,7 +176,11 @@ export class SartiqClient {
     signal?: AbortSignal,
   ): Promise<SartiqGeneration> {
     const path = sartiqGenerationKindPaths[kind];
-    const generation = await this.#json(generationSchema, { method: 'POST', path, organization: true, json: body }, signal);
+    const generation = await this.#json(
+      this.#schemas.generation,
+      { method: 'POST', path, organization: true, json: body },
+      signal,
+    );
     this.#logger.info(
       { kind, generationId: generation.id, predictions: generation.predictions.length },
       'Sartiq generation created',
@@ -189,7 +195,7 @@ export class SartiqClient {
    */
   async createRefines(body: Record<string, unknown>, signal?: AbortSignal): Promise<SartiqRefinesResult> {
     const raw = await this.#json(
-      mixedRefineResponseSchema,
+      this.#schemas.mixedRefineResponse,
       { method: 'POST', path: sartiqPaths.refines, organization: true, json: body },
       signal,
     );
@@ -203,7 +209,20 @@ export class SartiqClient {
 
   /** The generation as it stands (poll until `terminal`). */
   getGeneration(id: string, signal?: AbortSignal): Promise<SartiqGeneration> {
-    return this.#json(generationSchema, { method: 'GET', path: sartiqGenerationPath(id), organization: true }, signal);
+    return this.#json(this.#schemas.generation, { method: 'GET', path: sartiqGenerationPath(id), organization: true }, signal);
+  }
+
+  /**
+   * Where an agentic run stands (poll until `terminal`): its final image, best confidence and
+   * attempts. The endpoint lists neither `organization_id` nor authentication; the Bearer token is
+   * sent anyway, as on every call.
+   */
+  getAgenticStatus(shotId: string, signal?: AbortSignal): Promise<SartiqAgenticStatus> {
+    return this.#json(
+      this.#schemas.agenticStatus,
+      { method: 'GET', path: sartiqAgenticStatusPath(shotId), organization: false },
+      signal,
+    );
   }
 
   /**

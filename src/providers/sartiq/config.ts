@@ -1,6 +1,7 @@
 /**
- * Where the Sartiq Backend API lives (docs/providers/sartiq.md). The paths are documented and fixed; the
- * base URL and the deadline are service-wide configuration. The organization is per connection
+ * Where the Sartiq Backend API lives and how its undocumented parts are read (docs/providers/sartiq.md).
+ * The paths are documented and fixed; the base URL, the deadline, the presigned-upload body fields
+ * and the status values are service-wide configuration. The organization is per connection
  * (SartiqCredentials.organizationId), never service-wide.
  */
 
@@ -29,24 +30,61 @@ export const sartiqPaths = {
   videos: '/generations/videos',
   /** One generation; `{id}` is replaced by the URI-encoded id (see sartiqGenerationPath). */
   generation: '/generations/{id}',
-} as const;
-
-/**
- * Field names of the `POST /uploads/presigned-url` JSON body. Sartiq does not document that body
- * (docs/providers/sartiq.md, "Undocumented guesses"): these are the likeliest names, kept here so
- * they change in one place.
- */
-export const sartiqPresignedUploadFields = {
-  /** The name of the file to upload. */
-  fileName: 'filename',
-  /** Its MIME type; the PUT to `upload_url` sends the same Content-Type. */
-  contentType: 'content_type',
+  /** The orchestration of an agentic generation (AgenticShotStatus); documented as temporary. */
+  agenticStatus: '/generations/agentic/{shot_id}/status',
 } as const;
 
 /** The path of one generation. */
 export function sartiqGenerationPath(id: string): string {
   return sartiqPaths.generation.replace('{id}', encodeURIComponent(id));
 }
+
+/** The status path of an agentic generation's orchestration shot (`orchestration_shot_id`). */
+export function sartiqAgenticStatusPath(shotId: string): string {
+  return sartiqPaths.agenticStatus.replace('{shot_id}', encodeURIComponent(shotId));
+}
+
+/**
+ * Field names of the `POST /uploads/presigned-url` JSON body. Sartiq does not document that body:
+ * the defaults are the likeliest names (SARTIQ_UPLOAD_FILENAME_FIELD, SARTIQ_UPLOAD_CONTENT_TYPE_FIELD).
+ */
+export interface SartiqUploadFields {
+  /** The name of the file to upload. */
+  fileName: string;
+  /** Its MIME type; the PUT to `upload_url` sends the same Content-Type. */
+  contentType: string;
+}
+
+export const defaultSartiqUploadFields: SartiqUploadFields = { fileName: 'filename', contentType: 'content_type' };
+
+/** The status values that end a piece of work: it succeeded, or it failed. Anything else means "not finished". */
+export interface SartiqStatusWords {
+  completed: readonly string[];
+  failed: readonly string[];
+}
+
+/**
+ * The status values of each kind of Sartiq work, compared case-insensitively. The API reference
+ * types GenerationStatus, PredictionStatus and RefineStatus as strings without listing values, and
+ * the agentic status endpoint's `status` as "Current orchestration status"; the defaults are the
+ * domain-concepts page's states (generation Completed / Failed, prediction Completed / Error) and
+ * the `orchestration_status` values of the agentic answer ("processing, completed, failed").
+ */
+export interface SartiqStatuses {
+  generation: SartiqStatusWords;
+  prediction: SartiqStatusWords;
+  /** RefineStatus: undocumented; read like PredictionStatus by default. */
+  refine: SartiqStatusWords;
+  /** The `status` of `GET /generations/agentic/{shot_id}/status`. */
+  agentic: SartiqStatusWords;
+}
+
+export const defaultSartiqStatuses: SartiqStatuses = {
+  generation: { completed: ['COMPLETED'], failed: ['FAILED'] },
+  prediction: { completed: ['completed'], failed: ['error', 'failed'] },
+  refine: { completed: ['completed'], failed: ['error', 'failed'] },
+  agentic: { completed: ['completed'], failed: ['failed'] },
+};
 
 /** Configuration of the Sartiq client and token store (service-wide, not per connection). */
 export interface SartiqConfig {
@@ -57,6 +95,8 @@ export interface SartiqConfig {
    * result downloads alike.
    */
   requestTimeoutMs: number;
+  uploadFields: SartiqUploadFields;
+  statuses: SartiqStatuses;
   /** Not here: the organization belongs to the connection (SartiqCredentials.organizationId). */
   organizationId?: never;
 }

@@ -1,5 +1,5 @@
 /**
- * The Sartiq recipes: on-model generation (`sartiq-generate`, optionally agentic), edits
+ * The Sartiq recipes: on-model generation (`sartiq-generate`, optionally agentic or refined), edits
  * (`sartiq-edit`), background fix, image adjusting (resize to a spec), face fix, upscaling
  * (refines), and image-to-video (`sartiq-video`, the only recipe that fills video slots). Each maps
  * its options to the documented request fields of one endpoint and runs the shared generation flow.
@@ -14,7 +14,7 @@ import { slotCapacity } from '../provider-work.ts';
 import type { ContextNeeds, ProducedFile, ProviderRecipe, SlotRequest } from '../recipe.ts';
 import type { SartiqClient, SartiqGeneration } from './client.ts';
 import { sartiqProvider } from './errors.ts';
-import { generateForSlot, type SartiqRun, uploadedUrl } from './generation-run.ts';
+import { generateForSlot, type SartiqResults, type SartiqRun, type SartiqSlotWork, uploadedUrl } from './generation-run.ts';
 
 /** Sartiq's largest batch in practice; `batch_size` defaults to 4 for generations. */
 const maxBatch = 8;
@@ -45,48 +45,85 @@ const photoOnly = (name: string) => (slot: ExpectedOutput) =>
 
 async function eachSlot(
   run: SartiqRun<PollingOptions>,
-  name: string,
-  create: (request: SlotRequest, inputUrl: string) => Promise<SartiqGeneration>,
+  work: (request: SlotRequest) => SartiqSlotWork,
 ): Promise<Map<string, ProducedFile[]>> {
   const result = new Map<string, ProducedFile[]>();
   for (const [index, request] of run.requests.entries()) {
-    result.set(request.slot.mappingKeyId, await generateForSlot(run, request, index, name, (url) => create(request, url)));
+    result.set(request.slot.mappingKeyId, await generateForSlot(run, request, index, work(request)));
   }
   return result;
 }
 
+/** The slots of a recipe that makes one generation per slot from its input's URL. */
+function eachSlotFrom(
+  run: SartiqRun<PollingOptions>,
+  name: string,
+  create: (request: SlotRequest, inputUrl: string) => Promise<SartiqGeneration>,
+): Promise<Map<string, ProducedFile[]>> {
+  return eachSlot(run, (request) => ({ name, create: (source) => create(request, source.inputUrl) }));
+}
+
 // ---- sartiq-generate ------------------------------------------------------------------------
 
-export const generateOptionsSchema = z.strictObject({
-  subjectId: z.string().optional(),
-  subjectSlug: z.string().optional(),
-  styleId: z.string().optional(),
-  styleSlug: z.string().optional(),
-  /** The shot type of every slot, unless its position has one below. */
-  shotType: z.string().optional(),
-  /** Position name (e.g. Front, Back) → shot type, so one task produces one matching shot per position. */
-  shotTypeByPosition: z.record(z.string(), z.string()).default({}),
-  pose: z.string().optional(),
-  framing: z.string().optional(),
-  background: z.string().optional(),
-  lighting: z.string().optional(),
-  extraPrompt: templateSchema.optional(),
-  negativePrompt: z.string().optional(),
-  /** Use /generations/agentic: automatic quality evaluation and retries on Sartiq's side. */
-  agentic: z.boolean().default(false),
-  maxAttempts: z.number().int().min(1).max(20).default(3),
-  minConfidenceScore: z.number().min(0).max(1).default(0.7),
-  refine: z.boolean().default(false),
-  scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).optional(),
-  ...polling,
-});
+/** The evaluators the agentic endpoint documents for `evaluation_provider`. */
+const evaluationProviders = ['anthropic', 'gemini', 'openai', 'mock'] as const;
+
+/** The agentic endpoint's default `shot_type`, sent when no shot type is configured for a slot. */
+const defaultAgenticShotType = 'front_upper_body';
+
+export const generateOptionsSchema = z
+  .strictObject({
+    subjectId: z.string().optional(),
+    subjectSlug: z.string().optional(),
+    styleId: z.string().optional(),
+    styleSlug: z.string().optional(),
+    /** The shot type of every slot, unless its position has one below. */
+    shotType: z.string().optional(),
+    /** Position name (e.g. Front, Back) → shot type, so one task produces one matching shot per position. */
+    shotTypeByPosition: z.record(z.string(), z.string()).default({}),
+    pose: z.string().optional(),
+    framing: z.string().optional(),
+    background: z.string().optional(),
+    lighting: z.string().optional(),
+    extraPrompt: templateSchema.optional(),
+    negativePrompt: z.string().optional(),
+    /** Use /generations/agentic: automatic quality evaluation and retries on Sartiq's side; its final image is the result. */
+    agentic: z.boolean().default(false),
+    maxAttempts: z.number().int().min(1).max(20).default(3),
+    minConfidenceScore: z.number().min(0).max(1).default(0.7),
+    /** The evaluator of an agentic run (`evaluation_provider`); Sartiq's default when omitted. */
+    evaluationProvider: z.enum(evaluationProviders).optional(),
+    /** Refine each image (POST /generations/refines) and submit the refined one. */
+    refine: z.boolean().default(false),
+    /** Upscale each image by this factor (a refine with `scale_factor`) and submit the upscaled one. */
+    scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).optional(),
+    ...polling,
+  })
+  .refine((o) => !(o.agentic && (o.refine || o.scaleFactor !== undefined)), {
+    message:
+      'an agentic run yields the one image its evaluator chose, which cannot be refined: drop refine and scaleFactor, or agentic',
+    path: ['agentic'],
+  });
 export type GenerateOptions = z.output<typeof generateOptionsSchema>;
 
+/** Options that give a shot type per slot. */
+interface ShotTypeOptions {
+  shotType?: string | undefined;
+  shotTypeByPosition: Record<string, string>;
+}
+
 /** The shot type of a slot: its position's entry (case-insensitive), else the default. */
-export function shotTypeFor(slot: ExpectedOutput, options: GenerateOptions): string | undefined {
+export function shotTypeFor(slot: ExpectedOutput, options: ShotTypeOptions): string | undefined {
   const position = slot.positionName?.trim().toLowerCase();
   const entry = Object.entries(options.shotTypeByPosition).find(([name]) => name.trim().toLowerCase() === position);
   return entry?.[1] ?? options.shotType;
+}
+
+/** Which files a generation of these options yields: the agentic final image, refined images, or the predictions. */
+function generateResults(o: GenerateOptions): SartiqResults {
+  if (o.agentic) return { from: 'agentic' };
+  if (o.scaleFactor !== undefined) return { from: 'refines', size: { scaleFactor: o.scaleFactor } };
+  return o.refine ? { from: 'refines', size: 'generation-size' } : { from: 'predictions' };
 }
 
 export const generateRecipe: SartiqRecipe<GenerateOptions> = {
@@ -94,33 +131,47 @@ export const generateRecipe: SartiqRecipe<GenerateOptions> = {
   provider: sartiqProvider,
   optionsSchema: generateOptionsSchema,
   needs: (o) => promptNeeds(o.extraPrompt),
-  cannotFill: photoOnly('sartiq-generate'),
-  run: (run) =>
-    eachSlot(run, 'sartiq-generate', (request, productImage) => {
-      const o = run.options;
-      return run.client.createGeneration(
-        o.agentic ? 'agentic' : 'generate',
-        defined({
-          product_image: productImage,
-          batch_size: slotCapacity(request, maxBatch),
-          subject_id: o.subjectId,
-          subject_slug: o.subjectSlug,
-          style_id: o.styleId,
-          style_slug: o.styleSlug,
-          shot_type: shotTypeFor(request.slot, o),
-          pose: o.pose,
-          framing: o.framing,
-          background: o.background,
-          lighting: o.lighting,
-          extra_prompt: prompt(run, o.extraPrompt),
-          negative_prompt: o.negativePrompt,
-          refine: o.refine,
-          scale_factor: o.scaleFactor,
-          ...(o.agentic ? { max_attempts: o.maxAttempts, min_confidence_score: o.minConfidenceScore } : {}),
-        }),
-        run.signal,
-      );
-    }),
+  cannotFill: (slot, o) =>
+    photoOnly('sartiq-generate')(slot) ??
+    (o.agentic && slot.minQuantity > 1
+      ? `slot ${slot.mappingKeyId} needs at least ${slot.minQuantity} files; an agentic run yields one`
+      : null),
+  run: (run) => {
+    const o = run.options;
+    return eachSlot(run, (request) => ({
+      name: 'sartiq-generate',
+      results: generateResults(o),
+      // `refine` and `scale_factor` are not sent: what they do on a generation is undocumented, and
+      // the refine is asked for through the documented refines endpoint once the images exist.
+      create: ({ inputUrl }) =>
+        run.client.createGeneration(
+          o.agentic ? 'agentic' : 'generate',
+          defined({
+            product_image: inputUrl,
+            batch_size: slotCapacity(request, maxBatch),
+            subject_id: o.subjectId,
+            subject_slug: o.subjectSlug,
+            style_id: o.styleId,
+            style_slug: o.styleSlug,
+            shot_type: shotTypeFor(request.slot, o) ?? (o.agentic ? defaultAgenticShotType : undefined),
+            pose: o.pose,
+            framing: o.framing,
+            background: o.background,
+            lighting: o.lighting,
+            extra_prompt: prompt(run, o.extraPrompt),
+            negative_prompt: o.negativePrompt,
+            ...(o.agentic
+              ? {
+                  max_attempts: o.maxAttempts,
+                  min_confidence_score: o.minConfidenceScore,
+                  evaluation_provider: o.evaluationProvider,
+                }
+              : {}),
+          }),
+          run.signal,
+        ),
+    }));
+  },
 };
 
 // ---- single-image tools ---------------------------------------------------------------------
@@ -149,7 +200,7 @@ export const editRecipe: SartiqRecipe<z.output<typeof editOptionsSchema>> = {
   needs: (o) => ({ ...promptNeeds(o.prompt), colorReferences: o.colorReferencesAsReferences }),
   cannotFill: photoOnly('sartiq-edit'),
   run: (run) =>
-    eachSlot(run, 'sartiq-edit', async (request, base) =>
+    eachSlotFrom(run, 'sartiq-edit', async (request, base) =>
       run.client.createGeneration(
         'edit',
         defined({
@@ -180,7 +231,7 @@ export const backgroundFixRecipe: SartiqRecipe<z.output<typeof backgroundFixOpti
   needs: (o) => ({ colorReferences: o.paletteFromColorReference }),
   cannotFill: photoOnly('sartiq-background-fix'),
   run: (run) =>
-    eachSlot(run, 'sartiq-background-fix', async (request, base) =>
+    eachSlotFrom(run, 'sartiq-background-fix', async (request, base) =>
       run.client.createGeneration(
         'background-fix',
         defined({
@@ -215,7 +266,7 @@ export const imageAdjustRecipe: SartiqRecipe<z.output<typeof imageAdjustOptionsS
   needs: () => ({}),
   cannotFill: photoOnly('sartiq-image-adjust'),
   run: (run) =>
-    eachSlot(run, 'sartiq-image-adjust', (request, base) =>
+    eachSlotFrom(run, 'sartiq-image-adjust', (request, base) =>
       run.client.createGeneration(
         'image-adjust',
         defined({
@@ -240,7 +291,7 @@ export const faceFixRecipe: SartiqRecipe<z.output<typeof faceFixOptionsSchema>> 
   needs: () => ({}),
   cannotFill: photoOnly('sartiq-face-fix'),
   run: (run) =>
-    eachSlot(run, 'sartiq-face-fix', (_request, base) =>
+    eachSlotFrom(run, 'sartiq-face-fix', (_request, base) =>
       run.client.createGeneration('face-fix', defined({ base_img_path: base, subject_id: run.options.subjectId }), run.signal),
     ),
 };
@@ -257,7 +308,7 @@ export const upscaleRecipe: SartiqRecipe<z.output<typeof upscaleOptionsSchema>> 
   needs: (o) => promptNeeds(o.prompt),
   cannotFill: photoOnly('sartiq-upscale'),
   run: (run) =>
-    eachSlot(run, 'sartiq-upscale', async (_request, base) => {
+    eachSlotFrom(run, 'sartiq-upscale', async (_request, base) => {
       const refined = await run.client.createRefines(
         defined({ base_image_urls: [base], scale_factor: run.options.scaleFactor, prompt: prompt(run, run.options.prompt) }),
         run.signal,
@@ -278,35 +329,92 @@ export const upscaleRecipe: SartiqRecipe<z.output<typeof upscaleOptionsSchema>> 
 
 // ---- sartiq-video ---------------------------------------------------------------------------
 
-export const videoOptionsSchema = z.strictObject({
-  prompt: templateSchema,
-  negativePrompt: z.string().optional(),
-  cfgScale: z.number().min(0).max(2).optional(),
-  ...polling,
-});
-export const videoRecipe: SartiqRecipe<z.output<typeof videoOptionsSchema>> = {
+/** The metadata `base_image_path` "requires explicit[ly]" (VideoGenerationRequest), as option names. */
+const videoMetadata = ['subjectId', 'productId', 'styleId'] as const;
+
+export const videoOptionsSchema = z
+  .strictObject({
+    prompt: templateSchema,
+    negativePrompt: z.string().optional(),
+    cfgScale: z.number().min(0).max(2).optional(),
+    /**
+     * `input`: the video starts from the task's input image (`base_image_path`, which "requires
+     * explicit metadata": the ids and shot type below). `generation`: an on-model still (one image,
+     * `POST /generations/`) is generated from the input first, and the video starts from its
+     * prediction (`prediction_id`, which "inherits metadata").
+     */
+    source: z.enum(['input', 'generation']).default('input'),
+    subjectId: z.guid().optional(),
+    productId: z.guid().optional(),
+    styleId: z.guid().optional(),
+    /** The shot type of every slot, unless its position has one below. */
+    shotType: z.string().min(1).optional(),
+    /** Position name (e.g. Front, Back) → shot type. */
+    shotTypeByPosition: z.record(z.string(), z.string().min(1)).default({}),
+    ...polling,
+  })
+  .superRefine((o, ctx) => {
+    if (o.source !== 'input') return;
+    const missing: string[] = videoMetadata.filter((name) => o[name] === undefined);
+    if (o.shotType === undefined && Object.keys(o.shotTypeByPosition).length === 0) missing.push('shotType');
+    if (missing.length === 0) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: [missing[0] ?? 'source'],
+      message: `a video from the input image needs ${missing.join(', ')} (Sartiq's base_image_path "requires explicit metadata"), or source: generation`,
+    });
+  });
+type VideoOptions = z.output<typeof videoOptionsSchema>;
+
+export const videoRecipe: SartiqRecipe<VideoOptions> = {
   name: 'sartiq-video',
   provider: sartiqProvider,
   optionsSchema: videoOptionsSchema,
   needs: (o) => promptNeeds(o.prompt),
-  cannotFill: (slot) =>
-    slot.assetContentTypeId === AssetContentType.Photo
-      ? `slot ${slot.mappingKeyId} expects a photo; sartiq-video produces video`
-      : null,
-  run: (run) =>
-    eachSlot(run, 'sartiq-video', (request, base) =>
-      run.client.createGeneration(
-        'video',
-        defined({
-          prompt: prompt(run, run.options.prompt),
-          base_image_path: base,
-          negative_prompt: run.options.negativePrompt,
-          cfg_scale: run.options.cfgScale,
-          batch_size: request.count,
-        }),
-        run.signal,
-      ),
-    ),
+  cannotFill: (slot, o) => {
+    if (slot.assetContentTypeId === AssetContentType.Photo) {
+      return `slot ${slot.mappingKeyId} expects a photo; sartiq-video produces video`;
+    }
+    if (o.source === 'input' && shotTypeFor(slot, o) === undefined) {
+      return `slot ${slot.mappingKeyId} (position ${slot.positionName ?? 'none'}) has no shot type: a video from the input image needs one (shotType or shotTypeByPosition)`;
+    }
+    return null;
+  },
+  run: (run) => {
+    const o = run.options;
+    const metadata = (request: SlotRequest) => ({
+      subject_id: o.subjectId,
+      product_id: o.productId,
+      style_id: o.styleId,
+      shot_type: shotTypeFor(request.slot, o),
+    });
+    return eachSlot(run, (request) => ({
+      name: 'sartiq-video',
+      still:
+        o.source === 'generation'
+          ? (productImage) =>
+              run.client.createGeneration(
+                'generate',
+                defined({ product_image: productImage, batch_size: 1, ...metadata(request) }),
+                run.signal,
+              )
+          : undefined,
+      create: ({ inputUrl, predictionId }) =>
+        run.client.createGeneration(
+          'video',
+          defined({
+            prompt: prompt(run, o.prompt),
+            ...(predictionId === undefined
+              ? { base_image_path: inputUrl, ...metadata(request) }
+              : { prediction_id: predictionId }),
+            negative_prompt: o.negativePrompt,
+            cfg_scale: o.cfgScale,
+            batch_size: request.count,
+          }),
+          run.signal,
+        ),
+    }));
+  },
 };
 
 export const sartiqRecipes: readonly SartiqRecipe<unknown>[] = [

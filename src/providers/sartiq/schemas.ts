@@ -4,26 +4,24 @@
  *
  * Parsing is lenient where the sources are thin: unknown fields are dropped, fields the docs give a
  * default get it when missing or null, and status values (whose lists are undocumented, and whose
- * case differs between examples) are compared case-insensitively, an unknown value meaning "not
- * finished yet".
+ * case differs between examples) are compared case-insensitively with the configured words
+ * (SartiqStatuses), an unknown value meaning "not finished yet". The schemas that read statuses are
+ * built from those words by sartiqSchemas.
  */
 import { z } from 'zod';
 import { idLike, numberLike, optionalText } from '../lenient-schemas.ts';
+import type { SartiqStatuses, SartiqStatusWords } from './config.ts';
 
-/** Prediction (and refine) statuses that end it: `completed` succeeded, the others failed. */
-const finishedStatuses = new Set(['completed', 'error', 'failed']);
-const failedStatuses = new Set(['error', 'failed']);
-/** Generation statuses that end a generation whatever its predictions say. */
-const finishedGenerationStatuses = new Set(['completed', 'failed']);
-
-/** Where a prediction or refine stands, from its status string (any case; unknown = `running`). */
-export type SartiqPhase = 'completed' | 'failed' | 'running';
-
-/** The phase of a prediction or refine status: `completed`; `error` / `failed`; anything else running. */
-export function sartiqPhase(status: string): SartiqPhase {
+/**
+ * The `status`, `terminal` and `failed` of a domain type: the status sent (else its documented
+ * default), compared with `words` case-insensitively; a value in neither list is not finished.
+ */
+function progress(sent: string | null, fallback: string, words: SartiqStatusWords) {
+  const status = sent ?? fallback;
   const normalized = status.trim().toLowerCase();
-  if (!finishedStatuses.has(normalized)) return 'running';
-  return failedStatuses.has(normalized) ? 'failed' : 'completed';
+  const is = (list: readonly string[]) => list.some((word) => word.toLowerCase() === normalized);
+  const failed = is(words.failed);
+  return { status, terminal: failed || is(words.completed), failed };
 }
 
 /** MediaResourcePublic: only its `url` is used. */
@@ -53,55 +51,43 @@ export const presignedUploadSchema = z
   }));
 export type SartiqPresignedUpload = z.output<typeof presignedUploadSchema>;
 
+/** One refine of a prediction (RefinePublic). */
+export interface SartiqRefine {
+  id: string;
+  predictionId: string | null;
+  /** As sent (RefineStatus, e.g. `pending`); default `pending`. */
+  status: string;
+  /** The status is one of the refine's completed or failed words. */
+  terminal: boolean;
+  /** The status is one of the refine's failed words. */
+  failed: boolean;
+  /** `result_image_url`, else `result_image_media.url`. */
+  resultImageUrl: string | null;
+  errorMessage: string | null;
+  errorCategory: string | null;
+}
+
 /** One image (or video) of a generation, from PredictionPublic. */
 export interface SartiqPrediction {
   id: string;
   /** As sent (PredictionStatus, e.g. `pending`, `generating`, `completed`, `error`); default `pending`. */
   status: string;
-  /** Status is completed, error or failed (any case). Unknown statuses are not terminal. */
+  /** The status is one of the prediction's completed or failed words; unknown statuses are not terminal. */
   terminal: boolean;
-  /** Status is error or failed (any case). */
+  /** The status is one of the prediction's failed words. */
   failed: boolean;
   /** `result_image_url`, else `result_image_media.url`. */
   resultImageUrl: string | null;
   /** `result_video_url`, else `result_video_media.url`. */
   resultVideoUrl: string | null;
-  /** The most recent successful refine's result (read-only field of Sartiq). */
+  /** "the most recent successful refine's result_image_url" (a read-only field of Sartiq). */
   refinedImageUrl: string | null;
+  /** The refines of this prediction (`refines[]`). */
+  refines: SartiqRefine[];
   errorMessage: string | null;
   errorCategory: string | null;
   shotType: string | null;
 }
-
-export const predictionSchema = z
-  .object({
-    id: idLike,
-    status: optionalText,
-    result_image_url: optionalText,
-    result_video_url: optionalText,
-    result_image_media: mediaSchema,
-    result_video_media: mediaSchema,
-    refined_image_url: optionalText,
-    error_message: optionalText,
-    error_category: optionalText,
-    shot_type: optionalText,
-  })
-  .transform((body): SartiqPrediction => {
-    const status = body.status ?? 'pending';
-    const phase = sartiqPhase(status);
-    return {
-      id: body.id,
-      status,
-      terminal: phase !== 'running',
-      failed: phase === 'failed',
-      resultImageUrl: body.result_image_url ?? body.result_image_media,
-      resultVideoUrl: body.result_video_url ?? body.result_video_media,
-      refinedImageUrl: body.refined_image_url,
-      errorMessage: body.error_message,
-      errorCategory: body.error_category,
-      shotType: body.shot_type,
-    };
-  });
 
 /** A generation (GenerationPublic, or AgenticGenerationResponse for the agentic call). */
 export interface SartiqGeneration {
@@ -111,10 +97,10 @@ export interface SartiqGeneration {
   predictions: SartiqPrediction[];
   /**
    * Finished: every prediction is terminal (and there is at least one), or the generation status
-   * is COMPLETED or FAILED (any case). Results are read from `predictions` once terminal.
+   * is one of its completed or failed words. Results are read from `predictions` once terminal.
    */
   terminal: boolean;
-  /** The generation status is FAILED, or there are predictions and every one failed. */
+  /** The generation status is one of its failed words, or there are predictions and every one failed. */
   failed: boolean;
   /** `BASE`, `AGENTIC`, … */
   generationType: string | null;
@@ -123,83 +109,59 @@ export interface SartiqGeneration {
   tool: string | null;
   organizationId: string | null;
   batchSize: number | null;
-  /** Agentic only: the orchestration shot (its own status endpoint is documented as temporary). */
+  /** The size of the generation's images (required fields of GenerationPublic). */
+  width: number | null;
+  height: number | null;
+  /** Agentic only: the orchestration shot, whose status endpoint tells the run's final image. */
   orchestrationShotId: string | null;
   /** Agentic only: Sartiq's estimate of the time to completion, in seconds (a polling hint). */
   estimatedCompletionTimeS: number | null;
 }
 
-export const generationSchema = z
-  .object({
-    id: idLike,
-    status: optionalText,
-    predictions: z.array(predictionSchema).nullish(),
-    batch_size: numberLike.nullish(),
-    generation_type: optionalText,
-    generation_strategy: optionalText,
-    tool: optionalText,
-    organization_id: optionalText,
-    orchestration_shot_id: idLike.nullish(),
-    estimated_completion_time: numberLike.nullish(),
-  })
-  .transform((body): SartiqGeneration => {
-    const status = body.status ?? 'PENDING';
-    const predictions = body.predictions ?? [];
-    const normalized = status.trim().toLowerCase();
-    const any = predictions.length > 0;
-    return {
-      id: body.id,
-      status,
-      predictions,
-      terminal: finishedGenerationStatuses.has(normalized) || (any && predictions.every((p) => p.terminal)),
-      failed: normalized === 'failed' || (any && predictions.every((p) => p.failed)),
-      generationType: body.generation_type,
-      generationStrategy: body.generation_strategy,
-      tool: body.tool,
-      organizationId: body.organization_id,
-      batchSize: body.batch_size ?? null,
-      orchestrationShotId: body.orchestration_shot_id ?? null,
-      estimatedCompletionTimeS: body.estimated_completion_time ?? null,
-    };
-  });
-
-/** One refine of a prediction (RefinePublic); RefineStatus values are undocumented, read like predictions'. */
-export interface SartiqRefine {
-  id: string;
-  predictionId: string | null;
-  status: string;
-  terminal: boolean;
-  failed: boolean;
-  /** `result_image_url`, else `result_image_media.url`. */
-  resultImageUrl: string | null;
+/** One attempt of an agentic run (AgenticShotAttempt). */
+export interface SartiqAgenticAttempt {
+  /** 1-based. */
+  attemptNumber: number | null;
+  imageUrl: string | null;
+  /** Evaluation status (values undocumented). */
+  evaluationStatus: string | null;
+  confidenceScore: number | null;
   errorMessage: string | null;
-  errorCategory: string | null;
 }
 
-export const refineSchema = z
-  .object({
-    id: idLike,
-    prediction_id: idLike.nullish(),
-    status: optionalText,
-    result_image_url: optionalText,
-    result_image_media: mediaSchema,
-    error_message: optionalText,
-    error_category: optionalText,
-  })
-  .transform((body): SartiqRefine => {
-    const status = body.status ?? 'pending';
-    const phase = sartiqPhase(status);
-    return {
-      id: body.id,
-      predictionId: body.prediction_id ?? null,
-      status,
-      terminal: phase !== 'running',
-      failed: phase === 'failed',
-      resultImageUrl: body.result_image_url ?? body.result_image_media,
-      errorMessage: body.error_message,
-      errorCategory: body.error_category,
-    };
-  });
+/** Where an agentic run stands (AgenticShotStatus of `GET /generations/agentic/{shot_id}/status`). */
+export interface SartiqAgenticStatus {
+  shotId: string;
+  /** As sent ("Current orchestration status"; `processing`, `completed`, `failed` in the creation answer). */
+  status: string;
+  /** The status is one of the agentic completed or failed words; unknown statuses are not terminal. */
+  terminal: boolean;
+  /** The status is one of the agentic failed words. */
+  failed: boolean;
+  /** "Final selected image URL": the run's one result, once completed. */
+  finalImageUrl: string | null;
+  /** "Best confidence score achieved". */
+  bestConfidence: number | null;
+  totalAttempts: number | null;
+  maxAttempts: number | null;
+  errorMessage: string | null;
+  attempts: SartiqAgenticAttempt[];
+}
+
+/** The schemas of the answers that carry statuses, reading them with `statuses`. */
+export interface SartiqSchemas {
+  /** `GET /generations/{id}` and the generation creation calls. */
+  generation: z.ZodType<SartiqGeneration>;
+  /** `POST /generations/refines` (MixedRefineResponse), raw failure lists; the client turns them into lines. */
+  mixedRefineResponse: z.ZodType<{
+    generations: SartiqGeneration[];
+    refines: SartiqRefine[];
+    failed_uploads: Record<string, unknown>[];
+    failed_refines: Record<string, unknown>[];
+  }>;
+  /** `GET /generations/agentic/{shot_id}/status`. */
+  agenticStatus: z.ZodType<SartiqAgenticStatus>;
+}
 
 /** The failure entries of a MixedRefineResponse: free-form objects (`{index, url, error}`, `{prediction_id, error}`). */
 const failureList = z
@@ -207,21 +169,155 @@ const failureList = z
   .nullish()
   .transform((v) => v ?? []);
 
-/** `POST /generations/refines` (MixedRefineResponse), raw; the client turns failures into lines. */
-export const mixedRefineResponseSchema = z.object({
-  total_success: numberLike.nullish(),
-  total_failed: numberLike.nullish(),
-  generations: z
-    .array(generationSchema)
+/** A list the docs give a default for: missing or null means empty. */
+function listOf<T extends z.ZodType>(item: T) {
+  return z
+    .array(item)
     .nullish()
-    .transform((v) => v ?? []),
-  refines: z
-    .array(refineSchema)
-    .nullish()
-    .transform((v) => v ?? []),
-  failed_uploads: failureList,
-  failed_refines: failureList,
-});
+    .transform((v): z.output<T>[] => v ?? []);
+}
+
+/** Builds the schemas that read statuses with `statuses`. */
+export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
+  const refine = z
+    .object({
+      id: idLike,
+      prediction_id: idLike.nullish(),
+      status: optionalText,
+      result_image_url: optionalText,
+      result_image_media: mediaSchema,
+      error_message: optionalText,
+      error_category: optionalText,
+    })
+    .transform(
+      (body): SartiqRefine => ({
+        id: body.id,
+        predictionId: body.prediction_id ?? null,
+        ...progress(body.status, 'pending', statuses.refine),
+        resultImageUrl: body.result_image_url ?? body.result_image_media,
+        errorMessage: body.error_message,
+        errorCategory: body.error_category,
+      }),
+    );
+
+  const prediction = z
+    .object({
+      id: idLike,
+      status: optionalText,
+      result_image_url: optionalText,
+      result_video_url: optionalText,
+      result_image_media: mediaSchema,
+      result_video_media: mediaSchema,
+      refined_image_url: optionalText,
+      refines: listOf(refine),
+      error_message: optionalText,
+      error_category: optionalText,
+      shot_type: optionalText,
+    })
+    .transform(
+      (body): SartiqPrediction => ({
+        id: body.id,
+        ...progress(body.status, 'pending', statuses.prediction),
+        resultImageUrl: body.result_image_url ?? body.result_image_media,
+        resultVideoUrl: body.result_video_url ?? body.result_video_media,
+        refinedImageUrl: body.refined_image_url,
+        refines: body.refines,
+        errorMessage: body.error_message,
+        errorCategory: body.error_category,
+        shotType: body.shot_type,
+      }),
+    );
+
+  const generation = z
+    .object({
+      id: idLike,
+      status: optionalText,
+      predictions: listOf(prediction),
+      batch_size: numberLike.nullish(),
+      width: numberLike.nullish(),
+      height: numberLike.nullish(),
+      generation_type: optionalText,
+      generation_strategy: optionalText,
+      tool: optionalText,
+      organization_id: optionalText,
+      orchestration_shot_id: idLike.nullish(),
+      estimated_completion_time: numberLike.nullish(),
+    })
+    .transform((body): SartiqGeneration => {
+      const { predictions } = body;
+      const own = progress(body.status, 'PENDING', statuses.generation);
+      const any = predictions.length > 0;
+      return {
+        id: body.id,
+        status: own.status,
+        predictions,
+        terminal: own.terminal || (any && predictions.every((p) => p.terminal)),
+        failed: own.failed || (any && predictions.every((p) => p.failed)),
+        generationType: body.generation_type,
+        generationStrategy: body.generation_strategy,
+        tool: body.tool,
+        organizationId: body.organization_id,
+        batchSize: body.batch_size ?? null,
+        width: body.width ?? null,
+        height: body.height ?? null,
+        orchestrationShotId: body.orchestration_shot_id ?? null,
+        estimatedCompletionTimeS: body.estimated_completion_time ?? null,
+      };
+    });
+
+  const attempt = z
+    .object({
+      attempt_number: numberLike.nullish(),
+      image_url: optionalText,
+      evaluation_status: optionalText,
+      confidence_score: numberLike.nullish(),
+      error_message: optionalText,
+    })
+    .transform(
+      (body): SartiqAgenticAttempt => ({
+        attemptNumber: body.attempt_number ?? null,
+        imageUrl: body.image_url,
+        evaluationStatus: body.evaluation_status,
+        confidenceScore: body.confidence_score ?? null,
+        errorMessage: body.error_message,
+      }),
+    );
+
+  const agenticStatus = z
+    .object({
+      shot_id: idLike,
+      status: z.string().trim().min(1),
+      total_attempts: numberLike.nullish(),
+      max_attempts: numberLike.nullish(),
+      final_image_url: optionalText,
+      best_confidence: numberLike.nullish(),
+      error_message: optionalText,
+      attempts: listOf(attempt),
+    })
+    .transform(
+      (body): SartiqAgenticStatus => ({
+        shotId: body.shot_id,
+        ...progress(body.status, 'processing', statuses.agentic),
+        finalImageUrl: body.final_image_url,
+        bestConfidence: body.best_confidence ?? null,
+        totalAttempts: body.total_attempts ?? null,
+        maxAttempts: body.max_attempts ?? null,
+        errorMessage: body.error_message,
+        attempts: body.attempts,
+      }),
+    );
+
+  const mixedRefineResponse = z.object({
+    total_success: numberLike.nullish(),
+    total_failed: numberLike.nullish(),
+    generations: listOf(generation),
+    refines: listOf(refine),
+    failed_uploads: failureList,
+    failed_refines: failureList,
+  });
+
+  return { generation, mixedRefineResponse, agenticStatus };
+}
 
 /** One entry of a FastAPI validation error (HTTPValidationError). */
 export const validationIssueSchema = z.object({

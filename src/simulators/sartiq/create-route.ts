@@ -7,6 +7,7 @@
 import { randomInt } from 'node:crypto';
 import type { Reply } from '../harness/http-io.ts';
 import type { FileStore } from './files.ts';
+import type { Generation } from './generation.ts';
 import { organizationOf, type Route, type RouteContext, type SimRequest } from './route.ts';
 import type { GenerationStart } from './state.ts';
 import type { GenerationEndpoint } from './types.ts';
@@ -21,8 +22,8 @@ export interface Draft extends Omit<GenerationStart, 'init' | 'body' | 'seed'> {
   fields: Record<string, unknown>;
   /** The requested seed; random when `null`. */
   seed: number | null;
-  /** Fields added to the answer (the agentic endpoint's orchestration fields). */
-  answerExtras?: Record<string, unknown>;
+  /** Called with the created generation; its fields are added to the answer (the agentic endpoint's orchestration). */
+  onCreated?: (generation: Generation) => Record<string, unknown>;
 }
 
 /** How one creation endpoint reads its body and plans its generation. */
@@ -53,7 +54,7 @@ export function createRoute<F>(spec: CreateSpec<F>): Route {
       if (!organization.ok) return organization.reply;
       const planned = await spec.plan(fields, ctx, req);
       if (!planned.ok) return planned.reply;
-      const { fields: publicFields, seed, answerExtras, ...draft } = planned.value;
+      const { fields: publicFields, seed, onCreated, ...draft } = planned.value;
       const firstSeed = seed ?? randomInt(0, 2 ** 31 - 1);
       const generation = ctx.state.createGeneration({
         ...draft,
@@ -67,7 +68,7 @@ export function createRoute<F>(spec: CreateSpec<F>): Route {
           fields: { ...publicFields, seed: firstSeed },
         },
       });
-      return { status: 200, body: { ...generation.toPublic(req.now), ...answerExtras } };
+      return { status: 200, body: { ...generation.toPublic(req.now), ...onCreated?.(generation) } };
     },
   };
 }

@@ -19,7 +19,8 @@ export const maxUploadBytes = 64 * 1024 * 1024;
 
 interface TempObject {
   fileName: string;
-  declaredType: string | null;
+  /** The `content_type` the URL was asked for: the PUT must send it (the URL is signed for it). */
+  declaredType: string;
   stored?: { data: Buffer; contentType: string };
 }
 
@@ -59,8 +60,8 @@ export class FileStore {
     this.#origin = origin;
   }
 
-  /** `POST /uploads/presigned-url`: a signed PUT URL and the temp file URL it fills. */
-  presign(fileName: string, declaredType: string | null, now: number): Record<string, unknown> {
+  /** `POST /uploads/presigned-url`: a signed PUT URL for a file of `declaredType`, and the temp file URL it fills. */
+  presign(fileName: string, declaredType: string, now: number): Record<string, unknown> {
     const safeName = fileName.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-100) || 'upload';
     const path = `${tempPrefix}${randomUUID().replaceAll('-', '')}_${now}_${safeName}`;
     this.#temp.set(path, { fileName: safeName, declaredType });
@@ -73,7 +74,11 @@ export class FileStore {
     };
   }
 
-  /** A PUT to a temp path: stored (200) when its signature is valid and unexpired, else an S3-style 403. */
+  /**
+   * A PUT to a temp path: stored (200) when its signature is valid and unexpired and it sends the
+   * declared Content-Type, else an S3-style 403. (Sartiq does not say whether its URLs are signed
+   * for the content type; R2 presigned URLs can be, and the simulator assumes they are.)
+   */
   put(path: string, query: URLSearchParams, contentType: string | undefined, body: Buffer, now: number): Reply {
     const object = this.#temp.get(path);
     const expires = Number(query.get('expires'));
@@ -87,9 +92,15 @@ export class FileStore {
       );
     }
     if (expires * 1000 <= now) return storageError(403, 'AccessDenied', 'Request has expired');
-    const type = contentType?.trim() || object.declaredType || 'application/octet-stream';
-    object.stored = { data: body, contentType: type };
-    this.uploads.push({ fileName: object.fileName, contentType: type, bytes: body.length });
+    if (contentType?.trim() !== object.declaredType) {
+      return storageError(
+        403,
+        'SignatureDoesNotMatch',
+        `The request signature we calculated does not match the signature you provided: the URL is signed for Content-Type ${object.declaredType}.`,
+      );
+    }
+    object.stored = { data: body, contentType: object.declaredType };
+    this.uploads.push({ fileName: object.fileName, contentType: object.declaredType, bytes: body.length });
     return { status: 200, headers: { etag: `"${randomBytes(16).toString('hex')}"` } };
   }
 

@@ -2,7 +2,9 @@
  * Generations, their predictions and prediction refines (Sartiq's "Generation Endpoints"), with
  * statuses that follow the clock: the predictions of a generation created at `t` with duration
  * `d` run one after the other, prediction `i` of `n` generating from `t + d·(i+½)/n` and
- * finishing at `t + d·(i+1)/n`. The `*Public` methods give the documented JSON shapes.
+ * finishing at `t + d·(i+1)/n`. The attempts of an agentic run are predictions too, each taking
+ * `d` and appearing only when it starts (agentic.ts). The `*Public` methods give the documented
+ * JSON shapes.
  */
 import { randomUUID } from 'node:crypto';
 import type { GenerationEndpoint } from './types.ts';
@@ -44,6 +46,26 @@ export class WorkTimeline {
       finishesAt: createdAt + (durationMs * (index + 1)) / count,
       fails,
     });
+  }
+
+  /**
+   * Attempt `index` of an agentic run started at `createdAt`: attempts follow one another, each
+   * created `attemptSpanMs(durationMs)` after the previous one, generating for `durationMs` and
+   * then evaluated for half of it.
+   */
+  static attempt(createdAt: number, durationMs: number, index: number, fails: boolean): WorkTimeline {
+    const start = createdAt + index * WorkTimeline.attemptSpanMs(durationMs);
+    return new WorkTimeline({ createdAt: start, startsAt: start + durationMs / 2, finishesAt: start + durationMs, fails });
+  }
+
+  /** How long one agentic attempt lasts, evaluation included. */
+  static attemptSpanMs(durationMs: number): number {
+    return durationMs * 1.5;
+  }
+
+  /** True once the work exists (an agentic attempt exists only from its start). */
+  exists(now: number): boolean {
+    return now >= this.createdAt;
   }
 
   status(now: number): PredictionStatus {
@@ -257,9 +279,14 @@ export class Generation {
     this.init = init;
   }
 
+  /** The predictions that exist at `now` (an agentic run's later attempts do not yet). */
+  predictionsAt(now: number): Prediction[] {
+    return this.predictions.filter((p) => p.timeline.exists(now));
+  }
+
   /** PENDING until a prediction starts; COMPLETED / FAILED once all are terminal (FAILED when none completed). */
   status(now: number): GenerationStatus {
-    const statuses = this.predictions.map((p) => p.timeline.status(now));
+    const statuses = this.predictionsAt(now).map((p) => p.timeline.status(now));
     if (statuses.every((s) => s === 'pending')) return 'PENDING';
     if (statuses.some((s) => s === 'pending' || s === 'generating')) return 'PROCESSING';
     return statuses.includes('completed') ? 'COMPLETED' : 'FAILED';
@@ -267,16 +294,17 @@ export class Generation {
 
   /** `GenerationPublic` at `now`. */
   toPublic(now: number): Record<string, unknown> {
-    const changes = this.predictions.map((p) => p.timeline.changedAt(now));
+    const predictions = this.predictionsAt(now);
+    const changes = predictions.map((p) => p.timeline.changedAt(now));
     return {
       ...generationDefaults,
       ...this.init.fields,
       id: this.id,
       created_at: iso(this.init.createdAt),
       updated_at: iso(Math.max(this.init.createdAt, ...changes)),
-      batch_size: this.predictions.length,
+      batch_size: predictions.length,
       status: this.status(now),
-      predictions: this.predictions.map((p) => p.toPublic(now)),
+      predictions: predictions.map((p) => p.toPublic(now)),
       owner_id: this.init.ownerId,
       organization_id: this.init.organizationId,
     };
@@ -284,9 +312,10 @@ export class Generation {
 
   /** `GenerationStats` at `now`; `latest_prediction_status` is the status of the prediction that changed last. */
   stats(now: number): Record<string, unknown> {
-    const statuses = this.predictions.map((p) => p.timeline.status(now));
+    const predictions = this.predictionsAt(now);
+    const statuses = predictions.map((p) => p.timeline.status(now));
     let latest: Prediction | undefined;
-    for (const p of this.predictions) {
+    for (const p of predictions) {
       if (!latest || p.timeline.changedAt(now) >= latest.timeline.changedAt(now)) latest = p;
     }
     return {
@@ -301,6 +330,6 @@ export class Generation {
 }
 
 /** A timestamp as the API writes it. */
-function iso(ms: number): string {
+export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }

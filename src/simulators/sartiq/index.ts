@@ -12,6 +12,7 @@ export type {
   FaultResponse as SartiqFaultResponse,
   GenerationEndpoint as SartiqGenerationEndpoint,
   GenerationRecord as SartiqGenerationRecord,
+  RefineRecord as SartiqRefineRecord,
   SartiqAccount,
   SartiqSimulatorOptions,
   UploadRecord as SartiqUploadRecord,

@@ -1,6 +1,7 @@
 /**
- * The read endpoints of generations, predictions and refines: `GET /generations/{id}`,
- * `GET /generations/{id}/stats`, `GET /predictions/{id}` and `GET /refines/refines/{refine_id}`.
+ * The read endpoints of generations, predictions, refines and agentic runs: `GET /generations/{id}`,
+ * `GET /generations/{id}/stats`, `GET /predictions/{id}`, `GET /refines/refines/{refine_id}` and
+ * `GET /generations/agentic/{shot_id}/status`.
  */
 import type { Reply } from '../harness/http-io.ts';
 import { notEnoughPermissions, notFound } from './errors.ts';
@@ -66,5 +67,22 @@ const refineRoute: Route = {
   },
 };
 
-/** The read routes; `/generations/{id}/stats` and `/generations/{id}` differ in depth, so order does not matter. */
-export const readRoutes: readonly Route[] = [generationRoute, statsRoute, predictionRoute, refineRoute];
+/**
+ * The orchestration of an agentic run (AgenticShotStatus). The seed lists `shot_id` (a string, not
+ * typed as a UUID) as its only parameter, neither authentication nor `organization_id`; the
+ * simulator is strict and asks for the Bearer token like every other route (the router does), and
+ * answers only the owner of the run's generation or a member of its organization.
+ */
+const agenticStatusRoute: Route = {
+  method: 'GET',
+  path: '/generations/agentic/{shot_id}/status',
+  handle: (ctx, req) => {
+    const run = ctx.state.agenticRuns.get(req.params.shot_id ?? '');
+    if (!run) return notFound('Shot');
+    if (!ctx.state.canAccess(req.account, run.init.generation)) return notEnoughPermissions();
+    return { status: 200, body: run.toStatus(req.now) };
+  },
+};
+
+/** The read routes; their paths differ in depth or literal segments, so order does not matter. */
+export const readRoutes: readonly Route[] = [generationRoute, statsRoute, predictionRoute, refineRoute, agenticStatusRoute];

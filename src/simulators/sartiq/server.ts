@@ -24,6 +24,7 @@ import type {
   FaultMatch,
   FaultResponse,
   GenerationRecord,
+  RefineRecord,
   SartiqAccount,
   SartiqSimulatorOptions,
   UploadRecord,
@@ -101,6 +102,11 @@ export class SartiqSimulator {
     return this.#state.records.length;
   }
 
+  /** Refines of predictions created (`POST /generations/refines` with `prediction_ids`), in order. */
+  refines(): RefineRecord[] {
+    return structuredClone(this.#state.refineRecords);
+  }
+
   /** Files PUT to presigned upload URLs, in order. */
   uploads(): UploadRecord[] {
     return structuredClone(this.#state.files.uploads);
@@ -134,6 +140,18 @@ export class SartiqSimulator {
   errorPredictions(count: number): void {
     if (!Number.isInteger(count) || count < 0) throw new Error('count must be a non-negative integer');
     this.#state.pendingPredictionErrors = count;
+  }
+
+  /**
+   * The confidence scores the evaluator gives the attempts of the next agentic run, in order (the
+   * last repeats): attempts go on until one reaches the run's `min_confidence_score`, at most
+   * `max_attempts`. Default (and after each run): one attempt scoring 0.9.
+   */
+  scoreAgenticAttempts(scores: readonly number[]): void {
+    if (scores.length === 0 || scores.some((s) => !Number.isFinite(s) || s < 0 || s > 1)) {
+      throw new Error('scores must be a non-empty list of numbers between 0 and 1');
+    }
+    this.#state.pendingAgenticScores = [...scores];
   }
 
   /** Stops the server and drops open connections. */

@@ -1,11 +1,13 @@
 /**
- * Everything the simulator holds besides users and tokens: files, generations, predictions and
- * refines, the records tests inspect, the prediction duration and the pending injected errors.
+ * Everything the simulator holds besides users and tokens: files, generations, predictions,
+ * refines and agentic runs, the records tests inspect, the prediction duration and the pending
+ * injected errors and scores.
  */
+import { AgenticRun, type AgenticRunInit } from './agentic.ts';
 import type { Account } from './auth.ts';
 import { FileStore } from './files.ts';
 import { Generation, type GenerationInit, Prediction, Refine, type RefineInit, WorkTimeline } from './generation.ts';
-import type { GenerationRecord } from './types.ts';
+import type { GenerationRecord, RefineRecord } from './types.ts';
 import { renderVideo, videoContentType } from './video.ts';
 
 /** What creating a generation needs besides its {@link GenerationInit}. */
@@ -22,6 +24,8 @@ export interface GenerationStart {
   label: (index: number) => string;
   /** Renders prediction `i`'s JPEG; omitted for videos. */
   renderImage?: (index: number) => Promise<Buffer>;
+  /** The predictions are the attempts of an agentic run: one after another, each existing from its start. */
+  attempts?: boolean;
 }
 
 /** A refine to create; its timeline and result URL come from the state. */
@@ -38,10 +42,16 @@ export class SimState {
   readonly generations = new Map<string, Generation>();
   readonly predictions = new Map<string, Prediction>();
   readonly refines = new Map<string, Refine>();
+  /** Agentic runs by `orchestration_shot_id`. */
+  readonly agenticRuns = new Map<string, AgenticRun>();
   /** Paid generations created, in order. */
   readonly records: GenerationRecord[] = [];
+  /** Prediction refines created, in order. */
+  readonly refineRecords: RefineRecord[] = [];
   /** How many predictions of the next generation end in `error`. */
   pendingPredictionErrors = 0;
+  /** Confidence scores of the next agentic run's attempts (the last repeats): one passing attempt by default. */
+  pendingAgenticScores: readonly number[] = [0.9];
   #durationMs: number;
 
   constructor(origin: string, durationMs: number) {
@@ -67,7 +77,10 @@ export class SimState {
     this.pendingPredictionErrors = 0;
     const generation = new Generation(init);
     for (let index = 0; index < batchSize; index++) {
-      const timeline = WorkTimeline.staggered(init.createdAt, this.#durationMs, index, batchSize, index >= batchSize - failures);
+      const fails = index >= batchSize - failures;
+      const timeline = start.attempts
+        ? WorkTimeline.attempt(init.createdAt, this.#durationMs, index, fails)
+        : WorkTimeline.staggered(init.createdAt, this.#durationMs, index, batchSize, fails);
       const ready = (now: number) => timeline.succeeded(now);
       const { renderImage } = start;
       const url = renderImage
@@ -100,7 +113,22 @@ export class SimState {
     const refine = new Refine({ ...fields, predictionId: prediction.id, timeline, resultUrl });
     prediction.refines.push(refine);
     this.refines.set(refine.id, refine);
+    this.refineRecords.push({ id: refine.id, predictionId: prediction.id, at: now });
     return refine;
+  }
+
+  /** Starts the orchestration of an agentic generation (its attempts take the prediction duration). */
+  startAgenticRun(init: Omit<AgenticRunInit, 'durationMs'>): AgenticRun {
+    const run = new AgenticRun({ ...init, durationMs: this.#durationMs });
+    this.agenticRuns.set(run.shotId, run);
+    return run;
+  }
+
+  /** The scores of the next agentic run, which the run consumes (back to one passing attempt). */
+  takeAgenticScores(): readonly number[] {
+    const scores = this.pendingAgenticScores;
+    this.pendingAgenticScores = [0.9];
+    return scores;
   }
 
   /** True when `account` owns the generation or belongs to its organization. */

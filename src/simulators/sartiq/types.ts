@@ -49,11 +49,20 @@ export interface GenerationRecord {
   at: number;
 }
 
+/** A refine of a prediction the simulator created (a paid call that creates no generation). */
+export interface RefineRecord {
+  /** The refine id answered. */
+  id: string;
+  predictionId: string;
+  /** Creation time, epoch milliseconds. */
+  at: number;
+}
+
 /** A file a client PUT to a presigned upload URL. */
 export interface UploadRecord {
   /** The file name the presigned URL was asked for (sanitized as in the stored key). */
   fileName: string;
-  /** The PUT's Content-Type, else the one declared when asking for the URL, else `application/octet-stream`. */
+  /** The `content_type` declared when asking for the URL, which the PUT sent. */
   contentType: string;
   bytes: number;
 }

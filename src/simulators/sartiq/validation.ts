@@ -22,6 +22,12 @@ interface FieldOptions<T> {
   nullable?: boolean;
 }
 
+/** Bounds of a string field's length, as pydantic's `min_length` / `max_length`. */
+export interface LengthBounds {
+  minLength?: number;
+  maxLength?: number;
+}
+
 const uuidPattern = /^(?:urn:uuid:)?\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
 const truthy = new Set(['true', '1', 'yes', 'on', 't', 'y']);
 const falsy = new Set(['false', '0', 'no', 'off', 'f', 'n']);
@@ -106,19 +112,30 @@ export class FieldReader {
   }
 
   /** A required string; `null` (with the issue recorded) when missing or not a string. */
-  requiredString(name: string): string | null {
+  requiredString(name: string, bounds: LengthBounds = {}): string | null {
     if (this.#source[name] === undefined) {
       this.#issue('missing', [name], 'Field required', this.#source);
       return null;
     }
-    return this.string(name, { nullable: false });
+    return this.string(name, { nullable: false, ...bounds });
   }
 
   /** An optional string. */
-  string(name: string, options: FieldOptions<string> = {}): string | null {
-    return this.#read(name, options, (value) =>
-      typeof value === 'string' ? value : this.#typeError(name, 'string_type', 'Input should be a valid string', value),
+  string(name: string, options: FieldOptions<string> & LengthBounds = {}): string | null {
+    const value = this.#read(name, options, (raw) =>
+      typeof raw === 'string' ? raw : this.#typeError(name, 'string_type', 'Input should be a valid string', raw),
     );
+    return this.#lengthBounded(name, value, options);
+  }
+
+  /**
+   * Refuses every field but `allowed`, as a pydantic model with `extra="forbid"` does
+   * (`extra_forbidden`).
+   */
+  forbidOthers(allowed: readonly string[]): void {
+    for (const [name, value] of Object.entries(this.#source)) {
+      if (!allowed.includes(name)) this.#issue('extra_forbidden', [name], 'Extra inputs are not permitted', value);
+    }
   }
 
   /** An optional integer (lax: integral numbers and numeric strings). */
@@ -270,6 +287,25 @@ export class FieldReader {
     }
     if (bounds.le !== undefined && !(value <= bounds.le)) {
       this.#issue('less_than_equal', [name], `Input should be less than or equal to ${bounds.le}`, value, { le: bounds.le });
+      return null;
+    }
+    return value;
+  }
+
+  #lengthBounded(name: string, value: string | null, bounds: LengthBounds): string | null {
+    if (value === null) return null;
+    const { minLength, maxLength } = bounds;
+    if (minLength !== undefined && value.length < minLength) {
+      const unit = minLength === 1 ? 'character' : 'characters';
+      this.#issue('string_too_short', [name], `String should have at least ${minLength} ${unit}`, value, {
+        min_length: minLength,
+      });
+      return null;
+    }
+    if (maxLength !== undefined && value.length > maxLength) {
+      this.#issue('string_too_long', [name], `String should have at most ${maxLength} characters`, value, {
+        max_length: maxLength,
+      });
       return null;
     }
     return value;
