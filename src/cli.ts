@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Command line entry: `cf-ai-connector <start|serve|work|demo>`. */
+/** Command line entry: `cf-ai-connector <start|serve|work|demo|reports>`. */
 import { runService } from './main.ts';
 
 const usage = `usage: cf-ai-connector <command>
@@ -10,6 +10,7 @@ commands:
   work    run workers only (serves /healthz and /readyz)
   demo    run a full cycle against the built-in Creative Force simulator
           (\`demo adcreative\`: the AdCreative.ai photoshoot against its simulator too)
+  reports the failure reports Creative Force never got; \`reports resend <id>|--all\` sends them again
 
 configuration: environment variables (see README.md), CONNECTIONS_FILE for the studios`;
 
@@ -28,6 +29,11 @@ switch (command) {
       process.exit(2);
     }
     process.exit(await runDemo(variant));
+    break;
+  }
+  case 'reports': {
+    const { runReportsCommand } = await import('./operations/reports-command.ts');
+    process.exit(await runReportsCommand(process.argv.slice(3)));
     break;
   }
   case undefined:

@@ -18,6 +18,7 @@ import { throttledErrorLog } from './observability/throttled-error-log.ts';
 import { createProviderClients, type ProviderClients, type RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
+import { DeadLetters } from './queue/dead-letters.ts';
 import { buildReceiver } from './receiver/build-receiver.ts';
 import { type CycleWorkerDeps, createCycleWorker, reportAbandonedCycles } from './worker/cycle-worker.ts';
 import { sweepStaleWorkDirs } from './worker/sweep-work-dirs.ts';
@@ -111,6 +112,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     prefix: config.queuePrefix,
     attempts: config.worker.attempts,
     backoffMs: config.worker.backoffMs,
+    reportAttempts: config.worker.reportAttempts,
     onError: producerErrors,
   });
 
@@ -182,6 +184,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       clientFor,
       providersFor,
       queue,
+      deadLetters: new DeadLetters(sharedRedis, config.queuePrefix),
       workRoot: config.workDir,
       maxAssetBytes: config.maxAssetBytes,
       transferTimeoutMs: config.transferTimeoutMs,

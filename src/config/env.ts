@@ -14,6 +14,7 @@ import {
   providerVariableNames,
   providerVariables,
 } from '../providers/index.ts';
+import { defaultReportAttempts } from '../queue/cycle-queue.ts';
 import { httpUrlSetting, intSetting, pathSetting } from './env-settings.ts';
 
 /** The service's own variables; each provider module adds its own (see providers/catalogue.ts). */
@@ -37,6 +38,7 @@ const envSchema = z.object({
   WORKER_MAX_STALLED_COUNT: intSetting(0, 100).default(2),
   CYCLE_ATTEMPTS: intSetting(1, 50).default(6),
   CYCLE_BACKOFF_MS: intSetting(10, 3_600_000).default(5_000),
+  FAILURE_REPORT_ATTEMPTS: intSetting(1, 50).default(defaultReportAttempts),
   TRANSFER_TIMEOUT_MS: intSetting(1_000, 3_600_000).default(300_000),
   WORK_DIR: z.string().min(1).default(join(tmpdir(), 'cf-ai-connector')),
   MAX_ASSET_BYTES: intSetting(1, Number.MAX_SAFE_INTEGER).default(512 * 1024 * 1024),
@@ -73,7 +75,15 @@ export interface AppConfig {
   providers: ProviderConfigs;
   /** How provider results are downloaded (the hosts are per connection). */
   providerResults: ProviderResultSettings;
-  worker: { concurrency: number; lockDurationMs: number; maxStalledCount: number; attempts: number; backoffMs: number };
+  worker: {
+    concurrency: number;
+    lockDurationMs: number;
+    maxStalledCount: number;
+    attempts: number;
+    backoffMs: number;
+    /** Attempts of one failure report before it becomes a dead letter. */
+    reportAttempts: number;
+  };
   transferTimeoutMs: number;
   workDir: string;
   maxAssetBytes: number;
@@ -120,6 +130,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
       maxStalledCount: e.WORKER_MAX_STALLED_COUNT,
       attempts: e.CYCLE_ATTEMPTS,
       backoffMs: e.CYCLE_BACKOFF_MS,
+      reportAttempts: e.FAILURE_REPORT_ATTEMPTS,
     },
     transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     workDir: e.WORK_DIR,

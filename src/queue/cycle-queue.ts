@@ -18,11 +18,16 @@ import {
   reportFailureJobName,
 } from './cycle-job.ts';
 
+/** Attempts of a failure report by default: with its exponential backoff (from CYCLE_BACKOFF_MS), it rides out hours of Creative Force outage. */
+export const defaultReportAttempts = 12;
+
 export interface CycleQueueOptions {
   connection: Redis;
   prefix: string;
   attempts: number;
   backoffMs: number;
+  /** Attempts of one failure report (Update Process Status) before it becomes a dead letter (default 12). */
+  reportAttempts?: number;
   /** How long a webhook may wait for Redis to store its job before the answer is 503. */
   addTimeoutMs?: number;
   /**
@@ -42,6 +47,7 @@ export class CycleQueue {
   readonly queue: Queue<CycleJobData | ReportFailureJobData>;
   private readonly attempts: number;
   private readonly backoffMs: number;
+  private readonly reportAttempts: number;
   private readonly addTimeoutMs: number;
   private readonly redis: Redis;
 
@@ -55,6 +61,7 @@ export class CycleQueue {
     this.queue.on('error', options.onError);
     this.attempts = options.attempts;
     this.backoffMs = options.backoffMs;
+    this.reportAttempts = options.reportAttempts ?? defaultReportAttempts;
   }
 
   /** Retry policy of cycles: bounded attempts, exponential backoff with jitter. */
@@ -86,9 +93,23 @@ export class CycleQueue {
 
   /** Queues the Update Process Status call of a failed cycle; at most one per cycle job. */
   async addFailureReport(data: ReportFailureJobData): Promise<void> {
+    await this.#addReport(data, reportFailureJobId(data.cycleJobId));
+  }
+
+  /**
+   * Queues a dead letter's report again, under a job id of its own (the first report's id is
+   * still taken by its failed job, and BullMQ drops a job whose id exists).
+   */
+  async resendFailureReport(data: ReportFailureJobData, now: number = Date.now()): Promise<string> {
+    const jobId = `${reportFailureJobId(data.cycleJobId)}.resent-${now.toString(36)}`;
+    await this.#addReport(data, jobId);
+    return jobId;
+  }
+
+  async #addReport(data: ReportFailureJobData, jobId: string): Promise<void> {
     await this.queue.add(reportFailureJobName, data, {
-      jobId: reportFailureJobId(data.cycleJobId),
-      attempts: 12,
+      jobId,
+      attempts: this.reportAttempts,
       backoff: { type: 'exponential', delay: Math.max(1_000, this.backoffMs), jitter: 0.5 },
       removeOnComplete: { age: 7 * 24 * 3600 },
       removeOnFail: { age: 30 * 24 * 3600 },

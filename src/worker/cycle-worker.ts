@@ -24,6 +24,7 @@ import {
   reportFailureJobName,
 } from '../queue/cycle-job.ts';
 import type { CycleQueue } from '../queue/cycle-queue.ts';
+import type { DeadLetters } from '../queue/dead-letters.ts';
 
 export interface CycleWorkerDeps {
   connection: Redis;
@@ -39,6 +40,8 @@ export interface CycleWorkerDeps {
   /** The AI provider clients of a connection (one set per connection). */
   providersFor(connection: Connection): ProviderClients;
   queue: CycleQueue;
+  /** Where a failure report that cannot be delivered is kept for ops. */
+  deadLetters: DeadLetters;
   workRoot: string;
   maxAssetBytes: number;
   transferTimeoutMs: number;
@@ -269,19 +272,35 @@ async function reportFailure(deps: CycleWorkerDeps, data: ReportFailureJobData, 
     jobId: job.id,
     step: 'update-process-status',
   });
+  const attempt = job.attemptsMade + 1;
+  const lastAttempt = attempt >= (job.opts.attempts ?? 1);
+  // Kept for ops (`cf-ai-connector reports`) before the job fails for good: no failure is lost.
+  const deadLetter = async (error: string) => {
+    await deps.deadLetters.add({ id: String(job.id), report: data, error, attempts: attempt, at: new Date().toISOString() });
+    logger.error({ code: data.code, error }, 'failure report not delivered; kept as a dead letter');
+  };
   const connection = deps.connections.get(data.connectionId);
   if (!connection) {
-    logger.error({ code: data.code }, 'cannot report a failure: the connection is no longer configured');
+    await deadLetter(`CONNECTION_UNKNOWN: connection ${data.connectionId} is no longer configured`);
     throw new UnrecoverableError(`connection ${data.connectionId} is not configured`);
+  }
+  if (attempt > 1) {
+    // Update Process Status is a PUT of the same status and message: repeating it is harmless.
+    logger.info(
+      { code: data.code, attempt },
+      'sending the failure report again (an earlier attempt may have reached Creative Force)',
+    );
   }
   try {
     await updateProcessStatus(deps.clientFor(connection), data.taskProcessId, data.message);
   } catch (err) {
-    if (isConnectorError(err) && !err.retryable) {
-      logger.error({ err, code: data.code, message: data.message }, 'Creative Force refused the failure report');
-      throw new UnrecoverableError(`${err.code}: ${err.message}`);
+    const refused = isConnectorError(err) && !err.retryable;
+    const reason = isConnectorError(err) ? `${err.code}: ${err.message}` : String(err);
+    if (refused || lastAttempt) {
+      await deadLetter(reason);
+      throw new UnrecoverableError(reason);
     }
-    logger.warn({ err, code: data.code, attempt: job.attemptsMade + 1 }, 'failure report not delivered; will retry');
+    logger.warn({ err, code: data.code, attempt }, 'failure report not delivered; will retry');
     throw err;
   }
   logger.info({ code: data.code, message: data.message }, 'failure reported to Creative Force');
