@@ -17,6 +17,10 @@ export const errorCatalogue = {
   CF_TIMEOUT: { retryable: true, meaning: 'A gateway call passed its deadline.' },
   CF_NETWORK: { retryable: true, meaning: 'A gateway call failed at the connection level.' },
   CF_BAD_RESPONSE: { retryable: false, meaning: 'A gateway response did not have the documented shape.' },
+  CF_PATH_ID_INVALID: {
+    retryable: false,
+    meaning: 'An id to put into a gateway path is empty or only dots (it would change the path); nothing was sent.',
+  },
   ASSET_DOWNLOAD_FAILED: { retryable: true, meaning: 'A pre-signed S3 download failed (network, 5xx, or timeout).' },
   ASSET_TOO_LARGE: {
     retryable: false,

@@ -110,7 +110,7 @@ export class CreativeForceClient {
   }
 
   /** Step 2: the process detail (inputs, expected outputs, rework state). */
-  getProcessDetail(taskProcessId: string, signal?: AbortSignal): Promise<ProcessDetail> {
+  async getProcessDetail(taskProcessId: string, signal?: AbortSignal): Promise<ProcessDetail> {
     const path = fillPath(this.#config.paths.processDetail, { taskProcessId });
     return this.#json(processDetailSchema, { method: 'GET', path }, signal);
   }
@@ -137,25 +137,25 @@ export class CreativeForceClient {
   }
 
   /** Step 4: the product, as an opaque record for recipes. */
-  getProduct(productId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async getProduct(productId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const path = fillPath(this.#config.paths.product, { productId });
     return this.#json(looseRecordSchema, { method: 'GET', path }, signal);
   }
 
   /** Step 4: the job, as an opaque record for recipes. */
-  getJob(jobId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async getJob(jobId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const path = fillPath(this.#config.paths.job, { jobId });
     return this.#json(looseRecordSchema, { method: 'GET', path }, signal);
   }
 
   /** Step 4: reviewer annotations of the parent task (keyed by taskId, not taskProcessId). */
-  getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]> {
+  async getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]> {
     const path = fillPath(this.#config.paths.annotations, { taskId });
     return this.#json(annotationsResponseSchema, { method: 'GET', path }, signal);
   }
 
   /** Step 4: the products of an outfit. */
-  getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]> {
+  async getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]> {
     const path = fillPath(this.#config.paths.outfitProducts, { outfitId });
     return this.#json(outfitProductsResponseSchema, { method: 'GET', path }, signal);
   }
@@ -180,7 +180,7 @@ export class CreativeForceClient {
   }
 
   /** Step 8: submits the outputs; CF then advances the task. Never retried here on 5xx or timeout. */
-  submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse> {
+  async submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse> {
     const path = fillPath(this.#config.paths.submitOutput, { taskProcessId });
     return this.#json(submitResponseSchema, { method: 'POST', path, body }, signal);
   }

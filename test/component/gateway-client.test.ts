@@ -450,6 +450,33 @@ describe('CreativeForceClient', () => {
     expect(JSON.parse(assets.body)).toEqual(['a-1']);
   });
 
+  it('keeps every id inside its path segment: empty and dot-only ids are refused before any request, others encoded', async () => {
+    fake.gatewayHandler = () => ({ status: 200, body: {} });
+    const { client } = setup();
+    const refused = [
+      () => client.getProcessDetail('..'),
+      () => client.getProcessDetail('.'),
+      () => client.updateProcessStatus('..', 'failed'),
+      () => client.submitOutput('..', { submitAssets: [] }),
+      () => client.getAnnotations('...'),
+      () => client.getProduct('..'),
+      () => client.getJob(''),
+      () => client.getOutfitProducts('..'),
+    ];
+    for (const call of refused) expect((await rejection(call())).code).toBe('CF_PATH_ID_INVALID');
+    expect(fake.tokenRequests).toEqual([]);
+    expect(fake.gatewayRequests).toEqual([]);
+    // URL parsing would resolve these as dot segments if they were not encoded.
+    await client.getProduct('%2E%2E');
+    await client.getJob('a/../b');
+    await client.getProduct('.hidden');
+    expect(fake.gatewayRequests.map((r) => r.path)).toEqual([
+      '/v1/products/%252E%252E',
+      '/v1/jobs/a%2F..%2Fb',
+      '/v1/products/.hidden',
+    ]);
+  });
+
   it('invalid credentials are CF_AUTH_FAILED and no gateway call is made', async () => {
     fake.tokenHandler = () => ({ status: 400, body: { error: 'invalid_client' } });
     const err = await rejection(setup().client.getProcessDetail('tp-1'));

@@ -146,6 +146,28 @@ describe('webhook receiver', () => {
     expect(await queued()).toBe(0);
   });
 
+  it('answers 400 naming the field to a signed event with a hostile id (a:b, .., 300 or 200 KiB characters), and queues nothing', async () => {
+    const hostile: [string, unknown][] = [
+      ['TaskProcessId', 'a:b'],
+      ['TaskProcessId', '..'],
+      ['TaskProcessId', 'x'.repeat(300)],
+      ['TaskProcessId', 'x'.repeat(200 * 1024)],
+      ['TaskProcessId', `${randomUUID()}:x`],
+      ['TaskId', '../status'],
+      ['ProductId', '.'],
+      ['JobId', 'j'.repeat(300)],
+      ['SubfunctionId', '9'.repeat(400)],
+      ['StepId', '-25'],
+      ['StyleGuideName', 'n'.repeat(1001)],
+    ];
+    for (const [field, value] of hostile) {
+      const res = await signed(JSON.stringify(event({ [field]: value })));
+      expect(res.statusCode, `${field} ${String(value).slice(0, 20)}`).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'not a ReadyToWork payload', field });
+    }
+    expect(await queued()).toBe(0);
+  });
+
   it('answers 200 ignored to another action, a foreign StepId and a subfunction without recipe', async () => {
     const cases = [
       [event({ Action: 'Cancelled' }), 'action Cancelled is not handled'],
