@@ -7,6 +7,14 @@ export const errorCatalogue = {
   CONFIG_INVALID: { retryable: false, meaning: 'An environment variable or the connections file is invalid.' },
   WEBHOOK_SIGNATURE_INVALID: { retryable: false, meaning: 'X-CF-Signature is missing or matches no webhook secret.' },
   WEBHOOK_PAYLOAD_INVALID: { retryable: false, meaning: 'The webhook body is not JSON or not a ReadyToWork shape.' },
+  QUEUE_UNAVAILABLE: {
+    retryable: true,
+    meaning: "Redis did not store a webhook's job (unreachable, too slow, or it answered an error).",
+  },
+  QUEUE_JOB_REFUSED: {
+    retryable: false,
+    meaning: "The queue refused a webhook's job before Redis saw it (a bug: the payload is validated first).",
+  },
   CF_AUTH_FAILED: { retryable: false, meaning: 'Creative Force refused the client id / secret.' },
   CF_UNAUTHORIZED: { retryable: false, meaning: 'A gateway call was refused with 401 even with a fresh token.' },
   CF_FORBIDDEN: { retryable: false, meaning: 'The registered app user lacks a permission (403).' },

@@ -3,7 +3,8 @@
  *
  * Order matters: the connection is looked up, then the signature is checked on the raw bytes,
  * and only then is the body parsed and validated, so an unauthenticated caller learns nothing.
- * 202 is sent only after the job is stored in Redis; a Redis failure is a 503 that CF retries.
+ * 202 is sent only after the job is stored in Redis; a Redis failure is a 503 that CF retries, a
+ * job the queue refuses (a bug) a 500.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import type { ReceiverConnection } from '../config/connections.ts';
 import { signatureHeader } from '../creative-force/contract.ts';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
 import { webhookPayloadSchema } from '../creative-force/schemas.ts';
+import { isConnectorError } from '../errors.ts';
 import type { EnqueueResult } from '../queue/cycle-queue.ts';
 import { verifySignature } from './verify-signature.ts';
 
@@ -93,8 +95,13 @@ async function accept(
   try {
     result = await deps.enqueue(connection.id, event);
   } catch (err) {
-    log.error({ err }, 'webhook not queued: Redis unavailable');
-    return reply.code(503).header('retry-after', '5').send({ error: 'queue unavailable, retry later' });
+    if (isConnectorError(err) && err.code === 'QUEUE_UNAVAILABLE') {
+      log.error({ err }, 'webhook not queued: Redis unavailable');
+      return reply.code(503).header('retry-after', '5').send({ error: 'queue unavailable, retry later' });
+    }
+    // Not Redis: retrying the same event cannot help, so no 503.
+    log.error({ err }, 'webhook not queued: the queue refused the job');
+    return reply.code(500).send({ error: 'webhook not queued' });
   }
   log.info(
     { jobId: result.jobId, duplicate: result.duplicate, signatureVariant },

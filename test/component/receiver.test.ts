@@ -1,14 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Connection, loadConnectionsFile, parseConnections } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
+import { webhookPayloadSchema } from '../../src/creative-force/schemas.ts';
 import { createRecipeRegistry } from '../../src/providers/index.ts';
 import { cycleQueueName } from '../../src/queue/cycle-job.ts';
 import { CycleQueue } from '../../src/queue/cycle-queue.ts';
 import { buildReceiver } from '../../src/receiver/build-receiver.ts';
 import { buildService } from '../../src/service.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 import { dropPrefix, producerRedis, ready, redisUrl, testPrefix } from '../helpers/redis.ts';
 import { sign } from '../helpers/sign.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -46,6 +49,16 @@ function event(overrides: Record<string, unknown> = {}): Record<string, unknown>
     StepStatusId: '2000',
     ...overrides,
   };
+}
+
+/** POSTs `body` to the acme connection's webhook, signed with its secret. */
+function postSigned(receiver: FastifyInstance, body: string) {
+  return receiver.inject({
+    method: 'POST',
+    url: '/webhooks/creative-force/acme',
+    headers: { 'content-type': 'application/json', 'x-cf-signature': sign(body, secret) },
+    payload: body,
+  });
 }
 
 describe('webhook receiver', () => {
@@ -168,6 +181,23 @@ describe('webhook receiver', () => {
     expect(await queued()).toBe(0);
   });
 
+  it('answers 500, never 503, when the queue refuses the job (BullMQ refuses an id with ":"), and logs it', async () => {
+    const { logger: captured, lines } = capturedLogger();
+    // The payload schema keeps ':' out of TaskProcessId; this enqueue forces one through to BullMQ.
+    const refusing = buildReceiver({
+      logger: captured,
+      isReady: async () => true,
+      webhooks: { connections: connectionsFor(), enqueue: (id, e) => queue.addCycle(id, { ...e, TaskProcessId: 'a:b' }) },
+    });
+    const res = await postSigned(refusing, JSON.stringify(event()));
+    await refusing.close();
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: 'webhook not queued' });
+    const logged = lines.map((line) => JSON.parse(line)).find((entry) => entry.level === 50);
+    expect(logged).toMatchObject({ err: { code: 'QUEUE_JOB_REFUSED' }, connectionId: 'acme' });
+    expect(await queued()).toBe(0);
+  });
+
   it('answers 200 ignored to another action, a foreign StepId and a subfunction without recipe', async () => {
     const cases = [
       [event({ Action: 'Cancelled' }), 'action Cancelled is not handled'],
@@ -230,14 +260,11 @@ describe('webhook receiver without Redis', () => {
       isReady: async () => (await redis.ping()) === 'PONG',
       webhooks: { connections: connectionsFor(), enqueue: (id, e) => queue.addCycle(id, e) },
     });
-    const body = JSON.stringify(event());
-    const res = await app.inject({
-      method: 'POST',
-      url: '/webhooks/creative-force/acme',
-      headers: { 'content-type': 'application/json', 'x-cf-signature': sign(body, secret) },
-      payload: body,
-    });
+    const res = await postSigned(app, JSON.stringify(event()));
     expect(res.statusCode).toBe(503);
+    await expect(queue.addCycle('acme', webhookPayloadSchema.parse(event()))).rejects.toMatchObject({
+      code: 'QUEUE_UNAVAILABLE',
+    });
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
     await vi.waitFor(() => expect(queueErrors[0]?.message).toMatch(/ECONNREFUSED/));
     await app.close();
