@@ -1,8 +1,9 @@
 /**
  * POST /webhooks/creative-force/:connectionId
  *
- * Order matters: the connection is looked up, then the signature is checked on the raw bytes,
- * and only then is the body parsed and validated, so an unauthenticated caller learns nothing.
+ * Order matters: the connection is looked up, then the signature header's length is checked (no
+ * HMAC for a header that fits no variant), then the signature on the raw bytes, and only then is
+ * the body parsed and validated, so an unauthenticated caller learns nothing.
  * 202 is sent only after the job is stored in Redis; a Redis failure is a 503 that CF retries, a
  * job the queue refuses (a bug) a 500.
  */
@@ -14,7 +15,7 @@ import type { WebhookPayload } from '../creative-force/schemas.ts';
 import { webhookPayloadSchema } from '../creative-force/schemas.ts';
 import { isConnectorError } from '../errors.ts';
 import type { EnqueueResult } from '../queue/cycle-queue.ts';
-import { verifySignature } from './verify-signature.ts';
+import { plausibleSignature, verifySignature, type WebhookKey, webhookKey } from './verify-signature.ts';
 
 /** The largest webhook body accepted; a ReadyToWork event is about 1 KiB. */
 export const webhookBodyLimit = 256 * 1024;
@@ -29,6 +30,10 @@ export interface WebhookRouteDeps {
 export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: webhookBodyLimit }, (_req, body, done) => done(null, body));
+  // Key objects are made once, here, not per request.
+  const keys = new Map<string, readonly WebhookKey[]>(
+    [...deps.connections].map(([id, connection]) => [id, connection.creativeForce.webhookSecrets.map(webhookKey)]),
+  );
 
   app.post<{ Params: { connectionId: string } }>(
     '/webhooks/creative-force/:connectionId',
@@ -36,18 +41,18 @@ export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps)
     async (request, reply) => {
       const { connectionId } = request.params;
       const connection = deps.connections.get(connectionId);
-      if (!connection) return reply.code(404).send({ error: 'unknown connection' });
+      const connectionKeys = keys.get(connectionId);
+      if (!connection || !connectionKeys) return reply.code(404).send({ error: 'unknown connection' });
 
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const header = request.headers[signatureHeader];
-      const check = verifySignature(
-        raw,
-        typeof header === 'string' ? header : undefined,
-        connection.creativeForce.webhookSecrets,
-        connection.creativeForce.signatureScheme,
-      );
-      if (!check.ok) {
-        deps.logger.warn({ connectionId, reason: header ? 'mismatch' : 'missing' }, 'webhook refused: signature');
+      const value = request.headers[signatureHeader];
+      const header = typeof value === 'string' ? value : undefined;
+      const scheme = connection.creativeForce.signatureScheme;
+      // No HMAC at all for a header that fits no variant.
+      const check = plausibleSignature(header, scheme) ? verifySignature(raw, header, connectionKeys, scheme) : undefined;
+      if (!check?.ok) {
+        const reason = header === undefined ? 'missing' : check === undefined ? 'malformed' : 'mismatch';
+        deps.logger.warn({ connectionId, reason }, 'webhook refused: signature');
         return reply.code(401).send({ error: 'invalid signature' });
       }
 
