@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import crypto, { randomBytes, randomUUID } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -19,22 +20,16 @@ import { startStack } from '../helpers/stack.ts';
 const secret = randomBytes(32).toString('base64');
 const logger = pino({ level: 'silent' });
 
-function connectionsFor(): ReadonlyMap<string, Connection> {
-  const list = parseConnections(
-    {
-      connections: [
-        {
-          id: 'acme',
-          name: 'Acme',
-          creativeForce: { clientId: 'c', clientSecret: 's', webhookSecrets: [secret], signatureScheme: 'b64key-sha256-base64' },
-          stepIds: [25, 40],
-          subfunctions: { '54': { recipe: 'convert', options: { format: 'jpeg' } } },
-        },
-      ],
-    },
-    createRecipeRegistry(),
-    {},
-  );
+const acme = {
+  id: 'acme',
+  name: 'Acme',
+  creativeForce: { clientId: 'c', clientSecret: 's', webhookSecrets: [secret], signatureScheme: 'b64key-sha256-base64' },
+  stepIds: [25, 40],
+  subfunctions: { '54': { recipe: 'convert', options: { format: 'jpeg' } } },
+};
+
+function connectionsFor(entries: unknown[] = [acme]): ReadonlyMap<string, Connection> {
+  const list = parseConnections({ connections: entries }, createRecipeRegistry(), {});
   return new Map(list.map((c) => [c.id, c]));
 }
 
@@ -241,6 +236,113 @@ describe('webhook receiver', () => {
   it('serves health and readiness', async () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+
+  describe('webhook secrets per subfunction', () => {
+    const newSecret = () => randomBytes(32).toString('base64');
+    const [own54, own55, rotated55, shared] = [newSecret(), newSecret(), newSecret(), newSecret()];
+    const convert = { recipe: 'convert', options: { format: 'jpeg' } };
+    const app = buildReceiver({
+      logger,
+      isReady: async () => true,
+      webhooks: {
+        connections: connectionsFor([
+          // Each subfunction with its own secret (55 in a rotation), no connection-level secret.
+          {
+            id: 'split',
+            name: 'Split',
+            creativeForce: { clientId: 'c', clientSecret: 's', signatureScheme: 'auto' },
+            subfunctions: {
+              '54': { ...convert, webhookSecrets: [own54] },
+              '55': { ...convert, webhookSecrets: [own55, rotated55] },
+            },
+          },
+          // A connection-level secret for every subfunction, and 54 with one of its own.
+          {
+            id: 'mixed',
+            name: 'Mixed',
+            creativeForce: { clientId: 'c', clientSecret: 's', webhookSecrets: [shared] },
+            subfunctions: { '54': { ...convert, webhookSecrets: [own54] }, '55': convert },
+          },
+        ]),
+        enqueue: (id, e) => queue.addCycle(id, e),
+      },
+    });
+    const post = (connectionId: string, body: string, signature: string) =>
+      app.inject({
+        method: 'POST',
+        url: `/webhooks/creative-force/${connectionId}`,
+        headers: { 'content-type': 'application/json', 'x-cf-signature': signature },
+        payload: body,
+      });
+    const signedFor = (connectionId: string, subfunctionId: unknown, key: string) => {
+      const body = JSON.stringify(event({ SubfunctionId: subfunctionId }));
+      return post(connectionId, body, sign(body, key));
+    };
+
+    beforeAll(() => app.ready());
+    afterAll(() => app.close());
+
+    it("accepts each subfunction's events with its own secrets, and refuses another subfunction's secret with 401", async () => {
+      expect((await signedFor('split', 54, own54)).statusCode).toBe(202);
+      expect((await signedFor('split', '55', own55)).statusCode).toBe(202);
+      expect((await signedFor('split', 55, rotated55)).statusCode).toBe(202);
+      for (const [subfunction, key] of [
+        [54, own55],
+        [55, own54],
+        [54, shared],
+      ] as const) {
+        const res = await signedFor('split', subfunction, key);
+        expect(res.statusCode, `${subfunction}`).toBe(401);
+        expect(res.json()).toEqual({ error: 'invalid signature' });
+      }
+    });
+
+    it('answers 401, the same way, to a body naming no subfunction with secrets, not JSON, or without SubfunctionId', async () => {
+      const { SubfunctionId: _omit, ...withoutSubfunction } = event();
+      const bodies = [
+        JSON.stringify(event({ SubfunctionId: 99 })),
+        JSON.stringify(event({ SubfunctionId: 'x'.repeat(1000) })),
+        JSON.stringify(withoutSubfunction),
+        'not json at all',
+        '[54]',
+      ];
+      for (const body of bodies) {
+        const res = await post('split', body, sign(body, own54));
+        expect(res.statusCode, body.slice(0, 30)).toBe(401);
+        expect(res.json()).toEqual({ error: 'invalid signature' });
+      }
+    });
+
+    it("a connection-level secret still applies to every subfunction, next to a subfunction's own", async () => {
+      expect((await signedFor('mixed', 54, shared)).statusCode).toBe(202);
+      expect((await signedFor('mixed', 54, own54)).statusCode).toBe(202);
+      expect((await signedFor('mixed', 55, shared)).statusCode).toBe(202);
+      expect((await signedFor('mixed', 99, shared)).json()).toEqual({ ignored: 'subfunction 99 has no recipe' });
+      expect((await signedFor('mixed', 55, own54)).statusCode).toBe(401);
+    });
+
+    it('costs the same HMACs whichever subfunction an unauthenticated body names, and none for a header of no signature length', async () => {
+      const hmacs = vi.spyOn(crypto, 'createHmac');
+      syncBuiltinESMExports();
+      try {
+        const wrong = sign('something else', own54);
+        const counts: number[] = [];
+        for (const body of [54, 55, 99].map((id) => JSON.stringify(event({ SubfunctionId: id }))).concat('not json')) {
+          hmacs.mockClear();
+          expect((await post('split', body, wrong)).statusCode).toBe(401);
+          counts.push(hmacs.mock.calls.length);
+        }
+        // auto: one HMAC per key form for each of the 2 keys (55's list is the longest).
+        expect(counts).toEqual([4, 4, 4, 4]);
+        hmacs.mockClear();
+        expect((await post('split', JSON.stringify(event()), 'not-a-signature')).statusCode).toBe(401);
+        expect(hmacs).not.toHaveBeenCalled();
+      } finally {
+        hmacs.mockRestore();
+        syncBuiltinESMExports();
+      }
+    });
   });
 });
 
