@@ -55,6 +55,21 @@ export const assumedPathEnv = {
 /** ASSUMED: the `status` value of the Update Process Status body; override CF_FAILED_STATUS. */
 export const defaultFailedStatus = 'Failed';
 
+/** The field names of the Update Process Status body: `{ [status]: "Failed", [message]: "<why>" }`. */
+export interface StatusBodyFields {
+  status: string;
+  message: string;
+}
+
+/** ASSUMED: `{ "status", "message" }`; overrides in {@link statusBodyFieldEnv}. */
+export const defaultStatusBodyFields: Readonly<StatusBodyFields> = Object.freeze({ status: 'status', message: 'message' });
+
+/** The environment variable that overrides each field name of the Update Process Status body. */
+export const statusBodyFieldEnv = {
+  status: 'CF_STATUS_FIELD',
+  message: 'CF_MESSAGE_FIELD',
+} as const satisfies Record<keyof StatusBodyFields, string>;
+
 /** KNOWN: bulk-get-files takes at most this many ids per request. */
 export const bulkGetFilesLimit = 100;
 

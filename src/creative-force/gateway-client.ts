@@ -167,10 +167,14 @@ export class CreativeForceClient {
     return this.#json(stylingAssetsResponseSchema, spec, signal);
   }
 
-  /** Step 6: marks the task process failed with a message for the studio (body ASSUMED). */
+  /** Step 6: marks the task process failed with a message for the studio (body ASSUMED, its field names configured). */
   async updateProcessStatus(taskProcessId: string, message: string, signal?: AbortSignal): Promise<void> {
     const path = fillPath(this.#config.paths.updateStatus, { taskProcessId });
-    await this.#call({ method: 'PUT', path, body: { status: this.#config.failedStatus, message } }, signal);
+    const fields = this.#config.statusBodyFields;
+    await this.#call(
+      { method: 'PUT', path, body: { [fields.status]: this.#config.failedStatus, [fields.message]: message } },
+      signal,
+    );
   }
 
   /** Step 7a: pre-signed upload URLs for one batch of output files. HTTP 200 may still list errorFiles. */

@@ -14,6 +14,7 @@ import {
   type ConnectionCredentials,
   CreativeForceClient,
   defaultGatewayPaths,
+  defaultStatusBodyFields,
   type RateLimiter,
   type RateLimitGrant,
   RedisRateLimiter,
@@ -146,6 +147,7 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
     rateLimitRps: 20,
     requestTimeoutMs: 2000,
     failedStatus: 'Failed',
+    statusBodyFields: { ...defaultStatusBodyFields },
     paths: { ...defaultGatewayPaths },
     ...overrides,
   };
@@ -448,6 +450,13 @@ describe('CreativeForceClient', () => {
       files: [{ fileName: 'out.png', localId: 'l-1', fileLength: 3 }],
     });
     expect(JSON.parse(assets.body)).toEqual(['a-1']);
+  });
+
+  it('sends the Update Process Status body with the configured field names and status', async () => {
+    fake.gatewayHandler = () => ({ status: 204 });
+    const { client } = setup({ config: { failedStatus: 'Error', statusBodyFields: { status: 'state', message: 'comment' } } });
+    await client.updateProcessStatus('tp-1', 'no input asset');
+    expect(JSON.parse(fake.gatewayRequests[0]?.body ?? '')).toEqual({ state: 'Error', comment: 'no input asset' });
   });
 
   it('keeps every id inside its path segment: empty and dot-only ids are refused before any request, others encoded', async () => {

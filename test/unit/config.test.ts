@@ -72,6 +72,16 @@ describe('environment configuration', () => {
     expect(config.cf.paths.annotations).toBe('/annotations?taskId={taskId}');
   });
 
+  it('overrides the field names of the Update Process Status body, which must be names and differ', () => {
+    expect(loadEnvConfig({}).cf.statusBodyFields).toEqual({ status: 'status', message: 'message' });
+    expect(loadEnvConfig({ CF_STATUS_FIELD: 'Status', CF_MESSAGE_FIELD: 'comment' }).cf.statusBodyFields).toEqual({
+      status: 'Status',
+      message: 'comment',
+    });
+    expect(() => loadEnvConfig({ CF_STATUS_FIELD: 'a b' })).toThrow(/CF_STATUS_FIELD: must be a field name/);
+    expect(() => loadEnvConfig({ CF_MESSAGE_FIELD: 'status' })).toThrow(/CF_MESSAGE_FIELD: must differ from CF_STATUS_FIELD/);
+  });
+
   it('names the bad variable', () => {
     expect(() => loadEnvConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadEnvConfig({ CF_RATE_LIMIT_RPS: '25' })).toThrow(/CF_RATE_LIMIT_RPS/);
