@@ -70,25 +70,53 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
-/** An error of this service: a stable `code`, a `retryable` flag and optional structured details. */
+/** Options of a ConnectorError. */
+export interface ConnectorErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+  retryable?: boolean;
+  retryAfterMs?: number;
+  /**
+   * What the remote system said about the failure (an error body's summary, secrets redacted).
+   * It ends `message`, for operators; the message shown to the studio leaves it out.
+   */
+  remoteText?: string;
+}
+
+/**
+ * An error of this service: a stable `code`, a `retryable` flag and optional structured details.
+ * `message` is `ownMessage`, then `: remoteText` when the remote system said something.
+ */
 export class ConnectorError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
   /** When the remote system asked us to wait (429 Retry-After), in milliseconds. */
   readonly retryAfterMs: number | undefined;
+  // Private (not enumerable), so that logging `{ err }` does not repeat the message.
+  readonly #ownMessage: string;
+  readonly #remoteText: string | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown>; retryable?: boolean; retryAfterMs?: number } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: ErrorCode, message: string, options: ConnectorErrorOptions = {}) {
+    const { remoteText } = options;
+    super(remoteText ? `${message}: ${remoteText}` : message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConnectorError';
     this.code = code;
     this.retryable = options.retryable ?? errorCatalogue[code].retryable;
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;
+    this.#ownMessage = message;
+    this.#remoteText = remoteText || undefined;
+  }
+
+  /** The message as this service wrote it, without the remote system's words. */
+  get ownMessage(): string {
+    return this.#ownMessage;
+  }
+
+  /** What the remote system said (see ConnectorErrorOptions.remoteText). */
+  get remoteText(): string | undefined {
+    return this.#remoteText;
   }
 }
 

@@ -86,6 +86,8 @@ interface CallSpec {
 export class CreativeForceClient {
   readonly connectionId: string;
   readonly #config: AppConfig['cf'];
+  /** Redacted from logged error bodies, in case Creative Force echoes it. */
+  readonly #clientSecret: string;
   /** The connection's cached tokens. */
   readonly #bearer: BearerTokens;
   readonly #logger: Logger;
@@ -95,6 +97,7 @@ export class CreativeForceClient {
     this.connectionId = options.connection.id;
     const { connection, tokens } = options;
     this.#config = options.config;
+    this.#clientSecret = connection.clientSecret;
     this.#bearer = {
       getToken: (signal) => tokens.getToken(connection, signal),
       invalidate: (token) => tokens.invalidate(connection.id, token),
@@ -221,6 +224,7 @@ export class CreativeForceClient {
     });
     const { exchange, response } = answer;
     if (response.status >= 200 && response.status < 300) return answer;
-    throw statusError(this.#logger, exchange, response);
+    const token = exchange.headers.authorization?.replace(/^Bearer /, '') ?? '';
+    throw statusError(this.#logger, exchange, response, { secrets: [this.#clientSecret, token] });
   }
 }

@@ -155,7 +155,13 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
 
 /** A client with its own limiter and token store on the given Redis connection (a "process"). */
 function setup(
-  options: { redis?: Redis; config?: Partial<AppConfig['cf']>; refreshFraction?: number; maxRateLimitRetries?: number } = {},
+  options: {
+    redis?: Redis;
+    config?: Partial<AppConfig['cf']>;
+    refreshFraction?: number;
+    maxRateLimitRetries?: number;
+    connection?: ConnectionCredentials;
+  } = {},
 ) {
   const redis = options.redis ?? redisA;
   const config = cfConfig(options.config);
@@ -174,7 +180,7 @@ function setup(
     refreshFraction: options.refreshFraction ?? 0.1,
   });
   const client = new CreativeForceClient({
-    connection,
+    connection: options.connection ?? connection,
     config,
     limiter,
     tokens,
@@ -484,6 +490,32 @@ describe('CreativeForceClient', () => {
       '/v1/jobs/a%2F..%2Fb',
       '/v1/products/.hidden',
     ]);
+  });
+
+  it('redacts the client secret and the bearer token from an error body echoing them, in the log and in the error', async () => {
+    const special = { id: 'studio-b', clientId: 'client-b', clientSecret: 'p@ss+w/rd=very&secret' };
+    fake.gatewayHandler = (req) => ({
+      status: 400,
+      body: {
+        errors: [
+          {
+            code: 'GEN-4',
+            message: `raw ${special.clientSecret} encoded ${encodeURIComponent(special.clientSecret)} form ${new URLSearchParams({ s: special.clientSecret }).toString().slice(2)} ${req.authorization}`,
+          },
+        ],
+      },
+    });
+    const err = await rejection(setup({ connection: special }).client.getJob('job-1'));
+    expect(err.code).toBe('CF_REJECTED');
+    expect(err.ownMessage).toBe('Creative Force GET /jobs/job-1 answered 400');
+    expect(err.remoteText).toContain('GEN-4 raw [Redacted] encoded [Redacted] form [Redacted] Bearer [Redacted]');
+    const logs = logLines.join('');
+    expect(logs).toContain('Creative Force error response');
+    for (const text of [logs, err.message, JSON.stringify(err.details)]) {
+      expect(text).not.toContain('p@ss');
+      expect(text).not.toContain('p%40ss');
+      expect(text).not.toContain('token-1');
+    }
   });
 
   it('invalid credentials are CF_AUTH_FAILED and no gateway call is made', async () => {
