@@ -7,6 +7,14 @@ export const errorCatalogue = {
   CONFIG_INVALID: { retryable: false, meaning: 'An environment variable or the connections file is invalid.' },
   WEBHOOK_SIGNATURE_INVALID: { retryable: false, meaning: 'X-CF-Signature is missing or matches no webhook secret.' },
   WEBHOOK_PAYLOAD_INVALID: { retryable: false, meaning: 'The webhook body is not JSON or not a ReadyToWork shape.' },
+  QUEUE_UNAVAILABLE: {
+    retryable: true,
+    meaning: "Redis did not store a webhook's job (unreachable, too slow, or it answered an error).",
+  },
+  QUEUE_JOB_REFUSED: {
+    retryable: false,
+    meaning: "The queue refused a webhook's job before Redis saw it (a bug: the payload is validated first).",
+  },
   CF_AUTH_FAILED: { retryable: false, meaning: 'Creative Force refused the client id / secret.' },
   CF_UNAUTHORIZED: { retryable: false, meaning: 'A gateway call was refused with 401 even with a fresh token.' },
   CF_FORBIDDEN: { retryable: false, meaning: 'The registered app user lacks a permission (403).' },
@@ -17,6 +25,10 @@ export const errorCatalogue = {
   CF_TIMEOUT: { retryable: true, meaning: 'A gateway call passed its deadline.' },
   CF_NETWORK: { retryable: true, meaning: 'A gateway call failed at the connection level.' },
   CF_BAD_RESPONSE: { retryable: false, meaning: 'A gateway response did not have the documented shape.' },
+  CF_PATH_ID_INVALID: {
+    retryable: false,
+    meaning: 'An id to put into a gateway path is empty or only dots (it would change the path); nothing was sent.',
+  },
   ASSET_DOWNLOAD_FAILED: { retryable: true, meaning: 'A pre-signed S3 download failed (network, 5xx, or timeout).' },
   ASSET_TOO_LARGE: {
     retryable: false,
@@ -67,25 +79,53 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
-/** An error of this service: a stable `code`, a `retryable` flag and optional structured details. */
+/** Options of a ConnectorError. */
+export interface ConnectorErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+  retryable?: boolean;
+  retryAfterMs?: number;
+  /**
+   * What the remote system said about the failure (an error body's summary, secrets redacted).
+   * It ends `message`, for operators; the message shown to the studio leaves it out.
+   */
+  remoteText?: string;
+}
+
+/**
+ * An error of this service: a stable `code`, a `retryable` flag and optional structured details.
+ * `message` is `ownMessage`, then `: remoteText` when the remote system said something.
+ */
 export class ConnectorError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
   /** When the remote system asked us to wait (429 Retry-After), in milliseconds. */
   readonly retryAfterMs: number | undefined;
+  // Private (not enumerable), so that logging `{ err }` does not repeat the message.
+  readonly #ownMessage: string;
+  readonly #remoteText: string | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown>; retryable?: boolean; retryAfterMs?: number } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: ErrorCode, message: string, options: ConnectorErrorOptions = {}) {
+    const { remoteText } = options;
+    super(remoteText ? `${message}: ${remoteText}` : message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConnectorError';
     this.code = code;
     this.retryable = options.retryable ?? errorCatalogue[code].retryable;
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;
+    this.#ownMessage = message;
+    this.#remoteText = remoteText || undefined;
+  }
+
+  /** The message as this service wrote it, without the remote system's words. */
+  get ownMessage(): string {
+    return this.#ownMessage;
+  }
+
+  /** What the remote system said (see ConnectorErrorOptions.remoteText). */
+  get remoteText(): string | undefined {
+    return this.#remoteText;
   }
 }
 

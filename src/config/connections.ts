@@ -16,6 +16,8 @@ const base64Secret = z
   .string()
   .min(16, 'must be the Base64 secret key shown by Creative Force')
   .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be Base64 (RFC 2045)');
+/** Webhook Secret Keys: one, or two during a rotation; at most 10 (a connector's subfunctions). */
+const webhookSecrets = z.array(base64Secret).min(1).max(10);
 
 /** What the receiver reads of a connection (`serve` mode): the webhook side only. */
 const receiverFields = {
@@ -29,11 +31,17 @@ const receiverFields = {
     .default([...cloudAutomationStepIds]),
   subfunctions: z.record(
     z.string().regex(/^\d+$/, 'subfunction ids are numbers'),
-    z.object({ recipe: z.string().min(1), options: z.unknown().default({}), checks: outputChecksSchema }),
+    z.object({
+      recipe: z.string().min(1),
+      options: z.unknown().default({}),
+      checks: outputChecksSchema,
+      webhookSecrets: webhookSecrets.optional(),
+    }),
   ),
 };
 const webhookFields = {
-  webhookSecrets: z.array(base64Secret).min(1).max(10),
+  /** Secrets that authenticate events of every subfunction; a subfunction may have its own instead. */
+  webhookSecrets: webhookSecrets.optional(),
   signatureScheme: z.union([z.literal('auto'), z.enum(signatureVariants)]).default(defaultSignatureVariant),
 };
 
@@ -49,8 +57,14 @@ const connectionSchema = z.object({
 
 const fileSchema = z.object({ connections: z.array(z.unknown()).min(1) });
 
-/** A subfunction's recipe, its options (parsed by the recipe's options schema) and its result checks. */
-type Subfunctions = Record<string, { recipe: string; options: unknown; checks: OutputChecks }>;
+/**
+ * A subfunction's recipe, its options (parsed by the recipe's options schema), its result checks,
+ * and the webhook secrets of that subfunction alone, if it has its own.
+ */
+type Subfunctions = Record<
+  string,
+  { recipe: string; options: unknown; checks: OutputChecks; webhookSecrets?: readonly string[] }
+>;
 
 /** A connection as the workers use it (loaded with scope `full`). */
 export type Connection = Omit<z.infer<typeof connectionSchema>, 'subfunctions'> & { subfunctions: Subfunctions };
@@ -184,11 +198,29 @@ export function parseConnections(
         );
         fail(`connection "${connection.id}": ${problems.join('; ')}`);
       }
-      subfunctions[subfunctionId] = { recipe: sub.recipe, options: options.data, checks: sub.checks };
+      subfunctions[subfunctionId] = {
+        recipe: sub.recipe,
+        options: options.data,
+        checks: sub.checks,
+        ...(sub.webhookSecrets ? { webhookSecrets: sub.webhookSecrets } : {}),
+      };
     }
+    checkWebhookSecrets(connection);
     return { ...connection, subfunctions };
   });
   return deepFreeze(connections);
+}
+
+/** Every subfunction can authenticate its events: with its own secrets or the connection's. */
+function checkWebhookSecrets(connection: ReceiverConnection): void {
+  if (connection.creativeForce.webhookSecrets) return;
+  const entries = Object.entries(connection.subfunctions);
+  const without = entries.filter(([, sub]) => !sub.webhookSecrets).map(([id]) => `subfunctions.${id}`);
+  if (entries.length === 0 || without.length > 0) {
+    fail(
+      `connection "${connection.id}": no webhook secret for ${without.join(', ') || 'any subfunction'}: set creativeForce.webhookSecrets (every subfunction) or subfunctions.<id>.webhookSecrets`,
+    );
+  }
 }
 
 /** Whether a connection loaded in full has the section of `provider`. */

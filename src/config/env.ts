@@ -5,7 +5,15 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { assumedPathEnv, defaultFailedStatus, defaultGatewayPaths, type GatewayPaths } from '../creative-force/contract.ts';
+import {
+  assumedPathEnv,
+  defaultFailedStatus,
+  defaultGatewayPaths,
+  defaultStatusBodyFields,
+  type GatewayPaths,
+  type StatusBodyFields,
+  statusBodyFieldEnv,
+} from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
 import {
   type ProviderConfigs,
@@ -16,6 +24,9 @@ import {
 } from '../providers/index.ts';
 import { defaultReportAttempts } from '../queue/cycle-queue.ts';
 import { httpUrlSetting, intSetting, pathSetting } from './env-settings.ts';
+
+/** The name of a field of a JSON body sent to Creative Force. */
+const fieldName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a field name: letters, digits or _');
 
 /** The service's own variables; each provider module adds its own (see providers/catalogue.ts). */
 const envSchema = z.object({
@@ -28,6 +39,8 @@ const envSchema = z.object({
   CF_RATE_LIMIT_RPS: intSetting(1, 20).default(18),
   CF_REQUEST_TIMEOUT_MS: intSetting(100, 600_000).default(30_000),
   CF_FAILED_STATUS: z.string().min(1).default(defaultFailedStatus),
+  [statusBodyFieldEnv.status]: fieldName.default(defaultStatusBodyFields.status),
+  [statusBodyFieldEnv.message]: fieldName.default(defaultStatusBodyFields.message),
   [assumedPathEnv.processDetail]: pathSetting.default(defaultGatewayPaths.processDetail),
   [assumedPathEnv.updateStatus]: pathSetting.default(defaultGatewayPaths.updateStatus),
   [assumedPathEnv.submitOutput]: pathSetting.default(defaultGatewayPaths.submitOutput),
@@ -50,6 +63,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** The rules that involve several variables. */
+const checkedEnvSchema = envSchema.refine((e) => e.CF_STATUS_FIELD !== e.CF_MESSAGE_FIELD, {
+  path: [statusBodyFieldEnv.message],
+  message: `must differ from ${statusBodyFieldEnv.status}`,
+});
+
 const providersEnvSchema = z.object(providerVariables);
 
 /** Every environment variable the configuration reads: the service's and every provider's. */
@@ -69,6 +88,8 @@ export interface AppConfig {
     rateLimitRps: number;
     requestTimeoutMs: number;
     failedStatus: string;
+    /** The field names of the Update Process Status body. */
+    statusBodyFields: StatusBodyFields;
     paths: GatewayPaths;
   };
   /** Each provider's configuration, by provider id. */
@@ -94,7 +115,7 @@ export interface AppConfig {
 
 /** Parses the environment; throws CONFIG_INVALID naming every bad variable. */
 export function loadEnvConfig(env: Record<string, string | undefined> = process.env): AppConfig {
-  const parsed = envSchema.safeParse(env);
+  const parsed = checkedEnvSchema.safeParse(env);
   const providers = providersEnvSchema.safeParse(env);
   if (!parsed.success || !providers.success) {
     const issues = [...(parsed.error?.issues ?? []), ...(providers.error?.issues ?? [])];
@@ -113,6 +134,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
       rateLimitRps: e.CF_RATE_LIMIT_RPS,
       requestTimeoutMs: e.CF_REQUEST_TIMEOUT_MS,
       failedStatus: e.CF_FAILED_STATUS,
+      statusBodyFields: { status: e.CF_STATUS_FIELD, message: e.CF_MESSAGE_FIELD },
       paths: {
         ...defaultGatewayPaths,
         processDetail: e.CF_PATH_PROCESS_DETAIL,

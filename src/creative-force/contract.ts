@@ -7,6 +7,8 @@
  * no code change. docs/creative-force-contract.md lists them under "To confirm with Creative Force".
  */
 
+import { ConnectorError } from '../errors.ts';
+
 /** Gateway paths relative to CF_API_BASE_URL. `{name}` placeholders are URL-encoded values. */
 export interface GatewayPaths {
   /** ASSUMED, override CF_PATH_PROCESS_DETAIL. */
@@ -53,6 +55,21 @@ export const assumedPathEnv = {
 /** ASSUMED: the `status` value of the Update Process Status body; override CF_FAILED_STATUS. */
 export const defaultFailedStatus = 'Failed';
 
+/** The field names of the Update Process Status body: `{ [status]: "Failed", [message]: "<why>" }`. */
+export interface StatusBodyFields {
+  status: string;
+  message: string;
+}
+
+/** ASSUMED: `{ "status", "message" }`; overrides in {@link statusBodyFieldEnv}. */
+export const defaultStatusBodyFields: Readonly<StatusBodyFields> = Object.freeze({ status: 'status', message: 'message' });
+
+/** The environment variable that overrides each field name of the Update Process Status body. */
+export const statusBodyFieldEnv = {
+  status: 'CF_STATUS_FIELD',
+  message: 'CF_MESSAGE_FIELD',
+} as const satisfies Record<keyof StatusBodyFields, string>;
+
 /** KNOWN: bulk-get-files takes at most this many ids per request. */
 export const bulkGetFilesLimit = 100;
 
@@ -96,11 +113,21 @@ export const signatureVariants = [
 export type SignatureVariant = (typeof signatureVariants)[number];
 export const defaultSignatureVariant: SignatureVariant = 'b64key-sha256-base64';
 
-/** Fills `{name}` placeholders of a gateway path with URL-encoded values. */
+/**
+ * Fills `{name}` placeholders of a gateway path with URL-encoded values. A value that is empty or
+ * only dots is refused (CF_PATH_ID_INVALID): encoding cannot keep it in its segment, because URL
+ * parsing resolves `.`, `..` and their `%2E` forms as dot segments, and an empty one names another
+ * resource (`/products/` is not a product).
+ */
 export function fillPath(template: string, values: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (_match, name: string) => {
     const value = values[name];
     if (value === undefined) throw new Error(`path ${template} needs a value for {${name}}`);
+    if (/^\.*$/.test(value)) {
+      throw new ConnectorError('CF_PATH_ID_INVALID', `{${name}} of ${template} cannot be ${JSON.stringify(value)}`, {
+        details: { path: template, placeholder: name },
+      });
+    }
     return encodeURIComponent(value);
   });
 }

@@ -86,6 +86,8 @@ interface CallSpec {
 export class CreativeForceClient {
   readonly connectionId: string;
   readonly #config: AppConfig['cf'];
+  /** Redacted from logged error bodies, in case Creative Force echoes it. */
+  readonly #clientSecret: string;
   /** The connection's cached tokens. */
   readonly #bearer: BearerTokens;
   readonly #logger: Logger;
@@ -95,6 +97,7 @@ export class CreativeForceClient {
     this.connectionId = options.connection.id;
     const { connection, tokens } = options;
     this.#config = options.config;
+    this.#clientSecret = connection.clientSecret;
     this.#bearer = {
       getToken: (signal) => tokens.getToken(connection, signal),
       invalidate: (token) => tokens.invalidate(connection.id, token),
@@ -110,7 +113,7 @@ export class CreativeForceClient {
   }
 
   /** Step 2: the process detail (inputs, expected outputs, rework state). */
-  getProcessDetail(taskProcessId: string, signal?: AbortSignal): Promise<ProcessDetail> {
+  async getProcessDetail(taskProcessId: string, signal?: AbortSignal): Promise<ProcessDetail> {
     const path = fillPath(this.#config.paths.processDetail, { taskProcessId });
     return this.#json(processDetailSchema, { method: 'GET', path }, signal);
   }
@@ -137,25 +140,25 @@ export class CreativeForceClient {
   }
 
   /** Step 4: the product, as an opaque record for recipes. */
-  getProduct(productId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async getProduct(productId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const path = fillPath(this.#config.paths.product, { productId });
     return this.#json(looseRecordSchema, { method: 'GET', path }, signal);
   }
 
   /** Step 4: the job, as an opaque record for recipes. */
-  getJob(jobId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async getJob(jobId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const path = fillPath(this.#config.paths.job, { jobId });
     return this.#json(looseRecordSchema, { method: 'GET', path }, signal);
   }
 
   /** Step 4: reviewer annotations of the parent task (keyed by taskId, not taskProcessId). */
-  getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]> {
+  async getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]> {
     const path = fillPath(this.#config.paths.annotations, { taskId });
     return this.#json(annotationsResponseSchema, { method: 'GET', path }, signal);
   }
 
   /** Step 4: the products of an outfit. */
-  getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]> {
+  async getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]> {
     const path = fillPath(this.#config.paths.outfitProducts, { outfitId });
     return this.#json(outfitProductsResponseSchema, { method: 'GET', path }, signal);
   }
@@ -167,10 +170,14 @@ export class CreativeForceClient {
     return this.#json(stylingAssetsResponseSchema, spec, signal);
   }
 
-  /** Step 6: marks the task process failed with a message for the studio (body ASSUMED). */
+  /** Step 6: marks the task process failed with a message for the studio (body ASSUMED, its field names configured). */
   async updateProcessStatus(taskProcessId: string, message: string, signal?: AbortSignal): Promise<void> {
     const path = fillPath(this.#config.paths.updateStatus, { taskProcessId });
-    await this.#call({ method: 'PUT', path, body: { status: this.#config.failedStatus, message } }, signal);
+    const fields = this.#config.statusBodyFields;
+    await this.#call(
+      { method: 'PUT', path, body: { [fields.status]: this.#config.failedStatus, [fields.message]: message } },
+      signal,
+    );
   }
 
   /** Step 7a: pre-signed upload URLs for one batch of output files. HTTP 200 may still list errorFiles. */
@@ -180,7 +187,7 @@ export class CreativeForceClient {
   }
 
   /** Step 8: submits the outputs; CF then advances the task. Never retried here on 5xx or timeout. */
-  submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse> {
+  async submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse> {
     const path = fillPath(this.#config.paths.submitOutput, { taskProcessId });
     return this.#json(submitResponseSchema, { method: 'POST', path, body }, signal);
   }
@@ -217,6 +224,7 @@ export class CreativeForceClient {
     });
     const { exchange, response } = answer;
     if (response.status >= 200 && response.status < 300) return answer;
-    throw statusError(this.#logger, exchange, response);
+    const token = exchange.headers.authorization?.replace(/^Bearer /, '') ?? '';
+    throw statusError(this.#logger, exchange, response, { secrets: [this.#clientSecret, token] });
   }
 }

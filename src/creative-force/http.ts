@@ -10,6 +10,7 @@ import { type Dispatcher, request } from 'undici';
 import type { z } from 'zod';
 import { ConnectorError, type ErrorCode } from '../errors.ts';
 import { checkBodyShape } from '../http/body-shape.ts';
+import { clip, redact } from '../http/provider-errors.ts';
 import { parseRetryAfter } from '../http/retry-after.ts';
 import { classifyTransportError } from '../http/transport-errors.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -162,31 +163,42 @@ function codeOfStatus(status: number): ErrorCode {
   return 'CF_REJECTED';
 }
 
+/** Options of a statusError call. */
+export interface StatusErrorOptions {
+  /** Values that must not appear in the log or the error (the client secret, the bearer token). */
+  secrets: readonly string[];
+  /** Overrides the code derived from the status, e.g. CF_AUTH_FAILED for refused credentials. */
+  code?: ErrorCode;
+  /** The subject of the message; default `Creative Force <method> <path>`. */
+  subject?: string;
+}
+
 /**
- * Builds the ConnectorError of an error status and logs the raw body (truncated) at warn. Error
- * bodies carry CF's diagnosis and never a token; success bodies are never logged raw because they
- * hold pre-signed URLs.
+ * Builds the ConnectorError of an error status and logs the body (truncated, secrets redacted) at
+ * warn. Creative Force's words (the body's summary) end the message as its `remoteText`, so the
+ * studio never sees them; success bodies are never logged raw because they hold pre-signed URLs.
  */
 export function statusError(
   logger: Logger,
   exchange: HttpExchange,
   response: HttpResponse,
-  code: ErrorCode = codeOfStatus(response.status),
-  subject = `Creative Force ${exchange.method} ${exchange.logPath}`,
+  options: StatusErrorOptions,
 ): ConnectorError {
-  const info = parseErrorBody(response.text);
+  const text = redact(response.text, options.secrets);
+  const info = parseErrorBody(text);
   logger.warn(
     {
       method: exchange.method,
       path: exchange.logPath,
       status: response.status,
       cfErrorCode: info.cfErrorCode,
-      body: response.text.length > loggedBodyChars ? `${response.text.slice(0, loggedBodyChars)}…` : response.text,
+      body: clip(text, loggedBodyChars),
     },
     'Creative Force error response',
   );
-  const message = `${subject} answered ${response.status}${info.summary ? `: ${info.summary}` : ''}`;
-  return new ConnectorError(code, message, {
+  const subject = options.subject ?? `Creative Force ${exchange.method} ${exchange.logPath}`;
+  return new ConnectorError(options.code ?? codeOfStatus(response.status), `${subject} answered ${response.status}`, {
+    remoteText: info.summary,
     details: { method: exchange.method, path: exchange.logPath, status: response.status, ...info.details },
   });
 }

@@ -19,27 +19,54 @@ const nullableString = z
   .nullish()
   .transform((v) => v ?? null);
 
-/** The ReadyToWork webhook payload (PascalCase, KNOWN). Unknown extra fields are kept out. */
+/**
+ * A GUID (8-4-4-4-12 hex digits): how the vendor guide's example payload writes every id but the
+ * two numbers. Ids go into gateway paths, Redis keys, job ids and directory names, so nothing else
+ * is accepted (no `:`, `/`, dots, or unbounded lengths).
+ */
+const guid = z.guid();
+/** A number id (SubfunctionId, StepId): a non-negative 32-bit integer, as a JSON number or decimal text. */
+const numberId = z.union([
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
+  z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().max(2 ** 31 - 1)),
+]);
+/** A status or type id the guide shows as decimal text ("2000", "1"); not used by the service. */
+const codeId = z.union([z.string().max(64), z.number()]);
+/** A name or code for people (SubFunctionName, JobCode, ...); Creative Force caps names at 200 characters. */
+const text = z.string().max(1000);
+
+/**
+ * The ReadyToWork webhook payload (PascalCase, KNOWN). Unknown extra fields are kept out. A field
+ * that fails is named in the 400 answer.
+ */
 export const webhookPayloadSchema = z.object({
-  Action: z.string().min(1),
-  TaskId: z.string().min(1),
-  TaskProcessId: z.string().min(1),
-  SubfunctionId: intLike,
-  SubFunctionName: z.string().nullish(),
-  JobId: z.string().nullish(),
-  JobCode: z.string().nullish(),
-  ClientId: z.string().nullish(),
-  ClientName: z.string().nullish(),
-  ProductId: z.string().nullish(),
-  ProductCode: z.string().nullish(),
-  StepId: intLike,
-  StepName: z.string().nullish(),
-  StepStatusId: z.union([z.string(), z.number()]).nullish(),
-  StepStatusName: z.string().nullish(),
-  ShootingTypeId: z.union([z.string(), z.number()]).nullish(),
-  ShootingTypeName: z.string().nullish(),
-  StyleGuideId: z.string().nullish(),
-  StyleGuideName: z.string().nullish(),
+  Action: z.string().min(1).max(100),
+  TaskId: guid,
+  TaskProcessId: guid,
+  SubfunctionId: numberId,
+  SubFunctionName: text.nullish(),
+  JobId: guid.nullish(),
+  JobCode: text.nullish(),
+  ClientId: guid.nullish(),
+  ClientName: text.nullish(),
+  ProductId: guid.nullish(),
+  ProductCode: text.nullish(),
+  StepId: numberId,
+  StepName: text.nullish(),
+  StepStatusId: codeId.nullish(),
+  StepStatusName: text.nullish(),
+  ShootingTypeId: codeId.nullish(),
+  ShootingTypeName: text.nullish(),
+  StyleGuideId: guid.nullish(),
+  StyleGuideName: text.nullish(),
 });
 export type WebhookPayload = z.infer<typeof webhookPayloadSchema>;
 

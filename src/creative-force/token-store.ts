@@ -149,13 +149,15 @@ export class TokenStore implements TokenProvider {
     };
     const response = await sendThroughLimiter(deps, exchange, signal);
     const subject = `Creative Force token request of connection ${connection.id}`;
+    // The request body carries the secret: an error body may echo it.
+    const secrets = [connection.clientSecret];
     if (response.status === 400 || response.status === 401) {
       const { oauthError } = parseErrorBody(response.text);
       if (oauthError !== undefined && credentialErrors.has(oauthError)) {
-        throw statusError(logger, exchange, response, 'CF_AUTH_FAILED', subject);
+        throw statusError(logger, exchange, response, { secrets, code: 'CF_AUTH_FAILED', subject });
       }
     }
-    if (response.status < 200 || response.status >= 300) throw statusError(logger, exchange, response, undefined, subject);
+    if (response.status < 200 || response.status >= 300) throw statusError(logger, exchange, response, { secrets, subject });
     const body = parseResponse(tokenResponseSchema, exchange, response);
     const lifetimeMs = body.expires_in * 1000;
     // The token's life began before its response arrived: everything since the request was

@@ -50,10 +50,17 @@ export interface ProviderIdentity {
 /** How many characters of a raw error body are logged. */
 const loggedBodyChars = 4096;
 
-/** Replaces every occurrence of the given secrets (those of 4+ characters) with `[Redacted]`. */
+/**
+ * Replaces every occurrence of the given secrets (those of 4+ characters) with `[Redacted]`, as they
+ * are and in the forms a server may echo them from a request: percent-encoded, or form-encoded.
+ */
 export function redact(text: string, secrets: readonly string[]): string {
   let result = text;
-  for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join('[Redacted]');
+  for (const secret of secrets) {
+    if (secret.length < 4) continue;
+    const forms = new Set([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]);
+    for (const form of forms) result = result.split(form).join('[Redacted]');
+  }
   return result;
 }
 
@@ -134,13 +141,13 @@ export function providerStatusError<I extends ErrorBodyInfo>(
   if (refusal !== undefined) return new ConnectorError(refusal.code, refusal.message, { details });
   const code = options.code ?? spec.codeOf(status, info);
   const service = options.service ?? identity.label;
-  const message = `${service} ${exchange.method} ${exchange.path} answered ${status}${info.summary ? `: ${info.summary}` : ''}`;
+  const message = `${service} ${exchange.method} ${exchange.path} answered ${status}`;
   const retryAfterMs = spec.retryAfterMs
     ? spec.retryAfterMs(response, details)
     : status === 429
       ? parseRetryAfter(response.headers['retry-after'])
       : undefined;
-  return new ConnectorError(code, message, { details, retryAfterMs });
+  return new ConnectorError(code, message, { details, retryAfterMs, remoteText: info.summary });
 }
 
 /** How a provider's storage (presigned upload or result URLs) errors read. */

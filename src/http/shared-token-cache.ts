@@ -126,7 +126,9 @@ interface FailureMarker {
   /** Makes each failure's marker distinct, so a waiter can tell a new failure from an old one. */
   id: string;
   code: ErrorCode;
+  /** The error's own message; what the remote system said is kept apart, as in the error. */
   message: string;
+  remoteText?: string;
   retryable: boolean;
 }
 
@@ -270,7 +272,13 @@ export class SharedTokenCache {
       return fetched.token;
     } catch (err) {
       if (err instanceof ConnectorError) {
-        const marker: FailureMarker = { id: randomUUID(), code: err.code, message: err.message, retryable: err.retryable };
+        const marker: FailureMarker = {
+          id: randomUUID(),
+          code: err.code,
+          message: err.ownMessage,
+          ...(err.remoteText === undefined ? {} : { remoteText: err.remoteText }),
+          retryable: err.retryable,
+        };
         await this.#redis.set(keys.failure, JSON.stringify(marker), 'PX', this.#failureTtlMs);
       }
       throw err;
@@ -283,6 +291,7 @@ export class SharedTokenCache {
       const marker = JSON.parse(raw) as FailureMarker;
       if (Object.hasOwn(errorCatalogue, marker.code)) {
         return new ConnectorError(marker.code, marker.message, {
+          remoteText: marker.remoteText,
           retryable: marker.retryable,
           details: { ...this.#errors.sharedFailureDetails(connectionId), sharedFailure: true },
         });

@@ -24,6 +24,7 @@ const secretPaths = [
   'webhookSecrets',
   '*.webhookSecrets',
   '*.*.webhookSecrets',
+  '*.*.*.webhookSecrets',
   'access_token',
   '*.access_token',
   'token',

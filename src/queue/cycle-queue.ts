@@ -8,6 +8,7 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
+import { ConnectorError } from '../errors.ts';
 import {
   type CycleJobData,
   cycleJobName,
@@ -20,6 +21,18 @@ import {
 
 /** Attempts of a failure report by default: with its exponential backoff (from CYCLE_BACKOFF_MS), it rides out hours of Creative Force outage. */
 export const defaultReportAttempts = 12;
+
+/**
+ * Whether an error of `queue.add` came from Redis or the connection to it, recognised by name and
+ * code (ioredis' ReplyError and MaxRetriesPerRequestError, Node's E* socket codes, the "Connection
+ * is closed." of ioredis) rather than instanceof. BullMQ's own refusals are plain Errors.
+ */
+function isRedisFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'ReplyError' || err.name === 'MaxRetriesPerRequestError') return true;
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && /^E[A-Z]+$/.test(code)) || err.message === 'Connection is closed.';
+}
 
 export interface CycleQueueOptions {
   connection: Redis;
@@ -74,21 +87,46 @@ export class CycleQueue {
     };
   }
 
+  /**
+   * Adds the cycle of a webhook event. Fails with QUEUE_UNAVAILABLE when Redis is the cause (not
+   * connected, too slow, a connection error or an error reply), which the receiver answers 503 so
+   * that Creative Force retries; with QUEUE_JOB_REFUSED when BullMQ refused the job before Redis
+   * saw it (a job id or option it does not accept: a bug, since the event is validated first),
+   * which a retry cannot fix.
+   */
   async addCycle(connectionId: string, event: WebhookPayload): Promise<EnqueueResult> {
     const options = cycleJobOptions(connectionId, event.TaskProcessId);
     const data: CycleJobData = { connectionId, event, receivedAt: new Date().toISOString() };
-    if (this.redis.status !== 'ready') throw new Error(`Redis is not connected (${this.redis.status})`);
-    const job = await Promise.race([
-      this.queue.add(cycleJobName, data, { ...this.retryPolicy(), ...options }),
-      new Promise<never>((_, reject) =>
-        setTimeout(
-          () => reject(new Error(`Redis did not store the job within ${this.addTimeoutMs} ms`)),
-          this.addTimeoutMs,
-        ).unref(),
-      ),
-    ]);
-    const jobId = job.id ?? String(options.jobId);
-    return { jobId, duplicate: jobId !== options.jobId };
+    const details = { connectionId, jobId: options.jobId };
+    if (this.redis.status !== 'ready') {
+      throw new ConnectorError('QUEUE_UNAVAILABLE', `Redis is not connected (${this.redis.status})`, { details });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const job = await Promise.race([
+        this.queue.add(cycleJobName, data, { ...this.retryPolicy(), ...options }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new ConnectorError('QUEUE_UNAVAILABLE', `Redis did not store the job within ${this.addTimeoutMs} ms`, {
+                  details,
+                }),
+              ),
+            this.addTimeoutMs,
+          ).unref();
+        }),
+      ]);
+      const jobId = job.id ?? String(options.jobId);
+      return { jobId, duplicate: jobId !== options.jobId };
+    } catch (err) {
+      if (err instanceof ConnectorError) throw err;
+      const code = isRedisFailure(err) || this.redis.status !== 'ready' ? 'QUEUE_UNAVAILABLE' : 'QUEUE_JOB_REFUSED';
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new ConnectorError(code, `the cycle job was not stored: ${reason}`, { cause: err, details });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Queues the Update Process Status call of a failed cycle; at most one per cycle job. */

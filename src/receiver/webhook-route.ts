@@ -1,9 +1,14 @@
 /**
  * POST /webhooks/creative-force/:connectionId
  *
- * Order matters: the connection is looked up, then the signature is checked on the raw bytes,
- * and only then is the body parsed and validated, so an unauthenticated caller learns nothing.
- * 202 is sent only after the job is stored in Redis; a Redis failure is a 503 that CF retries.
+ * Order matters: the connection is looked up, then the signature header's length is checked (no
+ * HMAC for a header that fits no variant), then the signature on the raw bytes, and only then is
+ * the body validated, so an unauthenticated caller learns nothing. The connection-level keys need
+ * no parsing; only when they do not match and subfunctions have keys of their own is the body
+ * parsed as JSON, to read `SubfunctionId` and choose that subfunction's keys (webhook-keys.ts).
+ * Whatever the body holds, one that matches no key gets the same 401.
+ * 202 is sent only after the job is stored in Redis; a Redis failure is a 503 that CF retries, a
+ * job the queue refuses (a bug) a 500.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,8 +16,10 @@ import type { ReceiverConnection } from '../config/connections.ts';
 import { signatureHeader } from '../creative-force/contract.ts';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
 import { webhookPayloadSchema } from '../creative-force/schemas.ts';
+import { isConnectorError } from '../errors.ts';
 import type { EnqueueResult } from '../queue/cycle-queue.ts';
-import { verifySignature } from './verify-signature.ts';
+import { plausibleSignature, type SignatureCheck, type SignatureScheme, verifySignature } from './verify-signature.ts';
+import { type ConnectionWebhookKeys, connectionWebhookKeys } from './webhook-keys.ts';
 
 /** The largest webhook body accepted; a ReadyToWork event is about 1 KiB. */
 export const webhookBodyLimit = 256 * 1024;
@@ -23,10 +30,58 @@ export interface WebhookRouteDeps {
   logger: Logger;
 }
 
+/** What SubfunctionId of a body that is not authenticated yet can say. */
+const subfunctionOnly = webhookPayloadSchema.pick({ SubfunctionId: true });
+
+type ParsedBody = { ok: true; value: unknown } | { ok: false };
+
+/** Parses the raw body as JSON the first time it is asked for, and remembers the result. */
+function jsonOf(raw: Buffer): () => ParsedBody {
+  let parsed: ParsedBody | undefined;
+  return () => {
+    if (parsed === undefined) {
+      try {
+        parsed = { ok: true, value: JSON.parse(raw.toString('utf8')) };
+      } catch {
+        parsed = { ok: false };
+      }
+    }
+    return parsed;
+  };
+}
+
+/** The subfunction a parsed body names, if it names one validly. */
+function subfunctionOf(body: ParsedBody): string | undefined {
+  const named = body.ok ? subfunctionOnly.safeParse(body.value) : undefined;
+  return named?.success ? String(named.data.SubfunctionId) : undefined;
+}
+
+/**
+ * The signature check of a request: undefined for a header that fits no variant (no HMAC at all);
+ * otherwise the connection-level keys, then, if they do not match, the keys of the subfunction
+ * the body names.
+ */
+function checkSignature(
+  raw: Buffer,
+  header: string | undefined,
+  scheme: SignatureScheme,
+  keys: ConnectionWebhookKeys,
+  body: () => ParsedBody,
+): SignatureCheck | undefined {
+  if (!plausibleSignature(header, scheme)) return undefined;
+  const shared = verifySignature(raw, header, keys.shared, scheme);
+  if (shared.ok || !keys.hasSubfunctionKeys) return shared;
+  return verifySignature(raw, header, keys.forSubfunction(subfunctionOf(body())), scheme);
+}
+
 /** Registers the webhook route in its own encapsulated context with a raw-bytes body parser. */
 export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: webhookBodyLimit }, (_req, body, done) => done(null, body));
+  // Key objects are made once, here, not per request.
+  const keys = new Map<string, ConnectionWebhookKeys>(
+    [...deps.connections].map(([id, connection]) => [id, connectionWebhookKeys(connection)]),
+  );
 
   app.post<{ Params: { connectionId: string } }>(
     '/webhooks/creative-force/:connectionId',
@@ -34,28 +89,23 @@ export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps)
     async (request, reply) => {
       const { connectionId } = request.params;
       const connection = deps.connections.get(connectionId);
-      if (!connection) return reply.code(404).send({ error: 'unknown connection' });
+      const connectionKeys = keys.get(connectionId);
+      if (!connection || !connectionKeys) return reply.code(404).send({ error: 'unknown connection' });
 
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const header = request.headers[signatureHeader];
-      const check = verifySignature(
-        raw,
-        typeof header === 'string' ? header : undefined,
-        connection.creativeForce.webhookSecrets,
-        connection.creativeForce.signatureScheme,
-      );
-      if (!check.ok) {
-        deps.logger.warn({ connectionId, reason: header ? 'mismatch' : 'missing' }, 'webhook refused: signature');
+      const value = request.headers[signatureHeader];
+      const header = typeof value === 'string' ? value : undefined;
+      const body = jsonOf(raw);
+      const check = checkSignature(raw, header, connection.creativeForce.signatureScheme, connectionKeys, body);
+      if (!check?.ok) {
+        const reason = header === undefined ? 'missing' : check === undefined ? 'malformed' : 'mismatch';
+        deps.logger.warn({ connectionId, reason }, 'webhook refused: signature');
         return reply.code(401).send({ error: 'invalid signature' });
       }
 
-      let json: unknown;
-      try {
-        json = JSON.parse(raw.toString('utf8'));
-      } catch {
-        return reply.code(400).send({ error: 'body is not JSON' });
-      }
-      const parsed = webhookPayloadSchema.safeParse(json);
+      const json = body();
+      if (!json.ok) return reply.code(400).send({ error: 'body is not JSON' });
+      const parsed = webhookPayloadSchema.safeParse(json.value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const field = issue?.path.join('.') || '(body)';
@@ -93,8 +143,13 @@ async function accept(
   try {
     result = await deps.enqueue(connection.id, event);
   } catch (err) {
-    log.error({ err }, 'webhook not queued: Redis unavailable');
-    return reply.code(503).header('retry-after', '5').send({ error: 'queue unavailable, retry later' });
+    if (isConnectorError(err) && err.code === 'QUEUE_UNAVAILABLE') {
+      log.error({ err }, 'webhook not queued: Redis unavailable');
+      return reply.code(503).header('retry-after', '5').send({ error: 'queue unavailable, retry later' });
+    }
+    // Not Redis: retrying the same event cannot help, so no 503.
+    log.error({ err }, 'webhook not queued: the queue refused the job');
+    return reply.code(500).send({ error: 'webhook not queued' });
   }
   log.info(
     { jobId: result.jobId, duplicate: result.duplicate, signatureVariant },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,21 +104,24 @@ describe('getAdditionalContext', () => {
   });
 
   it('sends only the secondary outfit products to styling-assets and downloads their styling files', async () => {
-    const primaryId = 'primary-shirt';
+    // Product ids are GUIDs, as in Creative Force (the webhook refuses anything else).
+    const primaryId = randomUUID();
+    const trousers = randomUUID();
+    const shoes = randomUUID();
     const { task, detail, ctx } = await seed({
       productId: primaryId,
       outfitProducts: [
         // The primary has styling files too: they would appear in the result if it were sent.
         { productId: primaryId, roleId: 1, stylingAssets: [{ positionTagId: '1', fileName: 'shirt.png', body: png('shirt') }] },
         {
-          productId: 'trousers',
+          productId: trousers,
           roleId: 2,
           stylingAssets: [
             { positionTagId: '1', fileName: 'trousers front.png', body: png('trousers-front') },
             { positionTagId: '2', fileName: 'trousers back.png', body: png('trousers-back') },
           ],
         },
-        { productId: 'shoes', roleId: 3, stylingAssets: [{ positionTagId: null, fileName: 'shoes.png', body: png('shoes') }] },
+        { productId: shoes, roleId: 3, stylingAssets: [{ positionTagId: null, fileName: 'shoes.png', body: png('shoes') }] },
       ],
     });
 
@@ -127,13 +131,13 @@ describe('getAdditionalContext', () => {
     expect(outfit?.outfitId).toBe(task.outfitId);
     expect(outfit?.products).toEqual([
       { productId: primaryId, roleId: 1 },
-      { productId: 'trousers', roleId: 2 },
-      { productId: 'shoes', roleId: 3 },
+      { productId: trousers, roleId: 2 },
+      { productId: shoes, roleId: 3 },
     ]);
     expect(outfit?.stylingFiles.map((f) => [f.productId, f.positionTagId, f.fileName])).toEqual([
-      ['trousers', '1', 'trousers front.png'],
-      ['trousers', '2', 'trousers back.png'],
-      ['shoes', null, 'shoes.png'],
+      [trousers, '1', 'trousers front.png'],
+      [trousers, '2', 'trousers back.png'],
+      [shoes, null, 'shoes.png'],
     ]);
     expect(await Promise.all((outfit?.stylingFiles ?? []).map(bytesOf))).toEqual(['trousers-front', 'trousers-back', 'shoes']);
     for (const file of outfit?.stylingFiles ?? []) {
@@ -149,9 +153,10 @@ describe('getAdditionalContext', () => {
   });
 
   it('makes no styling-assets or bulk-get-files call for an outfit without secondary products', async () => {
+    const dress = randomUUID();
     const { task, detail, ctx } = await seed({
-      productId: 'lone-dress',
-      outfitProducts: [{ productId: 'lone-dress', roleId: 1 }],
+      productId: dress,
+      outfitProducts: [{ productId: dress, roleId: 1 }],
     });
 
     const context = await getAdditionalContext({ ...ctx, detail, needs: { outfit: true }, rework: false });

@@ -771,6 +771,27 @@ describe('Creative Force simulator rate limit and lifecycle', () => {
     }
   });
 
+  it('expects the Update Process Status field names it was started with, strictly', async () => {
+    const sim = await CreativeForceSimulator.start({ statusBodyFields: { status: 'state', message: 'comment' } });
+    try {
+      sim.addApp(app);
+      const seeded = sim.addTask({ inputs: [], slots: [{ mappingKeyId: 'k' }] });
+      const token = await getToken(sim);
+      const path = `/cloud-automation/task-processes/${seeded.taskProcessId}/status`;
+      const usual = await api(sim, token, 'PUT', path, { status: 'Failed', message: 'why' });
+      expect(usual.status).toBe(400);
+      expect(usual.json).toMatchObject({
+        errors: { State: ['The State field is required.'], Comment: ['The Comment field is required.'] },
+      });
+      expect((await api(sim, token, 'PUT', path, { state: 'Failed', comment: 'why' })).status).toBe(200);
+      expect(sim.statusUpdates(seeded.taskProcessId)).toEqual([
+        { taskProcessId: seeded.taskProcessId, status: 'Failed', message: 'why', at: expect.any(Number) },
+      ]);
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('closes cleanly and refuses connections afterwards', async () => {
     const sim = await CreativeForceSimulator.start();
     sim.addApp(app);

@@ -1,4 +1,5 @@
 /** The `convert` recipe end to end on real files, and the recipe registry. */
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,12 +54,15 @@ async function prepareRun(
   signal: AbortSignal = AbortSignal.timeout(30_000),
 ): Promise<RecipeRun<ConvertOptions>> {
   runCount += 1;
+  // The webhook's ids are GUIDs (its schema refuses anything else).
+  const taskProcessId = randomUUID();
+  const taskId = randomUUID();
   const outputDir = join(dir, `out-${runCount}`);
   await mkdir(outputDir);
   return {
     detail: processDetailSchema.parse({
-      taskProcessId: 'tp-1',
-      taskId: 'task-1',
+      taskProcessId,
+      taskId,
       clientId: 'client-1',
       taskProcessExpectedOutputs: slots,
     }),
@@ -69,8 +73,8 @@ async function prepareRun(
     context: {
       event: webhookPayloadSchema.parse({
         Action: 'ReadyToWork',
-        TaskId: 'task-1',
-        TaskProcessId: 'tp-1',
+        TaskId: taskId,
+        TaskProcessId: taskProcessId,
         SubfunctionId: 54,
         StepId: '25',
       }),

@@ -14,6 +14,7 @@ import {
   type ConnectionCredentials,
   CreativeForceClient,
   defaultGatewayPaths,
+  defaultStatusBodyFields,
   type RateLimiter,
   type RateLimitGrant,
   RedisRateLimiter,
@@ -146,6 +147,7 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
     rateLimitRps: 20,
     requestTimeoutMs: 2000,
     failedStatus: 'Failed',
+    statusBodyFields: { ...defaultStatusBodyFields },
     paths: { ...defaultGatewayPaths },
     ...overrides,
   };
@@ -153,7 +155,13 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
 
 /** A client with its own limiter and token store on the given Redis connection (a "process"). */
 function setup(
-  options: { redis?: Redis; config?: Partial<AppConfig['cf']>; refreshFraction?: number; maxRateLimitRetries?: number } = {},
+  options: {
+    redis?: Redis;
+    config?: Partial<AppConfig['cf']>;
+    refreshFraction?: number;
+    maxRateLimitRetries?: number;
+    connection?: ConnectionCredentials;
+  } = {},
 ) {
   const redis = options.redis ?? redisA;
   const config = cfConfig(options.config);
@@ -172,7 +180,7 @@ function setup(
     refreshFraction: options.refreshFraction ?? 0.1,
   });
   const client = new CreativeForceClient({
-    connection,
+    connection: options.connection ?? connection,
     config,
     limiter,
     tokens,
@@ -448,6 +456,66 @@ describe('CreativeForceClient', () => {
       files: [{ fileName: 'out.png', localId: 'l-1', fileLength: 3 }],
     });
     expect(JSON.parse(assets.body)).toEqual(['a-1']);
+  });
+
+  it('sends the Update Process Status body with the configured field names and status', async () => {
+    fake.gatewayHandler = () => ({ status: 204 });
+    const { client } = setup({ config: { failedStatus: 'Error', statusBodyFields: { status: 'state', message: 'comment' } } });
+    await client.updateProcessStatus('tp-1', 'no input asset');
+    expect(JSON.parse(fake.gatewayRequests[0]?.body ?? '')).toEqual({ state: 'Error', comment: 'no input asset' });
+  });
+
+  it('keeps every id inside its path segment: empty and dot-only ids are refused before any request, others encoded', async () => {
+    fake.gatewayHandler = () => ({ status: 200, body: {} });
+    const { client } = setup();
+    const refused = [
+      () => client.getProcessDetail('..'),
+      () => client.getProcessDetail('.'),
+      () => client.updateProcessStatus('..', 'failed'),
+      () => client.submitOutput('..', { submitAssets: [] }),
+      () => client.getAnnotations('...'),
+      () => client.getProduct('..'),
+      () => client.getJob(''),
+      () => client.getOutfitProducts('..'),
+    ];
+    for (const call of refused) expect((await rejection(call())).code).toBe('CF_PATH_ID_INVALID');
+    expect(fake.tokenRequests).toEqual([]);
+    expect(fake.gatewayRequests).toEqual([]);
+    // URL parsing would resolve these as dot segments if they were not encoded.
+    await client.getProduct('%2E%2E');
+    await client.getJob('a/../b');
+    await client.getProduct('.hidden');
+    expect(fake.gatewayRequests.map((r) => r.path)).toEqual([
+      '/v1/products/%252E%252E',
+      '/v1/jobs/a%2F..%2Fb',
+      '/v1/products/.hidden',
+    ]);
+  });
+
+  it('redacts the client secret and the bearer token from an error body echoing them, in the log and in the error', async () => {
+    const special = { id: 'studio-b', clientId: 'client-b', clientSecret: 'p@ss+w/rd=very&secret' };
+    fake.gatewayHandler = (req) => ({
+      status: 400,
+      body: {
+        errors: [
+          {
+            code: 'GEN-4',
+            message: `raw ${special.clientSecret} encoded ${encodeURIComponent(special.clientSecret)} form ${new URLSearchParams({ s: special.clientSecret }).toString().slice(2)} ${req.authorization}`,
+          },
+        ],
+      },
+    });
+    const err = await rejection(setup({ connection: special }).client.getJob('job-1'));
+    expect(err.code).toBe('CF_REJECTED');
+    expect(err.ownMessage).toBe('Creative Force GET /jobs/job-1 answered 400');
+    expect(err.remoteText).toContain('GEN-4 raw [Redacted] encoded [Redacted] form [Redacted] Bearer [Redacted]');
+    const logs = logLines.join('');
+    expect(logs).toContain('Creative Force error response');
+    for (const text of [logs, err.message, JSON.stringify(err.details)]) {
+      expect(text).not.toContain('p@ss');
+      expect(text).not.toContain('p%40ss');
+      expect(text).not.toContain('token-1');
+    }
   });
 
   it('invalid credentials are CF_AUTH_FAILED and no gateway call is made', async () => {

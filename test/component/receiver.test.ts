@@ -1,14 +1,18 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import crypto, { randomBytes, randomUUID } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Connection, loadConnectionsFile, parseConnections } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
+import { webhookPayloadSchema } from '../../src/creative-force/schemas.ts';
 import { createRecipeRegistry } from '../../src/providers/index.ts';
 import { cycleQueueName } from '../../src/queue/cycle-job.ts';
 import { CycleQueue } from '../../src/queue/cycle-queue.ts';
 import { buildReceiver } from '../../src/receiver/build-receiver.ts';
 import { buildService } from '../../src/service.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 import { dropPrefix, producerRedis, ready, redisUrl, testPrefix } from '../helpers/redis.ts';
 import { sign } from '../helpers/sign.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -16,22 +20,16 @@ import { startStack } from '../helpers/stack.ts';
 const secret = randomBytes(32).toString('base64');
 const logger = pino({ level: 'silent' });
 
-function connectionsFor(): ReadonlyMap<string, Connection> {
-  const list = parseConnections(
-    {
-      connections: [
-        {
-          id: 'acme',
-          name: 'Acme',
-          creativeForce: { clientId: 'c', clientSecret: 's', webhookSecrets: [secret], signatureScheme: 'b64key-sha256-base64' },
-          stepIds: [25, 40],
-          subfunctions: { '54': { recipe: 'convert', options: { format: 'jpeg' } } },
-        },
-      ],
-    },
-    createRecipeRegistry(),
-    {},
-  );
+const acme = {
+  id: 'acme',
+  name: 'Acme',
+  creativeForce: { clientId: 'c', clientSecret: 's', webhookSecrets: [secret], signatureScheme: 'b64key-sha256-base64' },
+  stepIds: [25, 40],
+  subfunctions: { '54': { recipe: 'convert', options: { format: 'jpeg' } } },
+};
+
+function connectionsFor(entries: unknown[] = [acme]): ReadonlyMap<string, Connection> {
+  const list = parseConnections({ connections: entries }, createRecipeRegistry(), {});
   return new Map(list.map((c) => [c.id, c]));
 }
 
@@ -46,6 +44,16 @@ function event(overrides: Record<string, unknown> = {}): Record<string, unknown>
     StepStatusId: '2000',
     ...overrides,
   };
+}
+
+/** POSTs `body` to the acme connection's webhook, signed with its secret. */
+function postSigned(receiver: FastifyInstance, body: string) {
+  return receiver.inject({
+    method: 'POST',
+    url: '/webhooks/creative-force/acme',
+    headers: { 'content-type': 'application/json', 'x-cf-signature': sign(body, secret) },
+    payload: body,
+  });
 }
 
 describe('webhook receiver', () => {
@@ -146,6 +154,45 @@ describe('webhook receiver', () => {
     expect(await queued()).toBe(0);
   });
 
+  it('answers 400 naming the field to a signed event with a hostile id (a:b, .., 300 or 200 KiB characters), and queues nothing', async () => {
+    const hostile: [string, unknown][] = [
+      ['TaskProcessId', 'a:b'],
+      ['TaskProcessId', '..'],
+      ['TaskProcessId', 'x'.repeat(300)],
+      ['TaskProcessId', 'x'.repeat(200 * 1024)],
+      ['TaskProcessId', `${randomUUID()}:x`],
+      ['TaskId', '../status'],
+      ['ProductId', '.'],
+      ['JobId', 'j'.repeat(300)],
+      ['SubfunctionId', '9'.repeat(400)],
+      ['StepId', '-25'],
+      ['StyleGuideName', 'n'.repeat(1001)],
+    ];
+    for (const [field, value] of hostile) {
+      const res = await signed(JSON.stringify(event({ [field]: value })));
+      expect(res.statusCode, `${field} ${String(value).slice(0, 20)}`).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'not a ReadyToWork payload', field });
+    }
+    expect(await queued()).toBe(0);
+  });
+
+  it('answers 500, never 503, when the queue refuses the job (BullMQ refuses an id with ":"), and logs it', async () => {
+    const { logger: captured, lines } = capturedLogger();
+    // The payload schema keeps ':' out of TaskProcessId; this enqueue forces one through to BullMQ.
+    const refusing = buildReceiver({
+      logger: captured,
+      isReady: async () => true,
+      webhooks: { connections: connectionsFor(), enqueue: (id, e) => queue.addCycle(id, { ...e, TaskProcessId: 'a:b' }) },
+    });
+    const res = await postSigned(refusing, JSON.stringify(event()));
+    await refusing.close();
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: 'webhook not queued' });
+    const logged = lines.map((line) => JSON.parse(line)).find((entry) => entry.level === 50);
+    expect(logged).toMatchObject({ err: { code: 'QUEUE_JOB_REFUSED' }, connectionId: 'acme' });
+    expect(await queued()).toBe(0);
+  });
+
   it('answers 200 ignored to another action, a foreign StepId and a subfunction without recipe', async () => {
     const cases = [
       [event({ Action: 'Cancelled' }), 'action Cancelled is not handled'],
@@ -190,6 +237,113 @@ describe('webhook receiver', () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
   });
+
+  describe('webhook secrets per subfunction', () => {
+    const newSecret = () => randomBytes(32).toString('base64');
+    const [own54, own55, rotated55, shared] = [newSecret(), newSecret(), newSecret(), newSecret()];
+    const convert = { recipe: 'convert', options: { format: 'jpeg' } };
+    const app = buildReceiver({
+      logger,
+      isReady: async () => true,
+      webhooks: {
+        connections: connectionsFor([
+          // Each subfunction with its own secret (55 in a rotation), no connection-level secret.
+          {
+            id: 'split',
+            name: 'Split',
+            creativeForce: { clientId: 'c', clientSecret: 's', signatureScheme: 'auto' },
+            subfunctions: {
+              '54': { ...convert, webhookSecrets: [own54] },
+              '55': { ...convert, webhookSecrets: [own55, rotated55] },
+            },
+          },
+          // A connection-level secret for every subfunction, and 54 with one of its own.
+          {
+            id: 'mixed',
+            name: 'Mixed',
+            creativeForce: { clientId: 'c', clientSecret: 's', webhookSecrets: [shared] },
+            subfunctions: { '54': { ...convert, webhookSecrets: [own54] }, '55': convert },
+          },
+        ]),
+        enqueue: (id, e) => queue.addCycle(id, e),
+      },
+    });
+    const post = (connectionId: string, body: string, signature: string) =>
+      app.inject({
+        method: 'POST',
+        url: `/webhooks/creative-force/${connectionId}`,
+        headers: { 'content-type': 'application/json', 'x-cf-signature': signature },
+        payload: body,
+      });
+    const signedFor = (connectionId: string, subfunctionId: unknown, key: string) => {
+      const body = JSON.stringify(event({ SubfunctionId: subfunctionId }));
+      return post(connectionId, body, sign(body, key));
+    };
+
+    beforeAll(() => app.ready());
+    afterAll(() => app.close());
+
+    it("accepts each subfunction's events with its own secrets, and refuses another subfunction's secret with 401", async () => {
+      expect((await signedFor('split', 54, own54)).statusCode).toBe(202);
+      expect((await signedFor('split', '55', own55)).statusCode).toBe(202);
+      expect((await signedFor('split', 55, rotated55)).statusCode).toBe(202);
+      for (const [subfunction, key] of [
+        [54, own55],
+        [55, own54],
+        [54, shared],
+      ] as const) {
+        const res = await signedFor('split', subfunction, key);
+        expect(res.statusCode, `${subfunction}`).toBe(401);
+        expect(res.json()).toEqual({ error: 'invalid signature' });
+      }
+    });
+
+    it('answers 401, the same way, to a body naming no subfunction with secrets, not JSON, or without SubfunctionId', async () => {
+      const { SubfunctionId: _omit, ...withoutSubfunction } = event();
+      const bodies = [
+        JSON.stringify(event({ SubfunctionId: 99 })),
+        JSON.stringify(event({ SubfunctionId: 'x'.repeat(1000) })),
+        JSON.stringify(withoutSubfunction),
+        'not json at all',
+        '[54]',
+      ];
+      for (const body of bodies) {
+        const res = await post('split', body, sign(body, own54));
+        expect(res.statusCode, body.slice(0, 30)).toBe(401);
+        expect(res.json()).toEqual({ error: 'invalid signature' });
+      }
+    });
+
+    it("a connection-level secret still applies to every subfunction, next to a subfunction's own", async () => {
+      expect((await signedFor('mixed', 54, shared)).statusCode).toBe(202);
+      expect((await signedFor('mixed', 54, own54)).statusCode).toBe(202);
+      expect((await signedFor('mixed', 55, shared)).statusCode).toBe(202);
+      expect((await signedFor('mixed', 99, shared)).json()).toEqual({ ignored: 'subfunction 99 has no recipe' });
+      expect((await signedFor('mixed', 55, own54)).statusCode).toBe(401);
+    });
+
+    it('costs the same HMACs whichever subfunction an unauthenticated body names, and none for a header of no signature length', async () => {
+      const hmacs = vi.spyOn(crypto, 'createHmac');
+      syncBuiltinESMExports();
+      try {
+        const wrong = sign('something else', own54);
+        const counts: number[] = [];
+        for (const body of [54, 55, 99].map((id) => JSON.stringify(event({ SubfunctionId: id }))).concat('not json')) {
+          hmacs.mockClear();
+          expect((await post('split', body, wrong)).statusCode).toBe(401);
+          counts.push(hmacs.mock.calls.length);
+        }
+        // auto: one HMAC per key form for each of the 2 keys (55's list is the longest).
+        expect(counts).toEqual([4, 4, 4, 4]);
+        hmacs.mockClear();
+        expect((await post('split', JSON.stringify(event()), 'not-a-signature')).statusCode).toBe(401);
+        expect(hmacs).not.toHaveBeenCalled();
+      } finally {
+        hmacs.mockRestore();
+        syncBuiltinESMExports();
+      }
+    });
+  });
 });
 
 describe('webhook receiver without Redis', () => {
@@ -208,14 +362,11 @@ describe('webhook receiver without Redis', () => {
       isReady: async () => (await redis.ping()) === 'PONG',
       webhooks: { connections: connectionsFor(), enqueue: (id, e) => queue.addCycle(id, e) },
     });
-    const body = JSON.stringify(event());
-    const res = await app.inject({
-      method: 'POST',
-      url: '/webhooks/creative-force/acme',
-      headers: { 'content-type': 'application/json', 'x-cf-signature': sign(body, secret) },
-      payload: body,
-    });
+    const res = await postSigned(app, JSON.stringify(event()));
     expect(res.statusCode).toBe(503);
+    await expect(queue.addCycle('acme', webhookPayloadSchema.parse(event()))).rejects.toMatchObject({
+      code: 'QUEUE_UNAVAILABLE',
+    });
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
     await vi.waitFor(() => expect(queueErrors[0]?.message).toMatch(/ECONNREFUSED/));
     await app.close();

@@ -202,6 +202,29 @@ describe('TokenStore', () => {
     expect(logLines.join('')).not.toContain('very-secret-value');
   });
 
+  it('redacts the client secret an error body echoes, from the log and from the error, also for the callers that waited', async () => {
+    const echo = `client_id=client-a&client_secret=${connection.clientSecret}&scope=cfgateway`;
+    server.answer = () => ({
+      status: 400,
+      body: { error: 'invalid_request', error_description: `bad form: ${echo}` },
+      delayMs: 200,
+    });
+    const stores = [store(redisA, { pollIntervalMs: 20 }), store(redisB, { pollIntervalMs: 20 })];
+    const results = await Promise.allSettled([0, 1, 2].map((i) => (stores[i % 2] as TokenStore).getToken(connection)));
+    expect(server.requests).toHaveLength(1);
+    for (const result of results) {
+      const err = (result as PromiseRejectedResult).reason as ConnectorError;
+      expect(err).toMatchObject({
+        code: 'CF_REJECTED',
+        ownMessage: 'Creative Force token request of connection studio-a answered 400',
+      });
+      expect(err.remoteText).toBe('invalid_request: bad form: client_id=client-a&client_secret=[Redacted]&scope=cfgateway');
+      expect(err.message).not.toContain(connection.clientSecret);
+    }
+    expect(logLines.join('')).toContain('client_secret=[Redacted]');
+    expect(logLines.join('')).not.toContain(connection.clientSecret);
+  });
+
   it('a later caller retries after a failure instead of inheriting it', async () => {
     server.answer = (n) =>
       n === 1 ? { status: 503, body: 'down' } : { status: 200, body: { access_token: `token-${n}`, expires_in: 3600 } };

@@ -90,7 +90,7 @@ export function providerContract(adapter: ProviderAdapter): void {
         context: {
           event: webhookPayloadSchema.parse({
             Action: 'ReadyToWork',
-            TaskId: 't',
+            TaskId: detail.taskId,
             TaskProcessId: detail.taskProcessId,
             SubfunctionId: 54,
             StepId: 25,

@@ -34,6 +34,7 @@ export async function startSimulatedGateway(name: string): Promise<SimulatedGate
     rateLimitRps: 18,
     requestTimeoutMs: 10_000,
     failedStatus: 'Failed',
+    statusBodyFields: { ...sim.statusBodyFields },
     paths: { ...sim.paths },
   };
   const limiter = new RedisRateLimiter({ redis, limit: config.rateLimitRps, keyPrefix: `${prefix}:rl` });

@@ -73,6 +73,16 @@ describe('environment configuration', () => {
     expect(config.cf.paths.annotations).toBe('/annotations?taskId={taskId}');
   });
 
+  it('overrides the field names of the Update Process Status body, which must be names and differ', () => {
+    expect(loadEnvConfig({}).cf.statusBodyFields).toEqual({ status: 'status', message: 'message' });
+    expect(loadEnvConfig({ CF_STATUS_FIELD: 'Status', CF_MESSAGE_FIELD: 'comment' }).cf.statusBodyFields).toEqual({
+      status: 'Status',
+      message: 'comment',
+    });
+    expect(() => loadEnvConfig({ CF_STATUS_FIELD: 'a b' })).toThrow(/CF_STATUS_FIELD: must be a field name/);
+    expect(() => loadEnvConfig({ CF_MESSAGE_FIELD: 'status' })).toThrow(/CF_MESSAGE_FIELD: must differ from CF_STATUS_FIELD/);
+  });
+
   it('names the bad variable', () => {
     expect(() => loadEnvConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadEnvConfig({ CF_RATE_LIMIT_RPS: '25' })).toThrow(/CF_RATE_LIMIT_RPS/);
@@ -254,6 +264,45 @@ describe('connections file', () => {
     expect(() => parseConnections({ connections: [studio({ id: 'Bad Id' })] }, recipes, env)).toThrow(/connection "Bad Id": id:/);
   });
 
+  it('takes webhook secrets per subfunction, with or without connection-level ones, and refuses a subfunction with none', () => {
+    const other = Buffer.alloc(32, 9).toString('base64');
+    const own = (secrets: string[]) => ({ recipe: 'convert', options: { format: 'jpeg' }, webhookSecrets: secrets });
+    const noShared = { clientId: '${ACME_ID}', clientSecret: '${ACME_SECRET}' };
+    const [split] = parseConnections(
+      { connections: [studio({ creativeForce: noShared, subfunctions: { '54': own([secret]), '55': own([other, secret]) } })] },
+      recipes,
+      env,
+    );
+    expect(split?.creativeForce.webhookSecrets).toBeUndefined();
+    expect(split?.subfunctions['54']?.webhookSecrets).toEqual([secret]);
+    expect(split?.subfunctions['55']?.webhookSecrets).toEqual([other, secret]);
+    const [mixed] = parseConnections(
+      { connections: [studio({ subfunctions: { '54': own([other]), '55': { recipe: 'convert' } } })] },
+      recipes,
+      env,
+    );
+    expect(mixed?.creativeForce.webhookSecrets).toEqual([secret]);
+    expect(mixed?.subfunctions['55']).not.toHaveProperty('webhookSecrets');
+    expect(() =>
+      parseConnections(
+        {
+          connections: [studio({ creativeForce: noShared, subfunctions: { '54': own([secret]), '55': { recipe: 'convert' } } })],
+        },
+        recipes,
+        env,
+      ),
+    ).toThrow(/connection "acme": no webhook secret for subfunctions\.55: set creativeForce\.webhookSecrets/);
+    expect(() =>
+      parseConnections({ connections: [studio({ creativeForce: noShared, subfunctions: {} })] }, recipes, env),
+    ).toThrow(/no webhook secret for any subfunction/);
+    expect(() =>
+      parseConnections({ connections: [studio({ subfunctions: { '54': own(['not base64!']) } })] }, recipes, env),
+    ).toThrow(/subfunctions\.54\.webhookSecrets\.0: must be Base64/);
+    expect(() => parseConnections({ connections: [studio({ subfunctions: { '54': own([]) } })] }, recipes, env)).toThrow(
+      /subfunctions\.54\.webhookSecrets/,
+    );
+  });
+
   it('names an unknown recipe and a bad recipe option', () => {
     const unknown = studio({ subfunctions: { '54': { recipe: 'magic' } } });
     expect(() => parseConnections({ connections: [unknown] }, recipes, env)).toThrow(
@@ -380,6 +429,16 @@ describe('connections file for the receiver (scope receiver)', () => {
     expect(() => parse(studio({ subfunctions: { abc: { recipe: 'convert' } } }))).toThrow(
       /connection "acme": subfunctions\.abc: /,
     );
+  });
+
+  it("keeps each subfunction's webhook secrets with the receiver scope", () => {
+    const entry = studio({
+      creativeForce: { clientId: '${ACME_ID}', clientSecret: '${ACME_SECRET}' },
+      subfunctions: { '54': { recipe: 'convert', webhookSecrets: ['${ACME_HOOK}'] } },
+    });
+    const [c] = parseConnections({ connections: [entry] }, recipes, receiverEnv, receiver);
+    expect(c?.creativeForce).toEqual({ signatureScheme: 'b64key-sha256-base64' });
+    expect(c?.subfunctions['54']?.webhookSecrets).toEqual([secret]);
   });
 
   it('reads the file from disk with the receiver scope', async () => {

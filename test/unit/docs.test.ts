@@ -4,7 +4,7 @@ import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { environmentVariableNames, loadEnvConfig } from '../../src/config/env.ts';
-import { assumedPathEnv, signatureVariants } from '../../src/creative-force/contract.ts';
+import { assumedPathEnv, signatureVariants, statusBodyFieldEnv } from '../../src/creative-force/contract.ts';
 import { errorCatalogue } from '../../src/errors.ts';
 import { forcedCloseMs } from '../../src/service.ts';
 
@@ -91,7 +91,12 @@ describe('documentation stays true to the code', () => {
     const contract = await read('docs/creative-force-contract.md');
     const toConfirm = contract.slice(contract.indexOf('## To confirm with Creative Force'));
     expect(toConfirm.length).toBeLessThan(contract.length);
-    for (const name of [...Object.values(assumedPathEnv), 'CF_FAILED_STATUS', 'signatureScheme']) {
+    for (const name of [
+      ...Object.values(assumedPathEnv),
+      ...Object.values(statusBodyFieldEnv),
+      'CF_FAILED_STATUS',
+      'signatureScheme',
+    ]) {
       expect(toConfirm, name).toContain(`\`${name}\``);
     }
     for (const variant of signatureVariants) expect(contract, variant).toContain(`\`${variant}\``);

@@ -34,12 +34,24 @@ const hints: Partial<Record<ErrorCode, string>> = {
     'Send the task to this step again to retry; if it happens again, the input may be too large for the connector.',
 };
 
-/** The status message shown in Creative Force; at most 1000 characters, no secrets, no URLs. */
+/** A remote system's error code (e.g. `ErrorCode-1554`, `invalid_client`) that a studio user may quote. */
+const quotableCode = /^[A-Za-z0-9_.-]{1,64}$/;
+const url = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi;
+
+/**
+ * The status message shown in Creative Force, at most 1000 characters: the error's own message
+ * (never what a remote system said: see ConnectorError.remoteText) with any URL removed, the remote
+ * error code when it is a plain token, our code, and a hint. No secrets, no URLs, no remote text.
+ */
 export function studioMessage(err: unknown): string {
   if (!isConnectorError(err)) return 'cf-ai-connector failed on an unexpected error; the operator has the details in the logs.';
   const hint =
     hints[err.code] ?? (err.retryable ? 'The connector retried several times; send the task to this step again to retry.' : '');
-  return `cf-ai-connector could not complete this task: ${err.message} [${err.code}]. ${hint}`.trim().slice(0, 1000);
+  const remoteCode = [err.details?.cfErrorCode, err.details?.oauthError].find(
+    (value): value is string => typeof value === 'string' && quotableCode.test(value),
+  );
+  const what = `${err.ownMessage.replace(url, '(link removed)')}${remoteCode ? ` (${remoteCode})` : ''}`;
+  return `cf-ai-connector could not complete this task: ${what} [${err.code}]. ${hint}`.trim().slice(0, 1000);
 }
 
 export async function updateProcessStatus(

@@ -6,7 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
-import { bulkGetFilesLimit, type GatewayPaths, outputPhysicalFileTypeId } from '../../creative-force/contract.ts';
+import {
+  bulkGetFilesLimit,
+  type GatewayPaths,
+  outputPhysicalFileTypeId,
+  type StatusBodyFields,
+} from '../../creative-force/contract.ts';
 import type { SubmitOutputBody } from '../../creative-force/schemas.ts';
 import type { Reply } from '../harness/http-io.ts';
 import { contentTypeOf } from './content-types.ts';
@@ -28,6 +33,8 @@ export interface RouteContext {
   state: SimState;
   s3: FakeS3;
   baseUrl: string;
+  /** The field names Update Process Status expects. */
+  statusBodyFields: StatusBodyFields;
 }
 
 /** One endpoint: a path template of {@link GatewayPaths} compiled to a regular expression. */
@@ -115,22 +122,33 @@ const stylingAssets: Handler = (ctx, req) => {
   return { status: 200, body: parsed.data.productIds.flatMap((id) => ctx.state.stylingAssets.get(id) ?? []) };
 };
 
+/**
+ * The vendor guide says only "See the API documentation for request body details and status
+ * values." (step 6), and that documentation is not public: the simulator strictly requires the
+ * ASSUMED fields (or the names it was started with), a non-empty status and a message string,
+ * and answers ProblemDetails otherwise.
+ */
 const updateStatus: Handler = (ctx, req) =>
   withTask(ctx, req, (task) => {
     const body = json(req);
     if (!body.ok) return body.reply;
     const value = (typeof body.value === 'object' && body.value !== null ? body.value : {}) as Record<string, unknown>;
-    const errors: Record<string, string[]> = {};
-    if (typeof value.status !== 'string' || value.status.trim() === '') errors.Status = ['The Status field is required.'];
-    if (typeof value.message !== 'string') errors.Message = ['The Message field is required.'];
-    if (Object.keys(errors).length > 0) return problemDetails(errors);
-    ctx.state.statusUpdates.push({
-      taskProcessId: task.taskProcessId,
-      status: value.status as string,
-      message: value.message as string,
-      at: req.now,
+    const fields = ctx.statusBodyFields;
+    const status = value[fields.status];
+    const message = value[fields.message];
+    if (typeof status === 'string' && status.trim() !== '' && typeof message === 'string') {
+      ctx.state.statusUpdates.push({ taskProcessId: task.taskProcessId, status, message, at: req.now });
+      return { status: 200, body: {} };
+    }
+    // ASP.NET names a missing property as its C# model does: PascalCase.
+    const required = (field: string) => {
+      const name = `${field.charAt(0).toUpperCase()}${field.slice(1)}`;
+      return { [name]: [`The ${name} field is required.`] };
+    };
+    return problemDetails({
+      ...(typeof status !== 'string' || status.trim() === '' ? required(fields.status) : {}),
+      ...(typeof message !== 'string' ? required(fields.message) : {}),
     });
-    return { status: 200, body: {} };
   });
 
 const presignRequest = z.object({

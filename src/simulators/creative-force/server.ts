@@ -7,9 +7,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
 import {
   defaultGatewayPaths,
+  defaultStatusBodyFields,
   type GatewayPaths,
   gatewayRequestsPerSecond,
   type SignatureVariant,
+  type StatusBodyFields,
 } from '../../creative-force/contract.ts';
 import { CallLog } from '../harness/call-log.ts';
 import { FaultQueue } from '../harness/fault-queue.ts';
@@ -58,6 +60,8 @@ export class CreativeForceSimulator {
   readonly tokenUrl: string;
   /** The gateway paths this instance serves (defaults merged with `options.paths`). */
   readonly paths: Readonly<GatewayPaths>;
+  /** The Update Process Status field names this instance expects (defaults merged with `options.statusBodyFields`). */
+  readonly statusBodyFields: Readonly<StatusBodyFields>;
 
   readonly #http: LoopbackServer;
   readonly #logger: Logger;
@@ -81,6 +85,7 @@ export class CreativeForceSimulator {
     this.apiBaseUrl = baseUrl + gatewayPrefix;
     this.tokenUrl = baseUrl + tokenPath;
     this.paths = Object.freeze({ ...defaultGatewayPaths, ...(options.paths ?? {}) });
+    this.statusBodyFields = Object.freeze({ ...defaultStatusBodyFields, ...(options.statusBodyFields ?? {}) });
     this.#logger = options.logger?.child({ component: 'cf-simulator' }) ?? pino({ level: 'silent' });
     this.#s3 = new FakeS3(options.presignedUrlTtlSeconds ?? 3600);
     this.#state = new SimState(this.#s3);
@@ -359,7 +364,12 @@ export class CreativeForceSimulator {
         if (r.gone() || this.#closing.signal.aborted) return undefined;
       }
     }
-    const ctx: RouteContext = { state: this.#state, s3: this.#s3, baseUrl: this.baseUrl };
+    const ctx: RouteContext = {
+      state: this.#state,
+      s3: this.#s3,
+      baseUrl: this.baseUrl,
+      statusBodyFields: { ...this.statusBodyFields },
+    };
     const reply = await matched.route.handle(ctx, {
       params: matched.params,
       headers: r.req.headers,

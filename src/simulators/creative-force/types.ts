@@ -3,7 +3,7 @@
  * records tests inspect. The wire shapes themselves come from ../../creative-force/schemas.ts.
  */
 import type { Logger } from 'pino';
-import type { AssetAttributeId, GatewayPaths } from '../../creative-force/contract.ts';
+import type { AssetAttributeId, GatewayPaths, StatusBodyFields } from '../../creative-force/contract.ts';
 import type { ExpectedOutput, SubmitOutputBody } from '../../creative-force/schemas.ts';
 import type { CallLogEntry as BaseCallLogEntry } from '../harness/call-log.ts';
 import type { ListenOptions } from '../harness/loopback-server.ts';
@@ -20,6 +20,8 @@ export interface CfSimulatorOptions extends ListenOptions {
   presignedUrlTtlSeconds?: number;
   /** Gateway paths, merged over `defaultGatewayPaths`, so tests of path overrides work. */
   paths?: Partial<GatewayPaths>;
+  /** Field names of the Update Process Status body, merged over `defaultStatusBodyFields` (ASSUMED). */
+  statusBodyFields?: Partial<StatusBodyFields>;
   /** Optional pino logger; the simulator is silent by default. */
   logger?: Logger;
 }
