@@ -9,10 +9,18 @@ import {
   assumedPathEnv,
   defaultFailedStatus,
   defaultGatewayPaths,
+  defaultIdListBodies,
+  defaultKeepOldAssetReference,
   defaultStatusBodyFields,
+  fieldAliasesEnv,
   type GatewayPaths,
+  type IdListBody,
+  idListBodyEnv,
+  keepOldAssetReferenceEnv,
+  keepOldAssetReferences,
   type StatusBodyFields,
   statusBodyFieldEnv,
+  type WireForms,
 } from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
 import {
@@ -28,6 +36,25 @@ import { httpUrlSetting, intSetting, pathSetting } from './env-settings.ts';
 /** The name of a field of a JSON body sent to Creative Force. */
 const fieldName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a field name: letters, digits or _');
 
+/** How a list of ids is sent: `array`, or `field:<name>` for an object holding it. */
+const idListBody = z
+  .string()
+  .regex(/^(array|field:[A-Za-z_][A-Za-z0-9_]{0,63})$/, 'must be "array" or "field:<name>"')
+  .transform((v) => v as IdListBody);
+
+/** A JSON object mapping our field names to Creative Force's, e.g. {"positionName":"position"}. */
+const fieldAliases = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"positionName":"position"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(fieldName, fieldName, { error: 'must map field names to field names' }));
+
 /** The service's own variables; each provider module adds its own (see providers/catalogue.ts). */
 const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
@@ -41,6 +68,11 @@ const envSchema = z.object({
   CF_FAILED_STATUS: z.string().min(1).default(defaultFailedStatus),
   [statusBodyFieldEnv.status]: fieldName.default(defaultStatusBodyFields.status),
   [statusBodyFieldEnv.message]: fieldName.default(defaultStatusBodyFields.message),
+  [idListBodyEnv.bulkGetAssets]: idListBody.default(defaultIdListBodies.bulkGetAssets),
+  [idListBodyEnv.bulkGetFiles]: idListBody.default(defaultIdListBodies.bulkGetFiles),
+  [idListBodyEnv.stylingAssets]: idListBody.default(defaultIdListBodies.stylingAssets),
+  [fieldAliasesEnv]: fieldAliases.default({}),
+  [keepOldAssetReferenceEnv]: z.enum(keepOldAssetReferences).default(defaultKeepOldAssetReference),
   [assumedPathEnv.processDetail]: pathSetting.default(defaultGatewayPaths.processDetail),
   [assumedPathEnv.updateStatus]: pathSetting.default(defaultGatewayPaths.updateStatus),
   [assumedPathEnv.submitOutput]: pathSetting.default(defaultGatewayPaths.submitOutput),
@@ -90,6 +122,8 @@ export interface AppConfig {
     failedStatus: string;
     /** The field names of the Update Process Status body. */
     statusBodyFields: StatusBodyFields;
+    /** The ASSUMED wire forms: id list bodies, field aliases, the KeepOldAsset reference. */
+    wireForms: WireForms;
     paths: GatewayPaths;
   };
   /** Each provider's configuration, by provider id. */
@@ -135,6 +169,15 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
       requestTimeoutMs: e.CF_REQUEST_TIMEOUT_MS,
       failedStatus: e.CF_FAILED_STATUS,
       statusBodyFields: { status: e.CF_STATUS_FIELD, message: e.CF_MESSAGE_FIELD },
+      wireForms: {
+        idListBodies: {
+          bulkGetAssets: e.CF_BULK_GET_ASSETS_BODY,
+          bulkGetFiles: e.CF_BULK_GET_FILES_BODY,
+          stylingAssets: e.CF_STYLING_ASSETS_BODY,
+        },
+        fieldAliases: e.CF_FIELD_ALIASES,
+        keepOldAssetReference: e.CF_KEEP_OLD_ASSET_REFERENCE,
+      },
       paths: {
         ...defaultGatewayPaths,
         processDetail: e.CF_PATH_PROCESS_DETAIL,

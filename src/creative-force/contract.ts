@@ -70,6 +70,62 @@ export const statusBodyFieldEnv = {
   message: 'CF_MESSAGE_FIELD',
 } as const satisfies Record<keyof StatusBodyFields, string>;
 
+/**
+ * How a list of ids is sent: `array` (a bare JSON array) or `field:<name>` (an object holding the
+ * array under that name). ASSUMED for every call that takes one; overrides in {@link idListBodyEnv}.
+ */
+export type IdListBody = 'array' | `field:${string}`;
+
+/** The calls that send a list of ids, and their ASSUMED body forms. */
+export interface IdListBodies {
+  bulkGetAssets: IdListBody;
+  bulkGetFiles: IdListBody;
+  stylingAssets: IdListBody;
+}
+
+export const defaultIdListBodies: Readonly<IdListBodies> = Object.freeze({
+  bulkGetAssets: 'array',
+  bulkGetFiles: 'array',
+  stylingAssets: 'field:productIds',
+});
+
+export const idListBodyEnv = {
+  bulkGetAssets: 'CF_BULK_GET_ASSETS_BODY',
+  bulkGetFiles: 'CF_BULK_GET_FILES_BODY',
+  stylingAssets: 'CF_STYLING_ASSETS_BODY',
+} as const satisfies Record<keyof IdListBodies, string>;
+
+/**
+ * The field names of the gateway's answers that are ASSUMED (the process detail's items, the bulk,
+ * annotation and styling answers): `CF_FIELD_ALIASES` maps our name to the name Creative Force
+ * sends, e.g. `{"positionName":"position"}`. Empty by default.
+ */
+export const fieldAliasesEnv = 'CF_FIELD_ALIASES';
+
+/**
+ * Which field of a KeepOldAsset entry carries the earlier output's id (ASSUMED `assetId`, with
+ * `oldOutputAssetId` null): `assetId`, `oldOutputAssetId`, or `both`. Override in
+ * {@link keepOldAssetReferenceEnv}.
+ */
+export const keepOldAssetReferences = ['assetId', 'oldOutputAssetId', 'both'] as const;
+export type KeepOldAssetReference = (typeof keepOldAssetReferences)[number];
+export const defaultKeepOldAssetReference: KeepOldAssetReference = 'assetId';
+export const keepOldAssetReferenceEnv = 'CF_KEEP_OLD_ASSET_REFERENCE';
+
+/** The ASSUMED wire forms together, as the gateway client is configured with them. */
+export interface WireForms {
+  idListBodies: IdListBodies;
+  /** Our field name → Creative Force's. */
+  fieldAliases: Readonly<Record<string, string>>;
+  keepOldAssetReference: KeepOldAssetReference;
+}
+
+export const defaultWireForms: Readonly<WireForms> = Object.freeze({
+  idListBodies: defaultIdListBodies,
+  fieldAliases: Object.freeze({}),
+  keepOldAssetReference: defaultKeepOldAssetReference,
+});
+
 /** KNOWN: bulk-get-files takes at most this many ids per request. */
 export const bulkGetFilesLimit = 100;
 

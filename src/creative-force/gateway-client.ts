@@ -47,6 +47,7 @@ import {
   submitResponseSchema,
 } from './schemas.ts';
 import type { ConnectionCredentials, TokenProvider } from './token-store.ts';
+import { idListBody, withKeepOldAssetReference } from './wire-forms.ts';
 
 /** A product of an outfit; `roleId` 1 is the primary product, 2+ secondary (KNOWN). */
 export type OutfitProduct = z.infer<typeof outfitProductSchema>;
@@ -123,7 +124,11 @@ export class CreativeForceClient {
     if (assetIds.length === 0) return [];
     return this.#json(
       bulkGetAssetsResponseSchema,
-      { method: 'POST', path: this.#config.paths.bulkGetAssets, body: assetIds },
+      {
+        method: 'POST',
+        path: this.#config.paths.bulkGetAssets,
+        body: idListBody(this.#config.wireForms.idListBodies.bulkGetAssets, assetIds),
+      },
       signal,
     );
   }
@@ -133,7 +138,8 @@ export class CreativeForceClient {
     const files: FileUrl[] = [];
     for (let start = 0; start < fileIds.length; start += bulkGetFilesLimit) {
       const batch = fileIds.slice(start, start + bulkGetFilesLimit);
-      const spec: CallSpec = { method: 'POST', path: this.#config.paths.bulkGetFiles, body: batch };
+      const body = idListBody(this.#config.wireForms.idListBodies.bulkGetFiles, batch);
+      const spec: CallSpec = { method: 'POST', path: this.#config.paths.bulkGetFiles, body };
       files.push(...(await this.#json(bulkGetFilesResponseSchema, spec, signal)));
     }
     return files;
@@ -166,7 +172,8 @@ export class CreativeForceClient {
   /** Step 4: styling files of secondary outfit products. An empty list makes no call. */
   async getStylingAssets(productIds: string[], signal?: AbortSignal): Promise<StylingAsset[]> {
     if (productIds.length === 0) return [];
-    const spec: CallSpec = { method: 'POST', path: this.#config.paths.stylingAssets, body: { productIds } };
+    const body = idListBody(this.#config.wireForms.idListBodies.stylingAssets, productIds);
+    const spec: CallSpec = { method: 'POST', path: this.#config.paths.stylingAssets, body };
     return this.#json(stylingAssetsResponseSchema, spec, signal);
   }
 
@@ -189,12 +196,13 @@ export class CreativeForceClient {
   /** Step 8: submits the outputs; CF then advances the task. Never retried here on 5xx or timeout. */
   async submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse> {
     const path = fillPath(this.#config.paths.submitOutput, { taskProcessId });
-    return this.#json(submitResponseSchema, { method: 'POST', path, body }, signal);
+    const sent = withKeepOldAssetReference(body, this.#config.wireForms.keepOldAssetReference);
+    return this.#json(submitResponseSchema, { method: 'POST', path, body: sent }, signal);
   }
 
   async #json<S extends z.ZodType>(schema: S, spec: CallSpec, signal: AbortSignal | undefined): Promise<z.output<S>> {
     const { exchange, response } = await this.#call(spec, signal);
-    return parseResponse(schema, exchange, response);
+    return parseResponse(schema, exchange, response, this.#config.wireForms.fieldAliases);
   }
 
   /**

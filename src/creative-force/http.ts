@@ -15,6 +15,7 @@ import { parseRetryAfter } from '../http/retry-after.ts';
 import { classifyTransportError } from '../http/transport-errors.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { gatewayErrorBodySchema } from './schemas.ts';
+import { applyFieldAliases } from './wire-forms.ts';
 
 /** Dependencies of one exchange. */
 export interface HttpDeps {
@@ -204,7 +205,13 @@ export function statusError(
 }
 
 /** Parses a 2xx JSON body with its schema; a mismatch is CF_BAD_RESPONSE naming the first bad field. */
-export function parseResponse<S extends z.ZodType>(schema: S, exchange: HttpExchange, response: HttpResponse): z.output<S> {
+export function parseResponse<S extends z.ZodType>(
+  schema: S,
+  exchange: HttpExchange,
+  response: HttpResponse,
+  /** Our field name → Creative Force's, applied before parsing (see wire-forms.ts). */
+  fieldAliases: Readonly<Record<string, string>> = {},
+): z.output<S> {
   const where = `Creative Force ${exchange.method} ${exchange.logPath}`;
   const details = { method: exchange.method, path: exchange.logPath, status: response.status };
   let json: unknown;
@@ -216,7 +223,7 @@ export function parseResponse<S extends z.ZodType>(schema: S, exchange: HttpExch
       details,
     });
   }
-  const check = checkBodyShape(schema, json);
+  const check = checkBodyShape(schema, applyFieldAliases(json, fieldAliases));
   if (check.ok) return check.value;
   throw new ConnectorError('CF_BAD_RESPONSE', `${where} answered ${response.status} with an unexpected body: ${check.summary}`, {
     details: { ...details, issues: check.issues },

@@ -15,6 +15,7 @@ import {
   CreativeForceClient,
   defaultGatewayPaths,
   defaultStatusBodyFields,
+  defaultWireForms,
   type RateLimiter,
   type RateLimitGrant,
   RedisRateLimiter,
@@ -148,6 +149,7 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
     requestTimeoutMs: 2000,
     failedStatus: 'Failed',
     statusBodyFields: { ...defaultStatusBodyFields },
+    wireForms: defaultWireForms,
     paths: { ...defaultGatewayPaths },
     ...overrides,
   };

@@ -35,6 +35,7 @@ export async function startSimulatedGateway(name: string): Promise<SimulatedGate
     requestTimeoutMs: 10_000,
     failedStatus: 'Failed',
     statusBodyFields: { ...sim.statusBodyFields },
+    wireForms: sim.wireForms,
     paths: { ...sim.paths },
   };
   const limiter = new RedisRateLimiter({ redis, limit: config.rateLimitRps, keyPrefix: `${prefix}:rl` });

@@ -12,7 +12,7 @@ import { loadConnectionsFile } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
 import { createRecipeRegistry, type Recipe } from '../../src/providers/index.ts';
 import { buildService, type Service, type ServiceMode } from '../../src/service.ts';
-import { CreativeForceSimulator } from '../../src/simulators/index.ts';
+import { type CfSimulatorOptions, CreativeForceSimulator } from '../../src/simulators/index.ts';
 import { dropPrefix, redisUrl, testPrefix } from './redis.ts';
 
 export interface Stack {
@@ -64,9 +64,11 @@ export async function startStack(
     /** An Adobe Firefly (simulator) credential for the connection; results as for `sartiq`. */
     firefly?: { baseUrl: string; tokenUrl: string; credentials: Record<string, string>; resultHosts?: string[] | null };
     env?: Record<string, string>;
+    /** Options of the Creative Force simulator (e.g. the ASSUMED wire forms it speaks). */
+    simulator?: CfSimulatorOptions;
   } = {},
 ): Promise<Stack> {
-  const sim = await CreativeForceSimulator.start();
+  const sim = await CreativeForceSimulator.start(options.simulator);
   const app = { clientId: `${name}-client`, clientSecret: randomBytes(12).toString('hex') };
   sim.addApp(app);
   const secret = randomBytes(32).toString('base64');

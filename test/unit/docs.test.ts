@@ -4,7 +4,14 @@ import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { environmentVariableNames, loadEnvConfig } from '../../src/config/env.ts';
-import { assumedPathEnv, signatureVariants, statusBodyFieldEnv } from '../../src/creative-force/contract.ts';
+import {
+  assumedPathEnv,
+  fieldAliasesEnv,
+  idListBodyEnv,
+  keepOldAssetReferenceEnv,
+  signatureVariants,
+  statusBodyFieldEnv,
+} from '../../src/creative-force/contract.ts';
 import { errorCatalogue } from '../../src/errors.ts';
 import { forcedCloseMs } from '../../src/service.ts';
 
@@ -94,6 +101,9 @@ describe('documentation stays true to the code', () => {
     for (const name of [
       ...Object.values(assumedPathEnv),
       ...Object.values(statusBodyFieldEnv),
+      ...Object.values(idListBodyEnv),
+      fieldAliasesEnv,
+      keepOldAssetReferenceEnv,
       'CF_FAILED_STATUS',
       'signatureScheme',
     ]) {

@@ -9,8 +9,10 @@ import { z } from 'zod';
 import {
   bulkGetFilesLimit,
   type GatewayPaths,
+  type IdListBody,
   outputPhysicalFileTypeId,
   type StatusBodyFields,
+  type WireForms,
 } from '../../creative-force/contract.ts';
 import type { SubmitOutputBody } from '../../creative-force/schemas.ts';
 import type { Reply } from '../harness/http-io.ts';
@@ -35,6 +37,8 @@ export interface RouteContext {
   baseUrl: string;
   /** The field names Update Process Status expects. */
   statusBodyFields: StatusBodyFields;
+  /** The other ASSUMED wire forms this instance speaks. */
+  wireForms: WireForms;
 }
 
 /** One endpoint: a path template of {@link GatewayPaths} compiled to a regular expression. */
@@ -51,6 +55,34 @@ type Handler = GatewayRoute['handle'];
 const idList = z.array(z.string());
 const listBindingError = { $: ['The JSON value could not be converted to System.Collections.Generic.List`1[System.Guid].'] };
 
+/**
+ * The ids of a request in the form this instance expects (ASSUMED: a bare array by default): any
+ * other form is refused as model binding would, e.g. an object where an array is expected.
+ */
+function readIdList(value: unknown, form: IdListBody): string[] | null {
+  if (form === 'array') {
+    const ids = idList.safeParse(value);
+    return ids.success ? ids.data : null;
+  }
+  const ids = z
+    .object({ [form.slice('field:'.length)]: idList })
+    .strict()
+    .safeParse(value);
+  return ids.success ? (Object.values(ids.data)[0] as string[]) : null;
+}
+
+/**
+ * An answer in the field names this instance uses: each of our names in `aliases` is sent under
+ * Creative Force's name instead (at any depth). For the answers whose field names are ASSUMED.
+ */
+export function renameAnswerFields(value: unknown, aliases: Readonly<Record<string, string>>): unknown {
+  if (Array.isArray(value)) return value.map((v) => renameAnswerFields(v, aliases));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, child]) => [aliases[key] ?? key, renameAnswerFields(child, aliases)]),
+  );
+}
+
 function json(req: GatewayRequest): { ok: true; value: unknown } | { ok: false; reply: Reply } {
   return parseJsonBody(req.headers['content-type'], req.body);
 }
@@ -66,10 +98,10 @@ const processDetail: Handler = (ctx, req) => withTask(ctx, req, (task) => ({ sta
 const bulkGetAssets: Handler = (ctx, req) => {
   const body = json(req);
   if (!body.ok) return body.reply;
-  const ids = idList.safeParse(body.value);
-  if (!ids.success) return problemDetails(listBindingError);
+  const ids = readIdList(body.value, ctx.wireForms.idListBodies.bulkGetAssets);
+  if (!ids) return problemDetails(listBindingError);
   // Unknown ids are left out of the answer, as bulk lookups do.
-  const found = ids.data.flatMap((id) => {
+  const found = ids.flatMap((id) => {
     const asset = ctx.state.assets.get(id);
     return asset ? [ctx.state.describeAsset(asset, ctx.baseUrl, req.now)] : [];
   });
@@ -79,12 +111,12 @@ const bulkGetAssets: Handler = (ctx, req) => {
 const bulkGetFiles: Handler = (ctx, req) => {
   const body = json(req);
   if (!body.ok) return body.reply;
-  const ids = idList.safeParse(body.value);
-  if (!ids.success) return problemDetails(listBindingError);
-  if (ids.data.length > bulkGetFilesLimit) {
-    return invalidData(`at most ${bulkGetFilesLimit} fileIds per request, got ${ids.data.length}`);
+  const ids = readIdList(body.value, ctx.wireForms.idListBodies.bulkGetFiles);
+  if (!ids) return problemDetails(listBindingError);
+  if (ids.length > bulkGetFilesLimit) {
+    return invalidData(`at most ${bulkGetFilesLimit} fileIds per request, got ${ids.length}`);
   }
-  const found = ids.data.flatMap((id) => {
+  const found = ids.flatMap((id) => {
     const file = ctx.state.files.get(id);
     return file ? [ctx.state.describeFile(file, ctx.baseUrl, req.now)] : [];
   });
@@ -113,13 +145,12 @@ const outfitProducts: Handler = (ctx, req) => {
   return { status: 200, body };
 };
 
-const stylingAssetsRequest = z.object({ productIds: z.array(z.string()) });
 const stylingAssets: Handler = (ctx, req) => {
   const body = json(req);
   if (!body.ok) return body.reply;
-  const parsed = stylingAssetsRequest.safeParse(body.value);
-  if (!parsed.success) return problemDetailsFromIssues(parsed.error.issues);
-  return { status: 200, body: parsed.data.productIds.flatMap((id) => ctx.state.stylingAssets.get(id) ?? []) };
+  const productIds = readIdList(body.value, ctx.wireForms.idListBodies.stylingAssets);
+  if (!productIds) return problemDetails(listBindingError);
+  return { status: 200, body: productIds.flatMap((id) => ctx.state.stylingAssets.get(id) ?? []) };
 };
 
 /**
@@ -224,7 +255,7 @@ const submitOutput: Handler = (ctx, req) =>
       });
       return body.reply;
     }
-    const verdict = judgeSubmission(ctx.state, task, body.value);
+    const verdict = judgeSubmission(ctx.state, task, body.value, ctx.wireForms.keepOldAssetReference);
     if (!verdict.ok) {
       ctx.state.rejectedSubmissions.push({
         taskProcessId: task.taskProcessId,

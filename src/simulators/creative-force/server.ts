@@ -8,10 +8,12 @@ import { type Logger, pino } from 'pino';
 import {
   defaultGatewayPaths,
   defaultStatusBodyFields,
+  defaultWireForms,
   type GatewayPaths,
   gatewayRequestsPerSecond,
   type SignatureVariant,
   type StatusBodyFields,
+  type WireForms,
 } from '../../creative-force/contract.ts';
 import { CallLog } from '../harness/call-log.ts';
 import { FaultQueue } from '../harness/fault-queue.ts';
@@ -19,7 +21,7 @@ import { BodyTooLargeError, clientIpOf, type Reply, readBody, writeReply } from 
 import { LoopbackServer } from '../harness/loopback-server.ts';
 import { ForcedRateLimit, SubmissionHolds } from './faults.ts';
 import { maxBodyBytes } from './gateway-bodies.ts';
-import { buildRoutes, type GatewayRoute, matchRoute, type RouteContext } from './gateway-routes.ts';
+import { buildRoutes, type GatewayRoute, matchRoute, type RouteContext, renameAnswerFields } from './gateway-routes.ts';
 import { maxInWindow, SlidingWindowLimiter } from './rate-limit.ts';
 import { FakeS3, s3PathPrefix } from './s3.ts';
 import { signWebhook } from './signing.ts';
@@ -51,6 +53,16 @@ function clone<T>(value: T): T {
 }
 
 /** A fake Creative Force on a loopback port. Start it with {@link CreativeForceSimulator.start}. */
+/** The answers whose field names are ASSUMED, sent in the instance's field names (`wireForms.fieldAliases`). */
+const renamedAnswers: ReadonlySet<string> = new Set([
+  'processDetail',
+  'bulkGetAssets',
+  'bulkGetFiles',
+  'annotations',
+  'stylingAssets',
+  'outfitProducts',
+]);
+
 export class CreativeForceSimulator {
   /** `http://host:port` */
   readonly baseUrl: string;
@@ -62,6 +74,8 @@ export class CreativeForceSimulator {
   readonly paths: Readonly<GatewayPaths>;
   /** The Update Process Status field names this instance expects (defaults merged with `options.statusBodyFields`). */
   readonly statusBodyFields: Readonly<StatusBodyFields>;
+  /** The other ASSUMED wire forms this instance speaks (defaults merged with `options.wireForms`). */
+  readonly wireForms: Readonly<WireForms>;
 
   readonly #http: LoopbackServer;
   readonly #logger: Logger;
@@ -86,6 +100,12 @@ export class CreativeForceSimulator {
     this.tokenUrl = baseUrl + tokenPath;
     this.paths = Object.freeze({ ...defaultGatewayPaths, ...(options.paths ?? {}) });
     this.statusBodyFields = Object.freeze({ ...defaultStatusBodyFields, ...(options.statusBodyFields ?? {}) });
+    const forms = options.wireForms ?? {};
+    this.wireForms = Object.freeze({
+      idListBodies: Object.freeze({ ...defaultWireForms.idListBodies, ...(forms.idListBodies ?? {}) }),
+      fieldAliases: Object.freeze({ ...(forms.fieldAliases ?? {}) }),
+      keepOldAssetReference: forms.keepOldAssetReference ?? defaultWireForms.keepOldAssetReference,
+    });
     this.#logger = options.logger?.child({ component: 'cf-simulator' }) ?? pino({ level: 'silent' });
     this.#s3 = new FakeS3(options.presignedUrlTtlSeconds ?? 3600);
     this.#state = new SimState(this.#s3);
@@ -369,6 +389,7 @@ export class CreativeForceSimulator {
       s3: this.#s3,
       baseUrl: this.baseUrl,
       statusBodyFields: { ...this.statusBodyFields },
+      wireForms: this.wireForms,
     };
     const reply = await matched.route.handle(ctx, {
       params: matched.params,
@@ -376,6 +397,9 @@ export class CreativeForceSimulator {
       body: r.body,
       now: Date.now(),
     });
+    if (renamedAnswers.has(matched.route.name) && reply.status < 300) {
+      reply.body = renameAnswerFields(reply.body, this.wireForms.fieldAliases);
+    }
     if (matched.route.name === 'submitOutput' && this.#lostSubmitAnswers > 0) {
       // Recorded and acted on, but the answer never reaches the client.
       this.#lostSubmitAnswers -= 1;

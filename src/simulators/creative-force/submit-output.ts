@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AssetAttribute, OutputResultType } from '../../creative-force/contract.ts';
+import { AssetAttribute, type KeepOldAssetReference, OutputResultType } from '../../creative-force/contract.ts';
 import type { Reply } from '../harness/http-io.ts';
 import { contentTypeFitsSlot } from './content-types.ts';
 import { businessError, invalidData, problemDetailsFromIssues } from './gateway-bodies.ts';
@@ -15,7 +15,8 @@ import type { StoredOutput } from './types.ts';
 
 const submitAssetShape = z.object({
   oldOutputAssetId: z.string().nullish(),
-  assetId: z.string(),
+  // Null only where a KeepOldAsset entry names its earlier output by oldOutputAssetId alone.
+  assetId: z.string().nullable(),
   outputResultTypeId: z.number().int(),
   assetAttributeId: z.number().int(),
   resourceIds: z.array(z.string()).nullish(),
@@ -37,11 +38,33 @@ function refuse(reply: Reply): SubmitVerdict {
   return { ok: false, reply, error };
 }
 
+/** How a KeepOldAsset entry names its earlier output, by form (ASSUMED `assetId` with no oldOutputAssetId). */
+const keepOldAssetRule: Record<KeepOldAssetReference, string> = {
+  assetId: 'in assetId, with no oldOutputAssetId',
+  oldOutputAssetId: 'in oldOutputAssetId, with assetId null',
+  both: 'in both assetId and oldOutputAssetId',
+};
+
+function keptReference(
+  a: { assetId: string | null; oldOutputAssetId?: string | null },
+  form: KeepOldAssetReference,
+): string | null {
+  const old = a.oldOutputAssetId ?? null;
+  if (form === 'assetId') return old === null ? a.assetId : null;
+  if (form === 'oldOutputAssetId') return a.assetId === null ? old : null;
+  return a.assetId !== null && a.assetId === old ? old : null;
+}
+
 const validResultTypes: readonly number[] = Object.values(OutputResultType);
 const validAttributes: readonly number[] = Object.values(AssetAttribute);
 
 /** Judges a Submit Output body against a task process; nothing changes until `apply()` is called. */
-export function judgeSubmission(state: SimState, task: SimTask, body: unknown): SubmitVerdict {
+export function judgeSubmission(
+  state: SimState,
+  task: SimTask,
+  body: unknown,
+  keepOldAssetReference: KeepOldAssetReference = 'assetId',
+): SubmitVerdict {
   const shape = submitBodyShape.safeParse(body);
   if (!shape.success) return refuse(problemDetailsFromIssues(shape.error.issues));
   const submitAssets = shape.data.submitAssets.map((group) => ({
@@ -49,6 +72,8 @@ export function judgeSubmission(state: SimState, task: SimTask, body: unknown): 
     assets: group.assets.map((a) => ({
       oldOutputAssetId: a.oldOutputAssetId ?? null,
       assetId: a.assetId,
+      /** The earlier output a KeepOldAsset entry names, in the form this instance expects; null when it does not. */
+      kept: keptReference(a, keepOldAssetReference),
       outputResultTypeId: a.outputResultTypeId as 1 | 2 | 3,
       assetAttributeId: a.assetAttributeId as 0 | 1 | 2 | 4,
       resourceIds: a.resourceIds ?? null,
@@ -90,18 +115,19 @@ export function judgeSubmission(state: SimState, task: SimTask, body: unknown): 
       else mains++;
 
       if (asset.outputResultTypeId === OutputResultType.KeepOldAsset) {
-        const old = earlier.find((o) => o.assetId === asset.assetId);
+        if (asset.kept === null)
+          return refuse(invalidData(`${where}: KeepOldAsset must name its asset ${keepOldAssetRule[keepOldAssetReference]}`));
+        const keptId = asset.kept;
+        const old = earlier.find((o) => o.assetId === keptId);
         if (!old || old.isRejected) {
-          return refuse(
-            invalidData(`${where}: KeepOldAsset ${asset.assetId} is not a non-rejected output of ${group.mappingKeyId}`),
-          );
+          return refuse(invalidData(`${where}: KeepOldAsset ${keptId} is not a non-rejected output of ${group.mappingKeyId}`));
         }
-        if (asset.oldOutputAssetId !== null) return refuse(invalidData(`${where}: KeepOldAsset takes no oldOutputAssetId`));
-        if (kept.has(asset.assetId)) return refuse(invalidData(`${where}: asset ${asset.assetId} is kept twice`));
-        kept.add(asset.assetId);
-        items.push({ temp: null, assetId: asset.assetId, assetAttributeId: asset.assetAttributeId });
+        if (kept.has(keptId)) return refuse(invalidData(`${where}: asset ${keptId} is kept twice`));
+        kept.add(keptId);
+        items.push({ temp: null, assetId: keptId, assetAttributeId: asset.assetAttributeId });
         continue;
       }
+      if (asset.assetId === null) return refuse(invalidData(`${where}.assetId is required`));
 
       if (asset.outputResultTypeId === OutputResultType.ProcessNewAsset && asset.oldOutputAssetId !== null) {
         return refuse(invalidData(`${where}: ProcessNewAsset takes no oldOutputAssetId`));

@@ -3,7 +3,13 @@
  * records tests inspect. The wire shapes themselves come from ../../creative-force/schemas.ts.
  */
 import type { Logger } from 'pino';
-import type { AssetAttributeId, GatewayPaths, StatusBodyFields } from '../../creative-force/contract.ts';
+import type {
+  AssetAttributeId,
+  GatewayPaths,
+  IdListBodies,
+  KeepOldAssetReference,
+  StatusBodyFields,
+} from '../../creative-force/contract.ts';
 import type { ExpectedOutput, SubmitOutputBody } from '../../creative-force/schemas.ts';
 import type { CallLogEntry as BaseCallLogEntry } from '../harness/call-log.ts';
 import type { ListenOptions } from '../harness/loopback-server.ts';
@@ -22,6 +28,16 @@ export interface CfSimulatorOptions extends ListenOptions {
   paths?: Partial<GatewayPaths>;
   /** Field names of the Update Process Status body, merged over `defaultStatusBodyFields` (ASSUMED). */
   statusBodyFields?: Partial<StatusBodyFields>;
+  /**
+   * The other ASSUMED wire forms this instance speaks, merged over `defaultWireForms`: how id
+   * lists arrive, the names its answers use for our fields, which field of KeepOldAsset names the
+   * earlier output. The simulator accepts only the forms it is given.
+   */
+  wireForms?: {
+    idListBodies?: Partial<IdListBodies>;
+    fieldAliases?: Record<string, string>;
+    keepOldAssetReference?: KeepOldAssetReference;
+  };
   /** Optional pino logger; the simulator is silent by default. */
   logger?: Logger;
 }
