@@ -9,11 +9,14 @@ import { QueueEvents, type Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AdminAuth, adminCookieName } from './admin/admin-auth.ts';
 import { type Connection, isFullConnection, type ReceiverConnection } from './config/connections.ts';
 import type { AppConfig } from './config/env.ts';
 import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
 import { ConnectorError } from './errors.ts';
+import { taskFacts } from './history/cycle-recorder.ts';
+import { TaskHistory } from './history/task-history.ts';
 import { throttledErrorLog } from './observability/throttled-error-log.ts';
 import { createProviderClients, type ProviderClients, type RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
@@ -107,6 +110,8 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   workerRedis.on('error', connectionErrors('worker'));
   sharedRedis.on('error', connectionErrors('shared'));
 
+  const deadLetters = new DeadLetters(sharedRedis, config.queuePrefix);
+  const history = new TaskHistory({ redis: sharedRedis, prefix: config.queuePrefix, ...config.history });
   const queue = new CycleQueue({
     connection: producerRedis,
     prefix: config.queuePrefix,
@@ -184,7 +189,8 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       clientFor,
       providersFor,
       queue,
-      deadLetters: new DeadLetters(sharedRedis, config.queuePrefix),
+      deadLetters,
+      history,
       workRoot: config.workDir,
       maxAssetBytes: config.maxAssetBytes,
       transferTimeoutMs: config.transferTimeoutMs,
@@ -197,14 +203,43 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       autorun: false,
     });
     events.on('error', throttledErrorLog(logger.child({ redis: 'events' }), 'queue events error'));
-    reportAbandonedCycles(events, { queue, logger, workRoot: config.workDir });
+    reportAbandonedCycles(events, { queue, logger, workRoot: config.workDir, history });
   }
 
   let stopping = false;
   const app = buildReceiver({
     logger,
     isReady: async () => !stopping && (await sharedRedis.ping()) === 'PONG',
-    ...(withWebhooks ? { webhooks: { connections, enqueue: (id, event) => queue.addCycle(id, event) } } : {}),
+    ...(withWebhooks
+      ? {
+          admin: {
+            auth: new AdminAuth({
+              opsToken: config.adminToken,
+              studioTokens: new Map([...connections].map(([id, c]) => [id, c.adminTokens ?? []])),
+            }),
+            connections,
+            history,
+            queue,
+            deadLetters,
+            publicUrl: config.publicUrl,
+            cookieName: adminCookieName,
+          },
+        }
+      : {}),
+    ...(withWebhooks
+      ? {
+          webhooks: {
+            connections,
+            enqueue: (id, event) => queue.addCycle(id, event),
+            // After the answer, not before it: the webhook is never slowed by the history.
+            accepted: ({ connectionId, jobId, event, signatureVariant, recipe }) => {
+              history
+                .received({ connectionId, cycleJobId: jobId, facts: taskFacts(event, recipe), signatureVariant })
+                .catch((err: unknown) => logger.warn({ err, jobId }, 'task history not written'));
+            },
+          },
+        }
+      : {}),
   });
 
   return {

@@ -25,6 +25,11 @@ const receiverFields = {
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, - or _ (it appears in the webhook URL)'),
   name: z.string().min(1),
+  /**
+   * Bearer tokens of the studio's admin API and console (this connection only); at least 24
+   * characters, e.g. `openssl rand -hex 24`.
+   */
+  adminTokens: z.array(z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)')).max(10).optional(),
   stepIds: z
     .array(z.coerce.number().int().positive())
     .min(1)

@@ -4,6 +4,7 @@
  * `run-cycle.ts` then reads as the guide's steps in order; what "resume" means lives here once.
  */
 import type { RecipeMemory } from '../providers/recipe.ts';
+import type { SubmissionPlan } from './build-submission.ts';
 import {
   type Checkpoint,
   type CycleOutcome,
@@ -22,12 +23,15 @@ export interface CycleJob {
   save(checkpoint: Checkpoint): Promise<void>;
   /** Called as each step starts or is resumed (progress for operators and the demo). */
   enterStep(step: CycleStep, resumed: boolean): Promise<void>;
+  /** Called when a step that ran has finished and its result is saved. */
+  stepFinished(step: CycleStep, durationMs: number): Promise<void>;
   /**
    * Called the moment Creative Force is known to have accepted the Submit Output (its answer, or
    * a retry that finds it in the process detail), before anything else is saved: from then on the
-   * same TaskProcessId is new work. `reworkPending`: a reviewer has already rejected some of it.
+   * same TaskProcessId is new work. `reworkPending`: a reviewer has already rejected some of it;
+   * `plan`: what was submitted.
    */
-  submitted(info: { reworkPending: boolean }): Promise<void>;
+  submitted(info: { reworkPending: boolean; plan: SubmissionPlan }): Promise<void>;
 }
 
 /** What a running step gets: the cycle's context with a logger bound to the step, and its progress. */
@@ -87,6 +91,7 @@ export class CycleSteps {
     }
     const progress = (this.#checkpoint.progress as Partial<Record<CycleStep, unknown>>)[step];
     await this.#job.enterStep(step, progress !== undefined);
+    const started = performance.now();
     const dropped = dropFrom(this.#checkpoint, step);
     if (dropped) await this.#update(dropped);
     const result = await fn(
@@ -104,6 +109,7 @@ export class CycleSteps {
       results: { ...this.#checkpoint.results, [step]: options.persist ? options.persist(result) : result },
       progress: progressLeft,
     });
+    await this.#job.stepFinished(step, Math.round(performance.now() - started));
     return result;
   }
 

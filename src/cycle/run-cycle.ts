@@ -165,7 +165,7 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
         // reported failure; and when a reviewer has already rejected some of it, the rework
         // webhook may have been taken for a duplicate of this cycle: it is started from here.
         const reworkPending = planWork(now).some((w) => w.redo.length > 0 || w.slot.isRejected);
-        await job.submitted({ reworkPending });
+        await job.submitted({ reworkPending, plan });
         const reason = "an earlier attempt's Submit Output was accepted";
         run.logger.info({ reason, reworkPending }, 'nothing to do');
         return { skipped: reason };
@@ -173,7 +173,7 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     }
     await steps.markSubmitAttempted();
     const response = await submitOutput({ ...run, detail, plan, uploads });
-    await job.submitted({ reworkPending: false });
+    await job.submitted({ reworkPending: false, plan });
     return {
       submitted: {
         at: new Date().toISOString(),

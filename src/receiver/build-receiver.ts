@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { type AdminApiDeps, adminApi } from '../admin/admin-api.ts';
 import { type WebhookRouteDeps, webhookRoute } from './webhook-route.ts';
 
 export interface ReceiverDeps {
@@ -12,6 +13,8 @@ export interface ReceiverDeps {
   webhooks?: Omit<WebhookRouteDeps, 'logger'>;
   /** Redis reachable and not shutting down. */
   isReady(): Promise<boolean>;
+  /** The admin API (and console), on processes that receive webhooks when an admin token is configured. */
+  admin?: AdminApiDeps;
 }
 
 export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
@@ -30,5 +33,7 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
 
   const webhooks = deps.webhooks;
   if (webhooks) app.register(async (scope) => webhookRoute(scope, { ...webhooks, logger: deps.logger }));
+  const admin = deps.admin;
+  if (admin?.auth.enabled) app.register(async (scope) => adminApi(scope, admin));
   return app;
 }

@@ -27,6 +27,8 @@ export const webhookBodyLimit = 256 * 1024;
 export interface WebhookRouteDeps {
   connections: ReadonlyMap<string, ReceiverConnection>;
   enqueue(connectionId: string, event: WebhookPayload): Promise<EnqueueResult>;
+  /** Told of each event answered 202 (a duplicate too), after the answer is sent; must not throw. */
+  accepted?(info: { connectionId: string; jobId: string; event: WebhookPayload; signatureVariant: string; recipe: string }): void;
   logger: Logger;
 }
 
@@ -155,5 +157,8 @@ async function accept(
     { jobId: result.jobId, duplicate: result.duplicate, signatureVariant },
     result.duplicate ? 'webhook duplicate of a queued cycle' : 'webhook accepted',
   );
-  return reply.code(202).send({ jobId: result.jobId, duplicate: result.duplicate });
+  const sent = reply.code(202).send({ jobId: result.jobId, duplicate: result.duplicate });
+  const recipe = connection.subfunctions[String(event.SubfunctionId)]?.recipe ?? '(none)';
+  deps.accepted?.({ connectionId: connection.id, jobId: result.jobId, event, signatureVariant, recipe });
+  return sent;
 }

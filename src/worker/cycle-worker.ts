@@ -13,6 +13,8 @@ import type { CycleContext, GatewayClient } from '../cycle/cycle-context.ts';
 import { runCycle } from '../cycle/run-cycle.ts';
 import { studioMessage, updateProcessStatus } from '../cycle/steps/update-process-status.ts';
 import { ConnectorError, isConnectorError } from '../errors.ts';
+import { type CycleRecorder, cycleRecorder, taskFacts } from '../history/cycle-recorder.ts';
+import type { TaskHistory } from '../history/task-history.ts';
 import { throttledErrorLog } from '../observability/throttled-error-log.ts';
 import type { ProviderClients, RecipeRegistry } from '../providers/index.ts';
 import {
@@ -42,6 +44,8 @@ export interface CycleWorkerDeps {
   queue: CycleQueue;
   /** Where a failure report that cannot be delivered is kept for ops. */
   deadLetters: DeadLetters;
+  /** What happened to each task, for the admin API and the console. */
+  history: TaskHistory;
   workRoot: string;
   maxAssetBytes: number;
   transferTimeoutMs: number;
@@ -95,7 +99,10 @@ export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | 
  * failure report for those; every worker process listens, and the report's job id makes the
  * extra copies no-ops.
  */
-export function reportAbandonedCycles(events: QueueEvents, deps: Pick<CycleWorkerDeps, 'queue' | 'logger' | 'workRoot'>): void {
+export function reportAbandonedCycles(
+  events: QueueEvents,
+  deps: Pick<CycleWorkerDeps, 'queue' | 'logger' | 'workRoot' | 'history'>,
+): void {
   events.on('failed', ({ jobId, failedReason }) => {
     if (failedReason !== stalledTooOften) return;
     void (async () => {
@@ -106,17 +113,25 @@ export function reportAbandonedCycles(events: QueueEvents, deps: Pick<CycleWorke
         { connectionId: data.connectionId, taskProcessId: data.event.TaskProcessId, jobId, code: 'CYCLE_ABANDONED' },
         'cycle abandoned: its workers kept stopping; reporting to Creative Force',
       );
+      const message = studioMessage(
+        new ConnectorError(
+          'CYCLE_ABANDONED',
+          'the connector stopped repeatedly while working on this task (the operator has been alerted)',
+        ),
+      );
+      await cycleRecorder(deps.history, jobId, deps.logger).attemptFailed({
+        attempt: job.attemptsMade + 1,
+        code: 'CYCLE_ABANDONED',
+        retryable: false,
+        message,
+        willRetry: false,
+      });
       await deps.queue.addFailureReport({
         connectionId: data.connectionId,
         taskProcessId: data.event.TaskProcessId,
         cycleJobId: jobId,
         code: 'CYCLE_ABANDONED',
-        message: studioMessage(
-          new ConnectorError(
-            'CYCLE_ABANDONED',
-            'the connector stopped repeatedly while working on this task (the operator has been alerted)',
-          ),
-        ),
+        message,
       });
       await rm(cycleWorkDir(deps.workRoot, jobId), { recursive: true, force: true });
     })().catch((err: unknown) => deps.logger.error({ err, jobId }, 'failure report of an abandoned cycle not queued'));
@@ -133,19 +148,24 @@ async function processCycle(
   const jobId = String(job.id);
   const logger = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId, jobId });
   const workDir = cycleWorkDir(deps.workRoot, jobId);
-  const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const attempt = job.attemptsMade + 1;
+  const finalAttempt = attempt >= (job.opts.attempts ?? 1);
+  const record = cycleRecorder(deps.history, jobId, logger);
   let step = 'start';
 
   try {
     const connection = deps.connections.get(connectionId);
+    const sub = connection?.subfunctions[String(event.SubfunctionId)];
+    // Written by the receiver already, unless that write was lost: the first write wins.
+    await record.received(connectionId, taskFacts(event, sub?.recipe ?? '(none)'), Date.parse(job.data.receivedAt));
+    await record.attempt(attempt);
     if (!connection) throw new ConnectorError('CONNECTION_UNKNOWN', `connection ${connectionId} is no longer configured`);
-    const sub = connection.subfunctions[String(event.SubfunctionId)];
     const recipe = sub ? deps.recipes.get(sub.recipe) : undefined;
     if (!sub || !recipe) throw new ConnectorError('RECIPE_NOT_CONFIGURED', `subfunction ${event.SubfunctionId} has no recipe`);
 
     const ctx: CycleContext = {
       event,
-      client: deps.clientFor(connection),
+      client: record.countCalls(deps.clientFor(connection)),
       providers: deps.providersFor(connection),
       finalAttempt,
       workDir,
@@ -163,23 +183,23 @@ async function processCycle(
           if (!(await ownsLock(deps, job, token))) throw new LockLost(jobId);
           await job.updateData({ ...job.data, checkpoint });
         },
-        submitted: async ({ reworkPending }) => {
+        submitted: async ({ reworkPending, plan }) => {
           // The duplicate window of this task process ends now, not when the job completes.
           await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
           if (reworkPending) {
             logger.warn('a reviewer rejected outputs while the Submit Output answer was lost; starting the rework cycle');
             await deps.queue.addCycle(connectionId, event);
           }
+          await record.submitted(plan);
         },
         enterStep: async (next, resumed) => {
           step = next;
-          logger.info(
-            { step: next, resumed, attempt: job.attemptsMade + 1 },
-            resumed ? 'step resumed from checkpoint' : 'step started',
-          );
+          logger.info({ step: next, resumed, attempt }, resumed ? 'step resumed from checkpoint' : 'step started');
           deps.onStep?.({ jobId, taskProcessId: event.TaskProcessId, step: next, resumed });
+          await record.step(next, resumed ? 'resumed' : 'started');
           await job.updateProgress({ step: next });
         },
+        stepFinished: (finished, durationMs) => record.step(finished, 'finished', durationMs),
       },
       ctx,
       { recipe, options: sub.options, checks: sub.checks },
@@ -188,6 +208,7 @@ async function processCycle(
     // next cycle recognises and skips): free the deduplication key before the job completes.
     await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
     const submitted = 'submitted' in outcome ? outcome.submitted : undefined;
+    if ('skipped' in outcome) await record.skipped(outcome.skipped);
     logger.info(
       { step: 'done', submitted: submitted?.assets.length ?? 0, skipped: 'skipped' in outcome ? outcome.skipped : undefined },
       'cycle completed',
@@ -197,17 +218,19 @@ async function processCycle(
     return { submitted };
   } catch (err) {
     const retryable = isConnectorError(err) ? err.retryable : !(err instanceof UnrecoverableError);
-    if (signal.aborted) return handBack(job, token, logger, step, err);
+    if (signal.aborted) return handBack(job, token, logger, step, err, record);
     if (err instanceof LockLost) {
       logger.warn({ step }, 'cycle stopped: its lock expired and another worker may have it now; nothing more is done here');
       throw err;
     }
-    if (retryable && !finalAttempt) {
-      logger.warn({ err, step, attempt: job.attemptsMade + 1 }, 'cycle attempt failed; will retry');
+    const code = isConnectorError(err) ? err.code : 'UNEXPECTED';
+    const willRetry = retryable && !finalAttempt;
+    await record.attemptFailed({ attempt, code, retryable, message: studioMessage(err), willRetry });
+    if (willRetry) {
+      logger.warn({ err, step, attempt }, 'cycle attempt failed; will retry');
       throw err;
     }
-    const code = isConnectorError(err) ? err.code : 'UNEXPECTED';
-    logger.error({ err, step, code, attempt: job.attemptsMade + 1 }, 'cycle failed; reporting to Creative Force');
+    logger.error({ err, step, code, attempt }, 'cycle failed; reporting to Creative Force');
     await deps.queue.addFailureReport({
       connectionId,
       taskProcessId: event.TaskProcessId,
@@ -248,9 +271,11 @@ async function handBack(
   logger: Logger,
   step: string,
   err: unknown,
+  record: CycleRecorder,
 ): Promise<never> {
   try {
     await job.moveToWait(token);
+    await record.handedBack(step);
   } catch (moveErr) {
     logger.warn(
       { err: moveErr, step },
@@ -277,6 +302,7 @@ async function reportFailure(deps: CycleWorkerDeps, data: ReportFailureJobData, 
   // Kept for ops (`cf-ai-connector reports`) before the job fails for good: no failure is lost.
   const deadLetter = async (error: string) => {
     await deps.deadLetters.add({ id: String(job.id), report: data, error, attempts: attempt, at: new Date().toISOString() });
+    await cycleRecorder(deps.history, data.cycleJobId, logger).report('undelivered', data.code, error);
     logger.error({ code: data.code, error }, 'failure report not delivered; kept as a dead letter');
   };
   const connection = deps.connections.get(data.connectionId);
@@ -304,4 +330,5 @@ async function reportFailure(deps: CycleWorkerDeps, data: ReportFailureJobData, 
     throw err;
   }
   logger.info({ code: data.code, message: data.message }, 'failure reported to Creative Force');
+  await cycleRecorder(deps.history, data.cycleJobId, logger).report('delivered', data.code);
 }

@@ -82,9 +82,10 @@ function recordingJob(checkpoint: unknown, crashAfter = Number.POSITIVE_INFINITY
       step = next;
       entered.push({ step: next, resumed });
     },
-    async submitted(info) {
-      accepted.push(info);
+    async submitted({ reworkPending }) {
+      accepted.push({ reworkPending });
     },
+    async stepFinished() {},
   };
   return { job, saves, entered, accepted };
 }

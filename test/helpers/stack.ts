@@ -66,6 +66,10 @@ export async function startStack(
     env?: Record<string, string>;
     /** Options of the Creative Force simulator (e.g. the ASSUMED wire forms it speaks). */
     simulator?: CfSimulatorOptions;
+    /** More fields of the `acme` connection (e.g. `adminTokens`). */
+    connection?: Record<string, unknown>;
+    /** More connections of the file, as written there. */
+    otherConnections?: Record<string, unknown>[];
   } = {},
 ): Promise<Stack> {
   const sim = await CreativeForceSimulator.start(options.simulator);
@@ -92,7 +96,9 @@ export async function startStack(
               options: options.subfunctionOptions ?? { format: 'jpeg', quality: 80, maxWidth: 400 },
             },
           },
+          ...options.connection,
         },
+        ...(options.otherConnections ?? []),
       ],
     }),
   );

@@ -1,0 +1,456 @@
+/**
+ * What happened to each task, kept in Redis for the studio admin and ops: every cycle (a first
+ * pass or a rework of a task process) with its timeline (received, attempts, steps with their
+ * durations, errors, Creative Force calls, provider work, what was submitted where) and its outcome;
+ * indexed per connection by time, by status and by TaskProcessId, TaskId and product code; and
+ * per-day usage counters per connection.
+ *
+ * Bounded: a cycle's keys expire `retentionDays` after its last event (default 30), its index
+ * entries are trimmed by age; the usage counters live `usageRetentionDays` (default 400). Writes
+ * never fail a cycle: the caller logs a history error and goes on.
+ *
+ * Keys, under `<prefix>:hist` (the queue prefix, a hash tag on Redis Cluster):
+ *   c:<jobId>            hash   the cycle's summary
+ *   e:<jobId>            list   the cycle's events, oldest first (JSON)
+ *   i:<conn>             zset   jobIds by time received
+ *   s:<conn>:<status>    zset   the same, per status
+ *   q:<conn>:<term>      zset   the same, per search term (TaskProcessId, TaskId, product code)
+ *   u:<conn>:<day>       hash   the day's counters
+ *   conn:<conn>          hash   the connection's last webhook and credential health
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+
+/** Where a cycle stands. */
+export const cycleStatuses = [
+  'queued',
+  'running',
+  'retrying',
+  'submitted',
+  'skipped',
+  'failed',
+  'reported',
+  'undelivered',
+] as const;
+export type CycleStatus = (typeof cycleStatuses)[number];
+/*
+ * queued       received, not started
+ * running      an attempt is running
+ * retrying     an attempt failed; the next one waits for its backoff
+ * submitted    Creative Force accepted the Submit Output
+ * skipped      ended without submitting (nothing to redo, or a Submit Output already accepted)
+ * failed       failed; the failure report to Creative Force is pending
+ * reported     failed, and Creative Force was told
+ * undelivered  failed, and the report could not be delivered (a dead letter: `cf-ai-connector reports`)
+ */
+
+/** One event of a cycle's timeline. */
+export type HistoryEvent = { at: string } & (
+  | { type: 'received'; signatureVariant?: string }
+  | { type: 'attempt'; attempt: number }
+  | { type: 'step'; step: string; phase: 'started' | 'resumed' | 'finished'; durationMs?: number }
+  | { type: 'error'; attempt: number; code: string; retryable: boolean; message: string; willRetry: boolean }
+  | { type: 'paid'; provider: string; what: string; id: string; adopted: boolean }
+  | {
+      type: 'submitted';
+      slots: { mappingKeyId: string; new: number; kept: number; redone: number }[];
+      assets: number;
+      refused: number;
+    }
+  | { type: 'skipped'; reason: string }
+  | { type: 'report'; outcome: 'delivered' | 'undelivered'; code: string; error?: string }
+  | { type: 'handed-back'; step: string }
+);
+
+/** An event before it is stamped. */
+type NewEvent = HistoryEvent extends infer E ? (E extends unknown ? Omit<E, 'at'> : never) : never;
+
+/** What the webhook said about the task, kept with each cycle. */
+export interface TaskFacts {
+  taskProcessId: string;
+  taskId: string;
+  productId: string | null;
+  productCode: string | null;
+  jobId: string | null;
+  jobCode: string | null;
+  subfunctionId: number;
+  subfunctionName: string | null;
+  stepId: number;
+  recipe: string;
+}
+
+/** A cycle as listed. */
+export interface CycleSummary extends TaskFacts {
+  cycleJobId: string;
+  connectionId: string;
+  status: CycleStatus;
+  receivedAt: string;
+  updatedAt: string;
+  attempts: number;
+  /** The last error's code and studio-safe message, when it failed or is retrying. */
+  errorCode: string | null;
+  errorMessage: string | null;
+  /** Creative Force calls by gateway endpoint. */
+  calls: Record<string, number>;
+  paidGenerations: number;
+}
+
+export interface HistorySettings {
+  redis: Redis;
+  /** The queue prefix (QUEUE_PREFIX). */
+  prefix: string;
+  retentionDays: number;
+  usageRetentionDays: number;
+  /** For tests: the clock. */
+  now?: () => number;
+}
+
+const day = 24 * 3600_000;
+
+/** The day of a time, `YYYY-MM-DD` (UTC). */
+export function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+const summaryFields = z.object({
+  cycleJobId: z.string(),
+  connectionId: z.string(),
+  status: z.enum(cycleStatuses),
+  receivedAt: z.string(),
+  updatedAt: z.string(),
+  facts: z.string(),
+  attempts: z.coerce.number().int().default(0),
+  errorCode: z.string().optional(),
+  errorMessage: z.string().optional(),
+  paid: z.coerce.number().int().default(0),
+});
+const factsSchema = z.object({
+  taskProcessId: z.string(),
+  taskId: z.string(),
+  productId: z.string().nullable(),
+  productCode: z.string().nullable(),
+  jobId: z.string().nullable(),
+  jobCode: z.string().nullable(),
+  subfunctionId: z.number(),
+  subfunctionName: z.string().nullable(),
+  stepId: z.number(),
+  recipe: z.string(),
+}) satisfies z.ZodType<TaskFacts>;
+
+/** The search terms of a task: its ids and product code, case-folded. */
+function termsOf(facts: TaskFacts): string[] {
+  return [facts.taskProcessId, facts.taskId, facts.productCode].flatMap((t) => (t ? [t.trim().toLowerCase()] : []));
+}
+
+export class TaskHistory {
+  readonly #redis: Redis;
+  readonly #base: string;
+  readonly #retentionMs: number;
+  readonly #usageRetentionS: number;
+  readonly #now: () => number;
+
+  constructor(settings: HistorySettings) {
+    this.#redis = settings.redis;
+    this.#base = `${settings.prefix}:hist`;
+    this.#retentionMs = settings.retentionDays * day;
+    this.#usageRetentionS = Math.round((settings.usageRetentionDays * day) / 1000);
+    this.#now = settings.now ?? Date.now;
+  }
+
+  #key(...parts: (string | number)[]): string {
+    return [this.#base, ...parts].join(':');
+  }
+
+  #ttlS(): number {
+    return Math.round(this.#retentionMs / 1000);
+  }
+
+  /**
+   * A cycle was queued (the receiver answered 202). Written once: a second call for the same cycle
+   * (the worker makes it too, in case the receiver's was lost) changes nothing but the connection's
+   * last webhook.
+   */
+  async received(input: {
+    connectionId: string;
+    cycleJobId: string;
+    facts: TaskFacts;
+    signatureVariant?: string;
+    at?: number;
+  }): Promise<void> {
+    const { connectionId, cycleJobId, facts } = input;
+    const now = input.at ?? this.#now();
+    const at = new Date(now).toISOString();
+    const key = this.#key('c', cycleJobId);
+    const created = await this.#redis.hsetnx(key, 'cycleJobId', cycleJobId);
+    const conn = this.#key('conn', connectionId);
+    const multi = this.#redis.multi().hset(conn, 'lastWebhookAt', at);
+    if (input.signatureVariant) multi.hset(conn, 'signatureVariant', input.signatureVariant);
+    if (created === 1) {
+      const ttl = this.#ttlS();
+      multi
+        .hset(key, {
+          connectionId,
+          status: 'queued',
+          receivedAt: at,
+          updatedAt: at,
+          facts: JSON.stringify(facts),
+          attempts: 0,
+          paid: 0,
+        })
+        .expire(key, ttl)
+        .rpush(this.#key('e', cycleJobId), JSON.stringify({ at, type: 'received', signatureVariant: input.signatureVariant }))
+        .expire(this.#key('e', cycleJobId), ttl)
+        .zadd(this.#key('i', connectionId), now, cycleJobId)
+        .zadd(this.#key('s', connectionId, 'queued'), now, cycleJobId)
+        .zremrangebyscore(this.#key('i', connectionId), '-inf', `(${now - this.#retentionMs}`);
+      for (const term of termsOf(facts)) {
+        multi.zadd(this.#key('q', connectionId, term), now, cycleJobId).expire(this.#key('q', connectionId, term), ttl);
+      }
+      this.#count(multi, connectionId, now, 'received', 1);
+    }
+    await multi.exec();
+  }
+
+  #count(multi: ReturnType<Redis['multi']>, connectionId: string, at: number, field: string, by: number): void {
+    const key = this.#key('u', connectionId, dayOf(at));
+    multi.hincrby(key, field, by).expire(key, this.#usageRetentionS);
+  }
+
+  /** Appends an event; with `status`, moves the cycle to it (and its index entry with it). */
+  async #event(
+    cycleJobId: string,
+    event: NewEvent,
+    changes: { status?: CycleStatus; fields?: Record<string, string | number> } = {},
+  ) {
+    const key = this.#key('c', cycleJobId);
+    const [connectionId, receivedAt, oldStatus] = await this.#redis.hmget(key, 'connectionId', 'receivedAt', 'status');
+    if (!connectionId || !receivedAt) return; // not recorded (older than the history, or expired)
+    const now = this.#now();
+    const at = new Date(now).toISOString();
+    const ttl = this.#ttlS();
+    const multi = this.#redis
+      .multi()
+      .rpush(this.#key('e', cycleJobId), JSON.stringify({ at, ...event }))
+      .expire(this.#key('e', cycleJobId), ttl)
+      .hset(key, { updatedAt: at, ...(changes.fields ?? {}) })
+      .expire(key, ttl);
+    // A cycle whose Submit Output was accepted stays submitted: a retry that then finds nothing to
+    // do (its answer was lost) ends it as skipped, but what happened to the task is the submission.
+    const keep = oldStatus === 'submitted' && changes.status === 'skipped';
+    if (changes.status && changes.status !== oldStatus && !keep) {
+      const score = Date.parse(receivedAt);
+      multi.hset(key, 'status', changes.status).zadd(this.#key('s', connectionId, changes.status), score, cycleJobId);
+      if (oldStatus) multi.zrem(this.#key('s', connectionId, oldStatus), cycleJobId);
+      multi.zremrangebyscore(this.#key('s', connectionId, changes.status), '-inf', `(${now - this.#retentionMs}`);
+      if (changes.status === 'submitted') this.#count(multi, connectionId, now, 'submitted', 1);
+      if (changes.status === 'failed') this.#count(multi, connectionId, now, 'failed', 1);
+    }
+    return { multi, connectionId, now };
+  }
+
+  async attemptStarted(cycleJobId: string, attempt: number): Promise<void> {
+    const pending = await this.#event(
+      cycleJobId,
+      { type: 'attempt', attempt },
+      { status: 'running', fields: { attempts: attempt } },
+    );
+    await pending?.multi.exec();
+  }
+
+  async step(cycleJobId: string, step: string, phase: 'started' | 'resumed' | 'finished', durationMs?: number): Promise<void> {
+    const event =
+      durationMs === undefined ? { type: 'step' as const, step, phase } : { type: 'step' as const, step, phase, durationMs };
+    const pending = await this.#event(cycleJobId, event);
+    await pending?.multi.exec();
+  }
+
+  /** A Creative Force call made for the cycle (counted per endpoint, and in the day's usage). */
+  async call(cycleJobId: string, endpoint: string): Promise<void> {
+    const key = this.#key('c', cycleJobId);
+    const connectionId = await this.#redis.hget(key, 'connectionId');
+    if (!connectionId) return;
+    const multi = this.#redis.multi().hincrby(key, `call:${endpoint}`, 1);
+    this.#count(multi, connectionId, this.#now(), 'cfCalls', 1);
+    await multi.exec();
+  }
+
+  /** Paid provider work started (or a lost start adopted) for the cycle. */
+  async paid(cycleJobId: string, work: { provider: string; what: string; id: string; adopted: boolean }): Promise<void> {
+    const pending = await this.#event(cycleJobId, { type: 'paid', ...work });
+    if (!pending) return;
+    pending.multi.hincrby(this.#key('c', cycleJobId), 'paid', work.adopted ? 0 : 1);
+    if (!work.adopted) this.#count(pending.multi, pending.connectionId, pending.now, `paid:${work.provider}`, 1);
+    await pending.multi.exec();
+  }
+
+  async attemptFailed(
+    cycleJobId: string,
+    error: { attempt: number; code: string; retryable: boolean; message: string; willRetry: boolean },
+  ): Promise<void> {
+    const pending = await this.#event(
+      cycleJobId,
+      { type: 'error', ...error },
+      { status: error.willRetry ? 'retrying' : 'failed', fields: { errorCode: error.code, errorMessage: error.message } },
+    );
+    await pending?.multi.exec();
+  }
+
+  /** A shutdown put the running cycle back in the queue (no attempt used). */
+  async handedBack(cycleJobId: string, step: string): Promise<void> {
+    const pending = await this.#event(cycleJobId, { type: 'handed-back', step }, { status: 'queued' });
+    await pending?.multi.exec();
+  }
+
+  async submitted(
+    cycleJobId: string,
+    submitted: Omit<Extract<HistoryEvent, { type: 'submitted' }>, 'at' | 'type'>,
+  ): Promise<void> {
+    const pending = await this.#event(cycleJobId, { type: 'submitted', ...submitted }, { status: 'submitted' });
+    await pending?.multi.exec();
+  }
+
+  async skipped(cycleJobId: string, reason: string): Promise<void> {
+    const pending = await this.#event(cycleJobId, { type: 'skipped', reason }, { status: 'skipped' });
+    await pending?.multi.exec();
+  }
+
+  async report(cycleJobId: string, outcome: 'delivered' | 'undelivered', code: string, error?: string): Promise<void> {
+    const event =
+      error === undefined ? { type: 'report' as const, outcome, code } : { type: 'report' as const, outcome, code, error };
+    const pending = await this.#event(cycleJobId, event, { status: outcome === 'delivered' ? 'reported' : 'undelivered' });
+    await pending?.multi.exec();
+  }
+
+  /** One cycle's summary, or null. */
+  async summary(cycleJobId: string): Promise<CycleSummary | null> {
+    const raw = await this.#redis.hgetall(this.#key('c', cycleJobId));
+    return toSummary(raw);
+  }
+
+  /**
+   * The connection's cycles, newest first: filtered by status, a search term (exact TaskProcessId,
+   * TaskId or product code, any case) and a time window; `cursor` continues a page.
+   */
+  async list(
+    connectionId: string,
+    query: { status?: CycleStatus; q?: string; from?: number; to?: number; cursor?: string; limit?: number } = {},
+  ): Promise<{ cycles: CycleSummary[]; nextCursor: string | null }> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 200);
+    const index = query.status ? this.#key('s', connectionId, query.status) : this.#key('i', connectionId);
+    const term = query.q?.trim().toLowerCase();
+    const [cursorScore, cursorId] = parseCursor(query.cursor);
+    const max = Math.min(query.to ?? Number.POSITIVE_INFINITY, cursorScore ?? Number.POSITIVE_INFINITY);
+    const min = Math.max(query.from ?? this.#now() - this.#retentionMs, this.#now() - this.#retentionMs);
+    const source = term ? this.#key('q', connectionId, term) : index;
+    const found: { id: string; score: number }[] = [];
+    let offset = 0;
+    // Pages of the index, skipping what the cursor has seen and, with both a term and a status,
+    // what has another status, until the page is full.
+    while (found.length <= limit) {
+      const batch = await this.#redis.zrevrangebyscore(source, max, min, 'WITHSCORES', 'LIMIT', offset, 100);
+      if (batch.length === 0) break;
+      offset += batch.length / 2;
+      for (let i = 0; i < batch.length; i += 2) {
+        const id = batch[i] as string;
+        const score = Number(batch[i + 1]);
+        if (cursorScore !== undefined && score === cursorScore && cursorId !== undefined && id >= cursorId) continue;
+        found.push({ id, score });
+      }
+      if (batch.length < 200) break;
+    }
+    const summaries: CycleSummary[] = [];
+    const page = found.slice(0, limit + 1);
+    const pipeline = this.#redis.pipeline();
+    for (const { id } of page) pipeline.hgetall(this.#key('c', id));
+    const rows = (await pipeline.exec()) ?? [];
+    const kept: { id: string; score: number }[] = [];
+    for (const [index_, [, row]] of rows.entries()) {
+      const summary = toSummary(row as Record<string, string>);
+      if (!summary || summary.connectionId !== connectionId) continue;
+      if (query.status && summary.status !== query.status) continue;
+      summaries.push(summary);
+      kept.push(page[index_] as { id: string; score: number });
+    }
+    const more = summaries.length > limit;
+    const shown = summaries.slice(0, limit);
+    const last = kept[shown.length - 1];
+    return { cycles: shown, nextCursor: more && last ? `${last.score}.${last.id}` : null };
+  }
+
+  /** Every cycle of a task process (first pass and reworks), oldest first, each with its events. */
+  async taskProcess(connectionId: string, taskProcessId: string): Promise<{ summary: CycleSummary; events: HistoryEvent[] }[]> {
+    const ids = await this.#redis.zrangebyscore(this.#key('q', connectionId, taskProcessId.trim().toLowerCase()), '-inf', '+inf');
+    const cycles: { summary: CycleSummary; events: HistoryEvent[] }[] = [];
+    for (const id of ids) {
+      const summary = await this.summary(id);
+      if (
+        !summary ||
+        summary.connectionId !== connectionId ||
+        summary.taskProcessId.toLowerCase() !== taskProcessId.toLowerCase()
+      )
+        continue;
+      const events = (await this.#redis.lrange(this.#key('e', id), 0, -1)).flatMap((line) => {
+        try {
+          return [JSON.parse(line) as HistoryEvent];
+        } catch {
+          return [];
+        }
+      });
+      cycles.push({ summary, events });
+    }
+    return cycles;
+  }
+
+  /** The connection's counters per day, `from` to `to` (inclusive days, UTC). */
+  async usage(connectionId: string, from: number, to: number): Promise<{ day: string; counters: Record<string, number> }[]> {
+    const days: string[] = [];
+    for (let t = Date.parse(`${dayOf(from)}T00:00:00Z`); t <= to && days.length < 400; t += day) days.push(dayOf(t));
+    const pipeline = this.#redis.pipeline();
+    for (const d of days) pipeline.hgetall(this.#key('u', connectionId, d));
+    const rows = (await pipeline.exec()) ?? [];
+    return days.map((d, i) => {
+      const row = (rows[i]?.[1] ?? {}) as Record<string, string>;
+      return { day: d, counters: Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) };
+    });
+  }
+
+  /** The connection's last webhook and credential health. */
+  async connection(connectionId: string): Promise<Record<string, string>> {
+    return this.#redis.hgetall(this.#key('conn', connectionId));
+  }
+
+  /** Records the last success or failure of a connection's credentials with one remote system. */
+  async credentials(connectionId: string, system: string, outcome: { ok: true } | { ok: false; code: string }): Promise<void> {
+    const at = new Date(this.#now()).toISOString();
+    const value = outcome.ok ? JSON.stringify({ ok: true, at }) : JSON.stringify({ ok: false, code: outcome.code, at });
+    await this.#redis.hset(this.#key('conn', connectionId), `credentials:${system}`, value);
+  }
+}
+
+function parseCursor(cursor: string | undefined): [number | undefined, string | undefined] {
+  if (!cursor) return [undefined, undefined];
+  const at = cursor.indexOf('.');
+  const score = Number(cursor.slice(0, at));
+  return at > 0 && Number.isFinite(score) ? [score, cursor.slice(at + 1)] : [undefined, undefined];
+}
+
+function toSummary(raw: Record<string, string> | null | undefined): CycleSummary | null {
+  if (!raw || Object.keys(raw).length === 0) return null;
+  const parsed = summaryFields.safeParse(raw);
+  if (!parsed.success) return null;
+  let facts: TaskFacts;
+  try {
+    const read = factsSchema.safeParse(JSON.parse(parsed.data.facts));
+    if (!read.success) return null;
+    facts = read.data;
+  } catch {
+    return null;
+  }
+  const calls = Object.fromEntries(
+    Object.entries(raw)
+      .filter(([k]) => k.startsWith('call:'))
+      .map(([k, v]) => [k.slice('call:'.length), Number(v)]),
+  );
+  const { facts: _facts, paid, errorCode, errorMessage, ...rest } = parsed.data;
+  return { ...rest, ...facts, errorCode: errorCode ?? null, errorMessage: errorMessage ?? null, calls, paidGenerations: paid };
+}
