@@ -6,6 +6,7 @@ import { defaultAdCreativePaths, defaultImageJobNames } from '../../src/provider
 import { backgroundRemoveRecipe } from '../../src/providers/adcreative/image-jobs.ts';
 import { AdCreativeJwtStore } from '../../src/providers/adcreative/jwt-store.ts';
 import { photoshootRecipe } from '../../src/providers/adcreative/photoshoot.ts';
+import { StartClaims } from '../../src/providers/start-claims.ts';
 import { AdCreativeSimulator } from '../../src/simulators/index.ts';
 import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
 import { type ProviderHarness, providerContract } from './provider-contract.ts';
@@ -36,6 +37,7 @@ async function adcreativeHarness(progressPath: string, permanent: 'foreground'):
       credentials: { ...credentials, userId: randomUUID() },
       config,
       jwt,
+      claims: new StartClaims({ redis, keyPrefix: `${prefix}:claims` }),
       logger,
     }),
     paidGenerations: () => sim.paidGenerations(),
