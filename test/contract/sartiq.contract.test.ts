@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { SartiqClient } from '../../src/providers/sartiq/client.ts';
-import { defaultSartiqStatuses, defaultSartiqUploadFields } from '../../src/providers/sartiq/config.ts';
+import { defaultSartiqLostStarts, defaultSartiqStatuses, defaultSartiqUploadFields } from '../../src/providers/sartiq/config.ts';
 import { generateRecipe } from '../../src/providers/sartiq/recipes.ts';
 import { SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
+import { StartClaims } from '../../src/providers/start-claims.ts';
 import { SartiqSimulator } from '../../src/simulators/index.ts';
 import { loopbackResults } from '../helpers/loopback-results.ts';
 import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
@@ -59,11 +60,13 @@ async function sartiqHarness(variant: Variant): Promise<ProviderHarness> {
     requestTimeoutMs: 10_000,
     uploadFields: defaultSartiqUploadFields,
     statuses: defaultSartiqStatuses,
+    lostStarts: defaultSartiqLostStarts,
   };
   const tokens = new SartiqTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const results = loopbackResults();
+  const claims = new StartClaims({ redis, keyPrefix: `${prefix}:claims` });
   return {
-    client: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, results, logger }),
+    client: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, claims, results, logger }),
     paidGenerations: () => variant.paidCalls(sim),
     progressPolls: () => variant.progressPolls(sim),
     setDuration: (ms) => sim.setPredictionDuration(ms),
