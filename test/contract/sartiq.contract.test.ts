@@ -22,6 +22,8 @@ interface Variant {
 }
 
 const generationPoll = /\/generations\/[0-9a-f-]{36}$/;
+/** The first paid call of every variant: the generation's creation. */
+const paidStart = { method: 'POST', pathIncludes: '/api/v1/generations/' };
 const polls = (sim: SartiqSimulator, path: RegExp, after = 0) =>
   sim.callLog().filter((c) => c.method === 'GET' && path.test(c.path) && c.status === 200 && c.at >= after).length;
 
@@ -80,6 +82,8 @@ async function sartiqHarness(variant: Variant): Promise<ProviderHarness> {
       ),
     failTransiently: () => sim.failNext(variant.poll, { status: 503, body: { detail: 'Service Unavailable' } }),
     answerMalformed: () => sim.failNext(variant.poll, { status: 200, body: { surprise: true } }),
+    loseStartAnswer: () => sim.loseAnswers(paidStart),
+    failStartTransiently: () => sim.failNext(paidStart, { status: 503, body: { detail: 'Service Unavailable' } }),
     async close() {
       await sim.close();
       await results.dispatcher.close();
