@@ -45,12 +45,25 @@ describe('adCreativeLostStart: which listed process a lost start began', () => {
     expect(adCreativeLostStart(fingerprint, [listed], new Set())).toEqual({ found: 'one', start: listed.processId });
   });
 
-  it("leaves out other users' processes, other task counts, and work another start claimed", () => {
+  it("leaves out other users' processes and work another start claimed", () => {
     const otherUser = process({ userId: randomUUID() });
-    const fewerTasks = process({ tasks: 4 });
     const claimed = process();
-    const listing = [old, otherUser, fewerTasks, claimed];
+    const listing = [old, otherUser, claimed];
     expect(adCreativeLostStart(fingerprint, listing, new Set([claimed.processId]))).toEqual({ found: 'none' });
+  });
+
+  it('adopts a single new process whatever its number of tasks (one per prompt object is not documented)', () => {
+    const sixTasks = process({ tasks: 6 });
+    expect(adCreativeLostStart({ ...fingerprint, taskCount: 4 }, [old, sixTasks], new Set())).toEqual({
+      found: 'one',
+      start: sixTasks.processId,
+    });
+  });
+
+  it("chooses between two new processes by the number of tasks when only one has the start's", () => {
+    const four = process({ tasks: 4 });
+    const six = process({ tasks: 6 });
+    expect(adCreativeLostStart(fingerprint, [four, six], new Set())).toEqual({ found: 'one', start: six.processId });
   });
 
   it('counts a process without a user as possibly the one', () => {

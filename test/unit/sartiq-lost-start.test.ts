@@ -70,12 +70,11 @@ describe('sartiqLostStart: which listed generation a lost start made', () => {
     expect(sartiqLostStart(intent(generate), [elsewhere, older], new Set(), wire('generate'))).toEqual({ found: 'none' });
   });
 
-  it('leaves out generations of another kind, another batch size or claimed by another start', () => {
+  it('leaves out generations of another kind or claimed by another start', () => {
     const agentic = listed({ generation_type: 'AGENTIC' });
     const edit = listed({ generation_strategy: 'EDITING' });
-    const twoImages = listed({ batch_size: 2 });
     const claimed = listed();
-    const listing = [agentic, edit, twoImages, claimed];
+    const listing = [agentic, edit, claimed];
     expect(sartiqLostStart(intent(generate), listing, new Set([claimed.generation.id]), wire('generate'))).toEqual({
       found: 'none',
     });
@@ -112,6 +111,17 @@ describe('sartiqLostStart: which listed generation a lost start made', () => {
         found: 'one',
         start: only.generation,
       });
+    });
+
+    it("chooses between two by the batch size when only one has the start's", () => {
+      const [one] = edits(1);
+      const three = listed({ generation_strategy: 'EDITING', batch_size: 3, product_image_url: null, tool: 'EDIT' });
+      if (!one) throw new Error('one edit');
+      expect(sartiqLostStart(intent(edit), [three, one], new Set(), wire('edit'))).toEqual({
+        found: 'one',
+        start: one.generation,
+      });
+      expect(sartiqLostStart(intent(edit), [three], new Set(), wire('edit'))).toEqual({ found: 'one', start: three.generation });
     });
 
     it('never chooses between two', () => {

@@ -5,10 +5,11 @@
  * progress of all user-level image generations within a specific application"), shows neither
  * when a process started nor what it was started with: only its user (`userId`), its id and its
  * number of tasks (`totalTaskCount`). So just before the start the intent records which processes
- * of the connection's user the listing shows; the lost start is then a process that appeared
- * since, of that user and that number of tasks, that no other start of the connection has
- * claimed (src/providers/start-claims.ts). Two such processes, or one when the listing could not be
- * read before the start, cannot be told apart: the cycle fails rather than guess.
+ * of the connection's user the listing shows; the lost start is then a process of that user that
+ * appeared since, and that no other start of the connection has claimed
+ * (src/providers/start-claims.ts). Two such processes (unless the number of tasks tells them
+ * apart), or one when the listing could not be read before the start, cannot be told apart: the
+ * cycle fails rather than guess.
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -43,9 +44,10 @@ function ofUser(process: RenderProgress, userId: string): boolean {
 
 /**
  * The rule: which process of the listing the start of `fingerprint` began. Processes of another
- * user, with another number of tasks, listed before the start or claimed by another start are not
- * it; of the rest, exactly one is adopted. The listing's order is not documented, so two are
- * never chosen between.
+ * user, listed before the start, or claimed by another start are not it; one left is adopted.
+ * Between several, the number of tasks decides when exactly one has the start's (the page's one
+ * example has a task per prompt object; whether that always holds is not documented, so it only
+ * chooses, it never excludes); otherwise none is chosen: the listing's order is not documented.
  */
 export function adCreativeLostStart(
   fingerprint: AdCreativeStartFingerprint,
@@ -53,17 +55,19 @@ export function adCreativeLostStart(
   claimedByOthers: ReadonlySet<string>,
 ): LostStart<string> {
   const known = new Set(fingerprint.known ?? []);
-  const ids = new Set<string>();
+  const fresh = new Map<string, RenderProgress>();
   for (const process of listing) {
     const id = process.processId.toLowerCase();
-    if (!ofUser(process, fingerprint.userId) || process.totalTaskCount !== fingerprint.taskCount) continue;
-    if (known.has(id) || claimedByOthers.has(process.processId)) continue;
-    ids.add(process.processId);
+    if (!ofUser(process, fingerprint.userId) || known.has(id) || claimedByOthers.has(process.processId)) continue;
+    if (!fresh.has(id)) fresh.set(id, process);
   }
-  const [only, ...more] = ids;
-  if (only === undefined) return { found: 'none' };
-  if (more.length === 0 && fingerprint.known !== null) return { found: 'one', start: only };
-  return { found: 'several', ids: [...ids] };
+  const candidates = [...fresh.values()];
+  const ids = candidates.map((p) => p.processId);
+  if (candidates.length === 0) return { found: 'none' };
+  if (fingerprint.known === null) return { found: 'several', ids };
+  const sameCount = candidates.filter((p) => p.totalTaskCount === fingerprint.taskCount);
+  const [only] = candidates.length === 1 ? candidates : sameCount.length === 1 ? sameCount : [];
+  return only ? { found: 'one', start: only.processId } : { found: 'several', ids };
 }
 
 /** The lookup of one start of `kind` asking for `taskCount` tasks, on the connection of `client`. */

@@ -10,7 +10,8 @@
  * has), shown for on-model generations as `product_image_url`; which field shows the input of the
  * other endpoints is not documented (SARTIQ_INPUT_FIELDS). Where a field shows it, the newest
  * generation showing it is adopted (they are all this start's: nothing else has that input);
- * where none does, exactly one candidate is adopted and several are not chosen between.
+ * where none does, exactly one candidate is adopted, and of several only the one with the start's
+ * batch size, when exactly one has it.
  *
  * The refines a generation's predictions were given are found in that generation itself: a refine
  * created since the intent on one of its predictions is the one the lost start made.
@@ -72,12 +73,12 @@ function ofKind(generation: SartiqGeneration, fingerprint: SartiqStartFingerprin
   const { generationStrategy: strategy, generationType: type } = generation;
   if (strategy !== null && !sameWord(strategy, wire.strategy)) return false;
   if (type !== null && fingerprint.kind === 'generate' && !sameWord(type, 'BASE')) return false;
-  if (type !== null && fingerprint.kind === 'agentic' && !sameWord(type, 'AGENTIC')) return false;
-  // An agentic generation's batch is its attempts, however many were asked.
-  const { batchSize } = fingerprint;
-  return (
-    fingerprint.kind === 'agentic' || batchSize === null || generation.batchSize === null || generation.batchSize === batchSize
-  );
+  return type === null || fingerprint.kind !== 'agentic' || sameWord(type, 'AGENTIC');
+}
+
+/** True when a generation has the start's batch size (an agentic generation's batch is its attempts). */
+function ofBatch(generation: SartiqGeneration, fingerprint: SartiqStartFingerprint): boolean {
+  return fingerprint.kind !== 'agentic' && generation.batchSize !== null && generation.batchSize === fingerprint.batchSize;
 }
 
 /**
@@ -101,10 +102,12 @@ export function sartiqLostStart(
     const [newest] = showing.sort((a, b) => (b.generation.createdAt ?? 0) - (a.generation.createdAt ?? 0));
     return newest ? { found: 'one', start: newest.generation } : { found: 'none' };
   }
-  const [only, ...more] = candidates;
-  if (only === undefined) return { found: 'none' };
-  if (more.length === 0) return { found: 'one', start: only.generation };
-  return { found: 'several', ids: candidates.map((c) => c.generation.id) };
+  if (candidates.length === 0) return { found: 'none' };
+  // Between several, the batch size chooses when exactly one has the start's; it never excludes
+  // (whether GenerationPublic's batch_size is always the one asked for is not documented).
+  const sameBatch = candidates.filter((c) => ofBatch(c.generation, fingerprint));
+  const [only] = candidates.length === 1 ? candidates : sameBatch.length === 1 ? sameBatch : [];
+  return only ? { found: 'one', start: only.generation } : { found: 'several', ids: candidates.map((c) => c.generation.id) };
 }
 
 /** The lookup of one generation start on the connection of `client`. */
