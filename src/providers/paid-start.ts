@@ -10,13 +10,15 @@
  * A retry that finds an intent but no id looks for the work it started first, with its provider's
  * lookup (one tested rule per provider): exactly one match is adopted (its id recorded, then it is
  * polled as any known id); when the provider shows none, the start is made again under a new
- * intent; when it cannot tell which, the cycle fails with PROVIDER_START_AMBIGUOUS (not retried)
- * rather than pay a second time. Each adoption and each new start after a lost answer is logged.
+ * intent; when it cannot tell which (after looking again a few times, as the lost starts of other
+ * tasks claim theirs), the cycle fails with PROVIDER_START_AMBIGUOUS (not retried) rather than pay
+ * a second time. Each adoption and each new start after a lost answer is logged.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ConnectorError } from '../errors.ts';
+import { sleep } from '../sleep.ts';
 import type { RecipeMemory } from './recipe.ts';
 import type { StartClaims } from './start-claims.ts';
 
@@ -58,6 +60,11 @@ export interface StartLookup<F, T> {
   find(intent: StartIntent<F>, claimedByOthers: (ids: string[]) => Promise<ReadonlySet<string>>): Promise<LostStart<T>>;
   /** The connection's claims: what a start records there, and what `find` must leave to other starts. */
   claims?: { store: StartClaims; scope: string; idOf(start: T): string };
+  /**
+   * The pauses after which a lookup that cannot tell yet looks again (ms); default
+   * defaultRelookPausesMs. None for a provider whose candidates no other start's claim can settle.
+   */
+  relookPausesMs?: readonly number[];
 }
 
 /** One paid start of a recipe. */
@@ -79,6 +86,8 @@ export interface PaidStart<F, T> {
 export interface PaidStartRun {
   memory: RecipeMemory;
   logger: Logger;
+  /** Ends the pauses between two lookups. */
+  signal: AbortSignal;
 }
 
 const savedIntentSchema = z.object({
@@ -101,14 +110,8 @@ export async function startPaidWork<F, T>(run: PaidStartRun, spec: PaidStart<F, 
   const facts = { provider: lookup.provider, ...spec.facts };
   const saved = readIntent(memory, spec);
   if (saved) {
-    const lost = await lookup.find(saved, (ids) => claimedByOthers(lookup, ids, saved.token));
-    if (lost.found === 'several') throw ambiguous(spec, lost.ids, saved);
-    if (lost.found === 'one') {
-      await claimOrFail(spec, lost.start, saved);
-      await record(run, spec, lost.start);
-      logger.info({ ...facts, ...startFacts(lookup, lost.start), intentAt: saved.at }, `${spec.what}: lost start adopted`);
-      return lost.start;
-    }
+    const adopted = await adopt(run, spec, saved, facts);
+    if (adopted.found) return adopted.start;
     logger.warn({ ...facts, intentAt: saved.at }, `${spec.what}: lost start not found at the provider; starting again`);
   }
   const at = Date.now();
@@ -120,11 +123,47 @@ export async function startPaidWork<F, T>(run: PaidStartRun, spec: PaidStart<F, 
   };
   await memory.set(spec.intentKey, intent); // before the call: a retry that never sees its answer looks first
   const started = await spec.start();
-  if (lookup.claims && !(await lookup.claims.store.claim(lookup.claims.scope, lookup.claims.idOf(started), intent.token))) {
+  if (!(await claim(lookup, started, intent.token))) {
     logger.error({ ...facts, ...startFacts(lookup, started) }, `${spec.what}: another start claimed this work before its answer`);
   }
   await record(run, spec, started);
   return started;
+}
+
+/** Pauses before a lookup that found several candidates looks again (ms): other lost starts claim theirs meanwhile. */
+export const defaultRelookPausesMs: readonly number[] = [1_000, 2_000, 4_000];
+
+/**
+ * Looks for the work of a lost start and adopts it (claimed, then recorded). Several candidates,
+ * or one another start claims first, are looked for again after a pause: the lost starts of other
+ * tasks of the connection, adopting theirs, claim them and so leave this one's alone.
+ *
+ * @throws ConnectorError PROVIDER_START_AMBIGUOUS when it still cannot tell after the pauses.
+ */
+async function adopt<F, T>(
+  run: PaidStartRun,
+  spec: PaidStart<F, T>,
+  intent: StartIntent<F>,
+  facts: Record<string, unknown>,
+): Promise<{ found: true; start: T } | { found: false }> {
+  const { lookup } = spec;
+  for (let look = 0; ; look++) {
+    const lost = await lookup.find(intent, (ids) => claimedByOthers(lookup, ids, intent.token));
+    if (lost.found === 'none') return { found: false };
+    let candidates: string[];
+    if (lost.found === 'one') {
+      if (await claim(lookup, lost.start, intent.token)) {
+        await record(run, spec, lost.start);
+        run.logger.info({ ...facts, ...startFacts(lookup, lost.start), intentAt: intent.at }, `${spec.what}: lost start adopted`);
+        return { found: true, start: lost.start };
+      }
+      candidates = [lookup.claims?.idOf(lost.start) ?? ''];
+    } else candidates = lost.ids;
+    const pause = (lookup.relookPausesMs ?? defaultRelookPausesMs)[look];
+    if (pause === undefined) throw ambiguous(spec, candidates, intent);
+    run.logger.info({ ...facts, candidates, intentAt: intent.at }, `${spec.what}: lost start not told apart yet; looking again`);
+    await sleep(pause, run.signal);
+  }
 }
 
 function readIntent<F, T>(memory: RecipeMemory, spec: PaidStart<F, T>): StartIntent<F> | undefined {
@@ -148,12 +187,9 @@ async function claimedByOthers<F, T>(lookup: StartLookup<F, T>, ids: string[], t
   return lookup.claims ? lookup.claims.store.claimedByOthers(lookup.claims.scope, ids, token) : new Set();
 }
 
-/** Claims adopted work for this start; work another start claimed meanwhile is not this one's to take. */
-async function claimOrFail<F, T>(spec: PaidStart<F, T>, start: T, intent: StartIntent<F>): Promise<void> {
-  const { claims } = spec.lookup;
-  if (!claims) return;
-  const id = claims.idOf(start);
-  if (!(await claims.store.claim(claims.scope, id, intent.token))) throw ambiguous(spec, [id], intent);
+/** Claims work for the start `token`: false when another start claimed it first (it is not this one's to take). */
+async function claim<F, T>(lookup: StartLookup<F, T>, start: T, token: string): Promise<boolean> {
+  return lookup.claims ? lookup.claims.store.claim(lookup.claims.scope, lookup.claims.idOf(start), token) : true;
 }
 
 function startFacts<F, T>(lookup: StartLookup<F, T>, start: T): Record<string, unknown> {

@@ -135,6 +135,8 @@ export function fireflyStartLookup(
     fingerprintSchema,
     fingerprint: async () => fingerprint,
     clockSkewMs: client.startClockSkewMs,
+    // Several tasks may adopt one batch: no claims, and nothing to wait for.
+    relookPausesMs: [],
     async find(intent) {
       const listed = await call(() => client.listBatches(intent.notBefore, signal));
       const candidates: FireflyCandidate[] = [];
