@@ -63,6 +63,11 @@ export const errorCatalogue = {
   PROVIDER_TIMEOUT: { retryable: true, meaning: 'An AI provider call, or the whole generation, passed its deadline.' },
   PROVIDER_NETWORK: { retryable: true, meaning: 'An AI provider call failed at the connection level.' },
   PROVIDER_BAD_RESPONSE: { retryable: false, meaning: 'An AI provider response did not have the documented shape.' },
+  PROVIDER_START_AMBIGUOUS: {
+    retryable: false,
+    meaning:
+      'The answer to a paid start was lost, and the AI provider shows more than one generation that could be the one it started: none is adopted, and none is started again (it would be paid twice).',
+  },
   PROVIDER_RESULT_REFUSED: {
     retryable: false,
     meaning:

@@ -31,3 +31,40 @@ export const wordListSetting = (defaults: readonly string[]) =>
 
 /** The name of a field of a remote API's JSON body. */
 export const fieldNameSetting = z.string().regex(/^\w+$/, 'must be a field name (letters, digits, _)');
+
+/**
+ * Comma-separated `name=value` pairs over `defaults`, e.g. `edit=EDITING, video=VIDEO`: each name
+ * one of `names` (at most once), each value valid for `value`; the names left out keep their default.
+ */
+export function namePairsSetting<const K extends string>(
+  names: readonly K[],
+  defaults: Readonly<Record<K, string>>,
+  value: z.ZodType<string>,
+) {
+  return z
+    .string()
+    .default('')
+    .transform((text, ctx): Record<K, string> => {
+      const pairs: Record<K, string> = { ...defaults };
+      const seen = new Set<string>();
+      for (const pair of text
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const [name = '', sent = '', ...rest] = pair.split('=').map((part) => part.trim());
+        const valid = (names as readonly string[]).includes(name) && rest.length === 0 && value.safeParse(sent).success;
+        if (!valid || seen.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: seen.has(name)
+              ? `"${name}" is given twice`
+              : `"${pair}" is not name=value with name one of ${names.join(', ')} and a valid value`,
+          });
+          continue;
+        }
+        seen.add(name);
+        pairs[name as K] = sent;
+      }
+      return pairs;
+    });
+}

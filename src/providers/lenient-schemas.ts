@@ -23,3 +23,18 @@ export const optionalText = z
 
 /** An id: a non-blank string, trimmed; a number is accepted and turned into its string. */
 export const idLike = z.union([z.string().trim().min(1), z.number().int()]).transform(String);
+
+/**
+ * An ISO 8601 date-time as epoch milliseconds; one without an offset is UTC. Missing, null or
+ * unreadable is null: the caller decides what an unknown time means.
+ */
+export const optionalDateTime = z
+  .string()
+  .nullish()
+  .catch(null)
+  .transform((v) => {
+    const text = v?.trim();
+    if (!text) return null;
+    const ms = Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(text) || !text.includes('T') ? text : `${text}Z`);
+    return Number.isNaN(ms) ? null : ms;
+  });

@@ -98,7 +98,9 @@ export interface SlotRequest {
 
 /**
  * Durable memory of a recipe, saved in the job before `set` resolves. A paid generation records its
- * id here before polling, so a retry after a crash or timeout resumes it instead of paying again.
+ * id here before polling, so a retry after a crash or timeout resumes it instead of paying again,
+ * and its intent before the start call (paid-start.ts), so a retry that never saw the answer looks
+ * for the work first.
  */
 export interface RecipeMemory {
   get<T>(key: string): T | undefined;

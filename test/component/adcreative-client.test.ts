@@ -17,6 +17,7 @@ import {
   defaultAdCreativePaths as paths,
 } from '../../src/providers/adcreative/config.ts';
 import { AdCreativeJwtStore, type AdCreativeJwtStoreOptions } from '../../src/providers/adcreative/jwt-store.ts';
+import { StartClaims } from '../../src/providers/start-claims.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
 import { type Answer, type Recorded, ScriptedServer } from '../helpers/scripted-server.ts';
@@ -132,7 +133,16 @@ function jwtStore(redis: Redis, overrides: Partial<AdCreativeJwtStoreOptions> = 
 }
 
 function client(redis = redisA, cfg = config()): AdCreativeClient {
-  return new AdCreativeClient({ connectionId: 'studio-a', credentials, config: cfg, jwt: jwtStore(redis), dispatcher, logger });
+  const claims = new StartClaims({ redis, keyPrefix: `${keyPrefix}:claims` });
+  return new AdCreativeClient({
+    connectionId: 'studio-a',
+    credentials,
+    config: cfg,
+    jwt: jwtStore(redis),
+    claims,
+    dispatcher,
+    logger,
+  });
 }
 
 /** The Redis hash of the access token of connection studio-a. */
@@ -363,6 +373,7 @@ describe('AdCreative calls', () => {
     });
     expect(started).toEqual({
       processId,
+      userId: null,
       requestRenderState: 1,
       totalTaskCount: 2,
       completedTaskCount: 0,

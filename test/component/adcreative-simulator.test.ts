@@ -599,6 +599,14 @@ describe('image features', () => {
     expect(sim.paidGenerations()).toBe(paidBefore + 1);
     expect(sim.generations().at(-1)).toMatchObject({ kind: 'background-remove', processId });
     expect(sim.downloads().at(-1)).toMatchObject({ kind: 'background-remove', processId, format: 0 });
+    // Each feature lists its own processes, of every user of the application.
+    const headers = await authHeaders();
+    const listed = async (path: string) =>
+      ((await call(path + query({ applicationId: app.applicationId }), { headers })).json as Progress[]).map(
+        (p) => p.imageRenderProcessId,
+      );
+    expect(await listed(adCreativeSimulatorPaths.backgroundRemoving.allProgresses)).toContain(processId);
+    expect(await listed(adCreativeSimulatorPaths.productGeneration.allProgresses)).not.toContain(processId);
   });
 
   it('Background Remover answers unknown_foreground when told to', async () => {
@@ -689,6 +697,23 @@ describe('the undocumented wire of the image features', () => {
 });
 
 describe('fault injection and call log', () => {
+  it('loseAnswers accepts and charges the start, then drops the connection instead of answering', async () => {
+    const headers = await authHeaders();
+    const paidBefore = sim.paidGenerations();
+    sim.loseAnswers({ method: 'POST', pathIncludes: adCreativeSimulatorPaths.backgroundRemoving.start });
+    const lost = call(adCreativeSimulatorPaths.backgroundRemoving.start, {
+      method: 'POST',
+      headers,
+      body: form(
+        { applicationId: app.applicationId, userId },
+        { field: 'uploadedImage', name: 'p.jpg', type: 'image/jpeg', data: await productPhoto('jpeg') },
+      ),
+    });
+    await expect(lost).rejects.toThrow();
+    expect(sim.paidGenerations()).toBe(paidBefore + 1);
+    expect(sim.callLog().at(-1)).toMatchObject({ method: 'POST', status: 200 });
+  });
+
   it('failNext answers matching requests, then the simulator answers again; every call is logged', async () => {
     const headers = await authHeaders();
     const presets = adCreativeSimulatorPaths.productGeneration.presetKeys + query({ applicationId: app.applicationId, userId });

@@ -240,6 +240,63 @@ describe('AdCreative.ai recipes, end to end against both simulators', () => {
     expect(sim.submissions(task.taskProcessId)).toHaveLength(0);
   });
 
+  it('pays once when the answer to the photoshoot start is lost: the retry adopts the process it started', async () => {
+    ({ adc, stack } = await adcreativeStack('adc-lost-start', fourPrompts));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    adc.loseAnswers({ method: 'POST', pathIncludes: '/ProductGeneration/AdCreative' });
+    const task = sim.addTask({
+      inputs: [
+        { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }) },
+      ],
+      slots: [{ mappingKeyId: '1_Front', positionName: 'Front', ...mainAndThreeAlternates }],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+    const server = adc;
+    await stack.waitFor('the cycle to end', () => server.downloads().length === 4, 10_000);
+
+    expect(adc.paidGenerations()).toBe(1);
+    const [generation] = adc.generations();
+    expect(new Set(adc.downloads().map((d) => d.processId))).toEqual(new Set([generation?.processId]));
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
+    expect(sim.submissions(task.taskProcessId)[0]?.body.submitAssets[0]?.assets).toHaveLength(4);
+    expect(sim.statusUpdates(task.taskProcessId)).toHaveLength(0);
+  });
+
+  it("adopts its own lost photoshoot, never another task's started meanwhile on the same account", async () => {
+    ({ adc, stack } = await adcreativeStack('adc-lost-start-two', fourPrompts));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    adc.loseAnswers({ method: 'POST', pathIncludes: '/ProductGeneration/AdCreative' });
+    const tasks = await Promise.all(
+      ['front', 'back'].map(async (name) =>
+        sim.addTask({
+          inputs: [
+            {
+              positionName: 'Front',
+              fileName: `${name}.jpg`,
+              body: await sampleImage({ width: 300, height: 300, format: 'jpeg' }),
+            },
+          ],
+          slots: [{ mappingKeyId: '1_Front', positionName: 'Front', ...mainAndThreeAlternates }],
+        }),
+      ),
+    );
+    for (const task of tasks) await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    const ended = (id: string) => sim.submissions(id).length > 0 || sim.statusUpdates(id).length > 0;
+    await stack.waitFor('both cycles to end', () => tasks.every((t) => ended(t.taskProcessId)), 60_000);
+    for (const task of tasks) expect(sim.statusUpdates(task.taskProcessId)).toEqual([]);
+    const server = adc;
+    await stack.waitFor('every download', () => server.downloads().length === 8, 10_000);
+
+    // Each task downloaded the four images of its own process: no process was taken by both.
+    expect(adc.paidGenerations()).toBe(2);
+    const processes = adc.generations().map((g) => g.processId);
+    for (const processId of processes) expect(adc.downloads().filter((d) => d.processId === processId)).toHaveLength(4);
+    for (const task of tasks) expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
+  });
+
   it('pays once when the worker is killed while the photoshoot is in progress', async () => {
     ({ adc, stack } = await adcreativeStack('adc-crash', fourPrompts, 4000));
     const { sim } = stack;

@@ -16,6 +16,7 @@ import {
   defaultFireflyConfig,
   defaultFireflyInputStorageType,
   defaultFireflyScope,
+  defaultFireflyStartClockSkewMs,
   type FireflyConfig,
   type FireflyCredentials,
 } from '../../src/providers/firefly/config.ts';
@@ -115,6 +116,7 @@ function config(overrides: Partial<FireflyConfig> = {}): FireflyConfig {
     scope: defaultFireflyScope,
     inputStorageType: defaultFireflyInputStorageType,
     requestTimeoutMs: 2000,
+    startClockSkewMs: defaultFireflyStartClockSkewMs,
     ...overrides,
   };
 }
@@ -490,6 +492,7 @@ describe('Firefly batch calls', () => {
         assetIndex: 0,
         status: 'success',
         error: null,
+        inputs: [],
         outputs: [{ nodeId: 'node_out_a', url: 'https://out.example/a0.png?sig=1', mimeType: 'image/png' }],
       },
       {
@@ -497,6 +500,7 @@ describe('Firefly batch calls', () => {
         assetIndex: 1,
         status: 'success',
         error: null,
+        inputs: [],
         outputs: [{ nodeId: 'node_out_b', url: 'https://out.example/b1.jpg?sig=2', mimeType: null }],
       },
       {
@@ -504,6 +508,7 @@ describe('Firefly batch calls', () => {
         assetIndex: 2,
         status: 'success',
         error: null,
+        inputs: [],
         outputs: [{ nodeId: null, url: 'https://out.example/c2.png?sig=3', mimeType: 'image/png' }],
       },
       {
@@ -511,21 +516,61 @@ describe('Firefly batch calls', () => {
         assetIndex: 3,
         status: 'success',
         error: null,
+        inputs: [],
         outputs: [
           { nodeId: 'node_n1', url: 'https://out.example/d3-1.png?sig=4', mimeType: null },
           { nodeId: 'node_n2', url: 'https://out.example/d3-2.png?sig=5', mimeType: null },
           { nodeId: 'node_n3', url: null, mimeType: null },
         ],
       },
-      { executionId: 'exec-4', assetIndex: 4, status: 'FAILED', error: 'input not reachable', outputs: [] },
+      { executionId: 'exec-4', assetIndex: 4, status: 'FAILED', error: 'input not reachable', inputs: [], outputs: [] },
       {
         executionId: 'exec-5',
         assetIndex: 5,
         status: 'failed',
         error: 'timed out',
+        inputs: [],
         outputs: [{ nodeId: null, url: 'https://out.example/f5.png', mimeType: null }],
       },
     ]);
+  });
+
+  it('listBatches asks for the batches created since, page by page, and reads their workflow, date and counts', async () => {
+    const since = Date.parse('2026-04-15T13:00:00.000Z');
+    const item = (n: number) => ({
+      batchId: `batch-${n}`,
+      workflowId: `run-workflow_${workflowId}`,
+      jobName: 'Product catalog resize',
+      status: 'running',
+      assets: { total: 2, pending: 2, processing: 0, completed: 0, failed: 0 },
+      executions: { total: 2, completed: 0, failed: 0, allExecutionIds: [], failedExecutionIds: [] },
+      endpoint: 'batch',
+      createdAt: '2026-04-15T13:05:00.000Z',
+      updatedAt: '2026-04-15T13:07:12.340Z',
+      completedAt: null,
+    });
+    server.on('/batches', (req, n) => ({
+      json: {
+        orgId: credentials.orgId,
+        batches: n === 1 ? Array.from({ length: 100 }, (_, i) => item(i)) : [item(100)],
+        pagination: { limit: 100, offset: Number(req.query.get('offset')), count: n === 1 ? 100 : 1, hasMore: n === 1 },
+        filters: { createdAfter: req.query.get('createdAfter') },
+      },
+    }));
+    const batches = await client().listBatches(since);
+    expect(batches).toHaveLength(101);
+    expect(batches[0]).toEqual({
+      batchId: 'batch-0',
+      workflowId: `run-workflow_${workflowId}`,
+      createdAt: Date.parse('2026-04-15T13:05:00.000Z'),
+      assets: { total: 2, pending: 2, processing: 0, completed: 0, failed: 0 },
+    });
+    const calls = server.to('/batches');
+    expect(calls.map((c) => Object.fromEntries(c.query))).toEqual([
+      { createdAfter: '2026-04-15T13:00:00.000Z', limit: '100', offset: '0' },
+      { createdAfter: '2026-04-15T13:00:00.000Z', limit: '100', offset: '100' },
+    ]);
+    for (const call of calls) expectAdobeHeaders(call, 'ims-1');
   });
 
   it('executions: a page claiming more but holding nothing is PROVIDER_BAD_RESPONSE; an execution without an index too', async () => {

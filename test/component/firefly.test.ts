@@ -73,6 +73,32 @@ async function cornerColour(image: Buffer | undefined): Promise<number[]> {
   return [data[offset] ?? 0, data[offset + 1] ?? 0, data[offset + 2] ?? 0];
 }
 
+/** One task per colour, each with one Front input painted in it and one drop box `A`. */
+function colouredTasks(sim: Stack['sim'], colours: readonly string[]) {
+  return Promise.all(
+    colours.map(async (color) =>
+      sim.addTask({
+        inputs: [
+          {
+            positionName: 'Front',
+            fileName: 'front.jpg',
+            body: await sampleImage({ width: 200, height: 200, format: 'jpeg', color }),
+          },
+        ],
+        slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+      }),
+    ),
+  );
+}
+
+/** The task's submitted image is of its own input's colour (the simulator's output keeps it). */
+async function expectOwnColour(sim: Stack['sim'], taskProcessId: string, colour: string): Promise<void> {
+  const [asset] = sim.submissions(taskProcessId)[0]?.body.submitAssets[0]?.assets ?? [];
+  const corner = await cornerColour(sim.uploadedObject(asset?.assetId ?? '')?.body);
+  const expected = colour.match(/[0-9a-f]{2}/g)?.map((h) => Number.parseInt(h, 16)) ?? [];
+  for (const [c, value] of corner.entries()) expect(Math.abs(value - (expected[c] ?? 0))).toBeLessThan(60);
+}
+
 describe('Adobe Firefly published workflows, end to end against both simulators', () => {
   let stack: Stack | undefined;
   let firefly: FireflySimulator | undefined;
@@ -186,20 +212,7 @@ describe('Adobe Firefly published workflows, end to end against both simulators'
     const { sim } = stack;
     const { port } = await stack.startService('start');
     const colours = ['#dd1111', '#11dd11', '#1111dd', '#dddd11', '#11dddd'];
-    const tasks = await Promise.all(
-      colours.map(async (color) =>
-        sim.addTask({
-          inputs: [
-            {
-              positionName: 'Front',
-              fileName: 'front.jpg',
-              body: await sampleImage({ width: 200, height: 200, format: 'jpeg', color }),
-            },
-          ],
-          slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
-        }),
-      ),
-    );
+    const tasks = await colouredTasks(sim, colours);
     firefly.failRun(undefined, 2);
     await Promise.all(tasks.map((t) => sim.sendWebhook(stack?.webhookUrl(port) ?? '', t.taskProcessId, stack?.secret ?? '')));
     await stack.waitFor(
@@ -212,11 +225,30 @@ describe('Adobe Firefly published workflows, end to end against both simulators'
     expect(failed).toHaveLength(1);
     expect(sim.statusUpdates(failed[0]?.taskProcessId)[0]?.message).toMatch(/Firefly run 2 .*failed/);
     for (const [i, t] of tasks.entries()) {
-      if (failed.includes(t)) continue;
-      const [asset] = sim.submissions(t.taskProcessId)[0]?.body.submitAssets[0]?.assets ?? [];
-      const corner = await cornerColour(sim.uploadedObject(asset?.assetId ?? '')?.body);
-      const expected = (colours[i] ?? '').match(/[0-9a-f]{2}/g)?.map((h) => Number.parseInt(h, 16)) ?? [];
-      for (const [c, value] of corner.entries()) expect(Math.abs(value - (expected[c] ?? 0))).toBeLessThan(60);
+      if (!failed.includes(t)) await expectOwnColour(sim, t.taskProcessId, colours[i] ?? '');
+    }
+  });
+
+  it("pays one batch when the gathered batch's execute answer is lost: each task finds its own runs in it", async () => {
+    ({ firefly, stack } = await fireflyStack('ff-lost-start', { env: { WORKER_CONCURRENCY: '8' }, gatherWindowMs: 1_000 }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    firefly.loseAnswers({ method: 'POST', pathIncludes: '/batch/execute' });
+    const colours = ['#dd1111', '#11dd11', '#1111dd'];
+    const tasks = await colouredTasks(sim, colours);
+    await Promise.all(tasks.map((t) => sim.sendWebhook(stack?.webhookUrl(port) ?? '', t.taskProcessId, stack?.secret ?? '')));
+    await stack.waitFor(
+      'every task to end',
+      () => tasks.every((t) => sim.submissions(t.taskProcessId).length + sim.statusUpdates(t.taskProcessId).length > 0),
+      60_000,
+    );
+    for (const t of tasks) expect(sim.statusUpdates(t.taskProcessId)).toEqual([]);
+    // The three tasks were gathered into the one batch the lost answer started, and each took its own run.
+    expect(firefly.batchCount()).toBe(1);
+    expect(firefly.callLog().filter((c) => c.method === 'GET' && c.path === '/batches').length).toBeGreaterThanOrEqual(3);
+    for (const [i, t] of tasks.entries()) {
+      expect(sim.submissions(t.taskProcessId)).toHaveLength(1);
+      await expectOwnColour(sim, t.taskProcessId, colours[i] ?? '');
     }
   });
 

@@ -13,12 +13,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ConnectorError } from '../../src/errors.ts';
 import { SartiqClient, type SartiqGenerationKind, sartiqGenerationKindPaths } from '../../src/providers/sartiq/client.ts';
 import {
+  defaultSartiqLostStarts,
   defaultSartiqStatuses,
   defaultSartiqUploadFields,
   type SartiqConfig,
   sartiqPaths,
 } from '../../src/providers/sartiq/config.ts';
 import { type SartiqCredentials, SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
+import { StartClaims } from '../../src/providers/start-claims.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
 import { loopbackResults } from '../helpers/loopback-results.ts';
 import { dropPrefix, redisUrl } from '../helpers/redis.ts';
@@ -132,6 +134,7 @@ function config(overrides: Partial<SartiqConfig> = {}): SartiqConfig {
     requestTimeoutMs: 2000,
     uploadFields: defaultSartiqUploadFields,
     statuses: defaultSartiqStatuses,
+    lostStarts: defaultSartiqLostStarts,
     ...overrides,
   };
 }
@@ -151,6 +154,7 @@ function client(options: { redis?: Redis; cfg?: SartiqConfig; creds?: SartiqCred
     credentials: options.creds ?? credentials,
     config: cfg,
     tokens,
+    claims: new StartClaims({ redis: options.redis ?? redisA, keyPrefix: `${keyPrefix}:claims` }),
     dispatcher,
     results,
     logger,
@@ -426,6 +430,38 @@ describe('Sartiq calls', () => {
     });
   });
 
+  it('listGenerations asks for what was created since, page by page, newest first, with the fields as sent', async () => {
+    const since = Date.parse('2026-05-01T10:00:00.000Z');
+    const at = (s: number) => new Date(since + s * 1000).toISOString();
+    const page = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => generation({ id: `g-${from + i}`, created_at: at(500 - from - i) }));
+    server.on(sartiqPaths.listGenerations, (request) => {
+      const skip = Number(request.query.get('skip'));
+      return { json: { data: skip === 0 ? page(0, 100) : page(100, 3), count: 103 } };
+    });
+    const listed = await client().listGenerations(since);
+    expect(listed.map((l) => l.generation.id)).toEqual(Array.from({ length: 103 }, (_, i) => `g-${i}`));
+    expect(listed[0]?.generation.createdAt).toBe(since + 500_000);
+    expect(listed[0]?.fields.owner_id).toBe('ccab3622-83f2-462a-bb4b-b87e04dbadeb');
+    const calls = server.to(api + sartiqPaths.listGenerations);
+    expect(calls.map((c) => [c.method, Object.fromEntries(c.query)])).toEqual([
+      ['GET', { created_at_from: '2026-05-01T10:00:00.000Z', skip: '0', limit: '100', organization_id: organizationId }],
+      ['GET', { created_at_from: '2026-05-01T10:00:00.000Z', skip: '100', limit: '100', organization_id: organizationId }],
+    ]);
+  });
+
+  it('listGenerations stops at a generation older than asked, should the filter not apply, and refuses a bad entry', async () => {
+    const since = Date.parse('2026-05-01T10:00:00.000Z');
+    const old = new Date(since - 1000).toISOString();
+    server.on(sartiqPaths.listGenerations, () => ({
+      json: { data: Array.from({ length: 100 }, (_, i) => generation({ id: `g-${i}`, created_at: old })), count: 5000 },
+    }));
+    expect(await client().listGenerations(since)).toHaveLength(100);
+    expect(server.to(api + sartiqPaths.listGenerations)).toHaveLength(1);
+    server.on(sartiqPaths.listGenerations, () => ({ json: { data: [{ created_at: old }], count: 1 } }));
+    await expect(client().listGenerations(since)).rejects.toMatchObject({ code: 'PROVIDER_BAD_RESPONSE' });
+  });
+
   it('createRefines returns the generations, the refines and one line per failure', async () => {
     server.on(sartiqPaths.refines, () => ({
       json: {
@@ -449,6 +485,7 @@ describe('Sartiq calls', () => {
         resultImageUrl: null,
         errorMessage: null,
         errorCategory: null,
+        createdAt: null,
       },
     ]);
     expect(result.failed).toEqual([
@@ -685,6 +722,7 @@ describe('Sartiq status words, refines and agentic runs', () => {
         resultImageUrl: null,
         errorMessage: 'upscaler crashed',
         errorCategory: 'x',
+        createdAt: null,
       },
       {
         id: 'r-3',
@@ -695,6 +733,7 @@ describe('Sartiq status words, refines and agentic runs', () => {
         resultImageUrl: 'https://cdn/refined.jpg',
         errorMessage: null,
         errorCategory: null,
+        createdAt: null,
       },
     ]);
   });

@@ -411,6 +411,64 @@ describe('generations', () => {
   });
 });
 
+describe('listing generations (GET /generations/)', () => {
+  it("lists the user's personal generations, newest first, filtered by creation date, type and product", async () => {
+    const ownOrganization = randomUUID();
+    const lister = { email: 'lister@example.com', password: randomBytes(12).toString('hex'), organizationId: ownOrganization };
+    sim.addAccount(lister);
+    const answer = await loginCall({ username: lister.email, password: lister.password, grant_type: 'password' });
+    const own = (answer.json as Json).access_token as string;
+    const make = async (body: Json, query = '') => {
+      const made = await post(`/generations/${query}`, body, own);
+      expect(made.status, JSON.stringify(made.json)).toBe(200);
+      return made.json as Generation;
+    };
+    const productId = randomUUID();
+    const first = await make({ batch_size: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const between = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await make({ batch_size: 1, product_id: productId });
+    const third = await make({ batch_size: 1, generation_type: 'AGENTIC' });
+    const inOrganization = await make({ batch_size: 1 }, `?organization_id=${ownOrganization}`);
+    const ids = async (query: string) => {
+      const listed = await get(`/generations/${query}`, own);
+      expect(listed.status, JSON.stringify(listed.json)).toBe(200);
+      const body = listed.json as { data: Generation[]; count: number };
+      return body.data.map((g) => g.id);
+    };
+
+    expect(await ids('')).toEqual([third.id, second.id, first.id]);
+    expect(await ids(`?created_at_from=${encodeURIComponent(between)}`)).toEqual([third.id, second.id]);
+    expect(await ids(`?created_at_to=${encodeURIComponent(between)}`)).toEqual([first.id]);
+    expect(await ids('?generation_type=AGENTIC')).toEqual([third.id]);
+    expect(await ids(`?product_id=${productId}`)).toEqual([second.id]);
+    expect(await ids('?skip=1&limit=1')).toEqual([second.id]);
+    expect(await ids(`?organization_id=${ownOrganization}`)).toEqual([inOrganization.id]);
+    const counted = (await get('/generations/?limit=1', own)).json as { data: Generation[]; count: number };
+    expect([counted.data.length, counted.count]).toEqual([1, 3]);
+    // Others' generations are never listed.
+    expect(await ids('')).not.toContain((await create('/generations/', { batch_size: 1 })).id);
+  });
+
+  it('refuses a bad date, a page over 100 and an unknown tool with the FastAPI 422 shape', async () => {
+    for (const query of ['created_at_from=yesterday', 'limit=101', 'tools=PAINT']) {
+      const answer = await get(`/generations/?${query}`);
+      expect(answer.status, query).toBe(422);
+      const [issue] = (answer.json as { detail: Issue[] }).detail;
+      expect(issue?.loc[0], query).toBe('query');
+    }
+  });
+
+  it('names the orchestration shot of an agentic generation in its shot_id', async () => {
+    const created = await create('/generations/agentic', { batch_size: 1 });
+    const shot = created.orchestration_shot_id as string;
+    expect(created.shot_id).toBe(shot);
+    const listed = (await get(`/generations/?shot_id=${encodeURIComponent(shot)}`)).json as { data: Generation[] };
+    expect(listed.data.map((g) => g.id)).toEqual([created.id]);
+  });
+});
+
 describe('refines', () => {
   it('refuses a scale_factor outside 2, 4, 8 with a 422 detail list', async () => {
     const countBefore = sim.generationCount();
@@ -575,6 +633,14 @@ describe('agentic runs', () => {
 });
 
 describe('fault injection', () => {
+  it('loseAnswers creates and records the generation, then drops the connection instead of answering', async () => {
+    const before = sim.generationCount();
+    sim.loseAnswers({ method: 'POST', pathIncludes: '/api/v1/generations/' });
+    await expect(post('/generations/', { batch_size: 1 })).rejects.toThrow();
+    expect(sim.generationCount()).toBe(before + 1);
+    expect((await post('/generations/', { batch_size: 1 })).status).toBe(200);
+  });
+
   it('answers an injected failure once, then handles requests again', async () => {
     sim.failNext({ method: 'GET', pathIncludes: '/stats' }, { status: 503, body: { detail: 'Service Unavailable' } });
     const created = await create('/generations/', { batch_size: 1 });

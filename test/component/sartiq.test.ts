@@ -250,6 +250,68 @@ describe('Sartiq, end to end against both simulators', () => {
     });
   });
 
+  it("pays once when a start's answer is lost: the retry adopts its generation, not the other slot's of the same input", async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-lost-start', 'sartiq-generate', {
+      shotType: 'front_full_body',
+      pollIntervalMs: 100,
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [await input('Front')],
+      slots: [
+        { mappingKeyId: '1_Front', positionName: 'Front' },
+        { mappingKeyId: '2_Front', positionName: 'Front' },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    // The first slot's generation is made (and waited for) before the second is started: lose that one's answer.
+    const server = sartiq;
+    await stack.waitFor('the first generation', () => server.generationCount() === 1, 30_000);
+    server.loseAnswers({ method: 'POST', pathIncludes: '/api/v1/generations/' });
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
+
+    expect(server.generationCount()).toBe(2);
+    expect(server.callLog().filter((c) => c.method === 'GET' && c.path === '/api/v1/generations/')).not.toHaveLength(0);
+    const submission = sim.submissions(task.taskProcessId)[0]?.body;
+    expect(submission?.submitAssets.map((a) => [a.mappingKeyId, a.assets.length])).toEqual([
+      ['1_Front', 1],
+      ['2_Front', 1],
+    ]);
+    // Each slot downloaded its own generation's image.
+    const media = server.callLog().filter((c) => c.method === 'GET' && c.path.startsWith('/media/') && c.status === 200);
+    expect(new Set(media.map((c) => c.path)).size).toBe(2);
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
+  });
+
+  it('pays once for the refines when the answer to the refines call is lost', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-lost-refines', 'sartiq-generate', {
+      shotType: 'front_full_body',
+      scaleFactor: 2,
+      pollIntervalMs: 100,
+    }));
+    sartiq.loseAnswers({ method: 'POST', pathIncludes: '/api/v1/generations/refines' });
+    const { bodies } = await submitTask(stack, {
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+    });
+    expect(bodies).toHaveLength(1);
+    expect(await exifText(bodies[0]?.body)).toContain('refine');
+    expect(sartiq.generationCount()).toBe(1);
+    expect(sartiq.refines()).toHaveLength(1);
+  });
+
+  it('sartiq-edit pays once when its start answer is lost (its input shown by no field: the one edit since)', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-lost-edit', 'sartiq-edit', { pollIntervalMs: 100 }));
+    sartiq.loseAnswers({ method: 'POST', pathIncludes: '/api/v1/generations/edits' });
+    const { submission } = await submitTask(stack, {
+      inputs: [await input('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+    });
+    expect(submission?.submitAssets[0]?.assets).toHaveLength(1);
+    expect(sartiq.generations().map((g) => g.endpoint)).toEqual(['edits']);
+  });
+
   it('counts one generation when the worker is killed mid-poll and restarted', async () => {
     ({ sartiq, stack } = await sartiqStack('sartiq-crash', 'sartiq-generate', { pollIntervalMs: 100 }, 4000));
     const { sim } = stack;

@@ -6,12 +6,18 @@ import { defaultAdCreativePaths, defaultImageJobNames } from '../../src/provider
 import { backgroundRemoveRecipe } from '../../src/providers/adcreative/image-jobs.ts';
 import { AdCreativeJwtStore } from '../../src/providers/adcreative/jwt-store.ts';
 import { photoshootRecipe } from '../../src/providers/adcreative/photoshoot.ts';
+import { StartClaims } from '../../src/providers/start-claims.ts';
 import { AdCreativeSimulator } from '../../src/simulators/index.ts';
 import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
 import { type ProviderHarness, providerContract } from './provider-contract.ts';
 
 /** AdCreative's simulator with a real client over real Redis. */
-async function adcreativeHarness(progressPath: string, permanent: 'foreground'): Promise<ProviderHarness> {
+async function adcreativeHarness(
+  paths: { start: string; checkUserProgress: string },
+  permanent: 'foreground',
+): Promise<ProviderHarness> {
+  const progressPath = paths.checkUserProgress;
+  const start = { method: 'POST', pathIncludes: paths.start };
   const sim = await AdCreativeSimulator.start({ taskDurationMs: 200 });
   const credentials = {
     applicationId: randomUUID(),
@@ -36,6 +42,7 @@ async function adcreativeHarness(progressPath: string, permanent: 'foreground'):
       credentials: { ...credentials, userId: randomUUID() },
       config,
       jwt,
+      claims: new StartClaims({ redis, keyPrefix: `${prefix}:claims` }),
       logger,
     }),
     paidGenerations: () => sim.paidGenerations(),
@@ -45,6 +52,8 @@ async function adcreativeHarness(progressPath: string, permanent: 'foreground'):
     failTransiently: () =>
       sim.failNext({ method: 'GET', pathIncludes: progressPath }, { status: 503, body: { title: 'Service Unavailable' } }),
     answerMalformed: () => sim.failNext({ method: 'GET', pathIncludes: progressPath }, { status: 200, body: { surprise: true } }),
+    loseStartAnswer: () => sim.loseAnswers(start),
+    failStartTransiently: () => sim.failNext(start, { status: 503, body: { title: 'Service Unavailable' } }),
     async close() {
       await sim.close();
       await dropPrefix(prefix);
@@ -58,7 +67,7 @@ providerContract({
   recipe: photoshootRecipe,
   options: { prompts: ['{productCode} on a marble table'], useRecommendations: false },
   permanentCode: 'PROVIDER_INPUT_REFUSED',
-  start: () => adcreativeHarness(defaultAdCreativePaths.photoshoot.checkUserProgress, 'foreground'),
+  start: () => adcreativeHarness(defaultAdCreativePaths.photoshoot, 'foreground'),
 });
 
 providerContract({
@@ -66,5 +75,5 @@ providerContract({
   recipe: backgroundRemoveRecipe,
   options: {},
   permanentCode: 'PROVIDER_INPUT_REFUSED',
-  start: () => adcreativeHarness(defaultAdCreativePaths.backgroundRemove.checkUserProgress, 'foreground'),
+  start: () => adcreativeHarness(defaultAdCreativePaths.backgroundRemove, 'foreground'),
 });

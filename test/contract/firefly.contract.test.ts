@@ -42,6 +42,7 @@ async function fireflyHarness(): Promise<ProviderHarness> {
   const config = { ...defaultFireflyConfig, baseUrl: sim.baseUrl, imsTokenUrl: sim.tokenUrl, requestTimeoutMs: 10_000 };
   const tokens = new FireflyTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const statusPath = { method: 'GET', pathIncludes: '/status' };
+  const executePath = { method: 'POST', pathIncludes: '/batch/execute' };
   const results = loopbackResults();
   return {
     client: {
@@ -63,6 +64,9 @@ async function fireflyHarness(): Promise<ProviderHarness> {
       ),
     failTransiently: () => sim.failNext(statusPath, { status: 503, body: { error: 'Service unavailable', status: 'error' } }),
     answerMalformed: () => sim.failNext(statusPath, { status: 200, body: { surprise: true } }),
+    loseStartAnswer: () => sim.loseAnswers(executePath),
+    failStartTransiently: () =>
+      sim.failNext(executePath, { status: 503, body: { error: 'Service unavailable', status: 'error' } }),
     async close() {
       await sim.close();
       await new Promise((r) => storage.close(r));

@@ -1,8 +1,9 @@
 /**
  * The contract every provider adapter (recipe + client + simulator) runs: success, slow progress,
- * permanent error, transient error, malformed response, deadline exceeded, and resume after a
- * crash without a second paid generation. Each provider adds one file that calls
- * `providerContract` with its harness; the assertions are the same for all.
+ * permanent error, transient error, malformed response, deadline exceeded, resume after a crash
+ * without a second paid generation, and a paid start whose answer is lost adopted instead of paid
+ * again. Each provider adds one file that calls `providerContract` with its harness; the
+ * assertions are the same for all.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -32,6 +33,10 @@ export interface ProviderHarness {
   failTransiently(): void;
   /** The next progress poll answers 200 with a body of the wrong shape. */
   answerMalformed(): void;
+  /** The provider accepts (and charges) the next paid start, but its answer is lost: the connection drops. */
+  loseStartAnswer(): void;
+  /** The next paid start fails with a 5xx before the provider acts on it. */
+  failStartTransiently(): void;
   close(): Promise<void>;
 }
 
@@ -164,6 +169,25 @@ export function providerContract(adapter: ProviderAdapter): void {
       const err = await failure(runOnce({ deadlineMs: 1_000 }));
       expect(err.code).toBe('PROVIDER_TIMEOUT');
       expect(err.retryable).toBe(true);
+      expect((await runOnce()).get('1_Front')?.length).toBeGreaterThanOrEqual(1);
+      expect(harness.paidGenerations()).toBe(1);
+    });
+
+    it('a lost start answer is adopted, not paid again', async () => {
+      harness.loseStartAnswer();
+      const err = await failure(runOnce());
+      expect(err.code).toBe('PROVIDER_NETWORK');
+      expect(err.retryable).toBe(true);
+      expect(harness.paidGenerations()).toBe(1);
+      expect((await runOnce()).get('1_Front')?.length).toBeGreaterThanOrEqual(1);
+      expect(harness.paidGenerations()).toBe(1);
+    });
+
+    it('a start the provider never acted on is made again, once', async () => {
+      harness.failStartTransiently();
+      const err = await failure(runOnce());
+      expect(err.retryable).toBe(true);
+      expect(harness.paidGenerations()).toBe(0);
       expect((await runOnce()).get('1_Front')?.length).toBeGreaterThanOrEqual(1);
       expect(harness.paidGenerations()).toBe(1);
     });

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { SartiqClient } from '../../src/providers/sartiq/client.ts';
-import { defaultSartiqStatuses, defaultSartiqUploadFields } from '../../src/providers/sartiq/config.ts';
+import { defaultSartiqLostStarts, defaultSartiqStatuses, defaultSartiqUploadFields } from '../../src/providers/sartiq/config.ts';
 import { generateRecipe } from '../../src/providers/sartiq/recipes.ts';
 import { SartiqTokenStore } from '../../src/providers/sartiq/token-store.ts';
+import { StartClaims } from '../../src/providers/start-claims.ts';
 import { SartiqSimulator } from '../../src/simulators/index.ts';
 import { loopbackResults } from '../helpers/loopback-results.ts';
 import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
@@ -21,6 +22,8 @@ interface Variant {
 }
 
 const generationPoll = /\/generations\/[0-9a-f-]{36}$/;
+/** The first paid call of every variant: the generation's creation. */
+const paidStart = { method: 'POST', pathIncludes: '/api/v1/generations/' };
 const polls = (sim: SartiqSimulator, path: RegExp, after = 0) =>
   sim.callLog().filter((c) => c.method === 'GET' && path.test(c.path) && c.status === 200 && c.at >= after).length;
 
@@ -59,11 +62,13 @@ async function sartiqHarness(variant: Variant): Promise<ProviderHarness> {
     requestTimeoutMs: 10_000,
     uploadFields: defaultSartiqUploadFields,
     statuses: defaultSartiqStatuses,
+    lostStarts: defaultSartiqLostStarts,
   };
   const tokens = new SartiqTokenStore({ redis, config, logger, keyPrefix: `${prefix}:token` });
   const results = loopbackResults();
+  const claims = new StartClaims({ redis, keyPrefix: `${prefix}:claims` });
   return {
-    client: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, results, logger }),
+    client: new SartiqClient({ connectionId: 'contract', credentials, config, tokens, claims, results, logger }),
     paidGenerations: () => variant.paidCalls(sim),
     progressPolls: () => variant.progressPolls(sim),
     setDuration: (ms) => sim.setPredictionDuration(ms),
@@ -77,6 +82,8 @@ async function sartiqHarness(variant: Variant): Promise<ProviderHarness> {
       ),
     failTransiently: () => sim.failNext(variant.poll, { status: 503, body: { detail: 'Service Unavailable' } }),
     answerMalformed: () => sim.failNext(variant.poll, { status: 200, body: { surprise: true } }),
+    loseStartAnswer: () => sim.loseAnswers(paidStart),
+    failStartTransiently: () => sim.failNext(paidStart, { status: 503, body: { detail: 'Service Unavailable' } }),
     async close() {
       await sim.close();
       await results.dispatcher.close();

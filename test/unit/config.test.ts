@@ -7,6 +7,7 @@ import { isFullConnection, loadConnectionsFile, parseConnections } from '../../s
 import { loadEnvConfig } from '../../src/config/env.ts';
 import { providerResultHosts } from '../../src/providers/catalogue.ts';
 import { convertRecipe, createRecipeRegistry } from '../../src/providers/index.ts';
+import { defaultSartiqLostStarts } from '../../src/providers/sartiq/config.ts';
 import { buildService } from '../../src/service.ts';
 
 const recipes = createRecipeRegistry();
@@ -145,6 +146,7 @@ describe('environment configuration', () => {
         refine: { completed: ['completed'], failed: ['error', 'failed'] },
         agentic: { completed: ['completed'], failed: ['failed'] },
       },
+      lostStarts: defaultSartiqLostStarts,
     });
     expect(defaults.firefly).toMatchObject({ baseUrl: 'https://run-workflow.adobe.io', requestTimeoutMs: 120_000 });
     const config = loadEnvConfig({
@@ -174,6 +176,25 @@ describe('environment configuration', () => {
     expect(() => loadEnvConfig({ SARTIQ_GENERATION_COMPLETED_STATUSES: ' , ' })).toThrow(/SARTIQ_GENERATION_COMPLETED_STATUSES/);
     expect(() => loadEnvConfig({ SARTIQ_UPLOAD_FILENAME_FIELD: 'file-name' })).toThrow(/SARTIQ_UPLOAD_FILENAME_FIELD/);
     expect(() => loadEnvConfig({ SARTIQ_UPLOAD_CONTENT_TYPE_FIELD: 'filename' })).toThrow(/name the same field/);
+  });
+
+  it('reads how a lost Sartiq start is found: pairs over the defaults, bad pairs refused', () => {
+    const { lostStarts } = loadEnvConfig({
+      SARTIQ_START_CLOCK_SKEW_MS: '5000',
+      SARTIQ_INPUT_FIELDS: 'edit=garment_placement_base_image_url, generate=',
+      SARTIQ_GENERATION_STRATEGIES: 'video=VIDEO_GENERATION',
+    }).providers.sartiq;
+    expect(lostStarts.clockSkewMs).toBe(5000);
+    expect(lostStarts.inputFields).toMatchObject({
+      edit: 'garment_placement_base_image_url',
+      generate: '',
+      agentic: 'product_image_url',
+    });
+    expect(lostStarts.strategies).toMatchObject({ video: 'VIDEO_GENERATION', edit: 'EDITING' });
+    expect(() => loadEnvConfig({ SARTIQ_INPUT_FIELDS: 'paint=url' })).toThrow(/SARTIQ_INPUT_FIELDS: .*paint=url/);
+    expect(() => loadEnvConfig({ SARTIQ_GENERATION_STRATEGIES: 'edit=' })).toThrow(/SARTIQ_GENERATION_STRATEGIES/);
+    expect(() => loadEnvConfig({ SARTIQ_GENERATION_STRATEGIES: 'edit=A,edit=B' })).toThrow(/"edit" is given twice/);
+    expect(() => loadEnvConfig({ SARTIQ_START_CLOCK_SKEW_MS: '-1' })).toThrow(/SARTIQ_START_CLOCK_SKEW_MS/);
   });
 });
 

@@ -26,6 +26,8 @@ const hints: Partial<Record<ErrorCode, string>> = {
   PROVIDER_REJECTED:
     'The AI service refused the request: ask the connector operator to check the recipe options of this subfunction.',
   PROVIDER_GENERATION_FAILED: 'The AI service could not generate the images: send the task again, or use another input.',
+  PROVIDER_START_AMBIGUOUS:
+    'The AI service may already have started this work, but the connector cannot tell which of its generations is it, so it started none again (that would be paid twice): ask the connector operator to check the AI service account, then send the task again.',
   PROVIDER_RESULT_REFUSED:
     "The AI service answered with a result from a place or of a size the connector does not accept: ask the connector operator to check the connection's result hosts and PROVIDER_RESULT_MAX_BYTES.",
   CHECKPOINT_VERSION_UNKNOWN: 'Send the task to this step again: the connector starts it afresh.',

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { httpUrlSetting, intSetting, pathSetting } from '../../config/env-settings.ts';
 import { defineProviderModule } from '../provider-module.ts';
+import { StartClaims } from '../start-claims.ts';
 import { AdCreativeClient } from './client.ts';
 import {
   type AdCreativeConfig,
@@ -65,12 +66,15 @@ export const adCreativeModule = defineProviderModule({
       ADCREATIVE_PATH_BACKGROUND_REMOVE_START: pathSetting.default(defaultAdCreativePaths.backgroundRemove.start),
       ADCREATIVE_PATH_BACKGROUND_REMOVE_PROGRESS: pathSetting.default(defaultAdCreativePaths.backgroundRemove.checkUserProgress),
       ADCREATIVE_PATH_BACKGROUND_REMOVE_DOWNLOAD: pathSetting.default(defaultAdCreativePaths.backgroundRemove.download),
+      ADCREATIVE_PATH_BACKGROUND_REMOVE_LISTING: pathSetting.default(defaultAdCreativePaths.backgroundRemove.allProgresses),
       ADCREATIVE_PATH_UPSCALE_START: pathSetting.default(defaultAdCreativePaths.upscale.start),
       ADCREATIVE_PATH_UPSCALE_PROGRESS: pathSetting.default(defaultAdCreativePaths.upscale.checkUserProgress),
       ADCREATIVE_PATH_UPSCALE_DOWNLOAD: pathSetting.default(defaultAdCreativePaths.upscale.download),
+      ADCREATIVE_PATH_UPSCALE_LISTING: pathSetting.default(defaultAdCreativePaths.upscale.allProgresses),
       ADCREATIVE_PATH_FACE_ENHANCE_START: pathSetting.default(defaultAdCreativePaths.faceEnhance.start),
       ADCREATIVE_PATH_FACE_ENHANCE_PROGRESS: pathSetting.default(defaultAdCreativePaths.faceEnhance.checkUserProgress),
       ADCREATIVE_PATH_FACE_ENHANCE_DOWNLOAD: pathSetting.default(defaultAdCreativePaths.faceEnhance.download),
+      ADCREATIVE_PATH_FACE_ENHANCE_LISTING: pathSetting.default(defaultAdCreativePaths.faceEnhance.allProgresses),
       ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM: wireName.default(defaultAdCreativePaths.backgroundRemove.processIdParam),
       ADCREATIVE_IMAGE_JOB_NAMES: imageJobNamesSetting,
     },
@@ -84,18 +88,21 @@ export const adCreativeModule = defineProviderModule({
           start: e.ADCREATIVE_PATH_BACKGROUND_REMOVE_START,
           checkUserProgress: e.ADCREATIVE_PATH_BACKGROUND_REMOVE_PROGRESS,
           download: e.ADCREATIVE_PATH_BACKGROUND_REMOVE_DOWNLOAD,
+          allProgresses: e.ADCREATIVE_PATH_BACKGROUND_REMOVE_LISTING,
           processIdParam: e.ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM,
         },
         upscale: {
           start: e.ADCREATIVE_PATH_UPSCALE_START,
           checkUserProgress: e.ADCREATIVE_PATH_UPSCALE_PROGRESS,
           download: e.ADCREATIVE_PATH_UPSCALE_DOWNLOAD,
+          allProgresses: e.ADCREATIVE_PATH_UPSCALE_LISTING,
           processIdParam: e.ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM,
         },
         faceEnhance: {
           start: e.ADCREATIVE_PATH_FACE_ENHANCE_START,
           checkUserProgress: e.ADCREATIVE_PATH_FACE_ENHANCE_PROGRESS,
           download: e.ADCREATIVE_PATH_FACE_ENHANCE_DOWNLOAD,
+          allProgresses: e.ADCREATIVE_PATH_FACE_ENHANCE_LISTING,
           processIdParam: e.ADCREATIVE_IMAGE_JOB_PROCESS_ID_PARAM,
         },
       },
@@ -104,8 +111,9 @@ export const adCreativeModule = defineProviderModule({
   },
   shared: ({ redis, config, logger, keyPrefix }) => ({
     jwt: new AdCreativeJwtStore({ redis, config, logger, keyPrefix: `${keyPrefix}:adc-jwt` }),
+    claims: new StartClaims({ redis, keyPrefix: `${keyPrefix}:start-claims` }),
   }),
   create: ({ connectionId, credentials, config, shared, logger }) =>
-    new AdCreativeClient({ connectionId, credentials, config, jwt: shared.jwt, logger }),
+    new AdCreativeClient({ connectionId, credentials, config, jwt: shared.jwt, claims: shared.claims, logger }),
   recipes: [photoshootRecipe, backgroundRemoveRecipe, upscaleRecipe, faceEnhanceRecipe],
 });

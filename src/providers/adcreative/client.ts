@@ -13,10 +13,11 @@ import { createWriteStream, openAsBlob } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { type Dispatcher, FormData } from 'undici';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
 import { authorizedCall, type Consume, readText, writeBeside } from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
+import type { StartClaims } from '../start-claims.ts';
 import type { AdCreativeConfig, AdCreativeImageJobNames, AdCreativeJobPaths, AdCreativePaths } from './config.ts';
 import {
   type AdCreativeExchange,
@@ -38,6 +39,8 @@ import {
   renderProgressSchema,
 } from './schemas.ts';
 
+const progressListSchema = z.array(renderProgressSchema);
+
 /** The AdCreative credentials of one connection (all issued by AdCreative; `userId` may be any fixed GUID). */
 export interface AdCreativeCredentials {
   applicationId: string;
@@ -55,6 +58,8 @@ export interface AdCreativeClientOptions {
   config: AdCreativeConfig;
   /** The JWT source shared by every client (AdCreativeJwtStore). */
   jwt: AdCreativeJwtProvider;
+  /** The paid work the connection's starts have claimed, shared by every process (lost-start.ts). */
+  claims: StartClaims;
   /** Default: the process's shared undici Agent. */
   dispatcher?: Dispatcher;
   logger: Logger;
@@ -148,6 +153,8 @@ interface CallSpec {
 /** Typed calls of the AdCreative API for one connection. */
 export class AdCreativeClient {
   readonly connectionId: string;
+  /** The paid work the connection's starts have claimed. */
+  readonly claims: StartClaims;
   readonly #credentials: AdCreativeCredentials;
   readonly #jwtConnection: AdCreativeJwtConnection;
   readonly #config: AdCreativeConfig;
@@ -158,6 +165,7 @@ export class AdCreativeClient {
   constructor(options: AdCreativeClientOptions) {
     const { connectionId, credentials } = options;
     this.connectionId = connectionId;
+    this.claims = options.claims;
     this.#credentials = credentials;
     this.#jwtConnection = {
       id: connectionId,
@@ -168,6 +176,11 @@ export class AdCreativeClient {
     this.#jwt = options.jwt;
     this.#dispatcher = options.dispatcher ?? sharedDispatcher();
     this.#logger = options.logger.child({ provider: adCreativeProvider, connectionId });
+  }
+
+  /** The connection's AdCreative user: every start and progress call is made for it. */
+  get userId(): string {
+    return this.#credentials.userId;
   }
 
   /** Product Photoshoot preset styles (`PresetKeys`). */
@@ -275,6 +288,22 @@ export class AdCreativeClient {
       throw badResponse(exchange, status, `with no entry whose imageRenderProcessId is ${processId}`, { processId });
     }
     return parseShape(renderProgressSchema, exchange, status, entry);
+  }
+
+  /**
+   * Every process of a kind in the application, of all its users (`CheckApplicationAllProgresses`:
+   * "the progress of all user-level image generations within a specific application"). An array
+   * is documented; a single object is accepted too.
+   */
+  async allProgresses(kind: JobKind, signal?: AbortSignal): Promise<RenderProgress[]> {
+    const query = { [this.#names(kind).applicationId]: this.#credentials.applicationId };
+    const { exchange, status, value } = await this.#call(
+      { method: 'GET', path: this.#paths(kind).allProgresses, query },
+      signal,
+      readText,
+    );
+    const json = readJson(exchange, status, value);
+    return parseShape(progressListSchema, exchange, status, Array.isArray(json) ? json : [json]);
   }
 
   /**

@@ -14,6 +14,8 @@ export interface AdCreativeJobPaths {
   checkUserProgress: string;
   /** GET streaming one task's image. */
   download: string;
+  /** GET answering the progress objects of every user of the application (`CheckApplicationAllProgresses`). */
+  allProgresses: string;
   /** Query parameter that names the process in `checkUserProgress` and `download`. */
   processIdParam: string;
 }
@@ -52,24 +54,28 @@ export const defaultAdCreativePaths: AdCreativePaths = {
     start: '/api/v1/Image/ProductGeneration/AdCreative',
     checkUserProgress: '/api/v1/Image/ProductGeneration/CheckUserProgress',
     download: '/api/v1/Image/ProductGeneration/Download',
+    allProgresses: '/api/v1/Image/ProductGeneration/CheckApplicationAllProgresses',
     processIdParam: 'imageProductGeneratorProcessId',
   },
   backgroundRemove: {
     start: '/api/v1/Image/BackgroundRemoving/AdCreative',
     checkUserProgress: '/api/v1/Image/BackgroundRemoving/CheckUserProgress',
     download: '/api/v1/Image/BackgroundRemoving/Download',
+    allProgresses: '/api/v1/Image/BackgroundRemoving/CheckApplicationAllProgresses',
     processIdParam: 'imageRenderProcessId',
   },
   upscale: {
     start: '/api/v1/Image/Upscaling/AdCreative',
     checkUserProgress: '/api/v1/Image/Upscaling/CheckUserProgress',
     download: '/api/v1/Image/Upscaling/Download',
+    allProgresses: '/api/v1/Image/Upscaling/CheckApplicationAllProgresses',
     processIdParam: 'imageRenderProcessId',
   },
   faceEnhance: {
     start: '/api/v1/Image/FaceEnhancing/AdCreative',
     checkUserProgress: '/api/v1/Image/FaceEnhancing/CheckUserProgress',
     download: '/api/v1/Image/FaceEnhancing/Download',
+    allProgresses: '/api/v1/Image/FaceEnhancing/CheckApplicationAllProgresses',
     processIdParam: 'imageRenderProcessId',
   },
 };

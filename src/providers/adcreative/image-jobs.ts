@@ -1,7 +1,8 @@
 /**
  * Recipes `adcreative-background-remove`, `adcreative-upscale` and `adcreative-face-enhance`: one
  * input image in, one image out, in the same drop box. Each job's render process id is saved in
- * the job before polling, so a retry resumes it instead of paying for a new one.
+ * the job before polling, so a retry resumes it instead of paying for a new one; a start whose
+ * answer was lost is looked for before it is made again (lost-start.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,11 +10,13 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
+import { startPaidWork } from '../paid-start.ts';
 import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { downloadWithRetry, inputsFor } from '../provider-work.ts';
 import type { ProducedFile, ProviderRecipe, RecipeRun } from '../recipe.ts';
 import type { AdCreativeClient, ImageJobKind } from './client.ts';
 import { adCreativeProvider } from './errors.ts';
+import { adCreativeStartLookup } from './lost-start.ts';
 import { adCreativeMaxInputBytes } from './photoshoot.ts';
 
 const common = {
@@ -61,16 +64,23 @@ async function runJob(
       const input = inputs[n % inputs.length] ?? inputs[0];
       if (!input) throw new ConnectorError('TASK_INPUT_MISSING', 'the task has no input asset');
       const key = `adcreative-${kind}:${request.slot.mappingKeyId}:${n}`;
-      let job = memory.get<JobMemory>(key);
-      if (!job) {
-        const image = await prepareImage(input, { accept: ['jpeg', 'png'], maxBytes: options.maxInputBytes, outputDir: dir });
-        const face = { areaRatio: options.areaRatio ?? 0.5, maxFaceCount: options.maxFaceCount ?? 10 };
-        const started = await client.startImageJob(kind, image, face, signal);
-        job = { processId: started.processId };
-        await memory.set(key, job); // before polling: a retry resumes this paid job
-        logger.info({ kind, processId: job.processId, mappingKeyId: request.slot.mappingKeyId }, 'adcreative job started');
-      }
-      const { processId } = job;
+      const facts = { kind, mappingKeyId: request.slot.mappingKeyId };
+      const processId =
+        memory.get<JobMemory>(key)?.processId ??
+        (await startPaidWork(run, {
+          intentKey: `${key}:intent`,
+          what: `AdCreative.ai ${kind}`,
+          facts,
+          lookup: adCreativeStartLookup(client, kind, 1, logger, signal),
+          async start() {
+            const image = await prepareImage(input, { accept: ['jpeg', 'png'], maxBytes: options.maxInputBytes, outputDir: dir });
+            const face = { areaRatio: options.areaRatio ?? 0.5, maxFaceCount: options.maxFaceCount ?? 10 };
+            const started = await client.startImageJob(kind, image, face, signal);
+            logger.info({ ...facts, processId: started.processId }, 'adcreative job started');
+            return started.processId;
+          },
+          record: (started) => memory.set(key, { processId: started } satisfies JobMemory), // before polling: a retry resumes this paid job
+        }));
       const done = await pollUntil(
         async () => {
           const progress = await client.progress(kind, processId, signal);

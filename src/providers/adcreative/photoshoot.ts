@@ -6,8 +6,9 @@
  * fetched). The images fill the slot as main and alternates by the slot's rules.
  *
  * Never pay twice: the render process id is saved in the job before polling starts, so a retry
- * after a crash or a timeout polls the same process instead of starting a new paid generation;
- * downloaded files are remembered too, and a failed download is retried on its own.
+ * after a crash or a timeout polls the same process instead of starting a new paid generation; a
+ * start whose answer was lost is looked for before it is made again (lost-start.ts). A failed
+ * download is retried on its own.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,12 +16,14 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import { ConnectorError } from '../../errors.ts';
 import { prepareImage } from '../../media/prepare-input.ts';
+import { startPaidWork } from '../paid-start.ts';
 import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { downloadWithRetry, inputsFor, slotCapacity, slotTakes } from '../provider-work.ts';
 import type { ProducedFile, ProviderRecipe, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { AdCreativeClient } from './client.ts';
 import { adCreativeProvider } from './errors.ts';
+import { adCreativeStartLookup } from './lost-start.ts';
 
 /** renderKind values the Product Photoshoot accepts (AdCreative's "Product Photoshoot API" page). */
 export const photoshootRenderKinds = [0, 1, 2, 4, 8, 16, 31, 32, 64, 128, 256, 512, 992, 1023] as const;
@@ -119,24 +122,31 @@ async function photoshootForSlot(
       });
     }
     const prompts = promptObjects(options, run, saved, slotCapacity(request, maxPromptObjects));
-    const started = await client.startPhotoshoot(
-      {
-        productImageAssetId: saved.assetId ?? '',
-        prompts,
-        renderKind: options.renderKind,
-        productName: saved.productName || run.context.event.ProductCode || 'Product',
-        productDescription: saved.productDescription || saved.productName || 'Product',
-        disableSafeMargin: options.disableSafeMargin,
-        useSameStyleReferenceImage: options.useSameStyleReferenceImage,
+    const facts = { mappingKeyId: request.slot.mappingKeyId };
+    await startPaidWork(run, {
+      intentKey: `${key}:intent`,
+      what: 'AdCreative.ai photoshoot',
+      facts,
+      lookup: adCreativeStartLookup(client, 'photoshoot', prompts.length, logger, signal),
+      async start() {
+        const started = await client.startPhotoshoot(
+          {
+            productImageAssetId: saved.assetId ?? '',
+            prompts,
+            renderKind: options.renderKind,
+            productName: saved.productName || run.context.event.ProductCode || 'Product',
+            productDescription: saved.productDescription || saved.productName || 'Product',
+            disableSafeMargin: options.disableSafeMargin,
+            useSameStyleReferenceImage: options.useSameStyleReferenceImage,
+          },
+          signal,
+        );
+        logger.info({ ...facts, processId: started.processId, tasks: prompts.length }, 'adcreative photoshoot started');
+        return started.processId;
       },
-      signal,
-    );
-    // Saved before polling: from here on, a retry resumes this paid generation.
-    await remember({ processId: started.processId });
-    logger.info(
-      { processId: started.processId, tasks: prompts.length, mappingKeyId: request.slot.mappingKeyId },
-      'adcreative photoshoot started',
-    );
+      // Saved before polling: from here on, a retry resumes this paid generation.
+      record: (processId) => remember({ processId }),
+    });
   } else {
     logger.info({ processId: saved.processId, mappingKeyId: request.slot.mappingKeyId }, 'adcreative photoshoot resumed');
   }

@@ -86,6 +86,7 @@ const taskUrlSchema = z.object({ taskId: z.string().min(1), renderState: numberL
 export const renderProgressSchema = z
   .object({
     imageRenderProcessId: z.string().min(1),
+    userId: optionalText,
     requestRenderState: numberLike.nullish(),
     totalTaskCount: numberLike.nullish(),
     completedTaskCount: numberLike.nullish(),
@@ -103,6 +104,8 @@ export const renderProgressSchema = z
     const isSuccessful = body.isSuccessful ?? false;
     return {
       processId: body.imageRenderProcessId,
+      /** The user the process was started for; null when not sent. */
+      userId: body.userId,
       /** Same scale as renderState as far as known; null when not sent. */
       requestRenderState: body.requestRenderState ?? null,
       totalTaskCount: body.totalTaskCount ?? tasks.length,

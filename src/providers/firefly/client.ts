@@ -30,6 +30,7 @@ import {
   type FireflyConfig,
   type FireflyCredentials,
   fireflyApiVersion,
+  fireflyBatchesPageSize,
   fireflyBatchPath,
   fireflyExecutionsPageSize,
   fireflyPaths,
@@ -45,6 +46,7 @@ import {
   transportError,
 } from './errors.ts';
 import {
+  batchListPageSchema,
   cancelResponseSchema,
   executeResponseSchema,
   executionsPageSchema,
@@ -52,6 +54,7 @@ import {
   type FireflyBatchStatus,
   type FireflyCancelResult,
   type FireflyExecution,
+  type FireflyListedBatch,
   fireflyBatchTerminal,
   statusResponseSchema,
 } from './schemas.ts';
@@ -65,6 +68,7 @@ export type {
   FireflyCancelResult,
   FireflyExecution,
   FireflyExecutionOutput,
+  FireflyListedBatch,
 } from './schemas.ts';
 
 /** A presigned GET URL handed to Firefly as a binary input (`PresignedStorageRef`). */
@@ -117,6 +121,8 @@ interface ApiAnswer {
 
 /** At most this many executions pages are read (500 each): a guard against a server that never ends. */
 const maxExecutionsPages = 2000;
+/** At most this many pages of batches are read (100 each): batches made since a start are few. */
+const maxBatchesPages = 20;
 
 /** Typed calls of the Workflow Builder batch runtime for one connection. */
 export class FireflyClient {
@@ -214,6 +220,36 @@ export class FireflyClient {
       offset += body.executions.length;
     }
     throw badResponse({ method: 'GET', path }, 200, `with more than ${maxExecutionsPages} pages of executions`);
+  }
+
+  /**
+   * The caller's batches created after `createdAfter` (ms since the epoch), newest first: pages of
+   * 100 (`limit`, `offset`) with `createdAfter` in ISO 8601, read while `pagination.hasMore`. The
+   * workflow is not filtered here: the list echoes `run-workflow_<uuid>`, and which form its
+   * `workflowId` filter takes is not documented.
+   *
+   * @throws ConnectorError PROVIDER_BAD_RESPONSE for a page of the wrong shape, or more than
+   *   maxBatchesPages pages.
+   */
+  async listBatches(createdAfter: number, signal?: AbortSignal): Promise<FireflyListedBatch[]> {
+    const all: FireflyListedBatch[] = [];
+    for (let page = 0; page < maxBatchesPages; page++) {
+      const query = {
+        createdAfter: new Date(createdAfter).toISOString(),
+        limit: String(fireflyBatchesPageSize),
+        offset: String(page * fireflyBatchesPageSize),
+      };
+      const { exchange, status, text } = await this.#call({ method: 'GET', path: fireflyPaths.batches, query }, signal);
+      const body = parseShape(batchListPageSchema, exchange, status, readJson(exchange, status, text));
+      all.push(...body.batches);
+      if (body.pagination?.hasMore !== true || body.batches.length === 0) return all;
+    }
+    throw badResponse({ method: 'GET', path: fireflyPaths.batches }, 200, `with more than ${maxBatchesPages} pages of batches`);
+  }
+
+  /** How much earlier than our clock Firefly may date a batch (service-wide configuration). */
+  get startClockSkewMs(): number {
+    return this.#config.startClockSkewMs;
   }
 
   /**

@@ -31,10 +31,18 @@ export const fireflyApiVersion = '1.0';
 /** Page size of `GET /batch/{batchId}/executions`: the documented maximum. */
 export const fireflyExecutionsPageSize = 500;
 
+/** Page size of `GET /batches`: the documented maximum. */
+export const fireflyBatchesPageSize = 100;
+
+/** How much earlier than our clock Firefly may date a batch (`createdAt`), by default: the clock skew allowed. */
+export const defaultFireflyStartClockSkewMs = 60_000;
+
 /** Every Workflow Builder path the connector calls, relative to `FireflyConfig.baseUrl`. */
 export const fireflyPaths = {
   /** Starts a batch of runs of a published workflow (answers 202). */
   execute: '/batch/execute',
+  /** The caller's batches, newest first, filtered (`createdAfter`, …) and paginated (`limit` ≤ 100, `offset`). */
+  batches: '/batches',
   /** `{batchId}` is replaced by the URI-encoded id (see fireflyBatchPath). */
   status: '/batch/{batchId}/status',
   /** Per-asset results, paginated (`limit` ≤ 500, `offset`). */
@@ -60,6 +68,8 @@ export interface FireflyConfig {
   inputStorageType: string;
   /** Whole-request deadline of one call, body included: API calls, the IMS token request and downloads alike. */
   requestTimeoutMs: number;
+  /** How much earlier than our clock Firefly may date a batch, when a lost start is looked for. */
+  startClockSkewMs: number;
 }
 
 /** The production configuration. */
@@ -69,6 +79,7 @@ export const defaultFireflyConfig: Readonly<FireflyConfig> = Object.freeze({
   scope: defaultFireflyScope,
   inputStorageType: defaultFireflyInputStorageType,
   requestTimeoutMs: defaultFireflyRequestTimeoutMs,
+  startClockSkewMs: defaultFireflyStartClockSkewMs,
 });
 
 /** The OAuth Server-to-Server credential of one connection (Adobe Developer Console project). */

@@ -10,6 +10,7 @@ import {
   defaultFireflyInputStorageType,
   defaultFireflyRequestTimeoutMs,
   defaultFireflyScope,
+  defaultFireflyStartClockSkewMs,
   type FireflyConfig,
 } from './config.ts';
 import { fireflyProvider } from './errors.ts';
@@ -44,6 +45,7 @@ export const fireflyModule = defineProviderModule({
         .string()
         .regex(/^\w+$/, 'must be letters, digits or _')
         .default(defaultFireflyInputStorageType),
+      FIREFLY_START_CLOCK_SKEW_MS: intSetting(0, 3_600_000).default(defaultFireflyStartClockSkewMs),
     },
     config: (e): FireflyConfig => ({
       baseUrl: e.FIREFLY_API_BASE_URL.replace(/\/+$/, ''),
@@ -51,6 +53,7 @@ export const fireflyModule = defineProviderModule({
       scope: e.FIREFLY_IMS_SCOPE,
       inputStorageType: e.FIREFLY_INPUT_STORAGE_TYPE,
       requestTimeoutMs: e.FIREFLY_REQUEST_TIMEOUT_MS,
+      startClockSkewMs: e.FIREFLY_START_CLOCK_SKEW_MS,
     }),
   },
   shared: ({ redis, config, logger, keyPrefix }) => ({

@@ -9,7 +9,7 @@
  * an execution's id and asset index, the executions array) is required.
  */
 import { z } from 'zod';
-import { idLike, numberLike, optionalText } from '../lenient-schemas.ts';
+import { idLike, numberLike, optionalDateTime, optionalText } from '../lenient-schemas.ts';
 
 /** A count that may be missing (0). */
 const count = numberLike
@@ -97,6 +97,26 @@ const assetsSchema = z
   .nullish()
   .transform((v): FireflyAssetCounts => v ?? { total: 0, pending: 0, processing: 0, completed: 0, failed: 0 });
 
+/** A batch of `GET /batches` (BatchListItem), as far as a lost start needs it. */
+export interface FireflyListedBatch {
+  batchId: string;
+  /** As listed: `run-workflow_<uuid>` in the documented examples; null when not sent. */
+  workflowId: string | null;
+  /** `createdAt` as epoch ms; null when not sent or unreadable. */
+  createdAt: number | null;
+  assets: FireflyAssetCounts;
+}
+
+/** One page of `GET /batches` (ListBatchesResponse). */
+export const batchListPageSchema = z.object({
+  batches: z.array(
+    z
+      .object({ batchId: z.string().trim().min(1), workflowId: optionalText, createdAt: optionalDateTime, assets: assetsSchema })
+      .transform((b): FireflyListedBatch => b),
+  ),
+  pagination: z.object({ hasMore: flag }).nullish(),
+});
+
 /** Batch statuses documented (others may appear; compare with fireflyBatchTerminal). */
 export type FireflyBatchStatusValue = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -161,6 +181,8 @@ export interface FireflyExecution {
   error: string | null;
   /** Every presigned URL found in `outputs[]`, in document order, each URL once. */
   outputs: FireflyExecutionOutput[];
+  /** `inputAsset.inputs` ("Input asset data", items untyped): the run's node inputs; null when not sent. */
+  inputs: unknown[] | null;
 }
 
 /** Keys of output entries that hold metadata, not results (large; stripped by the public app that reads them). */
@@ -247,7 +269,10 @@ export const executionSchema = z
   .object({
     executionId: idLike,
     assetIndex: assetIndexSchema.nullish(),
-    inputAsset: z.object({ index: assetIndexSchema.nullish() }).nullish().catch(null),
+    inputAsset: z
+      .object({ index: assetIndexSchema.nullish().catch(null), inputs: z.array(z.unknown()).nullish().catch(null) })
+      .nullish()
+      .catch(null),
     status: optionalText,
     error: z.unknown(),
     outputs: z.unknown(),
@@ -264,6 +289,7 @@ export const executionSchema = z
       status: body.status ?? 'pending',
       error: errorText(body.error),
       outputs: collectFireflyOutputs(body.outputs),
+      inputs: body.inputAsset?.inputs ?? null,
     };
   });
 

@@ -7,7 +7,9 @@
  * several, one per output node), only those the drop box takes are downloaded.
  *
  * Never pay twice: the batch id and this task's run indexes are saved in the job before polling,
- * so a retry resumes the same batch. A cycle abandoned by its deadline (its last attempt timed
+ * so a retry resumes the same batch; runs whose batch answer was lost (the leader's execute
+ * answer, or a task that died while waiting for it) are found in the batch that holds them before
+ * they are queued again (lost-start.ts). A cycle abandoned by its deadline (its last attempt timed
  * out) cancels the batch when no other task shares it.
  */
 import { mkdir } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import { extname, join } from 'node:path';
 import { z } from 'zod';
 import { kindFits } from '../../cycle/build-submission.ts';
 import { ConnectorError } from '../../errors.ts';
+import { startPaidWork } from '../paid-start.ts';
 import { pollingOptionsShape, pollUntil } from '../poll.ts';
 import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { downloadWithRetry, slotTakes } from '../provider-work.ts';
@@ -22,6 +25,7 @@ import type { ProducedFile, ProviderRecipe, RecipeRun, SlotRequest } from '../re
 import type { BatchAssignment, BatchGatherer } from './batch-gatherer.ts';
 import type { FireflyClient, FireflyNodeInput } from './client.ts';
 import { fireflyProvider } from './errors.ts';
+import { fireflyRunDigest, fireflyStartLookup } from './lost-start.ts';
 
 /** What fills one input node of the workflow. */
 const nodeSource = z.union([
@@ -86,11 +90,21 @@ function runInputs(run: WorkflowRun, request: SlotRequest, n: number): FireflyNo
   });
 }
 
+/** Where the job keeps its batch. */
+const memoryKey = 'firefly-workflow';
+
+/** The digest a run's intent records (lost-start.ts); the recipe's own runs always have one. */
+function digestOf(inputs: FireflyNodeInput[]): string {
+  const digest = fireflyRunDigest(inputs);
+  if (digest === null) throw new ConnectorError('PROVIDER_REJECTED', 'a Firefly run has node inputs of an unknown shape');
+  return digest;
+}
+
 async function runWorkflow(run: WorkflowRun): Promise<Map<string, ProducedFile[]>> {
   const { client, batches } = run.client;
   const { options, memory, signal, logger } = run;
   const call = <T>(fn: () => Promise<T>) => batches.call(client.connectionId, fn, signal);
-  let saved = memory.get<WorkflowMemory>('firefly-workflow');
+  let saved = memory.get<WorkflowMemory>(memoryKey);
   if (!saved) {
     const runs: FireflyNodeInput[][] = [];
     const slots: string[] = [];
@@ -100,9 +114,16 @@ async function runWorkflow(run: WorkflowRun): Promise<Map<string, ProducedFile[]
         slots.push(request.slot.mappingKeyId);
       }
     }
-    const assignment = await batches.join(client, options.workflowId, runs, options.gatherWindowMs, signal);
+    const assignment = await startPaidWork(run, {
+      intentKey: `${memoryKey}:intent`,
+      what: 'Adobe Firefly batch',
+      facts: { workflowId: options.workflowId, runs: runs.length },
+      lookup: fireflyStartLookup(client, { workflowId: options.workflowId, runs: runs.map(digestOf) }, call, signal),
+      // The leader of the gathered batch executes it; each task records its own runs in it.
+      start: () => batches.join(client, options.workflowId, runs, options.gatherWindowMs, signal),
+      record: (joined) => memory.set(memoryKey, { ...joined, slots } satisfies WorkflowMemory), // before polling: a retry resumes this batch
+    });
     saved = { ...assignment, slots };
-    await memory.set('firefly-workflow', saved); // before polling: a retry resumes this batch
     logger.info(
       { batchId: saved.batchId, runs: saved.runIndexes, shared: saved.totalRuns > saved.runIndexes.length },
       'firefly batch joined',

@@ -28,8 +28,16 @@ import {
 } from '../../http/provider-request.ts';
 import { sharedDispatcher } from '../../http/shared-agent.ts';
 import { readS3Error, urlForMessages } from '../../media/download.ts';
-import { type SartiqConfig, sartiqAgenticStatusPath, sartiqGenerationPath, sartiqPaths } from './config.ts';
+import type { StartClaims } from '../start-claims.ts';
 import {
+  type SartiqConfig,
+  type SartiqLostStarts,
+  sartiqAgenticStatusPath,
+  sartiqGenerationPath,
+  sartiqPaths,
+} from './config.ts';
+import {
+  badResponse,
   parseShape,
   readJson,
   type SartiqExchange,
@@ -43,13 +51,20 @@ import {
   presignedUploadSchema,
   type SartiqAgenticStatus,
   type SartiqGeneration,
+  type SartiqListedGeneration,
   type SartiqRefine,
   type SartiqSchemas,
   sartiqSchemas,
 } from './schemas.ts';
 import type { SartiqCredentials, SartiqTokenConnection, SartiqTokenProvider } from './token-store.ts';
 
-export type { SartiqAgenticStatus, SartiqGeneration, SartiqPrediction, SartiqRefine } from './schemas.ts';
+export type {
+  SartiqAgenticStatus,
+  SartiqGeneration,
+  SartiqListedGeneration,
+  SartiqPrediction,
+  SartiqRefine,
+} from './schemas.ts';
 
 /** Dependencies of a SartiqClient. */
 export interface SartiqClientOptions {
@@ -59,6 +74,8 @@ export interface SartiqClientOptions {
   config: SartiqConfig;
   /** The token source shared by every client (SartiqTokenStore). */
   tokens: SartiqTokenProvider;
+  /** The paid work the connection's starts have claimed, shared by every process (lost-start.ts). */
+  claims: StartClaims;
   /** Default: the process's shared undici Agent. */
   dispatcher?: Dispatcher;
   /** Where results may be downloaded from, how large, and through which dispatcher. */
@@ -107,12 +124,19 @@ export interface SartiqRefinesResult {
 /** A downloaded result. */
 export type SartiqDownloadedFile = DownloadedResult;
 
+/** Page size of `GET /generations/` (the documented default of `limit`). */
+const listPageSize = 100;
+/** At most this many pages are read: generations made since a start are few. */
+const maxListPages = 20;
+
 /** One API call. */
 interface ApiCall {
   method: 'GET' | 'POST';
   path: string;
   /** Send `organization_id` when the connection has one (every generation call). */
   organization: boolean;
+  /** Other query parameters. */
+  query?: Record<string, string>;
   /** JSON body. */
   json?: unknown;
 }
@@ -127,6 +151,8 @@ interface ApiAnswer {
 /** Typed calls of the Sartiq Backend API for one connection. */
 export class SartiqClient {
   readonly connectionId: string;
+  /** The paid work the connection's starts have claimed. */
+  readonly claims: StartClaims;
   readonly #tokenConnection: SartiqTokenConnection;
   readonly #organizationId: string | undefined;
   readonly #password: string;
@@ -140,6 +166,7 @@ export class SartiqClient {
   constructor(options: SartiqClientOptions) {
     const { connectionId, credentials } = options;
     this.connectionId = connectionId;
+    this.claims = options.claims;
     this.#tokenConnection = { id: connectionId, email: credentials.email, password: credentials.password };
     this.#organizationId = credentials.organizationId?.trim() || undefined;
     this.#password = credentials.password;
@@ -210,6 +237,42 @@ export class SartiqClient {
   /** The generation as it stands (poll until `terminal`). */
   getGeneration(id: string, signal?: AbortSignal): Promise<SartiqGeneration> {
     return this.#json(this.#schemas.generation, { method: 'GET', path: sartiqGenerationPath(id), organization: true }, signal);
+  }
+
+  /** How a start whose answer was lost is found (service-wide configuration). */
+  get lostStarts(): SartiqLostStarts {
+    return this.#config.lostStarts;
+  }
+
+  /**
+   * The generations created after `createdFrom` (ms since the epoch), newest first ("ordered by
+   * creation date descending"), in the connection's organization or, without one, the personal
+   * ones: `created_at_from` in ISO 8601, pages of `limit` 100 by `skip` until one is not full.
+   * Pages stop early at a generation dated before `createdFrom`, should the filter not apply.
+   *
+   * @throws ConnectorError PROVIDER_BAD_RESPONSE when a page has the wrong shape, or when there
+   *   are more than maxListPages pages.
+   */
+  async listGenerations(createdFrom: number, signal?: AbortSignal): Promise<SartiqListedGeneration[]> {
+    const listed: SartiqListedGeneration[] = [];
+    for (let page = 0; page < maxListPages; page++) {
+      const query = {
+        created_at_from: new Date(createdFrom).toISOString(),
+        skip: String(page * listPageSize),
+        limit: String(listPageSize),
+      };
+      const call: ApiCall = { method: 'GET', path: sartiqPaths.listGenerations, organization: true, query };
+      const { exchange, status, text } = await this.#call(call, signal);
+      const body = parseShape(this.#schemas.generationList, exchange, status, readJson(exchange, status, text));
+      listed.push(...body);
+      const last = body.at(-1)?.generation.createdAt;
+      if (body.length < listPageSize || (last !== null && last !== undefined && last < createdFrom)) return listed;
+    }
+    throw badResponse(
+      { method: 'GET', path: sartiqPaths.listGenerations },
+      200,
+      `with more than ${maxListPages * listPageSize} generations since ${new Date(createdFrom).toISOString()}`,
+    );
   }
 
   /**
@@ -289,7 +352,9 @@ export class SartiqClient {
   async #call(call: ApiCall, signal: AbortSignal | undefined): Promise<ApiAnswer> {
     const exchange: SartiqExchange = { method: call.method, path: call.path };
     const organization = call.organization && this.#organizationId !== undefined;
-    const query = organization ? `?${new URLSearchParams({ organization_id: this.#organizationId ?? '' })}` : '';
+    const params = new URLSearchParams(call.query);
+    if (organization) params.set('organization_id', this.#organizationId ?? '');
+    const query = params.size > 0 ? `?${params}` : '';
     const body = call.json === undefined ? null : JSON.stringify(call.json);
     const { status, value } = await authorizedCall({
       url: `${this.#config.baseUrl}${call.path}${query}`,

@@ -1,7 +1,7 @@
 /**
  * Where the Sartiq Backend API lives and how its undocumented parts are read (docs/providers/sartiq.md).
- * The paths are documented and fixed; the base URL, the deadline, the presigned-upload body fields
- * and the status values are service-wide configuration. The organization is per connection
+ * The paths are documented and fixed; the base URL, the deadline, the presigned-upload body fields,
+ * the status values and how a lost start is found are service-wide configuration. The organization is per connection
  * (SartiqCredentials.organizationId), never service-wide.
  */
 
@@ -28,6 +28,8 @@ export const sartiqPaths = {
   refines: '/generations/refines',
   /** Video from an image or a prediction. */
   videos: '/generations/videos',
+  /** The list of generations (filters, newest first, `skip` / `limit`). */
+  listGenerations: '/generations/',
   /** One generation; `{id}` is replaced by the URI-encoded id (see sartiqGenerationPath). */
   generation: '/generations/{id}',
   /** The orchestration of an agentic generation (AgenticShotStatus); documented as temporary. */
@@ -86,6 +88,59 @@ export const defaultSartiqStatuses: SartiqStatuses = {
   agentic: { completed: ['completed'], failed: ['failed'] },
 };
 
+/** The paid start calls that make a generation: each generation kind, and `upscale` (refines of uploaded images). */
+export const sartiqStartKinds = [
+  'generate',
+  'agentic',
+  'edit',
+  'background-fix',
+  'image-adjust',
+  'face-fix',
+  'video',
+  'upscale',
+] as const;
+export type SartiqStartKind = (typeof sartiqStartKinds)[number];
+
+/**
+ * How a start whose answer was lost is found in `GET /generations/` (lost-start.ts). The reference
+ * documents the list's filters and GenerationPublic's fields, but not which field shows the input an
+ * endpoint was given (only `product_image` → `product_image_url` pairs by name), nor which
+ * `generation_strategy` each endpoint's generations carry (the strategy names are documented:
+ * GENERATE, EDITING, REFINE, VIDEO, BACKGROUND_FIXING, IMAGE_ADJUSTING, FACE_FIXING).
+ */
+export interface SartiqLostStarts {
+  /** How much earlier than our clock Sartiq may date a generation (`created_at`): the clock skew allowed. */
+  clockSkewMs: number;
+  /** Per kind, the GenerationPublic field that shows the input URL sent; '' when none is known to (SARTIQ_INPUT_FIELDS). */
+  inputFields: Readonly<Record<SartiqStartKind, string>>;
+  /** Per kind, the `generation_strategy` of the generations it makes (SARTIQ_GENERATION_STRATEGIES). */
+  strategies: Readonly<Record<SartiqStartKind, string>>;
+}
+
+export const defaultSartiqLostStarts: SartiqLostStarts = {
+  clockSkewMs: 60_000,
+  inputFields: {
+    generate: 'product_image_url',
+    agentic: 'product_image_url',
+    edit: '',
+    'background-fix': '',
+    'image-adjust': '',
+    'face-fix': '',
+    video: '',
+    upscale: '',
+  },
+  strategies: {
+    generate: 'GENERATE',
+    agentic: 'GENERATE',
+    edit: 'EDITING',
+    'background-fix': 'BACKGROUND_FIXING',
+    'image-adjust': 'IMAGE_ADJUSTING',
+    'face-fix': 'FACE_FIXING',
+    video: 'VIDEO',
+    upscale: 'REFINE',
+  },
+};
+
 /** Configuration of the Sartiq client and token store (service-wide, not per connection). */
 export interface SartiqConfig {
   /** Base URL including `/api/v1`, without a trailing slash (production: defaultSartiqBaseUrl). */
@@ -97,6 +152,7 @@ export interface SartiqConfig {
   requestTimeoutMs: number;
   uploadFields: SartiqUploadFields;
   statuses: SartiqStatuses;
+  lostStarts: SartiqLostStarts;
   /** Not here: the organization belongs to the connection (SartiqCredentials.organizationId). */
   organizationId?: never;
 }

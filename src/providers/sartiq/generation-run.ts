@@ -16,18 +16,21 @@
  *   evaluator refused are never downloaded.
  *
  * Every paid call's id is saved in the job before its work is polled (generation, orchestration
- * shot, refines), so a retry resumes the same work instead of paying again. One deadline
+ * shot, refines), so a retry resumes the same work instead of paying again; a paid call whose
+ * answer was lost is looked for before it is made again (lost-start.ts). One deadline
  * (`deadlineMs`) bounds all the waiting of one attempt.
  */
 import { mkdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { z } from 'zod';
 import { ConnectorError } from '../../errors.ts';
+import { startPaidWork } from '../paid-start.ts';
 import { type PollingOptions, type PollOptions, pollUntil } from '../poll.ts';
 import { downloadWithRetry, inputsFor } from '../provider-work.ts';
 import type { InputFile, LocalFile, ProducedFile, RecipeRun, SlotRequest } from '../recipe.ts';
 import type { SartiqClient, SartiqGeneration, SartiqPrediction, SartiqRefine } from './client.ts';
 import { sartiqProvider } from './errors.ts';
+import { type SartiqStart, sartiqRefinesLookup, sartiqStartLookup } from './lost-start.ts';
 
 /** What a Sartiq recipe runs with. */
 export type SartiqRun<Options> = RecipeRun<Options, SartiqClient>;
@@ -50,13 +53,13 @@ export interface SartiqSource {
 export interface SartiqSlotWork {
   /** The recipe's name: in the job's memory keys, the logs and the file names. */
   name: string;
-  /** Makes the paid call; runs only when the job has no generation saved for this slot yet. */
-  create: (source: SartiqSource) => Promise<SartiqGeneration>;
+  /** The paid call to make (its kind and body); built only when the job has no generation saved for this slot yet. */
+  create: (source: SartiqSource) => SartiqStart | Promise<SartiqStart>;
   /**
    * A generation to make first (another paid call, saved the same way), whose first completed
    * prediction `create` starts from (`source.predictionId`).
    */
-  still?: (inputUrl: string) => Promise<SartiqGeneration>;
+  still?: (inputUrl: string) => SartiqStart;
   /** Default `predictions`. */
   results?: SartiqResults;
 }
@@ -161,13 +164,14 @@ async function sourceOf(slot: SlotRun): Promise<SartiqSource> {
 }
 
 /**
- * The generation saved under `key`, or the one `create` makes (the paid call), saved before it is
- * returned: whatever happens next, a retry resumes it instead of paying again.
+ * The generation saved under `key`, or the one the start `build` gives makes (the paid call, or
+ * the generation a lost answer of it made), saved before it is returned: whatever happens next, a
+ * retry resumes it instead of paying again.
  */
 async function rememberedGeneration(
   slot: SlotRun,
   key: string,
-  create: () => Promise<SartiqGeneration>,
+  build: () => SartiqStart | Promise<SartiqStart>,
 ): Promise<SavedGeneration> {
   const { run, work, request } = slot;
   const facts = { recipe: work.name, mappingKeyId: request.slot.mappingKeyId };
@@ -178,11 +182,41 @@ async function rememberedGeneration(
     run.logger.info({ ...facts, ...known.data }, 'sartiq generation resumed');
     return known.data;
   }
-  const created = await create();
-  const shotId = created.orchestrationShotId ?? undefined;
-  await run.memory.set(key, shotId ? { generationId: created.id, shotId } : created.id); // before polling
-  run.logger.info({ ...facts, generationId: created.id, shotId }, 'sartiq generation created');
-  return { generationId: created.id, shotId };
+  const start = await build();
+  // A created agentic generation names its orchestration shot; an adopted one is known by its `shot_id`.
+  const savedOf = (g: SartiqGeneration): SavedGeneration => ({
+    generationId: g.id,
+    shotId: g.orchestrationShotId ?? (start.kind === 'agentic' ? g.shotId : null) ?? undefined,
+  });
+  const generation = await startPaidWork(run, {
+    intentKey: `${key}:intent`,
+    what: `Sartiq ${start.kind}`,
+    facts,
+    lookup: sartiqStartLookup(run.client, start, run.signal),
+    async start() {
+      const created = await send(run, start);
+      run.logger.info({ ...facts, ...savedOf(created) }, 'sartiq generation created');
+      return created;
+    },
+    record: (g) => {
+      const { generationId, shotId } = savedOf(g);
+      return run.memory.set(key, shotId ? { generationId, shotId } : generationId); // before polling
+    },
+  });
+  return savedOf(generation);
+}
+
+/** Makes a paid start: a generation endpoint's call, or an upscale (refines of one uploaded image, its one generation). */
+async function send(run: SartiqRun<unknown>, start: SartiqStart): Promise<SartiqGeneration> {
+  if (start.kind !== 'upscale') return run.client.createGeneration(start.kind, start.body, run.signal);
+  const refined = await run.client.createRefines(start.body, run.signal);
+  const [generation] = refined.generations;
+  if (generation) return generation;
+  throw new ConnectorError(
+    'PROVIDER_GENERATION_FAILED',
+    `Sartiq refused to upscale the input: ${refined.failed.join('; ') || 'no reason given'}`,
+    { details: { provider: sartiqProvider } },
+  );
 }
 
 /** Every prediction is terminal and none has a refine still running. */
@@ -253,15 +287,27 @@ async function refinedResults(slot: SlotRun, generation: SartiqGeneration, size:
     refineIds = parsed.data;
     run.logger.info({ generationId: generation.id, refines: refineIds }, 'sartiq refines resumed');
   } else {
-    const created = await run.client.createRefines(
-      { prediction_ids: completed.map((p) => p.id), ...refineSizeFields(generation, size) },
-      run.signal,
-    );
-    refineIds = Object.fromEntries(created.refines.flatMap((r) => (r.predictionId ? [[r.predictionId, r.id]] : [])));
-    await run.memory.set(refinesKey, refineIds); // before polling: a retry resumes these paid refines
-    run.logger.info({ generationId: generation.id, refines: refineIds, failed: created.failed }, 'sartiq refines created');
+    const predictionIds = completed.map((p) => p.id);
+    let failed: string[] = [];
+    refineIds = await startPaidWork(run, {
+      intentKey: `${refinesKey}:intent`,
+      what: 'Sartiq refines',
+      facts: { recipe: slot.work.name, mappingKeyId: slot.request.slot.mappingKeyId, generationId: generation.id },
+      lookup: sartiqRefinesLookup(run.client, { generationId: generation.id, predictionIds }, run.signal),
+      async start() {
+        const created = await run.client.createRefines(
+          { prediction_ids: predictionIds, ...refineSizeFields(generation, size) },
+          run.signal,
+        );
+        failed = created.failed;
+        const ids = Object.fromEntries(created.refines.flatMap((r) => (r.predictionId ? [[r.predictionId, r.id]] : [])));
+        run.logger.info({ generationId: generation.id, refines: ids, failed }, 'sartiq refines created');
+        return ids;
+      },
+      record: (ids) => run.memory.set(refinesKey, ids), // before polling: a retry resumes these paid refines
+    });
     if (Object.keys(refineIds).length === 0) {
-      throw producedNothing(generation, `Sartiq refused to refine it: ${created.failed.join('; ') || 'no reason given'}`);
+      throw producedNothing(generation, `Sartiq refused to refine it: ${failed.join('; ') || 'no reason given'}`);
     }
   }
   const refineIn = (g: SartiqGeneration, predictionId: string) => refineOf(g, predictionId, refineIds[predictionId]);

@@ -7,14 +7,14 @@
 import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import type { ExpectedOutput } from '../../creative-force/schemas.ts';
-import { ConnectorError } from '../../errors.ts';
 import { type PollingOptions, pollingOptionsShape } from '../poll.ts';
 import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { slotCapacity } from '../provider-work.ts';
 import type { ContextNeeds, ProducedFile, ProviderRecipe, SlotRequest } from '../recipe.ts';
-import type { SartiqClient, SartiqGeneration } from './client.ts';
+import type { SartiqClient } from './client.ts';
 import { sartiqProvider } from './errors.ts';
 import { generateForSlot, type SartiqResults, type SartiqRun, type SartiqSlotWork, uploadedUrl } from './generation-run.ts';
+import type { SartiqStart } from './lost-start.ts';
 
 /** Sartiq's largest batch in practice; `batch_size` defaults to 4 for generations. */
 const maxBatch = 8;
@@ -58,7 +58,7 @@ async function eachSlot(
 function eachSlotFrom(
   run: SartiqRun<PollingOptions>,
   name: string,
-  create: (request: SlotRequest, inputUrl: string) => Promise<SartiqGeneration>,
+  create: (request: SlotRequest, inputUrl: string) => SartiqStart | Promise<SartiqStart>,
 ): Promise<Map<string, ProducedFile[]>> {
   return eachSlot(run, (request) => ({ name, create: (source) => create(request, source.inputUrl) }));
 }
@@ -143,33 +143,31 @@ export const generateRecipe: SartiqRecipe<GenerateOptions> = {
       results: generateResults(o),
       // `refine` and `scale_factor` are not sent: what they do on a generation is undocumented, and
       // the refine is asked for through the documented refines endpoint once the images exist.
-      create: ({ inputUrl }) =>
-        run.client.createGeneration(
-          o.agentic ? 'agentic' : 'generate',
-          defined({
-            product_image: inputUrl,
-            batch_size: slotCapacity(request, maxBatch),
-            subject_id: o.subjectId,
-            subject_slug: o.subjectSlug,
-            style_id: o.styleId,
-            style_slug: o.styleSlug,
-            shot_type: shotTypeFor(request.slot, o) ?? (o.agentic ? defaultAgenticShotType : undefined),
-            pose: o.pose,
-            framing: o.framing,
-            background: o.background,
-            lighting: o.lighting,
-            extra_prompt: prompt(run, o.extraPrompt),
-            negative_prompt: o.negativePrompt,
-            ...(o.agentic
-              ? {
-                  max_attempts: o.maxAttempts,
-                  min_confidence_score: o.minConfidenceScore,
-                  evaluation_provider: o.evaluationProvider,
-                }
-              : {}),
-          }),
-          run.signal,
-        ),
+      create: ({ inputUrl }) => ({
+        kind: o.agentic ? 'agentic' : 'generate',
+        body: defined({
+          product_image: inputUrl,
+          batch_size: slotCapacity(request, maxBatch),
+          subject_id: o.subjectId,
+          subject_slug: o.subjectSlug,
+          style_id: o.styleId,
+          style_slug: o.styleSlug,
+          shot_type: shotTypeFor(request.slot, o) ?? (o.agentic ? defaultAgenticShotType : undefined),
+          pose: o.pose,
+          framing: o.framing,
+          background: o.background,
+          lighting: o.lighting,
+          extra_prompt: prompt(run, o.extraPrompt),
+          negative_prompt: o.negativePrompt,
+          ...(o.agentic
+            ? {
+                max_attempts: o.maxAttempts,
+                min_confidence_score: o.minConfidenceScore,
+                evaluation_provider: o.evaluationProvider,
+              }
+            : {}),
+        }),
+      }),
     }));
   },
 };
@@ -200,20 +198,17 @@ export const editRecipe: SartiqRecipe<z.output<typeof editOptionsSchema>> = {
   needs: (o) => ({ ...promptNeeds(o.prompt), colorReferences: o.colorReferencesAsReferences }),
   cannotFill: photoOnly('sartiq-edit'),
   run: (run) =>
-    eachSlotFrom(run, 'sartiq-edit', async (request, base) =>
-      run.client.createGeneration(
-        'edit',
-        defined({
-          base_img_path: base,
-          tool: run.options.tool,
-          prompt: prompt(run, run.options.prompt),
-          subject_id: run.options.subjectId,
-          reference_images: run.options.colorReferencesAsReferences ? await colorReferenceUrls(run) : undefined,
-          batch_size: request.count,
-        }),
-        run.signal,
-      ),
-    ),
+    eachSlotFrom(run, 'sartiq-edit', async (request, base) => ({
+      kind: 'edit',
+      body: defined({
+        base_img_path: base,
+        tool: run.options.tool,
+        prompt: prompt(run, run.options.prompt),
+        subject_id: run.options.subjectId,
+        reference_images: run.options.colorReferencesAsReferences ? await colorReferenceUrls(run) : undefined,
+        batch_size: request.count,
+      }),
+    })),
 };
 
 export const backgroundFixOptionsSchema = z.strictObject({
@@ -231,20 +226,17 @@ export const backgroundFixRecipe: SartiqRecipe<z.output<typeof backgroundFixOpti
   needs: (o) => ({ colorReferences: o.paletteFromColorReference }),
   cannotFill: photoOnly('sartiq-background-fix'),
   run: (run) =>
-    eachSlotFrom(run, 'sartiq-background-fix', async (request, base) =>
-      run.client.createGeneration(
-        'background-fix',
-        defined({
-          base_img_path: base,
-          palette_image_path: run.options.paletteFromColorReference ? (await colorReferenceUrls(run))?.[0] : undefined,
-          batch_size: request.count,
-          background_preset_id: run.options.backgroundPresetId,
-          framing: run.options.framing,
-          background_fixer_strategy: run.options.strategy,
-        }),
-        run.signal,
-      ),
-    ),
+    eachSlotFrom(run, 'sartiq-background-fix', async (request, base) => ({
+      kind: 'background-fix',
+      body: defined({
+        base_img_path: base,
+        palette_image_path: run.options.paletteFromColorReference ? (await colorReferenceUrls(run))?.[0] : undefined,
+        batch_size: request.count,
+        background_preset_id: run.options.backgroundPresetId,
+        framing: run.options.framing,
+        background_fixer_strategy: run.options.strategy,
+      }),
+    })),
 };
 
 export const imageAdjustOptionsSchema = z
@@ -266,21 +258,18 @@ export const imageAdjustRecipe: SartiqRecipe<z.output<typeof imageAdjustOptionsS
   needs: () => ({}),
   cannotFill: photoOnly('sartiq-image-adjust'),
   run: (run) =>
-    eachSlotFrom(run, 'sartiq-image-adjust', (request, base) =>
-      run.client.createGeneration(
-        'image-adjust',
-        defined({
-          base_img_path: base,
-          batch_size: request.count,
-          target_width: run.options.targetWidth,
-          target_height: run.options.targetHeight,
-          aspect_ratio: run.options.aspectRatio,
-          mode: run.options.mode,
-          tolerance: run.options.tolerance,
-        }),
-        run.signal,
-      ),
-    ),
+    eachSlotFrom(run, 'sartiq-image-adjust', (request, base) => ({
+      kind: 'image-adjust',
+      body: defined({
+        base_img_path: base,
+        batch_size: request.count,
+        target_width: run.options.targetWidth,
+        target_height: run.options.targetHeight,
+        aspect_ratio: run.options.aspectRatio,
+        mode: run.options.mode,
+        tolerance: run.options.tolerance,
+      }),
+    })),
 };
 
 export const faceFixOptionsSchema = z.strictObject({ subjectId: z.string().optional(), ...polling });
@@ -291,9 +280,10 @@ export const faceFixRecipe: SartiqRecipe<z.output<typeof faceFixOptionsSchema>> 
   needs: () => ({}),
   cannotFill: photoOnly('sartiq-face-fix'),
   run: (run) =>
-    eachSlotFrom(run, 'sartiq-face-fix', (_request, base) =>
-      run.client.createGeneration('face-fix', defined({ base_img_path: base, subject_id: run.options.subjectId }), run.signal),
-    ),
+    eachSlotFrom(run, 'sartiq-face-fix', (_request, base) => ({
+      kind: 'face-fix',
+      body: defined({ base_img_path: base, subject_id: run.options.subjectId }),
+    })),
 };
 
 export const upscaleOptionsSchema = z.strictObject({
@@ -308,23 +298,11 @@ export const upscaleRecipe: SartiqRecipe<z.output<typeof upscaleOptionsSchema>> 
   needs: (o) => promptNeeds(o.prompt),
   cannotFill: photoOnly('sartiq-upscale'),
   run: (run) =>
-    eachSlotFrom(run, 'sartiq-upscale', async (_request, base) => {
-      const refined = await run.client.createRefines(
-        defined({ base_image_urls: [base], scale_factor: run.options.scaleFactor, prompt: prompt(run, run.options.prompt) }),
-        run.signal,
-      );
-      const [generation] = refined.generations;
-      if (!generation) {
-        throw new ConnectorError(
-          'PROVIDER_GENERATION_FAILED',
-          `Sartiq refused to upscale the input: ${refined.failed.join('; ') || 'no reason given'}`,
-          {
-            details: { provider: 'sartiq' },
-          },
-        );
-      }
-      return generation;
-    }),
+    eachSlotFrom(run, 'sartiq-upscale', (_request, base) => ({
+      kind: 'upscale',
+      // One generation (of the one uploaded image) per call: POST /generations/refines.
+      body: defined({ base_image_urls: [base], scale_factor: run.options.scaleFactor, prompt: prompt(run, run.options.prompt) }),
+    })),
 };
 
 // ---- sartiq-video ---------------------------------------------------------------------------
@@ -392,27 +370,21 @@ export const videoRecipe: SartiqRecipe<VideoOptions> = {
       name: 'sartiq-video',
       still:
         o.source === 'generation'
-          ? (productImage) =>
-              run.client.createGeneration(
-                'generate',
-                defined({ product_image: productImage, batch_size: 1, ...metadata(request) }),
-                run.signal,
-              )
+          ? (productImage) => ({
+              kind: 'generate',
+              body: defined({ product_image: productImage, batch_size: 1, ...metadata(request) }),
+            })
           : undefined,
-      create: ({ inputUrl, predictionId }) =>
-        run.client.createGeneration(
-          'video',
-          defined({
-            prompt: prompt(run, o.prompt),
-            ...(predictionId === undefined
-              ? { base_image_path: inputUrl, ...metadata(request) }
-              : { prediction_id: predictionId }),
-            negative_prompt: o.negativePrompt,
-            cfg_scale: o.cfgScale,
-            batch_size: request.count,
-          }),
-          run.signal,
-        ),
+      create: ({ inputUrl, predictionId }) => ({
+        kind: 'video',
+        body: defined({
+          prompt: prompt(run, o.prompt),
+          ...(predictionId === undefined ? { base_image_path: inputUrl, ...metadata(request) } : { prediction_id: predictionId }),
+          negative_prompt: o.negativePrompt,
+          cfg_scale: o.cfgScale,
+          batch_size: request.count,
+        }),
+      }),
     }));
   },
 };

@@ -1,21 +1,25 @@
 /** The Sartiq provider: its connection section, environment settings, client and recipes. */
 import { z } from 'zod';
-import { fieldNameSetting, httpUrlSetting, intSetting, wordListSetting } from '../../config/env-settings.ts';
+import { fieldNameSetting, httpUrlSetting, intSetting, namePairsSetting, wordListSetting } from '../../config/env-settings.ts';
 import { ConnectorError } from '../../errors.ts';
 import { defineProviderModule } from '../provider-module.ts';
+import { StartClaims } from '../start-claims.ts';
 import { SartiqClient } from './client.ts';
 import {
   defaultSartiqBaseUrl,
+  defaultSartiqLostStarts,
   defaultSartiqStatuses,
   defaultSartiqUploadFields,
   type SartiqConfig,
   type SartiqStatusWords,
+  sartiqStartKinds,
 } from './config.ts';
 import { sartiqProvider } from './errors.ts';
 import { sartiqRecipes } from './recipes.ts';
 import { SartiqTokenStore } from './token-store.ts';
 
 const statuses = defaultSartiqStatuses;
+const lostStarts = defaultSartiqLostStarts;
 
 export const sartiqModule = defineProviderModule({
   id: sartiqProvider,
@@ -42,6 +46,10 @@ export const sartiqModule = defineProviderModule({
       SARTIQ_REFINE_FAILED_STATUSES: wordListSetting(statuses.refine.failed),
       SARTIQ_AGENTIC_COMPLETED_STATUSES: wordListSetting(statuses.agentic.completed),
       SARTIQ_AGENTIC_FAILED_STATUSES: wordListSetting(statuses.agentic.failed),
+      SARTIQ_START_CLOCK_SKEW_MS: intSetting(0, 3_600_000).default(lostStarts.clockSkewMs),
+      /** `kind=field` pairs; an empty field says no field shows that kind's input. */
+      SARTIQ_INPUT_FIELDS: namePairsSetting(sartiqStartKinds, lostStarts.inputFields, z.union([z.literal(''), fieldNameSetting])),
+      SARTIQ_GENERATION_STRATEGIES: namePairsSetting(sartiqStartKinds, lostStarts.strategies, fieldNameSetting),
     },
     config: (e): SartiqConfig => {
       if (e.SARTIQ_UPLOAD_FILENAME_FIELD === e.SARTIQ_UPLOAD_CONTENT_TYPE_FIELD) {
@@ -60,14 +68,20 @@ export const sartiqModule = defineProviderModule({
           refine: statusWords('REFINE', e.SARTIQ_REFINE_COMPLETED_STATUSES, e.SARTIQ_REFINE_FAILED_STATUSES),
           agentic: statusWords('AGENTIC', e.SARTIQ_AGENTIC_COMPLETED_STATUSES, e.SARTIQ_AGENTIC_FAILED_STATUSES),
         },
+        lostStarts: {
+          clockSkewMs: e.SARTIQ_START_CLOCK_SKEW_MS,
+          inputFields: e.SARTIQ_INPUT_FIELDS,
+          strategies: e.SARTIQ_GENERATION_STRATEGIES,
+        },
       };
     },
   },
   shared: ({ redis, config, logger, keyPrefix }) => ({
     tokens: new SartiqTokenStore({ redis, config, logger, keyPrefix: `${keyPrefix}:sartiq-token` }),
+    claims: new StartClaims({ redis, keyPrefix: `${keyPrefix}:start-claims` }),
   }),
   create: ({ connectionId, credentials, config, shared, results, logger }) =>
-    new SartiqClient({ connectionId, credentials, config, tokens: shared.tokens, results, logger }),
+    new SartiqClient({ connectionId, credentials, config, tokens: shared.tokens, claims: shared.claims, results, logger }),
   recipes: sartiqRecipes,
 });
 

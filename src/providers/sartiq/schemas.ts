@@ -9,7 +9,7 @@
  * built from those words by sartiqSchemas.
  */
 import { z } from 'zod';
-import { idLike, numberLike, optionalText } from '../lenient-schemas.ts';
+import { idLike, numberLike, optionalDateTime, optionalText } from '../lenient-schemas.ts';
 import type { SartiqStatuses, SartiqStatusWords } from './config.ts';
 
 /**
@@ -65,6 +65,8 @@ export interface SartiqRefine {
   resultImageUrl: string | null;
   errorMessage: string | null;
   errorCategory: string | null;
+  /** `created_at` as epoch ms; null when not sent or unreadable. */
+  createdAt: number | null;
 }
 
 /** One image (or video) of a generation, from PredictionPublic. */
@@ -114,8 +116,18 @@ export interface SartiqGeneration {
   height: number | null;
   /** Agentic only: the orchestration shot, whose status endpoint tells the run's final image. */
   orchestrationShotId: string | null;
+  /** `shot_id` (for an agentic generation, taken for its orchestration shot: docs/providers/sartiq.md). */
+  shotId: string | null;
+  /** `created_at` as epoch ms; null when not sent or unreadable. */
+  createdAt: number | null;
   /** Agentic only: Sartiq's estimate of the time to completion, in seconds (a polling hint). */
   estimatedCompletionTimeS: number | null;
+}
+
+/** A generation of `GET /generations/`: as parsed, and its fields as sent (to read the one that shows an input). */
+export interface SartiqListedGeneration {
+  generation: SartiqGeneration;
+  fields: Record<string, unknown>;
 }
 
 /** One attempt of an agentic run (AgenticShotAttempt). */
@@ -152,6 +164,8 @@ export interface SartiqAgenticStatus {
 export interface SartiqSchemas {
   /** `GET /generations/{id}` and the generation creation calls. */
   generation: z.ZodType<SartiqGeneration>;
+  /** `GET /generations/` (GenerationsPublic: `{ data, count }`), the generations of `data`. */
+  generationList: z.ZodType<SartiqListedGeneration[]>;
   /** `POST /generations/refines` (MixedRefineResponse), raw failure lists; the client turns them into lines. */
   mixedRefineResponse: z.ZodType<{
     generations: SartiqGeneration[];
@@ -188,6 +202,7 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
       result_image_media: mediaSchema,
       error_message: optionalText,
       error_category: optionalText,
+      created_at: optionalDateTime,
     })
     .transform(
       (body): SartiqRefine => ({
@@ -197,6 +212,7 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
         resultImageUrl: body.result_image_url ?? body.result_image_media,
         errorMessage: body.error_message,
         errorCategory: body.error_category,
+        createdAt: body.created_at,
       }),
     );
 
@@ -241,6 +257,8 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
       tool: optionalText,
       organization_id: optionalText,
       orchestration_shot_id: idLike.nullish(),
+      shot_id: idLike.nullish(),
+      created_at: optionalDateTime,
       estimated_completion_time: numberLike.nullish(),
     })
     .transform((body): SartiqGeneration => {
@@ -261,8 +279,29 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
         width: body.width ?? null,
         height: body.height ?? null,
         orchestrationShotId: body.orchestration_shot_id ?? null,
+        shotId: body.shot_id ?? null,
+        createdAt: body.created_at,
         estimatedCompletionTimeS: body.estimated_completion_time ?? null,
       };
+    });
+
+  const generationList = z
+    .object({ data: z.array(z.record(z.string(), z.unknown())), count: numberLike.nullish() })
+    .transform((body, ctx): SartiqListedGeneration[] => {
+      const listed: SartiqListedGeneration[] = [];
+      for (const [index, fields] of body.data.entries()) {
+        const parsed = generation.safeParse(fields);
+        if (parsed.success) listed.push({ generation: parsed.data, fields });
+        else {
+          const issue = parsed.error.issues[0];
+          ctx.addIssue({
+            code: 'custom',
+            message: issue?.message ?? 'not a generation',
+            path: ['data', index, ...(issue?.path ?? [])],
+          });
+        }
+      }
+      return listed;
     });
 
   const attempt = z
@@ -316,7 +355,7 @@ export function sartiqSchemas(statuses: SartiqStatuses): SartiqSchemas {
     failed_refines: failureList,
   });
 
-  return { generation, mixedRefineResponse, agenticStatus };
+  return { generation, generationList, mixedRefineResponse, agenticStatus };
 }
 
 /** One entry of a FastAPI validation error (HTTPValidationError). */

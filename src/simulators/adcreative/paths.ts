@@ -15,6 +15,8 @@ export interface ImageFeaturePaths {
   progress: string;
   /** Query `applicationId`, `taskId`, `imageRenderProcessId`, `lowResolution`, `format`. */
   download: string;
+  /** Query `applicationId`; answers the progress objects of every user of the application (as the Photoshoot's). */
+  allProgresses: string;
 }
 
 /** The paths of the simulator, relative to its `baseUrl`. */
@@ -39,16 +41,19 @@ export const adCreativeSimulatorPaths = {
     start: '/api/v1/Image/BackgroundRemoving/AdCreative',
     progress: '/api/v1/Image/BackgroundRemoving/CheckUserProgress',
     download: '/api/v1/Image/BackgroundRemoving/Download',
+    allProgresses: '/api/v1/Image/BackgroundRemoving/CheckApplicationAllProgresses',
   } satisfies ImageFeaturePaths,
   upscaling: {
     start: '/api/v1/Image/Upscaling/AdCreative',
     progress: '/api/v1/Image/Upscaling/CheckUserProgress',
     download: '/api/v1/Image/Upscaling/Download',
+    allProgresses: '/api/v1/Image/Upscaling/CheckApplicationAllProgresses',
   } satisfies ImageFeaturePaths,
   faceEnhancing: {
     start: '/api/v1/Image/FaceEnhancing/AdCreative',
     progress: '/api/v1/Image/FaceEnhancing/CheckUserProgress',
     download: '/api/v1/Image/FaceEnhancing/Download',
+    allProgresses: '/api/v1/Image/FaceEnhancing/CheckApplicationAllProgresses',
   } satisfies ImageFeaturePaths,
   /** Where `publicImageUrl`s point (AdCreative uses a public storage bucket); no authentication. */
   publicImages: '/adcreative-bucket/images/',

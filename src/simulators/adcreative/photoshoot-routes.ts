@@ -1,7 +1,7 @@
 /**
  * The Product Photoshoot endpoints that are particular to it (AdCreative's "Product Photoshoot
- * API" page): PresetKeys, Recommendations, the AdCreative start and CheckApplicationAllProgresses.
- * Its CheckUserProgress and Download are shared with the image features, in result-routes.ts.
+ * API" page): PresetKeys, Recommendations and the AdCreative start. Its CheckUserProgress,
+ * CheckApplicationAllProgresses and Download are shared with the image features, in result-routes.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { fileTooLarge, noCredits, standardError, unknownForeground } from './error-bodies.ts';
@@ -144,20 +144,5 @@ const startRoute: Route = {
   },
 };
 
-const allProgressesRoute: Route = {
-  method: 'GET',
-  path: paths.allProgresses,
-  handle: (ctx, req) => {
-    const reader = new FieldReader((name) => queryValue(req.url, name));
-    const applicationId = reader.guid('applicationId');
-    const problem = reader.problem() ?? refuseOtherApplication(req, applicationId);
-    if (problem) return problem;
-    const body = [...ctx.state.processes.values()]
-      .filter((p) => p.feature.kind === 'photoshoot' && sameId(p.applicationId, applicationId))
-      .map((p) => p.progressBody(req.now, (task) => ctx.state.publicImageUrl(ctx.baseUrl, p, task)));
-    return { status: 200, body };
-  },
-};
-
 /** The Product Photoshoot routes of this file. */
-export const photoshootRoutes: readonly Route[] = [presetKeysRoute, recommendationsRoute, startRoute, allProgressesRoute];
+export const photoshootRoutes: readonly Route[] = [presetKeysRoute, recommendationsRoute, startRoute];

@@ -1,9 +1,11 @@
 /**
- * CheckUserProgress and Download of every feature. The Product Photoshoot's are documented, with
- * their names ("userId (Required)", "imageProductGeneratorProcessId (Required)"; Download's
- * "applicationId", "taskId", "imageProductGeneratorProcessId", "lowResolution", "format"); the
- * image features' are NOT documented: the simulator serves them with the paths and names of its
- * ImageFeatureWire (by default those of the Photoshoot, the process named `imageRenderProcessId`).
+ * CheckUserProgress, CheckApplicationAllProgresses and Download of every feature. The Product
+ * Photoshoot's are documented, with their names ("userId (Required)",
+ * "imageProductGeneratorProcessId (Required)"; CheckApplicationAllProgresses' "applicationId
+ * Required"; Download's "applicationId", "taskId", "imageProductGeneratorProcessId",
+ * "lowResolution", "format"); the image features' are NOT documented: the simulator serves them
+ * with the paths and names of its ImageFeatureWire (by default those of the Photoshoot, the
+ * process named `imageRenderProcessId`).
  */
 import { imageContentNotFound, noCredits } from './error-bodies.ts';
 import { type FeatureSpec, type ImageJobKind, imageJobFeatures, photoshootFeature } from './features.ts';
@@ -19,6 +21,7 @@ interface ResultEndpoints {
   feature: FeatureSpec;
   progress: string;
   download: string;
+  allProgresses: string;
   processParam: string;
   names: Pick<Readonly<Record<ImageFeatureName, string>>, 'applicationId' | 'userId' | 'taskId' | 'lowResolution' | 'format'>;
 }
@@ -48,6 +51,29 @@ function progressRoute({ feature, progress, processParam, names }: ResultEndpoin
         process && sameId(process.userId, userId)
           ? [process.progressBody(req.now, (task) => ctx.state.publicImageUrl(ctx.baseUrl, process, task))]
           : [];
+      return { status: 200, body };
+    },
+  };
+}
+
+/**
+ * CheckApplicationAllProgresses: "Checks the progress of all user-level image generations within a
+ * specific application", one progress object per process of the application's users. The page does
+ * not say in which order, nor for how long processes stay listed: the simulator lists every process
+ * of the feature in the order they were started, and keeps them all.
+ */
+function allProgressesRoute({ feature, allProgresses, names }: ResultEndpoints): Route {
+  return {
+    method: 'GET',
+    path: allProgresses,
+    handle: (ctx, req) => {
+      const reader = new FieldReader((name) => queryValue(req.url, name));
+      const applicationId = reader.guid(names.applicationId);
+      const problem = reader.problem() ?? refuseOtherApplication(req, applicationId);
+      if (problem) return problem;
+      const body = [...ctx.state.processes.values()]
+        .filter((p) => p.feature.kind === feature.kind && sameId(p.applicationId, applicationId))
+        .map((p) => p.progressBody(req.now, (task) => ctx.state.publicImageUrl(ctx.baseUrl, p, task)));
       return { status: 200, body };
     },
   };
@@ -98,13 +124,14 @@ function downloadRoute({ feature, download, processParam, names }: ResultEndpoin
   };
 }
 
-/** CheckUserProgress and Download of the Product Photoshoot and, on `wire`, the three image features. */
+/** CheckUserProgress, CheckApplicationAllProgresses and Download of the Product Photoshoot and, on `wire`, the three image features. */
 export function resultRoutes(wire: ImageFeatureWire): Route[] {
   const endpoints: ResultEndpoints[] = [
     {
       feature: photoshootFeature,
       progress: adCreativeSimulatorPaths.productGeneration.progress,
       download: adCreativeSimulatorPaths.productGeneration.download,
+      allProgresses: adCreativeSimulatorPaths.productGeneration.allProgresses,
       processParam: 'imageProductGeneratorProcessId',
       names: photoshootNames,
     },
@@ -112,9 +139,10 @@ export function resultRoutes(wire: ImageFeatureWire): Route[] {
       feature: imageJobFeatures[kind],
       progress: wire.paths[kind].progress,
       download: wire.paths[kind].download,
+      allProgresses: wire.paths[kind].allProgresses,
       processParam: wire.processIdParam,
       names: wire.names,
     })),
   ];
-  return endpoints.flatMap((e) => [progressRoute(e), downloadRoute(e)]);
+  return endpoints.flatMap((e) => [progressRoute(e), allProgressesRoute(e), downloadRoute(e)]);
 }

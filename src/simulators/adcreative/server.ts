@@ -10,6 +10,7 @@ import { CallLog } from '../harness/call-log.ts';
 import { FaultQueue } from '../harness/fault-queue.ts';
 import { type CappedBody, type Reply, readCappedBody, type WriteReplyOptions, writeReply } from '../harness/http-io.ts';
 import { LoopbackServer } from '../harness/loopback-server.ts';
+import { LostAnswers } from '../harness/lost-answers.ts';
 import { standardError, unauthorized } from './error-bodies.ts';
 import { imageFeatureWire } from './image-feature-wire.ts';
 import { imageJobRoutes } from './image-job-routes.ts';
@@ -49,6 +50,7 @@ export class AdCreativeSimulator {
   readonly #state: SimState;
   readonly #tokens: TokenStore;
   readonly #faults = new FaultQueue();
+  readonly #lost = new LostAnswers();
   readonly #maxUploadBytes: number;
   readonly #calls = new CallLog<CallLogEntry>();
   readonly #routes: readonly Route[];
@@ -140,6 +142,15 @@ export class AdCreativeSimulator {
   }
 
   /**
+   * The next `times` requests matching `match` are handled as usual (a start is accepted, paid and
+   * recorded) but their answer is lost: the connection is dropped instead, as on a network failure
+   * after AdCreative acted.
+   */
+  loseAnswers(match: FaultMatch, times = 1): void {
+    this.#lost.add(match, times);
+  }
+
+  /**
    * The next `next` valid Recommendations / BackgroundRemoving starts answer 400 with the
    * documented background-removal error: the text "Error while removing background:" followed by
    * `{"errors":[{"title":"Could not identify foreground in image","code":"unknown_foreground"}]}`.
@@ -180,6 +191,7 @@ export class AdCreativeSimulator {
     const reply = await this.#answer(req, method, url, route, body);
     entry.status = reply.status;
     this.#logger.debug({ method, path: url.pathname, status: reply.status }, 'adcreative-sim request');
+    if (this.#lost.dropped(method, url.pathname, res)) return;
     writeReply(res, reply, replyOptions);
   }
 

@@ -306,7 +306,12 @@ export class Batch {
     };
   }
 
-  /** `BatchExecutionResult` of a run. `error`, `startedAt`, `completedAt`, `durationMs` are `null` until known. */
+  /**
+   * `BatchExecutionResult` of a run. `error`, `startedAt`, `completedAt`, `durationMs` are `null`
+   * until known. `inputAsset.inputs` is "Input asset data", an array of objects without properties
+   * in the spec: the simulator echoes the run's node input mappings as received (ASSUMED; Adobe is
+   * to confirm), and names the asset `asset-<index>` (its `assetId` is not documented either).
+   */
   executionJson(run: Run, now: number): Record<string, unknown> {
     const startedAt = run.startedAt(now);
     const completedAt = run.completedAt(now);

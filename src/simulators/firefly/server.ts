@@ -18,6 +18,7 @@ import { CallLog } from '../harness/call-log.ts';
 import { FaultQueue } from '../harness/fault-queue.ts';
 import { type CappedBody, type Reply, readCappedBody, writeReply } from '../harness/http-io.ts';
 import { LoopbackServer } from '../harness/loopback-server.ts';
+import { LostAnswers } from '../harness/lost-answers.ts';
 import { methodNotAllowed, noSuchPath, payloadTooLarge, rateLimited, unsupportedApiVersion } from './errors.ts';
 import type { InputUrlPolicy } from './execute-request.ts';
 import { ImsTokens, imsTokenPath, single } from './ims.ts';
@@ -59,6 +60,7 @@ export class FireflySimulator {
   readonly #worker: RunWorker;
   readonly #policy: InputUrlPolicy;
   readonly #faults = new FaultQueue();
+  readonly #lost = new LostAnswers();
   readonly #calls = new CallLog<FireflyCallLogEntry>();
 
   private constructor(http: LoopbackServer, options: FireflySimulatorOptions) {
@@ -163,6 +165,15 @@ export class FireflySimulator {
     this.#faults.add(match, response, times);
   }
 
+  /**
+   * The next `times` requests matching `match` are handled as usual (a batch is accepted, paid and
+   * run) but their answer is lost: the connection is dropped instead, as on a network failure after
+   * Firefly acted.
+   */
+  loseAnswers(match: FireflyFaultMatch, times = 1): void {
+    this.#lost.add(match, times);
+  }
+
   /** Expires every IMS token issued so far: the next API call with one answers 401. */
   expireTokens(): void {
     this.#tokens.expireAll();
@@ -190,6 +201,7 @@ export class FireflySimulator {
     const reply = this.#answer(req, method, url, body);
     entry.status = reply.status;
     this.#logger.debug({ method, path: url.pathname, status: reply.status }, 'firefly-sim request');
+    if (this.#lost.dropped(method, url.pathname, res)) return;
     writeReply(res, reply);
   }
 

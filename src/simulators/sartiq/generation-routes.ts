@@ -211,7 +211,12 @@ const agenticRoute = createRoute({
           evaluationProvider: fields.evaluationProvider,
           shotType,
         });
+        // The generation's `shot_id` names its orchestration shot. The reference does not say so:
+        // GenerationPublic has a `shot_id`, the status endpoint is `/generations/agentic/{shot_id}/status`
+        // and AgenticShotStatus carries a `shot_id`; the simulator reads the three as one.
+        generation.init.fields.shot_id = run.shotId;
         return {
+          shot_id: run.shotId,
           orchestration_shot_id: run.shotId,
           orchestration_status: 'processing',
           message: 'Shot orchestration started',

@@ -11,6 +11,7 @@ import { CallLog } from '../harness/call-log.ts';
 import { FaultQueue } from '../harness/fault-queue.ts';
 import { type CappedBody, type Reply, readCappedBody, writeReply } from '../harness/http-io.ts';
 import { LoopbackServer } from '../harness/loopback-server.ts';
+import { LostAnswers } from '../harness/lost-answers.ts';
 import { Accounts, TokenStore } from './auth.ts';
 import { detail, methodNotAllowed, noSuchPath } from './errors.ts';
 import { maxUploadBytes, mediaPrefix, tempPrefix } from './files.ts';
@@ -54,6 +55,7 @@ export class SartiqSimulator {
   readonly #accounts = new Accounts();
   readonly #tokens: TokenStore;
   readonly #faults = new FaultQueue();
+  readonly #lost = new LostAnswers();
   readonly #calls = new CallLog<CallLogEntry>();
 
   private constructor(http: LoopbackServer, options: SartiqSimulatorOptions) {
@@ -133,6 +135,15 @@ export class SartiqSimulator {
   }
 
   /**
+   * The next `times` requests matching `match` (matched against the full path, `/api/v1/…`) are
+   * handled as usual (a generation is created, paid and recorded) but their answer is lost: the
+   * connection is dropped instead, as on a network failure after Sartiq acted.
+   */
+  loseAnswers(match: FaultMatch, times = 1): void {
+    this.#lost.add(match, times);
+  }
+
+  /**
    * In the next created generation, the last `count` predictions (all, when `count` exceeds the
    * batch) end in status `error` with an `error_message` and `error_category`; the generation is
    * COMPLETED when any prediction completes, else FAILED.
@@ -176,6 +187,7 @@ export class SartiqSimulator {
     const reply = await this.#answer(req, method, url, body);
     entry.status = reply.status;
     this.#logger.debug({ method, path: url.pathname, status: reply.status }, 'sartiq-sim request');
+    if (this.#lost.dropped(method, url.pathname, res)) return;
     writeReply(res, reply);
   }
 

@@ -201,6 +201,20 @@ export class FieldReader {
     });
   }
 
+  /**
+   * An optional date-time, as epoch ms: ISO 8601 (a date alone is midnight UTC; no offset is UTC,
+   * as pydantic reads a naive datetime here).
+   */
+  dateTime(name: string): number | null {
+    return this.#read(name, {}, (raw) => {
+      const text = typeof raw === 'string' ? raw.trim() : '';
+      const iso = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(text);
+      const ms = iso ? Date.parse(iso[1] && !iso[4] ? `${text}Z` : text) : Number.NaN;
+      if (!Number.isNaN(ms)) return ms;
+      return this.#typeError(name, 'datetime_from_date_parsing', 'Input should be a valid datetime or date', raw);
+    });
+  }
+
   /** An optional list of strings. */
   strings(name: string, options: FieldOptions<string[]> = {}): string[] | null {
     return this.#read(name, options, (raw) => {
