@@ -183,7 +183,13 @@ export async function adminApi(app: FastifyInstance, deps: AdminApiDeps): Promis
 async function retry(deps: AdminApiDeps, cycleJobId: string, status: CycleStatus, reply: FastifyReply): Promise<FastifyReply> {
   if (status === 'retrying') {
     const job = await deps.queue.queue.getJob(cycleJobId);
-    if (job && (await job.getState()) === 'delayed') {
+    // The history says "retrying" just before the worker hands the job back to BullMQ's delayed set.
+    let state = await job?.getState();
+    for (let i = 0; state === 'active' && i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await job?.getState();
+    }
+    if (job && state === 'delayed') {
       await job.promote();
       return reply.code(202).send({ retried: 'cycle', cycleJobId });
     }

@@ -12,6 +12,7 @@ import type {
   WebhookPayload,
 } from '../creative-force/schemas.ts';
 import type { ProviderClients } from '../providers/index.ts';
+import type { PaidWork } from '../providers/paid-start.ts';
 
 /** The Creative Force calls the cycle makes (implemented by the gateway client). */
 export interface GatewayClient {
@@ -48,4 +49,6 @@ export interface CycleContext {
   transferSignal(): AbortSignal;
   /** Bound to connectionId, taskProcessId and jobId; the cycle rebinds it with each `step`. */
   logger: Logger;
+  /** Tells the task history of paid provider work (never fails the cycle). */
+  paidWork(work: PaidWork): Promise<void>;
 }

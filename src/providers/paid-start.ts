@@ -22,6 +22,15 @@ import { sleep } from '../sleep.ts';
 import type { RecipeMemory } from './recipe.ts';
 import type { StartClaims } from './start-claims.ts';
 
+/** Paid work of a cycle, as the task history keeps it. */
+export interface PaidWork {
+  provider: string;
+  what: string;
+  id: string;
+  /** A lost start found and adopted: not paid again. */
+  adopted: boolean;
+}
+
 /** What a recipe records before a paid start call. */
 export interface StartIntent<F> {
   /** Our clock just before the call, ms since the epoch. */
@@ -80,12 +89,16 @@ export interface PaidStart<F, T> {
   start(): Promise<T>;
   /** Saves the started or adopted work (its id) in the recipe's memory, before it is polled. */
   record(start: T): Promise<void>;
+  /** The provider's id of the work, for the task history. */
+  idOf(start: T): string;
 }
 
 /** What a recipe run gives a paid start. */
 export interface PaidStartRun {
   memory: RecipeMemory;
   logger: Logger;
+  /** Tells the task history of paid work started, or of a lost start adopted (not paid again). */
+  paidWork(work: PaidWork): Promise<void>;
   /** Ends the pauses between two lookups. */
   signal: AbortSignal;
 }
@@ -126,7 +139,7 @@ export async function startPaidWork<F, T>(run: PaidStartRun, spec: PaidStart<F, 
   if (!(await claim(lookup, started, intent.token))) {
     logger.error({ ...facts, ...startFacts(lookup, started) }, `${spec.what}: another start claimed this work before its answer`);
   }
-  await record(run, spec, started);
+  await record(run, spec, started, false);
   return started;
 }
 
@@ -153,7 +166,7 @@ async function adopt<F, T>(
     let candidates: string[];
     if (lost.found === 'one') {
       if (await claim(lookup, lost.start, intent.token)) {
-        await record(run, spec, lost.start);
+        await record(run, spec, lost.start, true);
         run.logger.info({ ...facts, ...startFacts(lookup, lost.start), intentAt: intent.at }, `${spec.what}: lost start adopted`);
         return { found: true, start: lost.start };
       }
@@ -177,10 +190,11 @@ function readIntent<F, T>(memory: RecipeMemory, spec: PaidStart<F, T>): StartInt
   return { ...intent.data, fingerprint: fingerprint.data };
 }
 
-/** Records the work, then forgets the intent (a recorded id makes it useless). */
-async function record<F, T>(run: PaidStartRun, spec: PaidStart<F, T>, start: T): Promise<void> {
+/** Records the work, then forgets the intent (a recorded id makes it useless), then tells the history. */
+async function record<F, T>(run: PaidStartRun, spec: PaidStart<F, T>, start: T, adopted: boolean): Promise<void> {
   await spec.record(start);
   await run.memory.set(spec.intentKey, null);
+  await run.paidWork({ provider: spec.lookup.provider, what: spec.what, id: spec.idOf(start), adopted });
 }
 
 async function claimedByOthers<F, T>(lookup: StartLookup<F, T>, ids: string[], token: string): Promise<ReadonlySet<string>> {

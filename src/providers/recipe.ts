@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { AssetAttributeId } from '../creative-force/contract.ts';
 import type { ExpectedOutput, OutputAsset, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
+import type { PaidWork } from './paid-start.ts';
 
 /** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
 export interface ContextNeeds {
@@ -126,6 +127,8 @@ export interface RecipeRun<Options, Client = unknown> {
   client: Client;
   /** True on the cycle's last attempt: a recipe that gives up now may release what it holds. */
   finalAttempt: boolean;
+  /** Tells the task history of paid work started or adopted (startPaidWork calls it). */
+  paidWork(work: PaidWork): Promise<void>;
   signal: AbortSignal;
   logger: Logger;
 }

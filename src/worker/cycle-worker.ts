@@ -173,6 +173,7 @@ async function processCycle(
       signal,
       transferSignal: () => AbortSignal.any([signal, AbortSignal.timeout(deps.transferTimeoutMs)]),
       logger,
+      paidWork: (work) => record.paid(work),
     };
     const outcome = await runCycle(
       {

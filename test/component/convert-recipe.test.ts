@@ -84,6 +84,7 @@ async function prepareRun(
     memory: { get: () => undefined, set: async () => {} },
     client: undefined,
     finalAttempt: false,
+    paidWork: async () => {},
     signal,
     logger: pino({ level: 'silent' }),
   };

@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processDetailSchema, webhookPayloadSchema } from '../../src/creative-force/schemas.ts';
 import { ConnectorError } from '../../src/errors.ts';
 import type { Recipe, RecipeRun } from '../../src/providers/index.ts';
+import type { PaidWork } from '../../src/providers/paid-start.ts';
 import { sampleImage } from '../../src/simulators/index.ts';
 
 /** One provider's simulator and client, with the faults the contract needs. */
@@ -55,11 +56,14 @@ export function providerContract(adapter: ProviderAdapter): void {
     let harness: ProviderHarness;
     let dir: string;
     let memory: Map<string, unknown>;
+    /** What the recipe told the task history of its paid work. */
+    let paid: PaidWork[];
 
     beforeEach(async () => {
       harness = await adapter.start();
       dir = await mkdtemp(join(tmpdir(), 'cfc-contract-'));
       memory = new Map();
+      paid = [];
     });
     afterEach(async () => {
       await harness.close();
@@ -110,6 +114,7 @@ export function providerContract(adapter: ProviderAdapter): void {
         },
         client: harness.client,
         finalAttempt: false,
+        paidWork: async (work) => void paid.push(work),
         signal,
         logger: pino({ level: 'silent' }),
       };
@@ -130,6 +135,9 @@ export function providerContract(adapter: ProviderAdapter): void {
       expect(files.length).toBeGreaterThanOrEqual(1);
       for (const f of files) expect(f).toMatchObject({ kind: 'photo', contentType: expect.stringMatching(/^image\//) });
       expect(harness.paidGenerations()).toBe(1);
+      // The task history hears of the paid work, with the provider's id.
+      expect(paid.length).toBeGreaterThanOrEqual(1);
+      for (const work of paid) expect(work).toMatchObject({ id: expect.any(String), adopted: false });
     });
 
     it('waits through slow progress with several polls', async () => {
@@ -181,6 +189,8 @@ export function providerContract(adapter: ProviderAdapter): void {
       expect(harness.paidGenerations()).toBe(1);
       expect((await runOnce()).get('1_Front')?.length).toBeGreaterThanOrEqual(1);
       expect(harness.paidGenerations()).toBe(1);
+      // The adopted start is told to the history as adopted (not paid again).
+      expect(paid.some((work) => work.adopted)).toBe(true);
     });
 
     it('a start the provider never acted on is made again, once', async () => {

@@ -64,6 +64,7 @@ export async function startSimulatedGateway(name: string): Promise<SimulatedGate
         signal: shutdown.signal,
         transferSignal: () => AbortSignal.any([shutdown.signal, AbortSignal.timeout(10_000)]),
         logger,
+        paidWork: async () => {},
       };
     },
     async close() {

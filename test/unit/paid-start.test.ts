@@ -41,7 +41,7 @@ const signal = new AbortController().signal;
 
 function paidStart(job: ReturnType<typeof jobMemory>, look: StartLookup<{ input: string }, string>, started: string[]) {
   return startPaidWork(
-    { memory: job.memory, logger, signal },
+    { memory: job.memory, logger, signal, paidWork: async () => {} },
     {
       intentKey: 'job:intent',
       what: 'AdCreative.ai photoshoot',
@@ -55,6 +55,7 @@ function paidStart(job: ReturnType<typeof jobMemory>, look: StartLookup<{ input:
         return id;
       },
       record: (id) => job.memory.set('job', id),
+      idOf: (id) => id,
     },
   );
 }

@@ -47,6 +47,7 @@ export async function processAssets(input: ProcessAssetsInput): Promise<Submissi
           memory: input.memory,
           client: clientForRecipe(recipe, input.providers),
           finalAttempt: input.finalAttempt,
+          paidWork: input.paidWork,
           signal: input.signal,
           logger,
         });

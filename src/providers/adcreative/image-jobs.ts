@@ -80,6 +80,7 @@ async function runJob(
             return started.processId;
           },
           record: (started) => memory.set(key, { processId: started } satisfies JobMemory), // before polling: a retry resumes this paid job
+          idOf: (processId) => processId,
         }));
       const done = await pollUntil(
         async () => {

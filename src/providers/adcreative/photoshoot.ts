@@ -146,6 +146,7 @@ async function photoshootForSlot(
       },
       // Saved before polling: from here on, a retry resumes this paid generation.
       record: (processId) => remember({ processId }),
+      idOf: (processId) => processId,
     });
   } else {
     logger.info({ processId: saved.processId, mappingKeyId: request.slot.mappingKeyId }, 'adcreative photoshoot resumed');

@@ -122,6 +122,7 @@ async function runWorkflow(run: WorkflowRun): Promise<Map<string, ProducedFile[]
       // The leader of the gathered batch executes it; each task records its own runs in it.
       start: () => batches.join(client, options.workflowId, runs, options.gatherWindowMs, signal),
       record: (joined) => memory.set(memoryKey, { ...joined, slots } satisfies WorkflowMemory), // before polling: a retry resumes this batch
+      idOf: (joined) => joined.batchId,
     });
     saved = { ...assignment, slots };
     logger.info(

@@ -202,6 +202,7 @@ async function rememberedGeneration(
       const { generationId, shotId } = savedOf(g);
       return run.memory.set(key, shotId ? { generationId, shotId } : generationId); // before polling
     },
+    idOf: (g) => g.id,
   });
   return savedOf(generation);
 }
@@ -305,6 +306,7 @@ async function refinedResults(slot: SlotRun, generation: SartiqGeneration, size:
         return ids;
       },
       record: (ids) => run.memory.set(refinesKey, ids), // before polling: a retry resumes these paid refines
+      idOf: (ids) => Object.values(ids).join(','),
     });
     if (Object.keys(refineIds).length === 0) {
       throw producedNothing(generation, `Sartiq refused to refine it: ${failed.join('; ') || 'no reason given'}`);
