@@ -206,6 +206,12 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
   });
 }
 
+/** CONNECTIONS_FILE, which every command that reads the connections needs. */
+export function requiredConnectionsFile(config: AppConfig): string {
+  if (config.connectionsFile) return config.connectionsFile;
+  throw new ConnectorError('CONFIG_INVALID', 'CONNECTIONS_FILE: required (path to the YAML or JSON connections file)');
+}
+
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);

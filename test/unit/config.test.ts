@@ -349,6 +349,13 @@ describe('connections file', () => {
     expect(c?.creativeForce.signatureScheme).toBe('b64key-sha256-base64');
     await expect(loadConnectionsFile(join(dir, 'missing.yaml'), recipes, env)).rejects.toThrow(/CONNECTIONS_FILE: cannot read/);
   });
+
+  it("names the parser's problem and its position in one line, without the code frame", async () => {
+    const { file } = await connectionsFile(['    subfunctions: [unclosed', '']);
+    const failure = loadConnectionsFile(file, recipes, env);
+    await expect(failure).rejects.toThrow(/is not valid YAML or JSON: .+ at line \d+, column \d+$/);
+    await expect(failure).rejects.not.toThrow(/\n/);
+  });
 });
 
 describe('connections file for the receiver (scope receiver)', () => {
