@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { checkCommand } from './operations/check-command.ts';
 import {
   argumentsRefusal,
   type Command,
@@ -80,6 +81,7 @@ const commands = new Map<string, Command>(
       'run workers only (serves /healthz and /readyz)',
       'Runs the workers only; serves /healthz and /readyz on PORT.',
     ),
+    checkCommand,
     reportsCommand,
     demoCommand,
   ].map((command) => [command.name, command]),

@@ -57,7 +57,7 @@ describe('the command line', () => {
     expect(top.stdout).toMatch(/^usage: cf-ai-connector <command>/);
     expect(await runCli([])).toEqual(top);
     const names = listedCommands(top.stdout);
-    expect(names).toEqual(['start', 'serve', 'work', 'reports', 'demo']);
+    expect(names).toEqual(['start', 'serve', 'work', 'check', 'reports', 'demo']);
     const helps = await Promise.all(names.map((name) => runCli([name, '--help'])));
     for (const [i, name] of names.entries()) {
       expect(helps[i], name).toMatchObject({ code: 0, stderr: '' });
@@ -65,8 +65,8 @@ describe('the command line', () => {
       expect(helps[i]?.stdout, name).toMatch(/-h, --help/);
     }
     // `-h` and `help <command>` say the same.
-    expect(await runCli(['reports', '-h'])).toEqual(helps[names.indexOf('reports')]);
-    expect(await runCli(['help', 'demo'])).toEqual(helps[names.indexOf('demo')]);
+    expect(await runCli(['check', '-h'])).toEqual(helps[names.indexOf('check')]);
+    expect(await runCli(['help', 'reports'])).toEqual(helps[names.indexOf('reports')]);
   });
 
   it('refuses unknown flags and extra arguments with exit 2 and the usage, before doing anything', async () => {
@@ -77,6 +77,8 @@ describe('the command line', () => {
       [['start', '--port', '80'], /^cf-ai-connector: Unknown option '--port'\nusage: cf-ai-connector start\n/],
       [['serve', 'extra'], /^cf-ai-connector: unexpected argument "extra"\nusage: cf-ai-connector serve\n/],
       [['work', '--', '--help'], /^cf-ai-connector: unexpected argument "--help"\nusage: cf-ai-connector work\n/],
+      [['check', 'acme', 'more'], /^cf-ai-connector: unexpected argument "more"\nusage: cf-ai-connector check/],
+      [['check', '--verbose'], /^cf-ai-connector: Unknown option '--verbose'\nusage: cf-ai-connector check/],
       [['reports', 'list', 'x'], /^cf-ai-connector: unexpected argument "x"\nusage: cf-ai-connector reports/],
       [['reports', '--json=yes'], /^cf-ai-connector: Option '--json' does not take an argument\nusage: cf-ai-connector reports/],
       [['reports', 'resend'], /^cf-ai-connector: resend takes dead letter ids or --all\nusage: cf-ai-connector reports/],
@@ -99,17 +101,18 @@ describe('the command line', () => {
 
   it('prints a configuration error as one readable line on stderr, and exits 1', async () => {
     const cases: [args: string[], env: Record<string, string>, says: RegExp][] = [
-      ...['start', 'serve', 'work', 'reports'].map((command): [string[], Record<string, string>, RegExp] => [
+      ...['start', 'serve', 'work', 'check', 'reports'].map((command): [string[], Record<string, string>, RegExp] => [
         [command],
         { CONNECTIONS_FILE: connectionsFile, PORT: 'eighty' },
         /^CONFIG_INVALID: invalid environment: PORT: /,
       ]),
-      ...['start', 'work'].map((command): [string[], Record<string, string>, RegExp] => [
+      ...['start', 'check'].map((command): [string[], Record<string, string>, RegExp] => [
         [command],
         { CONNECTIONS_FILE: badYaml },
         /^CONFIG_INVALID: CONNECTIONS_FILE: .*bad\.yaml is not valid YAML or JSON: .* at line \d+, column \d+$/,
       ]),
       [['serve'], {}, /^CONFIG_INVALID: CONNECTIONS_FILE: required/],
+      [['check'], { CONNECTIONS_FILE: connectionsFile, PUBLIC_URL: 'https://x.example/?a=1' }, /^CONFIG_INVALID: .*PUBLIC_URL: /],
     ];
     const runs = await Promise.all(cases.map(([args, env]) => runCli(args, env)));
     for (const [i, [args, env, says]] of cases.entries()) {
