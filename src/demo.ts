@@ -16,6 +16,7 @@ import { loadConnectionsFile } from './config/connections.ts';
 import { loadEnvConfig } from './config/env.ts';
 import { createLogger } from './observability/logger.ts';
 import { createRecipeRegistry } from './providers/index.ts';
+import { webhookPath } from './receiver/webhook-url.ts';
 import { buildService } from './service.ts';
 import { AdCreativeSimulator, CreativeForceSimulator, sampleImage } from './simulators/index.ts';
 import { sleep } from './sleep.ts';
@@ -203,7 +204,7 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
   let code = 1;
   try {
     const port = await service.start();
-    const url = `http://127.0.0.1:${port}/webhooks/creative-force/demo-studio`;
+    const url = `http://127.0.0.1:${port}${webhookPath('demo-studio')}`;
     say(`- service listening on ${url} (${variants[variant].describe})`);
     say('- sending a signed ReadyToWork, as Creative Force does when the task reaches the step:');
     const answer = await sim.sendWebhook(url, task.taskProcessId, secret);

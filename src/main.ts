@@ -4,34 +4,41 @@
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { loadConnectionsFile } from './config/connections.ts';
-import { loadEnvConfig } from './config/env.ts';
-import { ConnectorError, isConnectorError } from './errors.ts';
+import { loadEnvConfig, requiredConnectionsFile } from './config/env.ts';
+import { isConnectorError } from './errors.ts';
 import { closeSharedDispatcher } from './http/shared-agent.ts';
 import { createLogger } from './observability/logger.ts';
+import { commandLineError } from './operations/command.ts';
 import { createRecipeRegistry } from './providers/index.ts';
 import { buildService, forcedCloseMs, type Service, type ServiceMode } from './service.ts';
 
 /** Time past stop()'s own bound (deadline + forced close) for the HTTP agent and the last log lines. */
 const exitMarginMs = 2_000;
 
+/**
+ * Starts the service in `mode`; it then runs until a signal. When it cannot start, it exits 1
+ * after one line: a configuration error (CONFIG_INVALID), or any error before the logger exists,
+ * as `cf-ai-connector: CODE: …` on stderr, for the person who wrote the configuration; any other
+ * error as a `fatal` log line with its stack on stdout, where the service's other lines go.
+ */
 export async function runService(mode: ServiceMode, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let logger: Logger | undefined;
   try {
     const config = loadEnvConfig(env);
-    logger = createLogger(config.logLevel);
-    if (!config.connectionsFile)
-      throw new ConnectorError('CONFIG_INVALID', 'CONNECTIONS_FILE: required (path to the YAML or JSON connections file)');
     const recipes = createRecipeRegistry();
-    const connections = await loadConnectionsFile(config.connectionsFile, recipes, env, {
+    const connections = await loadConnectionsFile(requiredConnectionsFile(config), recipes, env, {
       scope: mode === 'serve' ? 'receiver' : 'full',
     });
+    logger = createLogger(config.logLevel);
     const service = await buildService({ config, connections, recipes, mode, logger });
     exitThroughStop(service, logger, config.shutdownTimeoutMs);
     await service.start();
   } catch (err) {
-    const message = isConnectorError(err) ? `${err.code}: ${err.message}` : String(err);
-    if (logger) logger.fatal({ err }, 'cf-ai-connector could not start');
-    process.stderr.write(`cf-ai-connector: ${message}\n`);
+    if (logger && !(isConnectorError(err) && err.code === 'CONFIG_INVALID')) {
+      logger.fatal({ err }, 'cf-ai-connector could not start');
+    } else {
+      process.stderr.write(`${commandLineError(err)}\n`);
+    }
     process.exit(1);
   }
 }

@@ -262,7 +262,9 @@ export async function loadConnectionsFile(
   try {
     data = parseYaml(text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => envPlaceholder(name)));
   } catch (err) {
-    fail(`CONNECTIONS_FILE: ${path} is not valid YAML or JSON: ${(err as Error).message}`);
+    // The parser's first line names the problem and its position; its code frame is left out.
+    const [problem = ''] = (err as Error).message.split('\n');
+    fail(`CONNECTIONS_FILE: ${path} is not valid YAML or JSON: ${problem.replace(/:$/, '')}`);
   }
   return parseConnections(data, recipes, env, options);
 }

@@ -55,12 +55,29 @@ const fieldAliases = z
   })
   .pipe(z.record(fieldName, fieldName, { error: 'must map field names to field names' }));
 
+/**
+ * The receiver's public origin, as Creative Force calls it (https, with the path prefix a reverse
+ * proxy adds, if any); no query, fragment or user. Kept without a trailing slash.
+ */
+const publicUrl = z
+  .url({ protocol: /^https$/, error: 'must be an https URL: Creative Force calls webhooks over HTTPS only' })
+  .refine((text) => {
+    const url = URL.parse(text); // null: the URL check above has said so
+    return !url || (!text.includes('?') && !text.includes('#') && url.username === '' && url.password === '');
+  }, 'must be the public origin of the receiver, e.g. https://connector.example.com (no query, fragment or user)')
+  .transform((text) => {
+    const url = new URL(text);
+    return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+  });
+
 /** The service's own variables; each provider module adds its own (see providers/catalogue.ts). */
 const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: intSetting(0, 65535).default(8080),
   CONNECTIONS_FILE: z.string().min(1).optional(),
+  // Empty is unset, as .env.example leaves it.
+  PUBLIC_URL: z.preprocess((value) => (value === '' ? undefined : value), publicUrl.optional()),
   CF_API_BASE_URL: httpUrlSetting.default('https://gateway.creativeforce.io/v1'),
   CF_TOKEN_URL: httpUrlSetting.default('https://accounts.creativeforce.io/connect/token'),
   CF_RATE_LIMIT_RPS: intSetting(1, 20).default(18),
@@ -120,6 +137,8 @@ export interface AppConfig {
   host: string;
   port: number;
   connectionsFile: string | undefined;
+  /** PUBLIC_URL: the receiver's public origin, without a trailing slash (webhook URLs start with it). */
+  publicUrl: string | undefined;
   cf: {
     apiBaseUrl: string;
     tokenUrl: string;
@@ -174,6 +193,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
     host: e.HOST,
     port: e.PORT,
     connectionsFile: e.CONNECTIONS_FILE,
+    publicUrl: e.PUBLIC_URL,
     cf: {
       apiBaseUrl: e.CF_API_BASE_URL.replace(/\/+$/, ''),
       tokenUrl: e.CF_TOKEN_URL,
@@ -219,6 +239,12 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/** CONNECTIONS_FILE, which every command that reads the connections needs. */
+export function requiredConnectionsFile(config: AppConfig): string {
+  if (config.connectionsFile) return config.connectionsFile;
+  throw new ConnectorError('CONFIG_INVALID', 'CONNECTIONS_FILE: required (path to the YAML or JSON connections file)');
 }
 
 export function deepFreeze<T>(value: T): T {

@@ -1,7 +1,7 @@
 /**
  * Public surface of the Creative Force layer: the contract, the response schemas, the shared rate
- * limiter, the token store and the gateway client. Code outside this folder imports the client layer
- * from here; http.ts and internal.ts stay private.
+ * limiter (and the local one of `check`), the token store and the gateway client. Code outside
+ * this folder imports the client layer from here; http.ts and internal.ts stay private.
  */
 export * from './contract.ts';
 export {
@@ -12,6 +12,7 @@ export {
   type StylingAsset,
 } from './gateway-client.ts';
 export { closeSharedDispatcher } from './http.ts';
+export { LocalRateLimiter } from './local-rate-limiter.ts';
 export { type RateLimiter, type RateLimitGrant, RedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.ts';
 export * from './schemas.ts';
 export { type ConnectionCredentials, type TokenProvider, TokenStore, type TokenStoreOptions } from './token-store.ts';

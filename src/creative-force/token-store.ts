@@ -124,6 +124,14 @@ export class TokenStore implements TokenProvider {
     return this.#cache.invalidate(connectionId, token);
   }
 
+  /**
+   * Asks the token endpoint for a new token now, bypassing the cache (which it leaves as it is):
+   * what `cf-ai-connector check` runs, to test the credentials themselves, not a cached token.
+   */
+  requestToken(connection: ConnectionCredentials, signal?: AbortSignal): Promise<FetchedToken> {
+    return this.#request(connection, signal);
+  }
+
   /** Asks the token endpoint for a new token (client credentials grant), through the limiter. */
   async #request(connection: ConnectionCredentials, signal: AbortSignal | undefined): Promise<FetchedToken> {
     const started = performance.now();

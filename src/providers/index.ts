@@ -13,7 +13,13 @@ export {
   providerVariables,
 } from './catalogue.ts';
 export { type ConvertOptions, convertOptionsSchema, convertRecipe } from './local/convert.ts';
-export { clientForRecipe, createProviderClients, type ProviderResultSettings } from './provider-clients.ts';
+export {
+  type CredentialTest,
+  clientForRecipe,
+  createCredentialTests,
+  createProviderClients,
+  type ProviderResultSettings,
+} from './provider-clients.ts';
 export type {
   ContextNeeds,
   InputFile,

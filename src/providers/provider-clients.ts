@@ -1,6 +1,6 @@
 /**
  * The provider clients of each connection: built from the catalogue's modules, and handed to a
- * recipe by its `provider`.
+ * recipe by its `provider`; and the tests of a connection's provider credentials (`check`).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import { sharedResultDispatcher } from '../http/shared-agent.ts';
 import {
   type ProviderClients,
   type ProviderConfigs,
+  type ProviderId,
   type ProviderSections,
   providerModule,
   providerModules,
@@ -45,21 +46,13 @@ export interface ProviderResultSettings {
 export function createProviderClients(
   deps: ProviderClientsDeps,
 ): (connectionId: string, sections: ProviderSections) => ProviderClients {
-  const { redis, keyPrefix, logger } = deps;
-  const configs: Readonly<Record<string, unknown>> = deps.configs;
-  const modules: readonly AnyProviderModule[] = providerModules;
-  const factories = modules.map((module) => {
-    const serviceDeps = { config: configs[module.id], redis, keyPrefix, logger };
-    const shared = module.shared(serviceDeps);
-    return { module, serviceDeps, shared };
-  });
+  const factories = sharedParts(deps);
   const { maxBytes, allowLoopback } = deps.results;
   const dispatcher = sharedResultDispatcher(allowLoopback);
   return (connectionId, sections) => {
-    const all: Readonly<Record<string, ResultHostsSetting | undefined>> = sections;
     const clients: Record<string, unknown> = {};
     for (const { module, serviceDeps, shared } of factories) {
-      const section = all[module.id];
+      const section = sectionOf(sections, module.id);
       if (section === undefined) continue;
       const { resultHosts, ...credentials } = section;
       const results = { hosts: resultHosts ?? providerResultHosts(module.id), maxBytes, dispatcher };
@@ -67,6 +60,51 @@ export function createProviderClients(
     }
     return clients as ProviderClients;
   };
+}
+
+/** A test of one provider section's credentials (see ProviderModule.testCredentials). */
+export interface CredentialTest {
+  provider: ProviderId;
+  /** The provider's name in messages, e.g. `AdCreative.ai`. */
+  label: string;
+  /** Obtains a new token, bypassing the token cache; resolves with how long it is valid. */
+  run(signal?: AbortSignal): Promise<{ ttlMs: number }>;
+}
+
+/**
+ * Builds every provider's service-wide parts once, as createProviderClients does, and returns the
+ * function that makes the credential tests of one connection: one per provider section it has, in
+ * catalogue order.
+ */
+export function createCredentialTests(
+  deps: Omit<ProviderClientsDeps, 'results'>,
+): (connectionId: string, sections: ProviderSections) => CredentialTest[] {
+  const factories = sharedParts(deps);
+  return (connectionId, sections) =>
+    factories.flatMap(({ module, shared }) => {
+      const section = sectionOf(sections, module.id);
+      if (section === undefined) return [];
+      const { resultHosts: _, ...credentials } = section;
+      const run = (signal?: AbortSignal) => module.testCredentials({ connectionId, credentials, shared, signal });
+      return [{ provider: module.id as ProviderId, label: module.label, run }];
+    });
+}
+
+/** Each module with the service-wide deps it was given and the parts it built from them. */
+function sharedParts(deps: Omit<ProviderClientsDeps, 'results'>) {
+  const { redis, keyPrefix, logger } = deps;
+  const configs: Readonly<Record<string, unknown>> = deps.configs;
+  const modules: readonly AnyProviderModule[] = providerModules;
+  return modules.map((module) => {
+    const serviceDeps = { config: configs[module.id], redis, keyPrefix, logger };
+    return { module, serviceDeps, shared: module.shared(serviceDeps) };
+  });
+}
+
+/** A connection's section of a provider, if it has one. */
+function sectionOf(sections: ProviderSections, id: string): ResultHostsSetting | undefined {
+  const all: Readonly<Record<string, ResultHostsSetting | undefined>> = sections;
+  return all[id];
 }
 
 /**

@@ -40,6 +40,17 @@ export interface ProviderClientDeps<Credentials, Config, Shared> extends Provide
   results: ResultDownloadRules;
 }
 
+/** What a test of one connection's credentials works with. */
+export interface ProviderCredentialsTest<Credentials, Shared> {
+  /** Our id of the connection. */
+  connectionId: string;
+  /** The connection's section of this provider, validated by `credentialsSchema`. */
+  credentials: Credentials;
+  /** What `shared` built for the service. */
+  shared: Shared;
+  signal?: AbortSignal;
+}
+
 /** One AI provider. `Client` is what its recipes receive as `run.client`. */
 export interface ProviderModule<Id extends string, Shape extends z.ZodRawShape, Credentials, Config, Shared, Client> {
   /** The key of the provider's section in a connection, and the `provider` of its recipes. */
@@ -62,6 +73,14 @@ export interface ProviderModule<Id extends string, Shape extends z.ZodRawShape, 
   create(deps: ProviderClientDeps<Credentials, Config, Shared>): Client;
   /** The provider's recipes; each names this provider's `id` as its `provider`. */
   readonly recipes: readonly ProviderRecipe<unknown, Client, Id>[];
+  /**
+   * Obtains a new token with a connection's credentials through the token store in `shared`,
+   * bypassing its cache, and starts no work: what `cf-ai-connector check` runs. Rejects as a
+   * worker's token request would (PROVIDER_AUTH_FAILED when the credentials are refused); resolves
+   * with how long the new token is valid. Written after `shared` in a module, so that TypeScript
+   * has inferred `Shared` when it reads this function.
+   */
+  testCredentials(test: ProviderCredentialsTest<Credentials, Shared>): Promise<{ ttlMs: number }>;
 }
 
 /** Any provider module, as the generic derivations see it. */

@@ -20,6 +20,7 @@ import { isConnectorError } from '../errors.ts';
 import type { EnqueueResult } from '../queue/cycle-queue.ts';
 import { plausibleSignature, type SignatureCheck, type SignatureScheme, verifySignature } from './verify-signature.ts';
 import { type ConnectionWebhookKeys, connectionWebhookKeys } from './webhook-keys.ts';
+import { webhookRoutePath } from './webhook-url.ts';
 
 /** The largest webhook body accepted; a ReadyToWork event is about 1 KiB. */
 export const webhookBodyLimit = 256 * 1024;
@@ -85,45 +86,41 @@ export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps)
     [...deps.connections].map(([id, connection]) => [id, connectionWebhookKeys(connection)]),
   );
 
-  app.post<{ Params: { connectionId: string } }>(
-    '/webhooks/creative-force/:connectionId',
-    { bodyLimit: webhookBodyLimit },
-    async (request, reply) => {
-      const { connectionId } = request.params;
-      const connection = deps.connections.get(connectionId);
-      const connectionKeys = keys.get(connectionId);
-      if (!connection || !connectionKeys) return reply.code(404).send({ error: 'unknown connection' });
+  app.post<{ Params: { connectionId: string } }>(webhookRoutePath, { bodyLimit: webhookBodyLimit }, async (request, reply) => {
+    const { connectionId } = request.params;
+    const connection = deps.connections.get(connectionId);
+    const connectionKeys = keys.get(connectionId);
+    if (!connection || !connectionKeys) return reply.code(404).send({ error: 'unknown connection' });
 
-      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const value = request.headers[signatureHeader];
-      const header = typeof value === 'string' ? value : undefined;
-      const body = jsonOf(raw);
-      const check = checkSignature(raw, header, connection.creativeForce.signatureScheme, connectionKeys, body);
-      if (!check?.ok) {
-        const reason = header === undefined ? 'missing' : check === undefined ? 'malformed' : 'mismatch';
-        deps.logger.warn({ connectionId, reason }, 'webhook refused: signature');
-        return reply.code(401).send({ error: 'invalid signature' });
-      }
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const value = request.headers[signatureHeader];
+    const header = typeof value === 'string' ? value : undefined;
+    const body = jsonOf(raw);
+    const check = checkSignature(raw, header, connection.creativeForce.signatureScheme, connectionKeys, body);
+    if (!check?.ok) {
+      const reason = header === undefined ? 'missing' : check === undefined ? 'malformed' : 'mismatch';
+      deps.logger.warn({ connectionId, reason }, 'webhook refused: signature');
+      return reply.code(401).send({ error: 'invalid signature' });
+    }
 
-      const json = body();
-      if (!json.ok) return reply.code(400).send({ error: 'body is not JSON' });
-      const parsed = webhookPayloadSchema.safeParse(json.value);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const field = issue?.path.join('.') || '(body)';
-        return reply.code(400).send({ error: 'not a ReadyToWork payload', field, message: `${field}: ${issue?.message}` });
-      }
-      const event = parsed.data;
-      const log = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId });
+    const json = body();
+    if (!json.ok) return reply.code(400).send({ error: 'body is not JSON' });
+    const parsed = webhookPayloadSchema.safeParse(json.value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.path.join('.') || '(body)';
+      return reply.code(400).send({ error: 'not a ReadyToWork payload', field, message: `${field}: ${issue?.message}` });
+    }
+    const event = parsed.data;
+    const log = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId });
 
-      const ignored = ignoreReason(connection, event);
-      if (ignored) {
-        log.info({ ignored, signatureVariant: check.variant }, 'webhook ignored');
-        return reply.code(200).send({ ignored });
-      }
-      return accept(reply, deps, connection, event, log, check.variant);
-    },
-  );
+    const ignored = ignoreReason(connection, event);
+    if (ignored) {
+      log.info({ ignored, signatureVariant: check.variant }, 'webhook ignored');
+      return reply.code(200).send({ ignored });
+    }
+    return accept(reply, deps, connection, event, log, check.variant);
+  });
 }
 
 function ignoreReason(connection: ReceiverConnection, event: WebhookPayload): string | null {

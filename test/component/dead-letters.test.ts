@@ -3,7 +3,7 @@
  * listed by `cf-ai-connector reports`, and delivered once re-sent.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { runReportsCommand } from '../../src/operations/reports-command.ts';
+import { reportsCommand } from '../../src/operations/reports-command.ts';
 import type { Service } from '../../src/service.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
@@ -19,12 +19,11 @@ function failingTask(stack: Stack) {
 async function reports(stack: Stack, ...args: string[]) {
   let out = '';
   let err = '';
-  const code = await runReportsCommand(
-    args,
-    stack.env,
-    { write: (t: string) => (out += t) },
-    { write: (t: string) => (err += t) },
-  );
+  const code = await reportsCommand.run(args, {
+    env: stack.env,
+    out: { write: (t: string) => (out += t) },
+    err: { write: (t: string) => (err += t) },
+  });
   return { code, out, err };
 }
 

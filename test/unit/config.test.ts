@@ -84,6 +84,22 @@ describe('environment configuration', () => {
     expect(() => loadEnvConfig({ CF_MESSAGE_FIELD: 'status' })).toThrow(/CF_MESSAGE_FIELD: must differ from CF_STATUS_FIELD/);
   });
 
+  it('takes PUBLIC_URL as an https origin (a path prefix allowed), without its trailing slash', () => {
+    expect(loadEnvConfig({}).publicUrl).toBeUndefined();
+    expect(loadEnvConfig({ PUBLIC_URL: '' }).publicUrl).toBeUndefined();
+    expect(loadEnvConfig({ PUBLIC_URL: 'https://connector.example.com/' }).publicUrl).toBe('https://connector.example.com');
+    expect(loadEnvConfig({ PUBLIC_URL: 'https://example.com:8443/cf//' }).publicUrl).toBe('https://example.com:8443/cf');
+    for (const bad of [
+      'http://connector.example.com',
+      'https://x.example/?a=1',
+      'https://x.example/#top',
+      'https://u:p@x.example',
+      'connector.example.com',
+    ]) {
+      expect(() => loadEnvConfig({ PUBLIC_URL: bad }), bad).toThrow(/PUBLIC_URL: /);
+    }
+  });
+
   it('names the bad variable', () => {
     expect(() => loadEnvConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadEnvConfig({ CF_RATE_LIMIT_RPS: '25' })).toThrow(/CF_RATE_LIMIT_RPS/);
@@ -369,6 +385,13 @@ describe('connections file', () => {
     expect(c?.stepIds).toEqual([25, 40]);
     expect(c?.creativeForce.signatureScheme).toBe('b64key-sha256-base64');
     await expect(loadConnectionsFile(join(dir, 'missing.yaml'), recipes, env)).rejects.toThrow(/CONNECTIONS_FILE: cannot read/);
+  });
+
+  it("names the parser's problem and its position in one line, without the code frame", async () => {
+    const { file } = await connectionsFile(['    subfunctions: [unclosed', '']);
+    const failure = loadConnectionsFile(file, recipes, env);
+    await expect(failure).rejects.toThrow(/is not valid YAML or JSON: .+ at line \d+, column \d+$/);
+    await expect(failure).rejects.not.toThrow(/\n/);
   });
 });
 

@@ -116,4 +116,7 @@ export const adCreativeModule = defineProviderModule({
   create: ({ connectionId, credentials, config, shared, logger }) =>
     new AdCreativeClient({ connectionId, credentials, config, jwt: shared.jwt, claims: shared.claims, logger }),
   recipes: [photoshootRecipe, backgroundRemoveRecipe, upscaleRecipe, faceEnhanceRecipe],
+  /** The JWT request tests applicationId and jwtPrivateKey; apiKey and apiSecret go only with API calls. */
+  testCredentials: ({ connectionId, credentials, shared, signal }) =>
+    shared.jwt.requestToken({ id: connectionId, ...credentials }, signal),
 });

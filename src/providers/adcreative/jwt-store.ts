@@ -94,6 +94,14 @@ export class AdCreativeJwtStore implements AdCreativeJwtProvider {
     return this.#cache.invalidate(connectionId, token);
   }
 
+  /**
+   * Asks GenerateJwtToken for a new JWT now, bypassing the cache (which it leaves as it is): what
+   * `cf-ai-connector check` runs, to test the credentials themselves rather than a cached JWT.
+   */
+  requestToken(connection: AdCreativeJwtConnection, signal?: AbortSignal): Promise<FetchedToken> {
+    return this.#renew(connection, { refreshToken: null, signal });
+  }
+
   /** Renews by refresh token when there is one, else (or when that fails) by a new JWT. */
   async #renew(connection: AdCreativeJwtConnection, renewal: TokenRenewal): Promise<FetchedToken> {
     const { refreshToken, signal } = renewal;

@@ -65,4 +65,7 @@ export const fireflyModule = defineProviderModule({
     batches: shared.batches,
   }),
   recipes: [workflowRecipe],
+  /** The IMS request tests clientId and clientSecret; orgId and userId go only with API calls. */
+  testCredentials: ({ connectionId, credentials, shared, signal }) =>
+    shared.tokens.requestToken({ id: connectionId, ...credentials }, signal),
 });

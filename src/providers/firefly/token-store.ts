@@ -80,6 +80,14 @@ export class FireflyTokenStore implements FireflyTokenProvider {
   }
 
   /**
+   * Asks Adobe IMS for a new token now, bypassing the cache (which it leaves as it is): what
+   * `cf-ai-connector check` runs, to test the credentials themselves rather than a cached token.
+   */
+  requestToken(connection: FireflyTokenConnection, signal?: AbortSignal): Promise<FetchedToken> {
+    return this.#fetchToken(connection, signal);
+  }
+
+  /**
    * Asks IMS for a token with the client-credentials grant. Any 4xx but 408 and 429 (e.g. 400
    * `invalid_client`, `invalid_scope`, 401) means the credential was refused: PROVIDER_AUTH_FAILED.
    */

@@ -83,6 +83,8 @@ export const sartiqModule = defineProviderModule({
   create: ({ connectionId, credentials, config, shared, results, logger }) =>
     new SartiqClient({ connectionId, credentials, config, tokens: shared.tokens, claims: shared.claims, results, logger }),
   recipes: sartiqRecipes,
+  testCredentials: ({ connectionId, credentials, shared, signal }) =>
+    shared.tokens.requestToken({ id: connectionId, ...credentials }, signal),
 });
 
 /** The words of SARTIQ_<kind>_COMPLETED_STATUSES and _FAILED_STATUSES; a word in both is refused. */

@@ -90,6 +90,14 @@ export class SartiqTokenStore implements SartiqTokenProvider {
   }
 
   /**
+   * Asks Sartiq (a login) for a new token now, bypassing the cache (which it leaves as it is): what
+   * `cf-ai-connector check` runs, to test the credentials themselves rather than a cached token.
+   */
+  requestToken(connection: SartiqTokenConnection, signal?: AbortSignal): Promise<FetchedToken> {
+    return this.#login(connection, signal);
+  }
+
+  /**
    * Logs in with the password grant. Any 4xx but 429 (401 "Incorrect email or password", or the 400
    * FastAPI templates answer) means the account was refused: PROVIDER_AUTH_FAILED.
    */
