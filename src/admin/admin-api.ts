@@ -15,6 +15,7 @@ import type { ReceiverConnection } from '../config/connections.ts';
 import { type CycleStatus, cycleStatuses, type TaskHistory } from '../history/task-history.ts';
 import type { CycleQueue } from '../queue/cycle-queue.ts';
 import type { DeadLetters } from '../queue/dead-letters.ts';
+import { webhookPath, webhookUrl } from '../receiver/webhook-url.ts';
 import { type AdminAuth, maySee, type Principal } from './admin-auth.ts';
 
 export interface AdminApiDeps {
@@ -95,8 +96,9 @@ function visible(
   return connection;
 }
 
-export function webhookUrlOf(publicUrl: string | undefined, connectionId: string): string {
-  return `${publicUrl ?? ''}/webhooks/creative-force/${connectionId}`;
+/** The webhook URL of a connection, or its path when PUBLIC_URL is not set. */
+function webhookUrlOf(publicUrl: string | undefined, connectionId: string): string {
+  return webhookUrl(publicUrl, connectionId) ?? webhookPath(connectionId);
 }
 
 export async function adminApi(app: FastifyInstance, deps: AdminApiDeps): Promise<void> {

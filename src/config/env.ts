@@ -104,8 +104,6 @@ const envSchema = z.object({
   HISTORY_RETENTION_DAYS: intSetting(1, 3650).default(30),
   /** The ops token of the admin API, console and metrics (every connection); unset: only studio tokens. */
   ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional(),
-  /** The public origin of the receiver, for the webhook URLs the admin API and `check` show. */
-  PUBLIC_URL: httpUrlSetting.optional(),
   USAGE_RETENTION_DAYS: intSetting(1, 3650).default(400),
   TRANSFER_TIMEOUT_MS: intSetting(1_000, 3_600_000).default(300_000),
   WORK_DIR: z.string().min(1).default(join(tmpdir(), 'cf-ai-connector')),
@@ -168,8 +166,6 @@ export interface AppConfig {
   history: { retentionDays: number; usageRetentionDays: number };
   /** The ops token of the admin surface (studio tokens are in the connections file). */
   adminToken: string | undefined;
-  /** The receiver's public origin, without a trailing slash. */
-  publicUrl: string | undefined;
   transferTimeoutMs: number;
   workDir: string;
   maxAssetBytes: number;
@@ -231,7 +227,6 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
     },
     history: { retentionDays: e.HISTORY_RETENTION_DAYS, usageRetentionDays: e.USAGE_RETENTION_DAYS },
     adminToken: e.ADMIN_TOKEN,
-    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     workDir: e.WORK_DIR,
     maxAssetBytes: e.MAX_ASSET_BYTES,
