@@ -18,6 +18,7 @@ import {
   usageExitCode,
 } from './operations/command.ts';
 import { reportsCommand } from './operations/reports-command.ts';
+import { tasksCommand } from './operations/tasks-command.ts';
 import type { ServiceMode } from './service.ts';
 
 const serviceCommand = (mode: ServiceMode, summary: string, description: string) =>
@@ -82,6 +83,7 @@ const commands = new Map<string, Command>(
       'Runs the workers only; serves /healthz and /readyz on PORT.',
     ),
     checkCommand,
+    tasksCommand,
     reportsCommand,
     demoCommand,
   ].map((command) => [command.name, command]),
