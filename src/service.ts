@@ -17,6 +17,9 @@ import type { GatewayClient } from './cycle/cycle-context.ts';
 import { ConnectorError } from './errors.ts';
 import { taskFacts } from './history/cycle-recorder.ts';
 import { TaskHistory } from './history/task-history.ts';
+import { PrometheusMetrics } from './observability/metrics.ts';
+import { buildMetricsServer } from './observability/metrics-route.ts';
+import { countProviderCalls } from './observability/provider-calls.ts';
 import { throttledErrorLog } from './observability/throttled-error-log.ts';
 import { createProviderClients, type ProviderClients, type RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
@@ -30,6 +33,8 @@ export type ServiceMode = 'start' | 'serve' | 'work';
 
 export interface Service {
   app: FastifyInstance;
+  /** The token-free `/metrics` listener of METRICS_PORT, when it is set. */
+  metricsApp: FastifyInstance | undefined;
   worker: Worker | undefined;
   queue: CycleQueue;
   /** Starts the workers (if any) and the HTTP listener; resolves with the bound port. */
@@ -120,6 +125,10 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     reportAttempts: config.worker.reportAttempts,
     onError: producerErrors,
   });
+  const metrics = new PrometheusMetrics({
+    sources: { queue: () => queue.queue.exportPrometheusMetrics(), deadLetters: () => deadLetters.count() },
+    logger,
+  });
 
   const limiter = new RedisRateLimiter({
     redis: sharedRedis,
@@ -133,6 +142,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     requestTimeoutMs: config.cf.requestTimeoutMs,
     keyPrefix: `${config.queuePrefix}:token`,
     logger,
+    metrics,
   });
   const clients = new Map<string, GatewayClient>();
   const clientFor = (connection: Connection): GatewayClient => {
@@ -148,6 +158,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
         limiter,
         tokens,
         logger,
+        metrics,
       });
       clients.set(connection.id, client);
     }
@@ -165,7 +176,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   const providersFor = (connection: Connection): ProviderClients => {
     let set = providers.get(connection.id);
     if (!set) {
-      set = providerClientsOf(connection.id, connection);
+      set = countProviderCalls(providerClientsOf(connection.id, connection), metrics);
       providers.set(connection.id, set);
     }
     return set;
@@ -195,6 +206,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       maxAssetBytes: config.maxAssetBytes,
       transferTimeoutMs: config.transferTimeoutMs,
       logger,
+      metrics,
       ...(options.onStep ? { onStep: options.onStep } : {}),
     });
     events = new QueueEvents(cycleQueueName, {
@@ -207,16 +219,18 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   }
 
   let stopping = false;
+  const adminAuth = new AdminAuth({
+    opsToken: config.adminToken,
+    studioTokens: new Map([...connections].map(([id, c]) => [id, c.adminTokens ?? []])),
+  });
   const app = buildReceiver({
     logger,
     isReady: async () => !stopping && (await sharedRedis.ping()) === 'PONG',
+    ...(config.adminToken ? { metrics: { metrics, auth: adminAuth } } : {}),
     ...(withWebhooks
       ? {
           admin: {
-            auth: new AdminAuth({
-              opsToken: config.adminToken,
-              studioTokens: new Map([...connections].map(([id, c]) => [id, c.adminTokens ?? []])),
-            }),
+            auth: adminAuth,
             connections,
             history,
             queue,
@@ -231,6 +245,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
           webhooks: {
             connections,
             enqueue: (id, event) => queue.addCycle(id, event),
+            metrics,
             // After the answer, not before it: the webhook is never slowed by the history.
             accepted: ({ connectionId, jobId, event, signatureVariant, recipe }) => {
               history
@@ -242,8 +257,11 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       : {}),
   });
 
+  const metricsApp = config.metricsListener ? buildMetricsServer(metrics, logger) : undefined;
+
   return {
     app,
+    metricsApp,
     worker,
     queue,
     async start() {
@@ -255,6 +273,17 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
+      if (metricsApp && config.metricsListener) {
+        await metricsApp.listen({ ...config.metricsListener });
+        const bound = metricsApp.server.address();
+        logger.info(
+          {
+            host: config.metricsListener.host,
+            port: typeof bound === 'object' && bound ? bound.port : config.metricsListener.port,
+          },
+          'metrics served without a token (METRICS_PORT)',
+        );
+      }
       logger.info(
         { mode, port, connections: [...connections.keys()], workers: worker ? config.worker.concurrency : 0 },
         'cf-ai-connector started',
@@ -269,7 +298,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       // not (pitfalls: BullMQ 4656; close(true) only returns the pending close), so what is still
       // closing after the deadline gets forcedCloseMs, then its connections are dropped.
       const draining = (async () => {
-        await app.close();
+        await Promise.all([app.close(), metricsApp?.close()]);
         await worker?.close();
       })();
       if (!(await settlesWithin(draining, config.shutdownTimeoutMs))) {

@@ -7,6 +7,10 @@ import { z } from 'zod';
 /** An integer between `min` and `max`, from its decimal text. */
 export const intSetting = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A setting without a default: unset when the variable is absent or empty (as .env.example leaves it). */
+export const optionalSetting = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
 /** An http(s) URL. */
 export const httpUrlSetting = z.url({ protocol: /^https?$/ });
 

@@ -31,7 +31,7 @@ import {
   providerVariables,
 } from '../providers/index.ts';
 import { defaultReportAttempts } from '../queue/cycle-queue.ts';
-import { httpUrlSetting, intSetting, pathSetting } from './env-settings.ts';
+import { httpUrlSetting, intSetting, optionalSetting, pathSetting } from './env-settings.ts';
 
 /** The name of a field of a JSON body sent to Creative Force. */
 const fieldName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a field name: letters, digits or _');
@@ -76,8 +76,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: intSetting(0, 65535).default(8080),
   CONNECTIONS_FILE: z.string().min(1).optional(),
-  // Empty is unset, as .env.example leaves it.
-  PUBLIC_URL: z.preprocess((value) => (value === '' ? undefined : value), publicUrl.optional()),
+  PUBLIC_URL: optionalSetting(publicUrl),
   CF_API_BASE_URL: httpUrlSetting.default('https://gateway.creativeforce.io/v1'),
   CF_TOKEN_URL: httpUrlSetting.default('https://accounts.creativeforce.io/connect/token'),
   CF_RATE_LIMIT_RPS: intSetting(1, 20).default(18),
@@ -105,6 +104,10 @@ const envSchema = z.object({
   /** The ops token of the admin API, console and metrics (every connection); unset: only studio tokens. */
   ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional(),
   USAGE_RETENTION_DAYS: intSetting(1, 3650).default(400),
+  /** Serves /metrics WITHOUT a token on this port too (on METRICS_HOST); unset: only on PORT, behind ADMIN_TOKEN. */
+  METRICS_PORT: optionalSetting(intSetting(0, 65535)),
+  /** Where the token-free metrics port listens: loopback unless exposing it is chosen. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   TRANSFER_TIMEOUT_MS: intSetting(1_000, 3_600_000).default(300_000),
   WORK_DIR: z.string().min(1).default(join(tmpdir(), 'cf-ai-connector')),
   MAX_ASSET_BYTES: intSetting(1, Number.MAX_SAFE_INTEGER).default(512 * 1024 * 1024),
@@ -117,10 +120,15 @@ const envSchema = z.object({
 });
 
 /** The rules that involve several variables. */
-const checkedEnvSchema = envSchema.refine((e) => e.CF_STATUS_FIELD !== e.CF_MESSAGE_FIELD, {
-  path: [statusBodyFieldEnv.message],
-  message: `must differ from ${statusBodyFieldEnv.status}`,
-});
+const checkedEnvSchema = envSchema
+  .refine((e) => e.CF_STATUS_FIELD !== e.CF_MESSAGE_FIELD, {
+    path: [statusBodyFieldEnv.message],
+    message: `must differ from ${statusBodyFieldEnv.status}`,
+  })
+  .refine((e) => e.METRICS_PORT === undefined || e.METRICS_PORT === 0 || e.METRICS_PORT !== e.PORT, {
+    path: ['METRICS_PORT'],
+    message: 'must differ from PORT (the metrics port serves without a token)',
+  });
 
 const providersEnvSchema = z.object(providerVariables);
 
@@ -166,6 +174,8 @@ export interface AppConfig {
   history: { retentionDays: number; usageRetentionDays: number };
   /** The ops token of the admin surface (studio tokens are in the connections file). */
   adminToken: string | undefined;
+  /** The token-free metrics listener, when METRICS_PORT is set. */
+  metricsListener: { host: string; port: number } | undefined;
   transferTimeoutMs: number;
   workDir: string;
   maxAssetBytes: number;
@@ -227,6 +237,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
     },
     history: { retentionDays: e.HISTORY_RETENTION_DAYS, usageRetentionDays: e.USAGE_RETENTION_DAYS },
     adminToken: e.ADMIN_TOKEN,
+    metricsListener: e.METRICS_PORT === undefined ? undefined : { host: e.METRICS_HOST, port: e.METRICS_PORT },
     transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     workDir: e.WORK_DIR,
     maxAssetBytes: e.MAX_ASSET_BYTES,

@@ -17,6 +17,7 @@ import type { AppConfig } from '../config/env.ts';
 import { type BearerTokens, sendWithTokenRenewal } from '../http/token-renewal.ts';
 import { bulkGetFilesLimit, fillPath, outputPhysicalFileTypeId } from './contract.ts';
 import {
+  type CreativeForceMetrics,
   type HttpDeps,
   type HttpExchange,
   type HttpResponse,
@@ -74,9 +75,13 @@ export interface CreativeForceClientOptions {
   logger: Logger;
   /** 429 answers retried after the limiter's pause before CF_RATE_LIMITED. Default 5. */
   maxRateLimitRetries?: number;
+  /** Counts the requests (by operation and status) and the limiter's waits. */
+  metrics?: CreativeForceMetrics;
 }
 
 interface CallSpec {
+  /** The operation, as metrics name it: the method of this client. */
+  operation: string;
   method: 'GET' | 'POST' | 'PUT';
   /** A gateway path, already filled (see fillPath). */
   path: string;
@@ -110,13 +115,14 @@ export class CreativeForceClient {
       logger: this.#logger,
       timeoutMs: options.config.requestTimeoutMs,
       maxRateLimitRetries: options.maxRateLimitRetries ?? 5,
+      metrics: options.metrics,
     };
   }
 
   /** Step 2: the process detail (inputs, expected outputs, rework state). */
   async getProcessDetail(taskProcessId: string, signal?: AbortSignal): Promise<ProcessDetail> {
     const path = fillPath(this.#config.paths.processDetail, { taskProcessId });
-    return this.#json(processDetailSchema, { method: 'GET', path }, signal);
+    return this.#json(processDetailSchema, { operation: 'getProcessDetail', method: 'GET', path }, signal);
   }
 
   /** Step 3: pre-signed download URLs of input assets. An empty list makes no call. */
@@ -125,6 +131,7 @@ export class CreativeForceClient {
     return this.#json(
       bulkGetAssetsResponseSchema,
       {
+        operation: 'bulkGetAssets',
         method: 'POST',
         path: this.#config.paths.bulkGetAssets,
         body: idListBody(this.#config.wireForms.idListBodies.bulkGetAssets, assetIds),
@@ -139,7 +146,7 @@ export class CreativeForceClient {
     for (let start = 0; start < fileIds.length; start += bulkGetFilesLimit) {
       const batch = fileIds.slice(start, start + bulkGetFilesLimit);
       const body = idListBody(this.#config.wireForms.idListBodies.bulkGetFiles, batch);
-      const spec: CallSpec = { method: 'POST', path: this.#config.paths.bulkGetFiles, body };
+      const spec: CallSpec = { operation: 'bulkGetFiles', method: 'POST', path: this.#config.paths.bulkGetFiles, body };
       files.push(...(await this.#json(bulkGetFilesResponseSchema, spec, signal)));
     }
     return files;
@@ -148,32 +155,32 @@ export class CreativeForceClient {
   /** Step 4: the product, as an opaque record for recipes. */
   async getProduct(productId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const path = fillPath(this.#config.paths.product, { productId });
-    return this.#json(looseRecordSchema, { method: 'GET', path }, signal);
+    return this.#json(looseRecordSchema, { operation: 'getProduct', method: 'GET', path }, signal);
   }
 
   /** Step 4: the job, as an opaque record for recipes. */
   async getJob(jobId: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const path = fillPath(this.#config.paths.job, { jobId });
-    return this.#json(looseRecordSchema, { method: 'GET', path }, signal);
+    return this.#json(looseRecordSchema, { operation: 'getJob', method: 'GET', path }, signal);
   }
 
   /** Step 4: reviewer annotations of the parent task (keyed by taskId, not taskProcessId). */
   async getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]> {
     const path = fillPath(this.#config.paths.annotations, { taskId });
-    return this.#json(annotationsResponseSchema, { method: 'GET', path }, signal);
+    return this.#json(annotationsResponseSchema, { operation: 'getAnnotations', method: 'GET', path }, signal);
   }
 
   /** Step 4: the products of an outfit. */
   async getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]> {
     const path = fillPath(this.#config.paths.outfitProducts, { outfitId });
-    return this.#json(outfitProductsResponseSchema, { method: 'GET', path }, signal);
+    return this.#json(outfitProductsResponseSchema, { operation: 'getOutfitProducts', method: 'GET', path }, signal);
   }
 
   /** Step 4: styling files of secondary outfit products. An empty list makes no call. */
   async getStylingAssets(productIds: string[], signal?: AbortSignal): Promise<StylingAsset[]> {
     if (productIds.length === 0) return [];
     const body = idListBody(this.#config.wireForms.idListBodies.stylingAssets, productIds);
-    const spec: CallSpec = { method: 'POST', path: this.#config.paths.stylingAssets, body };
+    const spec: CallSpec = { operation: 'getStylingAssets', method: 'POST', path: this.#config.paths.stylingAssets, body };
     return this.#json(stylingAssetsResponseSchema, spec, signal);
   }
 
@@ -182,7 +189,12 @@ export class CreativeForceClient {
     const path = fillPath(this.#config.paths.updateStatus, { taskProcessId });
     const fields = this.#config.statusBodyFields;
     await this.#call(
-      { method: 'PUT', path, body: { [fields.status]: this.#config.failedStatus, [fields.message]: message } },
+      {
+        operation: 'updateProcessStatus',
+        method: 'PUT',
+        path,
+        body: { [fields.status]: this.#config.failedStatus, [fields.message]: message },
+      },
       signal,
     );
   }
@@ -190,14 +202,20 @@ export class CreativeForceClient {
   /** Step 7a: pre-signed upload URLs for one batch of output files. HTTP 200 may still list errorFiles. */
   getPresignedUploadUrls(clientId: string, files: PresignFile[], signal?: AbortSignal): Promise<PresignResponse> {
     const body = { clientId, physicalFileTypeId: outputPhysicalFileTypeId, files };
-    return this.#json(presignResponseSchema, { method: 'POST', path: this.#config.paths.presignedUpload, body }, signal);
+    const spec: CallSpec = {
+      operation: 'getPresignedUploadUrls',
+      method: 'POST',
+      path: this.#config.paths.presignedUpload,
+      body,
+    };
+    return this.#json(presignResponseSchema, spec, signal);
   }
 
   /** Step 8: submits the outputs; CF then advances the task. Never retried here on 5xx or timeout. */
   async submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse> {
     const path = fillPath(this.#config.paths.submitOutput, { taskProcessId });
     const sent = withKeepOldAssetReference(body, this.#config.wireForms.keepOldAssetReference);
-    return this.#json(submitResponseSchema, { method: 'POST', path, body: sent }, signal);
+    return this.#json(submitResponseSchema, { operation: 'submitOutput', method: 'POST', path, body: sent }, signal);
   }
 
   async #json<S extends z.ZodType>(schema: S, spec: CallSpec, signal: AbortSignal | undefined): Promise<z.output<S>> {
@@ -218,6 +236,7 @@ export class CreativeForceClient {
       signal,
       send: async (token) => {
         const exchange: HttpExchange = {
+          operation: spec.operation,
           method: spec.method,
           url: `${this.#config.apiBaseUrl}${spec.path}`,
           logPath: spec.path,

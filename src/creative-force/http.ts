@@ -8,11 +8,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import type { z } from 'zod';
-import { ConnectorError, type ErrorCode } from '../errors.ts';
+import { ConnectorError, type ErrorCode, isConnectorError } from '../errors.ts';
 import { checkBodyShape } from '../http/body-shape.ts';
 import { clip, redact } from '../http/provider-errors.ts';
 import { parseRetryAfter } from '../http/retry-after.ts';
 import { classifyTransportError } from '../http/transport-errors.ts';
+import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { gatewayErrorBodySchema } from './schemas.ts';
 import { applyFieldAliases } from './wire-forms.ts';
@@ -26,10 +27,17 @@ export interface HttpDeps {
   timeoutMs: number;
   /** 429 answers retried after the limiter's pause before giving up with CF_RATE_LIMITED. */
   maxRateLimitRetries: number;
+  /** Counts each request by operation and status, and the limiter's waits. */
+  metrics?: CreativeForceMetrics | undefined;
 }
+
+/** What the Creative Force plumbing records. */
+export type CreativeForceMetrics = Pick<ServiceMetrics, 'creativeForceRequest' | 'limiterWaited'>;
 
 /** One request to send. */
 export interface HttpExchange {
+  /** The gateway operation (the client's method, or `token`), for metrics. */
+  operation: string;
   method: 'GET' | 'POST' | 'PUT';
   url: string;
   /** The path used in messages and logs: no query string, nothing secret. */
@@ -56,8 +64,9 @@ export { closeSharedDispatcher, sharedDispatcher } from '../http/shared-agent.ts
  */
 export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange, signal?: AbortSignal): Promise<HttpResponse> {
   for (let retries = 0; ; retries++) {
-    await deps.limiter.acquire(signal);
-    const response = await sendOnce(deps, exchange, signal);
+    const grant = await deps.limiter.acquire(signal);
+    deps.metrics?.limiterWaited(grant.waitedMs / 1000);
+    const response = await counted(deps, exchange, sendOnce(deps, exchange, signal));
     if (response.status !== 429) {
       // The consecutive-429 count is about being throttled: any other answer ends the streak.
       await deps.limiter.onSuccess();
@@ -76,6 +85,20 @@ export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange,
         { retryAfterMs: pausedMs, details: { method: exchange.method, path: exchange.logPath, status: 429 } },
       );
     }
+  }
+}
+
+/** Counts a request by its status, or by how it failed (`timeout`, `network`, `aborted`). */
+async function counted(deps: HttpDeps, exchange: HttpExchange, sending: Promise<HttpResponse>): Promise<HttpResponse> {
+  try {
+    const response = await sending;
+    deps.metrics?.creativeForceRequest(exchange.operation, String(response.status));
+    return response;
+  } catch (err) {
+    const code = isConnectorError(err) ? err.code : undefined;
+    const status = code === 'CF_TIMEOUT' ? 'timeout' : code === 'CF_NETWORK' ? 'network' : 'aborted';
+    deps.metrics?.creativeForceRequest(exchange.operation, status);
+    throw err;
   }
 }
 

@@ -15,7 +15,15 @@ import type { Dispatcher } from 'undici';
 import { ConnectorError } from '../errors.ts';
 import { type FetchedToken, SharedTokenCache, type SharedTokenErrors } from '../http/shared-token-cache.ts';
 import { gatewayScope } from './contract.ts';
-import { type HttpExchange, parseErrorBody, parseResponse, sendThroughLimiter, sharedDispatcher, statusError } from './http.ts';
+import {
+  type CreativeForceMetrics,
+  type HttpExchange,
+  parseErrorBody,
+  parseResponse,
+  sendThroughLimiter,
+  sharedDispatcher,
+  statusError,
+} from './http.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { tokenResponseSchema } from './schemas.ts';
 
@@ -63,6 +71,8 @@ export interface TokenStoreOptions {
   failureTtlMs?: number;
   /** 429 answers of the token endpoint retried after the limiter's pause. Default 5. */
   maxRateLimitRetries?: number;
+  /** Counts the token requests (operation `token`) and the limiter's waits. */
+  metrics?: CreativeForceMetrics;
 }
 
 /** OAuth errors of the token endpoint that mean the connection's credentials or app setup are wrong. */
@@ -91,6 +101,7 @@ export class TokenStore implements TokenProvider {
   readonly #tokenPath: string;
   readonly #timeoutMs: number;
   readonly #maxRateLimitRetries: number;
+  readonly #metrics: CreativeForceMetrics | undefined;
 
   constructor(options: TokenStoreOptions) {
     this.#limiter = options.limiter;
@@ -100,6 +111,7 @@ export class TokenStore implements TokenProvider {
     this.#tokenPath = new URL(options.tokenUrl).pathname;
     this.#timeoutMs = options.requestTimeoutMs;
     this.#maxRateLimitRetries = options.maxRateLimitRetries ?? 5;
+    this.#metrics = options.metrics;
     const lockTtlMs = options.lockTtlMs ?? this.#timeoutMs + 30_000;
     this.#cache = new SharedTokenCache({
       redis: options.redis,
@@ -136,6 +148,7 @@ export class TokenStore implements TokenProvider {
   async #request(connection: ConnectionCredentials, signal: AbortSignal | undefined): Promise<FetchedToken> {
     const started = performance.now();
     const exchange: HttpExchange = {
+      operation: 'token',
       method: 'POST',
       url: this.#tokenUrl,
       logPath: this.#tokenPath,
@@ -154,6 +167,7 @@ export class TokenStore implements TokenProvider {
       logger,
       timeoutMs: this.#timeoutMs,
       maxRateLimitRetries: this.#maxRateLimitRetries,
+      metrics: this.#metrics,
     };
     const response = await sendThroughLimiter(deps, exchange, signal);
     const subject = `Creative Force token request of connection ${connection.id}`;

@@ -5,6 +5,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type AdminApiDeps, adminApi } from '../admin/admin-api.ts';
+import { type MetricsRouteDeps, metricsRoute } from '../observability/metrics-route.ts';
 import { type WebhookRouteDeps, webhookRoute } from './webhook-route.ts';
 
 export interface ReceiverDeps {
@@ -15,6 +16,8 @@ export interface ReceiverDeps {
   isReady(): Promise<boolean>;
   /** The admin API (and console), on processes that receive webhooks when an admin token is configured. */
   admin?: AdminApiDeps;
+  /** `/metrics` behind the ops token, on every process when ADMIN_TOKEN is set. */
+  metrics?: MetricsRouteDeps;
 }
 
 export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
@@ -35,5 +38,7 @@ export function buildReceiver(deps: ReceiverDeps): FastifyInstance {
   if (webhooks) app.register(async (scope) => webhookRoute(scope, { ...webhooks, logger: deps.logger }));
   const admin = deps.admin;
   if (admin?.auth.enabled) app.register(async (scope) => adminApi(scope, admin));
+  const metrics = deps.metrics;
+  if (metrics) app.register(async (scope) => metricsRoute(scope, metrics));
   return app;
 }

@@ -17,6 +17,7 @@ import { signatureHeader } from '../creative-force/contract.ts';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
 import { webhookPayloadSchema } from '../creative-force/schemas.ts';
 import { isConnectorError } from '../errors.ts';
+import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { EnqueueResult } from '../queue/cycle-queue.ts';
 import { plausibleSignature, type SignatureCheck, type SignatureScheme, verifySignature } from './verify-signature.ts';
 import { type ConnectionWebhookKeys, connectionWebhookKeys } from './webhook-keys.ts';
@@ -31,7 +32,12 @@ export interface WebhookRouteDeps {
   /** Told of each event answered 202 (a duplicate too), after the answer is sent; must not throw. */
   accepted?(info: { connectionId: string; jobId: string; event: WebhookPayload; signatureVariant: string; recipe: string }): void;
   logger: Logger;
+  /** Counts every answer by connection and status. */
+  metrics?: Pick<ServiceMetrics, 'webhookAnswered'>;
 }
+
+/** The connection label of answers to a URL that names no configured connection. */
+export const unknownConnectionLabel = '(unknown)';
 
 /** What SubfunctionId of a body that is not authenticated yet can say. */
 const subfunctionOnly = webhookPayloadSchema.pick({ SubfunctionId: true });
@@ -85,6 +91,15 @@ export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps)
   const keys = new Map<string, ConnectionWebhookKeys>(
     [...deps.connections].map(([id, connection]) => [id, connectionWebhookKeys(connection)]),
   );
+
+  const { metrics } = deps;
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      const { connectionId } = request.params as { connectionId?: string };
+      const known = connectionId !== undefined && deps.connections.has(connectionId);
+      metrics.webhookAnswered(known ? connectionId : unknownConnectionLabel, reply.statusCode);
+    });
+  }
 
   app.post<{ Params: { connectionId: string } }>(webhookRoutePath, { bodyLimit: webhookBodyLimit }, async (request, reply) => {
     const { connectionId } = request.params;

@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Job, type QueueEvents, UnrecoverableError, WaitingError, Worker } from 'bullmq';
+import { type Job, MetricsTime, type QueueEvents, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
@@ -15,6 +15,7 @@ import { studioMessage, updateProcessStatus } from '../cycle/steps/update-proces
 import { ConnectorError, isConnectorError } from '../errors.ts';
 import { type CycleRecorder, cycleRecorder, taskFacts } from '../history/cycle-recorder.ts';
 import type { TaskHistory } from '../history/task-history.ts';
+import type { CycleOutcomeLabel, ServiceMetrics } from '../observability/metrics.ts';
 import { throttledErrorLog } from '../observability/throttled-error-log.ts';
 import type { ProviderClients, RecipeRegistry } from '../providers/index.ts';
 import {
@@ -57,6 +58,8 @@ export interface CycleWorkerDeps {
   abortSignal: AbortSignal;
   /** Optional observer of step changes (the demo prints them). */
   onStep?(event: { jobId: string; taskProcessId: string; step: string; resumed: boolean }): void;
+  /** Counts cycles, steps, paid starts and failure reports. */
+  metrics?: ServiceMetrics;
 }
 
 type AnyJob = Job<CycleJobData | ReportFailureJobData>;
@@ -84,6 +87,8 @@ export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | 
       lockDuration: deps.lockDurationMs,
       stalledInterval: deps.lockDurationMs,
       maxStalledCount: deps.maxStalledCount,
+      // BullMQ's completed and failed counts, which its Prometheus export shows (metrics.ts).
+      metrics: { maxDataPoints: MetricsTime.ONE_HOUR },
       autorun: false,
     },
   );
@@ -151,11 +156,17 @@ async function processCycle(
   const attempt = job.attemptsMade + 1;
   const finalAttempt = attempt >= (job.opts.attempts ?? 1);
   const record = cycleRecorder(deps.history, jobId, logger);
+  const { metrics } = deps;
+  const connection = deps.connections.get(connectionId);
+  const sub = connection?.subfunctions[String(event.SubfunctionId)];
+  const ended = (outcome: CycleOutcomeLabel) =>
+    metrics?.cycleEnded({ connection: connectionId, recipe: sub?.recipe ?? '(none)', outcome });
+  if (job.attemptsMade === 0 && job.stalledCounter === 0 && job.data.checkpoint === undefined && job.processedOn) {
+    metrics?.queueWaited((job.processedOn - job.timestamp) / 1000);
+  }
   let step = 'start';
 
   try {
-    const connection = deps.connections.get(connectionId);
-    const sub = connection?.subfunctions[String(event.SubfunctionId)];
     // Written by the receiver already, unless that write was lost: the first write wins.
     await record.received(connectionId, taskFacts(event, sub?.recipe ?? '(none)'), Date.parse(job.data.receivedAt));
     await record.attempt(attempt);
@@ -173,7 +184,10 @@ async function processCycle(
       signal,
       transferSignal: () => AbortSignal.any([signal, AbortSignal.timeout(deps.transferTimeoutMs)]),
       logger,
-      paidWork: (work) => record.paid(work),
+      paidWork: async (work) => {
+        if (!work.adopted) metrics?.paidGeneration(work.provider);
+        await record.paid(work);
+      },
     };
     const outcome = await runCycle(
       {
@@ -200,7 +214,10 @@ async function processCycle(
           await record.step(next, resumed ? 'resumed' : 'started');
           await job.updateProgress({ step: next });
         },
-        stepFinished: (finished, durationMs) => record.step(finished, 'finished', durationMs),
+        stepFinished: async (finished, durationMs) => {
+          metrics?.stepFinished(finished, durationMs / 1000);
+          await record.step(finished, 'finished', durationMs);
+        },
       },
       ctx,
       { recipe, options: sub.options, checks: sub.checks },
@@ -210,6 +227,7 @@ async function processCycle(
     await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
     const submitted = 'submitted' in outcome ? outcome.submitted : undefined;
     if ('skipped' in outcome) await record.skipped(outcome.skipped);
+    ended(submitted ? 'submitted' : 'skipped');
     logger.info(
       { step: 'done', submitted: submitted?.assets.length ?? 0, skipped: 'skipped' in outcome ? outcome.skipped : undefined },
       'cycle completed',
@@ -219,14 +237,19 @@ async function processCycle(
     return { submitted };
   } catch (err) {
     const retryable = isConnectorError(err) ? err.retryable : !(err instanceof UnrecoverableError);
-    if (signal.aborted) return handBack(job, token, logger, step, err, record);
+    if (signal.aborted) {
+      ended('handed_back');
+      return handBack(job, token, logger, step, err, record);
+    }
     if (err instanceof LockLost) {
+      ended('lock_lost');
       logger.warn({ step }, 'cycle stopped: its lock expired and another worker may have it now; nothing more is done here');
       throw err;
     }
     const code = isConnectorError(err) ? err.code : 'UNEXPECTED';
     const willRetry = retryable && !finalAttempt;
     await record.attemptFailed({ attempt, code, retryable, message: studioMessage(err), willRetry });
+    ended(willRetry ? 'retrying' : 'failed');
     if (willRetry) {
       logger.warn({ err, step, attempt }, 'cycle attempt failed; will retry');
       throw err;
@@ -303,6 +326,7 @@ async function reportFailure(deps: CycleWorkerDeps, data: ReportFailureJobData, 
   // Kept for ops (`cf-ai-connector reports`) before the job fails for good: no failure is lost.
   const deadLetter = async (error: string) => {
     await deps.deadLetters.add({ id: String(job.id), report: data, error, attempts: attempt, at: new Date().toISOString() });
+    deps.metrics?.failureReport(data.connectionId, 'dead_lettered');
     await cycleRecorder(deps.history, data.cycleJobId, logger).report('undelivered', data.code, error);
     logger.error({ code: data.code, error }, 'failure report not delivered; kept as a dead letter');
   };
@@ -327,9 +351,11 @@ async function reportFailure(deps: CycleWorkerDeps, data: ReportFailureJobData, 
       await deadLetter(reason);
       throw new UnrecoverableError(reason);
     }
+    deps.metrics?.failureReport(data.connectionId, 'retrying');
     logger.warn({ err, code: data.code, attempt }, 'failure report not delivered; will retry');
     throw err;
   }
+  deps.metrics?.failureReport(data.connectionId, 'delivered');
   logger.info({ code: data.code, message: data.message }, 'failure reported to Creative Force');
   await cycleRecorder(deps.history, data.cycleJobId, logger).report('delivered', data.code);
 }

@@ -100,6 +100,18 @@ describe('environment configuration', () => {
     }
   });
 
+  it('serves token-free metrics only when METRICS_PORT is set, on loopback unless told, never on PORT', () => {
+    expect(loadEnvConfig({}).metricsListener).toBeUndefined();
+    expect(loadEnvConfig({ METRICS_PORT: '' }).metricsListener).toBeUndefined();
+    expect(loadEnvConfig({ METRICS_PORT: '9464' }).metricsListener).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(loadEnvConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metricsListener).toEqual({
+      host: '0.0.0.0',
+      port: 9464,
+    });
+    expect(() => loadEnvConfig({ METRICS_PORT: '8080' })).toThrow(/METRICS_PORT: must differ from PORT/);
+    expect(() => loadEnvConfig({ METRICS_PORT: 'ninety' })).toThrow(/METRICS_PORT/);
+  });
+
   it('names the bad variable', () => {
     expect(() => loadEnvConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadEnvConfig({ CF_RATE_LIMIT_RPS: '25' })).toThrow(/CF_RATE_LIMIT_RPS/);
