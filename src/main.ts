@@ -8,6 +8,8 @@ import { loadEnvConfig, requiredConnectionsFile } from './config/env.ts';
 import { isConnectorError } from './errors.ts';
 import { closeSharedDispatcher } from './http/shared-agent.ts';
 import { createLogger } from './observability/logger.ts';
+import { startTracing } from './observability/start-tracing.ts';
+import type { Tracing } from './observability/tracing.ts';
 import { commandLineError } from './operations/command.ts';
 import { createRecipeRegistry } from './providers/index.ts';
 import { buildService, forcedCloseMs, type Service, type ServiceMode } from './service.ts';
@@ -30,8 +32,9 @@ export async function runService(mode: ServiceMode, env: NodeJS.ProcessEnv = pro
       scope: mode === 'serve' ? 'receiver' : 'full',
     });
     logger = createLogger(config.logLevel);
-    const service = await buildService({ config, connections, recipes, mode, logger });
-    exitThroughStop(service, logger, config.shutdownTimeoutMs);
+    const tracing = await startTracing(config.tracing);
+    const service = await buildService({ config, connections, recipes, mode, logger, tracing });
+    exitThroughStop(service, tracing, logger, config.shutdownTimeoutMs);
     await service.start();
   } catch (err) {
     if (logger && !(isConnectorError(err) && err.code === 'CONFIG_INVALID')) {
@@ -51,8 +54,9 @@ export async function runService(mode: ServiceMode, env: NodeJS.ProcessEnv = pro
  * The native fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL) are left to Node: a JavaScript
  * listener on a real fault, e.g. in libvips, would leave the process spinning instead of dying.
  * `beforeExit` is left out too: a running service always has a listener or a worker pending.
+ * Tracing, when on, sends its last spans after the stop, within exitMarginMs.
  */
-function exitThroughStop(service: Service, log: Logger, shutdownTimeoutMs: number): void {
+function exitThroughStop(service: Service, tracing: Tracing, log: Logger, shutdownTimeoutMs: number): void {
   closeWithGrace(
     {
       delay: shutdownTimeoutMs + forcedCloseMs + exitMarginMs,
@@ -67,7 +71,7 @@ function exitThroughStop(service: Service, log: Logger, shutdownTimeoutMs: numbe
       if (err) log.fatal({ err }, 'fatal error; shutting down');
       else log.info({ signal }, 'signal received');
       await service.stop();
-      await closeSharedDispatcher();
+      await Promise.all([closeSharedDispatcher(), tracing.shutdown()]);
       log.info({ exitCode: err ? 1 : 0 }, 'cf-ai-connector stopped');
     },
   );

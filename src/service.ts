@@ -21,6 +21,7 @@ import { PrometheusMetrics } from './observability/metrics.ts';
 import { buildMetricsServer } from './observability/metrics-route.ts';
 import { countProviderCalls } from './observability/provider-calls.ts';
 import { throttledErrorLog } from './observability/throttled-error-log.ts';
+import { type Tracing, tracingOff } from './observability/tracing.ts';
 import { createProviderClients, type ProviderClients, type RecipeRegistry } from './providers/index.ts';
 import { cycleQueueName } from './queue/cycle-job.ts';
 import { CycleQueue } from './queue/cycle-queue.ts';
@@ -55,6 +56,8 @@ export interface ServiceOptions {
   mode: ServiceMode;
   logger: Logger;
   onStep?: CycleWorkerDeps['onStep'];
+  /** Started by `main` when OTEL_EXPORTER_OTLP_ENDPOINT is set; default off. */
+  tracing?: Tracing;
 }
 
 /**
@@ -116,6 +119,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   sharedRedis.on('error', connectionErrors('shared'));
 
   const deadLetters = new DeadLetters(sharedRedis, config.queuePrefix);
+  const tracing = options.tracing ?? tracingOff;
   const history = new TaskHistory({ redis: sharedRedis, prefix: config.queuePrefix, ...config.history });
   const queue = new CycleQueue({
     connection: producerRedis,
@@ -207,6 +211,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       transferTimeoutMs: config.transferTimeoutMs,
       logger,
       metrics,
+      tracing,
       ...(options.onStep ? { onStep: options.onStep } : {}),
     });
     events = new QueueEvents(cycleQueueName, {
@@ -244,8 +249,10 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       ? {
           webhooks: {
             connections,
-            enqueue: (id, event) => queue.addCycle(id, event),
+            // Inside the webhook's span: the job carries its trace on.
+            enqueue: (id, event) => queue.addCycle(id, event, tracing.carrier()),
             metrics,
+            tracing,
             // After the answer, not before it: the webhook is never slowed by the history.
             accepted: ({ connectionId, jobId, event, signatureVariant, recipe }) => {
               history

@@ -23,6 +23,7 @@ import {
   type WireForms,
 } from '../creative-force/contract.ts';
 import { ConnectorError } from '../errors.ts';
+import type { TracingSettings } from '../observability/start-tracing.ts';
 import {
   type ProviderConfigs,
   type ProviderResultSettings,
@@ -108,6 +109,9 @@ const envSchema = z.object({
   METRICS_PORT: optionalSetting(intSetting(0, 65535)),
   /** Where the token-free metrics port listens: loopback unless exposing it is chosen. */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Tracing is on when set: the OTLP/HTTP collector's base URL (traces go to <it>/v1/traces). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalSetting(httpUrlSetting),
+  OTEL_SERVICE_NAME: z.string().min(1).default('cf-ai-connector'),
   TRANSFER_TIMEOUT_MS: intSetting(1_000, 3_600_000).default(300_000),
   WORK_DIR: z.string().min(1).default(join(tmpdir(), 'cf-ai-connector')),
   MAX_ASSET_BYTES: intSetting(1, Number.MAX_SAFE_INTEGER).default(512 * 1024 * 1024),
@@ -176,6 +180,8 @@ export interface AppConfig {
   adminToken: string | undefined;
   /** The token-free metrics listener, when METRICS_PORT is set. */
   metricsListener: { host: string; port: number } | undefined;
+  /** Where traces go; undefined: tracing is off. */
+  tracing: TracingSettings | undefined;
   transferTimeoutMs: number;
   workDir: string;
   maxAssetBytes: number;
@@ -238,6 +244,9 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
     history: { retentionDays: e.HISTORY_RETENTION_DAYS, usageRetentionDays: e.USAGE_RETENTION_DAYS },
     adminToken: e.ADMIN_TOKEN,
     metricsListener: e.METRICS_PORT === undefined ? undefined : { host: e.METRICS_HOST, port: e.METRICS_PORT },
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME }
+      : undefined,
     transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
     workDir: e.WORK_DIR,
     maxAssetBytes: e.MAX_ASSET_BYTES,

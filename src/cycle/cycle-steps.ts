@@ -26,6 +26,11 @@ export interface CycleJob {
   /** Called when a step that ran has finished and its result is saved. */
   stepFinished(step: CycleStep, durationMs: number): Promise<void>;
   /**
+   * Runs a step that is not resumed from its saved result, from its start to its saved result
+   * (e.g. inside a trace span); without it the step simply runs.
+   */
+  runStep?<T>(step: CycleStep, run: () => Promise<T>): Promise<T>;
+  /**
    * Called the moment Creative Force is known to have accepted the Submit Output (its answer, or
    * a retry that finds it in the process detail), before anything else is saved: from then on the
    * same TaskProcessId is new work. `reworkPending`: a reviewer has already rejected some of it;
@@ -89,6 +94,15 @@ export class CycleSteps {
       await this.#job.enterStep(step, true);
       return saved;
     }
+    const run = () => this.#runStep(step, fn, options);
+    return this.#job.runStep ? this.#job.runStep(step, run) : run();
+  }
+
+  async #runStep<S extends CycleStep>(
+    step: S,
+    fn: (run: StepRun<S>) => Promise<StepResults[S]>,
+    options: StepOptions<S>,
+  ): Promise<StepResults[S]> {
     const progress = (this.#checkpoint.progress as Partial<Record<CycleStep, unknown>>)[step];
     await this.#job.enterStep(step, progress !== undefined);
     const started = performance.now();

@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 
 export const cycleQueueName = 'cycles';
 export const cycleJobName = 'cycle';
@@ -26,6 +27,8 @@ export interface CycleJobData {
   event: WebhookPayload;
   receivedAt: string;
   checkpoint?: unknown;
+  /** The webhook's trace context, when tracing is on: every attempt continues that trace. */
+  trace?: TraceCarrier;
 }
 
 /** What a failure report job carries: enough to tell Creative Force and ops what went wrong. */
@@ -35,6 +38,8 @@ export interface ReportFailureJobData {
   cycleJobId: string;
   message: string;
   code: string;
+  /** The failed cycle's trace context, when tracing is on. */
+  trace?: TraceCarrier;
 }
 
 /** The deduplication key of a task process's cycle (BullMQ job ids and keys avoid ':'). */

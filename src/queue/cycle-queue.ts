@@ -9,6 +9,7 @@ import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
 import { ConnectorError } from '../errors.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 import {
   type CycleJobData,
   cycleJobName,
@@ -92,11 +93,11 @@ export class CycleQueue {
    * connected, too slow, a connection error or an error reply), which the receiver answers 503 so
    * that Creative Force retries; with QUEUE_JOB_REFUSED when BullMQ refused the job before Redis
    * saw it (a job id or option it does not accept: a bug, since the event is validated first),
-   * which a retry cannot fix.
+   * which a retry cannot fix. `trace`: the context the cycle's trace continues (tracing.ts).
    */
-  async addCycle(connectionId: string, event: WebhookPayload): Promise<EnqueueResult> {
+  async addCycle(connectionId: string, event: WebhookPayload, trace?: TraceCarrier): Promise<EnqueueResult> {
     const options = cycleJobOptions(connectionId, event.TaskProcessId);
-    const data: CycleJobData = { connectionId, event, receivedAt: new Date().toISOString() };
+    const data: CycleJobData = { connectionId, event, receivedAt: new Date().toISOString(), ...(trace ? { trace } : {}) };
     const details = { connectionId, jobId: options.jobId };
     if (this.redis.status !== 'ready') {
       throw new ConnectorError('QUEUE_UNAVAILABLE', `Redis is not connected (${this.redis.status})`, { details });

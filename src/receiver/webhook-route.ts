@@ -10,7 +10,7 @@
  * 202 is sent only after the job is stored in Redis; a Redis failure is a 503 that CF retries, a
  * job the queue refuses (a bug) a 500.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ReceiverConnection } from '../config/connections.ts';
 import { signatureHeader } from '../creative-force/contract.ts';
@@ -18,6 +18,7 @@ import type { WebhookPayload } from '../creative-force/schemas.ts';
 import { webhookPayloadSchema } from '../creative-force/schemas.ts';
 import { isConnectorError } from '../errors.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
+import { type ActiveSpan, type Tracing, tracingOff } from '../observability/tracing.ts';
 import type { EnqueueResult } from '../queue/cycle-queue.ts';
 import { plausibleSignature, type SignatureCheck, type SignatureScheme, verifySignature } from './verify-signature.ts';
 import { type ConnectionWebhookKeys, connectionWebhookKeys } from './webhook-keys.ts';
@@ -34,6 +35,8 @@ export interface WebhookRouteDeps {
   logger: Logger;
   /** Counts every answer by connection and status. */
   metrics?: Pick<ServiceMetrics, 'webhookAnswered'>;
+  /** Each request is a span, the root of its cycle's trace (`enqueue` runs inside it). */
+  tracing?: Tracing;
 }
 
 /** The connection label of answers to a URL that names no configured connection. */
@@ -92,7 +95,7 @@ export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps)
     [...deps.connections].map(([id, connection]) => [id, connectionWebhookKeys(connection)]),
   );
 
-  const { metrics } = deps;
+  const { metrics, tracing = tracingOff } = deps;
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
       const { connectionId } = request.params as { connectionId?: string };
@@ -101,41 +104,61 @@ export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps)
     });
   }
 
-  app.post<{ Params: { connectionId: string } }>(webhookRoutePath, { bodyLimit: webhookBodyLimit }, async (request, reply) => {
-    const { connectionId } = request.params;
-    const connection = deps.connections.get(connectionId);
-    const connectionKeys = keys.get(connectionId);
-    if (!connection || !connectionKeys) return reply.code(404).send({ error: 'unknown connection' });
+  app.post<{ Params: { connectionId: string } }>(webhookRoutePath, { bodyLimit: webhookBodyLimit }, (request, reply) =>
+    tracing.span(
+      `POST ${webhookRoutePath}`,
+      { kind: 'server', attributes: { 'http.request.method': 'POST', 'http.route': webhookRoutePath } },
+      async (span) => {
+        const answer = await answerWebhook(deps, keys, request, reply, span);
+        span.setAttributes({ 'http.response.status_code': reply.statusCode });
+        return answer;
+      },
+    ),
+  );
+}
 
-    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const value = request.headers[signatureHeader];
-    const header = typeof value === 'string' ? value : undefined;
-    const body = jsonOf(raw);
-    const check = checkSignature(raw, header, connection.creativeForce.signatureScheme, connectionKeys, body);
-    if (!check?.ok) {
-      const reason = header === undefined ? 'missing' : check === undefined ? 'malformed' : 'mismatch';
-      deps.logger.warn({ connectionId, reason }, 'webhook refused: signature');
-      return reply.code(401).send({ error: 'invalid signature' });
-    }
+/** The answer to one webhook request, in the order the top of this file gives. */
+async function answerWebhook(
+  deps: WebhookRouteDeps,
+  keys: ReadonlyMap<string, ConnectionWebhookKeys>,
+  request: FastifyRequest<{ Params: { connectionId: string } }>,
+  reply: FastifyReply,
+  span: ActiveSpan,
+): Promise<FastifyReply> {
+  const { connectionId } = request.params;
+  const connection = deps.connections.get(connectionId);
+  const connectionKeys = keys.get(connectionId);
+  if (!connection || !connectionKeys) return reply.code(404).send({ error: 'unknown connection' });
 
-    const json = body();
-    if (!json.ok) return reply.code(400).send({ error: 'body is not JSON' });
-    const parsed = webhookPayloadSchema.safeParse(json.value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue?.path.join('.') || '(body)';
-      return reply.code(400).send({ error: 'not a ReadyToWork payload', field, message: `${field}: ${issue?.message}` });
-    }
-    const event = parsed.data;
-    const log = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId });
+  const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  const value = request.headers[signatureHeader];
+  const header = typeof value === 'string' ? value : undefined;
+  const body = jsonOf(raw);
+  const check = checkSignature(raw, header, connection.creativeForce.signatureScheme, connectionKeys, body);
+  if (!check?.ok) {
+    const reason = header === undefined ? 'missing' : check === undefined ? 'malformed' : 'mismatch';
+    deps.logger.warn({ connectionId, reason }, 'webhook refused: signature');
+    return reply.code(401).send({ error: 'invalid signature' });
+  }
 
-    const ignored = ignoreReason(connection, event);
-    if (ignored) {
-      log.info({ ignored, signatureVariant: check.variant }, 'webhook ignored');
-      return reply.code(200).send({ ignored });
-    }
-    return accept(reply, deps, connection, event, log, check.variant);
-  });
+  const json = body();
+  if (!json.ok) return reply.code(400).send({ error: 'body is not JSON' });
+  const parsed = webhookPayloadSchema.safeParse(json.value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') || '(body)';
+    return reply.code(400).send({ error: 'not a ReadyToWork payload', field, message: `${field}: ${issue?.message}` });
+  }
+  const event = parsed.data;
+  span.setAttributes({ 'cfc.connection_id': connectionId, 'cfc.task_process_id': event.TaskProcessId });
+  const log = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId });
+
+  const ignored = ignoreReason(connection, event);
+  if (ignored) {
+    log.info({ ignored, signatureVariant: check.variant }, 'webhook ignored');
+    return reply.code(200).send({ ignored });
+  }
+  return accept(reply, deps, connection, event, log, check.variant);
 }
 
 function ignoreReason(connection: ReceiverConnection, event: WebhookPayload): string | null {

@@ -17,6 +17,7 @@ import { type CycleRecorder, cycleRecorder, taskFacts } from '../history/cycle-r
 import type { TaskHistory } from '../history/task-history.ts';
 import type { CycleOutcomeLabel, ServiceMetrics } from '../observability/metrics.ts';
 import { throttledErrorLog } from '../observability/throttled-error-log.ts';
+import { type SpanAttributes, type Tracing, tracingOff } from '../observability/tracing.ts';
 import type { ProviderClients, RecipeRegistry } from '../providers/index.ts';
 import {
   type CycleJobData,
@@ -60,6 +61,8 @@ export interface CycleWorkerDeps {
   onStep?(event: { jobId: string; taskProcessId: string; step: string; resumed: boolean }): void;
   /** Counts cycles, steps, paid starts and failure reports. */
   metrics?: ServiceMetrics;
+  /** Each job is a span continuing the trace its data carries, and each step a span in it. */
+  tracing?: Tracing;
 }
 
 type AnyJob = Job<CycleJobData | ReportFailureJobData>;
@@ -72,12 +75,35 @@ export function cycleWorkDir(workRoot: string, jobId: string): string {
   return join(workRoot, jobId.replace(/[^A-Za-z0-9._-]/g, '_'));
 }
 
+/** What a job's span says of it. */
+function jobAttributes(job: AnyJob, connectionId: string, taskProcessId: string): SpanAttributes {
+  return {
+    'cfc.connection_id': connectionId,
+    'cfc.task_process_id': taskProcessId,
+    'cfc.job_id': String(job.id),
+    'cfc.attempt': job.attemptsMade + 1,
+  };
+}
+
 export function createCycleWorker(deps: CycleWorkerDeps): Worker<CycleJobData | ReportFailureJobData> {
+  const tracing = deps.tracing ?? tracingOff;
   const worker = new Worker<CycleJobData | ReportFailureJobData>(
     cycleQueueName,
     async (job, token) => {
-      if (job.name === reportFailureJobName) return reportFailure(deps, job.data as ReportFailureJobData, job);
-      if (job.name === cycleJobName) return processCycle(deps, job as Job<CycleJobData>, token, deps.abortSignal);
+      if (job.name === reportFailureJobName) {
+        const data = job.data as ReportFailureJobData;
+        const attributes = jobAttributes(job, data.connectionId, data.taskProcessId);
+        return tracing.span('report-failure', { kind: 'consumer', parent: data.trace, attributes }, () =>
+          reportFailure(deps, data, job),
+        );
+      }
+      if (job.name === cycleJobName) {
+        const data = job.data as CycleJobData;
+        const attributes = jobAttributes(job, data.connectionId, data.event.TaskProcessId);
+        return tracing.span('cycle', { kind: 'consumer', parent: data.trace, attributes }, () =>
+          processCycle(deps, job as Job<CycleJobData>, token, deps.abortSignal),
+        );
+      }
       throw new UnrecoverableError(`unknown job name ${job.name}`);
     },
     {
@@ -156,7 +182,7 @@ async function processCycle(
   const attempt = job.attemptsMade + 1;
   const finalAttempt = attempt >= (job.opts.attempts ?? 1);
   const record = cycleRecorder(deps.history, jobId, logger);
-  const { metrics } = deps;
+  const { metrics, tracing = tracingOff } = deps;
   const connection = deps.connections.get(connectionId);
   const sub = connection?.subfunctions[String(event.SubfunctionId)];
   const ended = (outcome: CycleOutcomeLabel) =>
@@ -203,7 +229,7 @@ async function processCycle(
           await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
           if (reworkPending) {
             logger.warn('a reviewer rejected outputs while the Submit Output answer was lost; starting the rework cycle');
-            await deps.queue.addCycle(connectionId, event);
+            await deps.queue.addCycle(connectionId, event, tracing.carrier());
           }
           await record.submitted(plan);
         },
@@ -218,6 +244,7 @@ async function processCycle(
           metrics?.stepFinished(finished, durationMs / 1000);
           await record.step(finished, 'finished', durationMs);
         },
+        runStep: (next, run) => tracing.span(`step ${next}`, { attributes: { 'cfc.step': next } }, run),
       },
       ctx,
       { recipe, options: sub.options, checks: sub.checks },
@@ -255,12 +282,14 @@ async function processCycle(
       throw err;
     }
     logger.error({ err, step, code, attempt }, 'cycle failed; reporting to Creative Force');
+    const trace = tracing.carrier();
     await deps.queue.addFailureReport({
       connectionId,
       taskProcessId: event.TaskProcessId,
       cycleJobId: jobId,
       code,
       message: studioMessage(err),
+      ...(trace ? { trace } : {}),
     });
     deps.onStep?.({ jobId, taskProcessId: event.TaskProcessId, step: 'failed', resumed: false });
     await rm(workDir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { loadConnectionsFile } from '../../src/config/connections.ts';
 import { loadEnvConfig } from '../../src/config/env.ts';
+import type { Tracing } from '../../src/observability/tracing.ts';
 import { createRecipeRegistry, type Recipe } from '../../src/providers/index.ts';
 import { buildService, type Service, type ServiceMode } from '../../src/service.ts';
 import { type CfSimulatorOptions, CreativeForceSimulator } from '../../src/simulators/index.ts';
@@ -21,8 +22,8 @@ export interface Stack {
   env: Record<string, string>;
   prefix: string;
   webhookUrl(port: number): string;
-  /** Starts the service in this process. */
-  startService(mode: ServiceMode): Promise<{ service: Service; port: number }>;
+  /** Starts the service in this process (with `tracing`, traced). */
+  startService(mode: ServiceMode, options?: { tracing?: Tracing }): Promise<{ service: Service; port: number }>;
   /**
    * Spawns `cf-ai-connector work` as a separate process. `capture` pipes its stdout and stderr
    * (and opens an IPC channel) instead of sharing the test's; `nodeArgs` go before the script.
@@ -136,7 +137,7 @@ export async function startStack(
     env,
     prefix,
     webhookUrl: (port) => `http://127.0.0.1:${port}/webhooks/creative-force/acme`,
-    async startService(mode) {
+    async startService(mode, { tracing } = {}) {
       const config = loadEnvConfig(env);
       const recipes = createRecipeRegistry(options.recipes);
       const connections = await loadConnectionsFile(connectionsFile, recipes, env);
@@ -146,6 +147,7 @@ export async function startStack(
         recipes,
         mode,
         logger: pino({ level: env.LOG_LEVEL ?? 'silent' }),
+        ...(tracing ? { tracing } : {}),
       });
       services.push(service);
       return { service, port: await service.start() };

@@ -112,6 +112,20 @@ describe('environment configuration', () => {
     expect(() => loadEnvConfig({ METRICS_PORT: 'ninety' })).toThrow(/METRICS_PORT/);
   });
 
+  it('traces only when OTEL_EXPORTER_OTLP_ENDPOINT is an http(s) URL', () => {
+    expect(loadEnvConfig({}).tracing).toBeUndefined();
+    expect(loadEnvConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing).toBeUndefined();
+    expect(loadEnvConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toEqual({
+      endpoint: 'http://collector:4318',
+      serviceName: 'cf-ai-connector',
+    });
+    expect(loadEnvConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c.example', OTEL_SERVICE_NAME: 'cfc-worker' }).tracing).toEqual({
+      endpoint: 'https://c.example',
+      serviceName: 'cfc-worker',
+    });
+    expect(() => loadEnvConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+  });
+
   it('names the bad variable', () => {
     expect(() => loadEnvConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadEnvConfig({ CF_RATE_LIMIT_RPS: '25' })).toThrow(/CF_RATE_LIMIT_RPS/);
