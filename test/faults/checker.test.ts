@@ -37,9 +37,11 @@ describe('the fault checker', () => {
     // A rework that never came is lost too.
     expect(verdictOf({ cycles: 2, accepted: 2 }).lost).toHaveLength(1);
     // Reported instead: not lost, but shown.
-    const reported = verdictOf({ submissions: 0, reports: 1 });
+    const reported = verdictOf({ submissions: 0, reports: 1, reportMessage: 'CYCLE_ABANDONED' });
     expect(reported.lost).toEqual([]);
-    expect(reported.reportedInstead).toHaveLength(1);
+    expect(reported.reportedInstead).toEqual([
+      't (convert): 1 accepted webhooks, 0 submissions for 1 cycles, 1 reports: "CYCLE_ABANDONED"',
+    ]);
     // Never accepted: nothing to lose.
     expect(verdictOf({ submissions: 0, accepted: 0 }).lost).toEqual([]);
   });

@@ -32,8 +32,9 @@ export interface TaskEvidence {
   /** Submit Output requests Creative Force accepted, and refused. */
   submissions: number;
   refused: number;
-  /** Update Process Status calls Creative Force received. */
+  /** Update Process Status calls Creative Force received, and the message of the first. */
   reports: number;
+  reportMessage?: string;
   /** Paid starts the provider accepted for it. */
   paid: number;
 }
@@ -94,7 +95,9 @@ export function judge(evidence: Evidence): Verdict {
     if (task.expect === 'failed' && task.accepted > 0 && task.reports === 0) {
       verdict.unreportedFailures.push(describe(task, seen));
     }
-    if (task.expect === 'submitted' && task.reports > 0) verdict.reportedInstead.push(describe(task, seen));
+    if (task.expect === 'submitted' && task.reports > 0) {
+      verdict.reportedInstead.push(describe(task, `${seen}: "${task.reportMessage ?? ''}"`));
+    }
     if (task.reports > 1) verdict.repeatedReports.push(describe(task, seen));
   }
   return verdict;

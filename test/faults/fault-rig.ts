@@ -318,6 +318,7 @@ export class FaultRig {
       submissions: this.sim.submissions(plan.taskProcessId).length,
       refused: this.sim.rejectedSubmissions(plan.taskProcessId).length,
       reports: this.sim.statusUpdates(plan.taskProcessId).length,
+      reportMessage: this.sim.statusUpdates(plan.taskProcessId)[0]?.message,
       paid: paidByProduct.get(plan.productCode) ?? 0,
     }));
     return {
