@@ -9,8 +9,10 @@
  * - double submission: more accepted Submit Outputs than cycles needed, or any refused one;
  * - double-paid generation: more paid starts at the provider than the task's cycles needed;
  * - unreported failure: a task built to fail (an unreadable input) with no failure report;
- * - the largest number of gateway calls (token included) in any rolling 1-second window, which
- *   must stay within Creative Force's limit of 20.
+ * - the largest number of gateway calls (token included) in any rolling 1-second window, as the
+ *   service sent them, which must stay within Creative Force's limit of 20. The same count at the
+ *   simulator is shown beside it, not judged: the simulator and the proxies time arrivals in the
+ *   test's own process, whose event loop, busy with them, bunches arrivals when it is late.
  */
 
 /** Creative Force's rate limit: token and gateway requests in any 1-second window. */
@@ -56,7 +58,7 @@ export interface Verdict {
   doubleSubmissions: string[];
   doublePaid: string[];
   unreportedFailures: string[];
-  /** The larger of the two windows. */
+  /** The window as the service sent the calls: the judged one. */
   largestWindow: number;
   windows: Evidence['windows'];
   /** Not a defect, shown for reading: tasks that should have succeeded but were reported as failed. */
@@ -76,7 +78,7 @@ export function judge(evidence: Evidence): Verdict {
     doubleSubmissions: [],
     doublePaid: [],
     unreportedFailures: [],
-    largestWindow: Math.max(evidence.windows.creativeForce, evidence.windows.sent),
+    largestWindow: evidence.windows.sent,
     windows: evidence.windows,
     reportedInstead: [],
     repeatedReports: [],
@@ -127,7 +129,7 @@ export function formatMatrix(verdict: Verdict, facts: Record<string, string | nu
     ['unreported failures', verdict.unreportedFailures.length, verdict.unreportedFailures],
     [
       `largest 1-s window (limit ${gatewayLimit})`,
-      `${verdict.largestWindow} (at Creative Force ${verdict.windows.creativeForce}, as sent ${verdict.windows.sent})`,
+      `${verdict.largestWindow} as sent (${verdict.windows.creativeForce} at the simulator, timed in this process)`,
       [],
     ],
     ...Object.entries(facts).map(([name, value]): [string, string | number, string[]] => [name, value, []]),
