@@ -10,7 +10,9 @@
  * between grant and send (event loop, connection pool) put more than 20 requests into one second
  * at Creative Force's edge (seen with two worker processes: 22). Evenly spaced grants need about
  * two slot intervals (~110 ms at 18/s) of such skew before a second can hold 21, and they are the
- * "steady flow through a request queue" Creative Force asks for.
+ * "steady flow through a request queue" Creative Force asks for. A caller that wakes more than one
+ * interval after its slot (a stalled event loop; a Redis outage, after which every caller whose
+ * slot passed meanwhile would send at once) reserves afresh instead of sending late.
  *
  * Redis keys (all under one hash tag so a Redis Cluster keeps them in one slot; Lua needs that):
  * - `<prefix>:tat`     the theoretical arrival time of the next free slot (Redis TIME, microseconds)
@@ -92,6 +94,16 @@ local wait = slot - now
 if wait > tonumber(ARGV[2]) then return {0, math.ceil((wait - tonumber(ARGV[2])) / 1000)} end
 redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
 return {1, string.format('%.0f', slot), wait}
+`);
+
+/**
+ * What a caller back from sleeping until its slot checks before it sends: the pause left (ms) and
+ * the Redis clock (us, as a string), to tell how late after its slot it is.
+ * KEYS: pause.
+ */
+const checkScript = defineScript(`
+local t = redis.call('TIME')
+return {redis.call('PTTL', KEYS[1]), string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))}
 `);
 
 /**
@@ -185,8 +197,14 @@ export class RedisRateLimiter implements RateLimiter {
       // An abort while sleeping wastes the reserved slot: conservative, never a burst.
       if (waitUs && waitUs > 0) {
         await sleep(waitUs / 1000, signal);
+        const [pauseMs, nowUs] = (await runScript(this.#redis, checkScript, [this.#keys.pause], [])) as [number, string];
         // A 429 may have paused everyone while this caller slept: honour it, reserve afresh.
-        if ((await this.#redis.pttl(this.#keys.pause)) > 0) continue;
+        if (pauseMs > 0) continue;
+        // More than one interval past its slot (this process's event loop stalled, or Redis was
+        // unreachable and every caller whose slot passed meanwhile resumes the moment it is back),
+        // sending now would land on top of the slots granted since: reserve afresh. The slot left
+        // unused is conservative, never a burst.
+        if (Number(nowUs) - Number(value) > this.#intervalUs) continue;
       }
       return { grantedAtMs: Number(value) / 1000, attempts, waitedMs: performance.now() - started };
     }
