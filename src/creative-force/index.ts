@@ -12,6 +12,12 @@ export {
   type StylingAsset,
 } from './gateway-client.ts';
 export { closeSharedDispatcher } from './http.ts';
-export { type RateLimiter, type RateLimitGrant, RedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.ts';
+export {
+  type RateLimiter,
+  type RateLimiterState,
+  type RateLimitGrant,
+  RedisRateLimiter,
+  type RedisRateLimiterOptions,
+} from './rate-limiter.ts';
 export * from './schemas.ts';
 export { type ConnectionCredentials, type TokenProvider, TokenStore, type TokenStoreOptions } from './token-store.ts';
