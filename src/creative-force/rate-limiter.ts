@@ -234,4 +234,32 @@ export class RedisRateLimiter implements RateLimiter {
   async onSuccess(): Promise<void> {
     await this.#redis.del(this.#keys.strikes);
   }
+
+  /** What the limiter holds in Redis now, for the operations view; reads only. */
+  async state(): Promise<RateLimiterState> {
+    const replies = await this.#redis.multi().time().get(this.#keys.tat).pttl(this.#keys.pause).get(this.#keys.strikes).exec();
+    const [time, tat, pause, strikes] = (replies ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    }) as [[string, string], string | null, number, string | null];
+    const nowUs = Number(time[0]) * 1_000_000 + Number(time[1]);
+    return {
+      limit: this.limit,
+      reservedAheadMs: Math.max(0, (Number(tat ?? 0) - nowUs) / 1000),
+      pausedForMs: Math.max(0, pause),
+      consecutive429s: Number(strikes ?? 0),
+    };
+  }
+}
+
+/** The limiter's state at one moment (RedisRateLimiter.state()). */
+export interface RateLimiterState {
+  /** Grants per second at most (RATE_LIMIT_RPS). */
+  limit: number;
+  /** How far ahead of now the next free slot lies: callers already hold slots up to then (0: idle). */
+  reservedAheadMs: number;
+  /** The pause after a 429 still to run (0: none). */
+  pausedForMs: number;
+  /** 429s in a row without a success in between (they double the pause). */
+  consecutive429s: number;
 }

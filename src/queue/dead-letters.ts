@@ -75,6 +75,11 @@ export class DeadLetters {
     });
   }
 
+  /** How many letters are kept (the failure reports waiting for ops). */
+  async count(): Promise<number> {
+    return this.#redis.zcard(this.#order);
+  }
+
   async remove(id: string): Promise<void> {
     await this.#redis.multi().hdel(this.#data, id).zrem(this.#order, id).exec();
   }
