@@ -1,11 +1,13 @@
 /**
  * The studio console in a real browser (headless Chromium), against the service and the Creative
  * Force simulator: sign in, find a failed task and read its error, who may see what, retries, and
- * that what Creative Force and the connections file say is shown as text. Writes the screenshots
- * of docs/operations.md ("Studio console") on every run.
+ * that what Creative Force and the connections file say is shown as text. Takes the screenshots
+ * of docs/operations.md ("Studio console") on every run (into docs/screenshots/ with UPDATE_SCREENSHOTS=1).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -33,8 +35,13 @@ const captioned: Recipe = {
   optionsSchema: convertOptionsSchema.extend({ caption: z.string().max(200) }),
 };
 
-const screenshots = new URL('../../docs/screenshots/', import.meta.url);
-const shoot = (page: Page, name: string) => page.screenshot({ path: new URL(`${name}.png`, screenshots).pathname });
+// The docs' screenshots are rewritten with UPDATE_SCREENSHOTS=1; otherwise they go to a temporary
+// directory, so a test run leaves the work tree as it was.
+const screenshots =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? new URL('../../docs/screenshots/', import.meta.url).pathname
+    : join(tmpdir(), `cfc-console-screenshots-${process.pid}`);
+const shoot = (page: Page, name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
 
 describe('the studio console in a browser', () => {
   let stack: Stack;
