@@ -1,8 +1,18 @@
-# Sourced by the Makefile: puts Node 24 on PATH, installs dependencies, and with `--redis` makes
-# sure a Redis answers on 127.0.0.1:6379. Safe to run again; does nothing twice.
+# Sourced by the Makefile: puts Node 24 on PATH, installs dependencies, with `--redis` makes sure
+# a Redis answers on 127.0.0.1:6379, and with `--chromium` that Debian's Chromium is at
+# /usr/bin/chromium (the console's browser test drives it). Safe to run again; does nothing twice.
 # (Sourced, so `set -e` would not apply inside the caller's `&&` list: every step checks itself.)
 
 bootstrap() {
+  local redis=false chromium=false arg
+  for arg in "$@"; do
+    case "$arg" in
+      --redis) redis=true ;;
+      --chromium) chromium=true ;;
+      *) echo "bootstrap: unknown option $arg" >&2; return 1 ;;
+    esac
+  done
+
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)" || return 1
 
@@ -25,7 +35,14 @@ bootstrap() {
     (cd "$root" && npm ci --no-audit --no-fund --loglevel=error) >&2 || { echo "bootstrap: npm ci failed" >&2; return 1; }
   fi
 
-  if [ "${1:-}" = "--redis" ] && ! redis_answers; then
+  if $chromium && [ ! -x /usr/bin/chromium ]; then
+    echo "bootstrap: installing Debian's chromium (for the console's browser test)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 \
+      || { echo "bootstrap: apt-get install chromium failed; install Debian's chromium package (as root) and run again" >&2; return 1; }
+    [ -x /usr/bin/chromium ] || { echo "bootstrap: chromium installed, but /usr/bin/chromium is missing" >&2; return 1; }
+  fi
+
+  if $redis && ! redis_answers; then
     if ! command -v redis-server >/dev/null; then
       echo "bootstrap: installing redis-server" >&2
       { apt-get update -qq && apt-get install -y -qq redis-server; } >&2 || return 1

@@ -240,6 +240,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
             history,
             queue,
             deadLetters,
+            limiter,
             publicUrl: config.publicUrl,
             cookieName: adminCookieName,
           },

@@ -1,22 +1,26 @@
 /**
  * The admin HTTP API, under `/admin/api`, JSON: what the studio admin and ops ask of the service.
  * A studio token sees its connection only (another connection is 404, as if it did not exist); the
- * ops token sees every connection. Nothing under `/admin` is served without a token.
+ * ops token sees every connection. Nothing under `/admin/api` is served without a token.
  *
  *   GET  /admin/api/connections
  *   GET  /admin/api/connections/:id/tasks?status=&q=&from=&to=&cursor=&limit=
  *   GET  /admin/api/connections/:id/tasks/:taskProcessId
  *   GET  /admin/api/connections/:id/usage?from=&to=
  *   POST /admin/api/connections/:id/tasks/:taskProcessId/retry
+ *   GET  /admin/api/ops                      (the ops token only; 404 for a studio token)
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ReceiverConnection } from '../config/connections.ts';
-import { type CycleStatus, cycleStatuses, type TaskHistory } from '../history/task-history.ts';
+import { cycleStatuses, type TaskHistory } from '../history/task-history.ts';
 import type { CycleQueue } from '../queue/cycle-queue.ts';
 import type { DeadLetters } from '../queue/dead-letters.ts';
 import { webhookPath, webhookUrl } from '../receiver/webhook-url.ts';
 import { type AdminAuth, maySee, type Principal } from './admin-auth.ts';
+import { cookieOf } from './console/console-session.ts';
+import { type OpsStateDeps, opsState } from './ops-state.ts';
+import { retryCycle } from './retry-task.ts';
 
 export interface AdminApiDeps {
   auth: AdminAuth;
@@ -24,6 +28,8 @@ export interface AdminApiDeps {
   history: TaskHistory;
   queue: CycleQueue;
   deadLetters: DeadLetters;
+  /** The Creative Force limiter, read for the operations view. */
+  limiter: OpsStateDeps['limiter'];
   /** The receiver's public origin, for webhook URLs; undefined: paths only. */
   publicUrl: string | undefined;
   /** The console's cookie name: its value is accepted as the bearer token. */
@@ -40,7 +46,7 @@ declare module 'fastify' {
 const time = z
   .union([z.iso.datetime({ offset: true }), z.iso.date(), z.coerce.number().int().nonnegative()])
   .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
-const tasksQuery = z
+export const tasksQuery = z
   .object({
     status: z.enum(cycleStatuses).optional(),
     q: z.string().max(200).optional(),
@@ -50,18 +56,12 @@ const tasksQuery = z
     limit: z.coerce.number().int().min(1).max(200).optional(),
   })
   .strict();
-const usageQuery = z.object({ from: time.optional(), to: time.optional() }).strict();
+export const usageQuery = z.object({ from: time.optional(), to: time.optional() }).strict();
 
 function bearerOf(request: FastifyRequest, cookieName: string): string | undefined {
   const header = request.headers.authorization;
   if (typeof header === 'string' && /^Bearer /i.test(header)) return header.slice('Bearer '.length).trim();
-  const cookie = request.headers.cookie;
-  if (typeof cookie !== 'string') return undefined;
-  for (const part of cookie.split(';')) {
-    const [name, ...value] = part.trim().split('=');
-    if (name === cookieName) return decodeURIComponent(value.join('='));
-  }
-  return undefined;
+  return cookieOf(request, cookieName);
 }
 
 /** Authenticates every request of the scope; answers 401 (or 429 while an address fails too often). */
@@ -108,32 +108,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminApiDeps): Promis
     const principal = request.principal as Principal;
     const list = [...deps.connections.values()].filter((c) => maySee(principal, c.id));
     return {
-      connections: await Promise.all(
-        list.map(async (connection) => {
-          const stats = await deps.history.connection(connection.id);
-          const credentials = Object.fromEntries(
-            Object.entries(stats)
-              .filter(([k]) => k.startsWith('credentials:'))
-              .map(([k, v]) => [k.slice('credentials:'.length), JSON.parse(v) as unknown]),
-          );
-          return {
-            id: connection.id,
-            name: connection.name,
-            webhookUrl: webhookUrlOf(deps.publicUrl, connection.id),
-            subfunctions: Object.entries(connection.subfunctions).map(([id, sub]) => ({
-              subfunctionId: Number(id),
-              recipe: sub.recipe,
-              webhookUrl: webhookUrlOf(deps.publicUrl, connection.id),
-              ownWebhookSecrets: sub.webhookSecrets !== undefined,
-            })),
-            stepIds: connection.stepIds,
-            signatureScheme: connection.creativeForce.signatureScheme,
-            signatureVariantLastSeen: stats.signatureVariant ?? null,
-            lastWebhookAt: stats.lastWebhookAt ?? null,
-            credentials,
-          };
-        }),
-      ),
+      connections: await Promise.all(list.map((connection) => connectionView(deps, connection))),
       publicUrlConfigured: deps.publicUrl !== undefined,
     };
   });
@@ -176,47 +151,39 @@ export async function adminApi(app: FastifyInstance, deps: AdminApiDeps): Promis
       const cycles = await deps.history.taskProcess(connection.id, request.params.taskProcessId);
       const last = cycles.at(-1)?.summary;
       if (!last) return reply.code(404).send({ error: 'no such task process in the history' });
-      return retry(deps, last.cycleJobId, last.status, reply);
+      const outcome = await retryCycle(deps, last.cycleJobId, last.status);
+      return reply.code(outcome.code).send(outcome.body);
     },
   );
+
+  app.get('/admin/api/ops', async (request, reply) => {
+    if (request.principal?.kind !== 'ops') return reply.code(404).send({ error: 'not found' });
+    return opsState(deps);
+  });
 }
 
-/** Runs a cycle waiting for its backoff now, or sends an undelivered failure report again; refuses anything else, saying why. */
-async function retry(deps: AdminApiDeps, cycleJobId: string, status: CycleStatus, reply: FastifyReply): Promise<FastifyReply> {
-  if (status === 'retrying') {
-    const job = await deps.queue.queue.getJob(cycleJobId);
-    // The history says "retrying" just before the worker hands the job back to BullMQ's delayed set.
-    let state = await job?.getState();
-    for (let i = 0; state === 'active' && i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      state = await job?.getState();
-    }
-    if (job && state === 'delayed') {
-      await job.promote();
-      return reply.code(202).send({ retried: 'cycle', cycleJobId });
-    }
-    return reply.code(409).send({
-      error: 'not retryable',
-      reason: 'the cycle is no longer waiting for a retry: it is running again, or has just ended',
-    });
-  }
-  if (status === 'undelivered') {
-    const letter = (await deps.deadLetters.list()).find((l) => l.report.cycleJobId === cycleJobId);
-    if (letter) {
-      const jobId = await deps.queue.resendFailureReport(letter.report);
-      await deps.deadLetters.remove(letter.id);
-      return reply.code(202).send({ retried: 'failure report', cycleJobId, reportJobId: jobId });
-    }
-    return reply.code(409).send({ error: 'not retryable', reason: 'the failure report has already been sent again' });
-  }
-  const reasons: Record<string, string> = {
-    queued: 'the cycle is queued and will run as soon as a worker is free',
-    running: 'the cycle is running now',
-    submitted:
-      'the cycle has ended: to run the task again, send it to this step again in Creative Force (a rejection there starts a rework)',
-    skipped: 'the cycle has ended: to run the task again, send it to this step again in Creative Force',
-    failed: 'the failure is being reported to Creative Force; once reported, send the task to this step again in Creative Force',
-    reported: 'the cycle failed and Creative Force was told: send the task to this step again in Creative Force to run it again',
+/** A connection as the API and the console show it: webhook URLs, recipes, last webhook, credential health. */
+export async function connectionView(deps: Pick<AdminApiDeps, 'history' | 'publicUrl'>, connection: ReceiverConnection) {
+  const stats = await deps.history.connection(connection.id);
+  const credentials = Object.fromEntries(
+    Object.entries(stats)
+      .filter(([k]) => k.startsWith('credentials:'))
+      .map(([k, v]) => [k.slice('credentials:'.length), JSON.parse(v) as { ok: boolean; code?: string; at: string }]),
+  );
+  return {
+    id: connection.id,
+    name: connection.name,
+    webhookUrl: webhookUrlOf(deps.publicUrl, connection.id),
+    subfunctions: Object.entries(connection.subfunctions).map(([id, sub]) => ({
+      subfunctionId: Number(id),
+      recipe: sub.recipe,
+      webhookUrl: webhookUrlOf(deps.publicUrl, connection.id),
+      ownWebhookSecrets: sub.webhookSecrets !== undefined,
+    })),
+    stepIds: connection.stepIds,
+    signatureScheme: connection.creativeForce.signatureScheme,
+    signatureVariantLastSeen: stats.signatureVariant ?? null,
+    lastWebhookAt: stats.lastWebhookAt ?? null,
+    credentials,
   };
-  return reply.code(409).send({ error: 'not retryable', status, reason: reasons[status] ?? 'not retryable' });
 }

@@ -13,6 +13,12 @@ export {
 } from './gateway-client.ts';
 export { closeSharedDispatcher } from './http.ts';
 export { LocalRateLimiter } from './local-rate-limiter.ts';
-export { type RateLimiter, type RateLimitGrant, RedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.ts';
+export {
+  type RateLimiter,
+  type RateLimiterState,
+  type RateLimitGrant,
+  RedisRateLimiter,
+  type RedisRateLimiterOptions,
+} from './rate-limiter.ts';
 export * from './schemas.ts';
 export { type ConnectionCredentials, type TokenProvider, TokenStore, type TokenStoreOptions } from './token-store.ts';

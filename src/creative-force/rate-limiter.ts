@@ -10,7 +10,9 @@
  * between grant and send (event loop, connection pool) put more than 20 requests into one second
  * at Creative Force's edge (seen with two worker processes: 22). Evenly spaced grants need about
  * two slot intervals (~110 ms at 18/s) of such skew before a second can hold 21, and they are the
- * "steady flow through a request queue" Creative Force asks for.
+ * "steady flow through a request queue" Creative Force asks for. A caller that wakes more than one
+ * interval after its slot (a stalled event loop; a Redis outage, after which every caller whose
+ * slot passed meanwhile would send at once) reserves afresh instead of sending late.
  *
  * Redis keys (all under one hash tag so a Redis Cluster keeps them in one slot; Lua needs that):
  * - `<prefix>:tat`     the theoretical arrival time of the next free slot (Redis TIME, microseconds)
@@ -92,6 +94,16 @@ local wait = slot - now
 if wait > tonumber(ARGV[2]) then return {0, math.ceil((wait - tonumber(ARGV[2])) / 1000)} end
 redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
 return {1, string.format('%.0f', slot), wait}
+`);
+
+/**
+ * What a caller back from sleeping until its slot checks before it sends: the pause left (ms) and
+ * the Redis clock (us, as a string), to tell how late after its slot it is.
+ * KEYS: pause.
+ */
+const checkScript = defineScript(`
+local t = redis.call('TIME')
+return {redis.call('PTTL', KEYS[1]), string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))}
 `);
 
 /**
@@ -185,8 +197,14 @@ export class RedisRateLimiter implements RateLimiter {
       // An abort while sleeping wastes the reserved slot: conservative, never a burst.
       if (waitUs && waitUs > 0) {
         await sleep(waitUs / 1000, signal);
+        const [pauseMs, nowUs] = (await runScript(this.#redis, checkScript, [this.#keys.pause], [])) as [number, string];
         // A 429 may have paused everyone while this caller slept: honour it, reserve afresh.
-        if ((await this.#redis.pttl(this.#keys.pause)) > 0) continue;
+        if (pauseMs > 0) continue;
+        // More than one interval past its slot (this process's event loop stalled, or Redis was
+        // unreachable and every caller whose slot passed meanwhile resumes the moment it is back),
+        // sending now would land on top of the slots granted since: reserve afresh. The slot left
+        // unused is conservative, never a burst.
+        if (Number(nowUs) - Number(value) > this.#intervalUs) continue;
       }
       return { grantedAtMs: Number(value) / 1000, attempts, waitedMs: performance.now() - started };
     }
@@ -216,4 +234,32 @@ export class RedisRateLimiter implements RateLimiter {
   async onSuccess(): Promise<void> {
     await this.#redis.del(this.#keys.strikes);
   }
+
+  /** What the limiter holds in Redis now, for the operations view; reads only. */
+  async state(): Promise<RateLimiterState> {
+    const replies = await this.#redis.multi().time().get(this.#keys.tat).pttl(this.#keys.pause).get(this.#keys.strikes).exec();
+    const [time, tat, pause, strikes] = (replies ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    }) as [[string, string], string | null, number, string | null];
+    const nowUs = Number(time[0]) * 1_000_000 + Number(time[1]);
+    return {
+      limit: this.limit,
+      reservedAheadMs: Math.max(0, (Number(tat ?? 0) - nowUs) / 1000),
+      pausedForMs: Math.max(0, pause),
+      consecutive429s: Number(strikes ?? 0),
+    };
+  }
+}
+
+/** The limiter's state at one moment (RedisRateLimiter.state()). */
+export interface RateLimiterState {
+  /** Grants per second at most (RATE_LIMIT_RPS). */
+  limit: number;
+  /** How far ahead of now the next free slot lies: callers already hold slots up to then (0: idle). */
+  reservedAheadMs: number;
+  /** The pause after a 429 still to run (0: none). */
+  pausedForMs: number;
+  /** 429s in a row without a success in between (they double the pause). */
+  consecutive429s: number;
 }

@@ -12,7 +12,7 @@ import type {
   WebhookPayload,
 } from '../creative-force/schemas.ts';
 import type { ProviderClients } from '../providers/index.ts';
-import type { PaidWork } from '../providers/paid-start.ts';
+import type { PaidWork } from '../providers/recipe.ts';
 
 /** The Creative Force calls the cycle makes (implemented by the gateway client). */
 export interface GatewayClient {

@@ -65,6 +65,9 @@ export function cycleRecorder(history: TaskHistory, cycleJobId: string, logger: 
     handedBack: (step: string) => safely('handed back', () => history.handedBack(cycleJobId, step)),
     report: (outcome: 'delivered' | 'undelivered', code: string, error?: string) =>
       safely('report', () => history.report(cycleJobId, outcome, code, error)),
+    /** The last success or failure of the connection's credentials with a remote system (`creative-force` or a provider id). */
+    credentials: (connectionId: string, system: string, outcome: { ok: true } | { ok: false; code: string }) =>
+      safely('credentials', () => history.credentials(connectionId, system, outcome)),
     paid: (work: { provider: string; what: string; id: string; adopted: boolean }) =>
       safely('paid', () => history.paid(cycleJobId, work)),
     /** The gateway client, counting each call of this cycle (by method: one per endpoint). */

@@ -19,17 +19,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ConnectorError } from '../errors.ts';
 import { sleep } from '../sleep.ts';
-import type { RecipeMemory } from './recipe.ts';
+import type { PaidWork, RecipeMemory } from './recipe.ts';
 import type { StartClaims } from './start-claims.ts';
-
-/** Paid work of a cycle, as the task history keeps it. */
-export interface PaidWork {
-  provider: string;
-  what: string;
-  id: string;
-  /** A lost start found and adopted: not paid again. */
-  adopted: boolean;
-}
 
 /** What a recipe records before a paid start call. */
 export interface StartIntent<F> {

@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { AssetAttributeId } from '../creative-force/contract.ts';
 import type { ExpectedOutput, OutputAsset, ProcessDetail, WebhookPayload } from '../creative-force/schemas.ts';
-import type { PaidWork } from './paid-start.ts';
 
 /** Extra context a recipe may ask step 4 to fetch. Nothing is fetched unless declared. */
 export interface ContextNeeds {
@@ -95,6 +94,15 @@ export interface SlotRequest {
   count: number;
   /** On a rework, the rejected earlier outputs the new files replace, in order; else empty. */
   replaces: OutputAsset[];
+}
+
+/** Paid work of a cycle, as the task history keeps it. */
+export interface PaidWork {
+  provider: string;
+  what: string;
+  id: string;
+  /** A lost start found and adopted: not paid again. */
+  adopted: boolean;
 }
 
 /**

@@ -75,8 +75,8 @@ export class DeadLetters {
     });
   }
 
-  /** How many letters are kept. */
-  count(): Promise<number> {
+  /** How many letters are kept (the failure reports waiting for ops). */
+  async count(): Promise<number> {
     return this.#redis.zcard(this.#order);
   }
 

@@ -254,6 +254,9 @@ async function processCycle(
     await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
     const submitted = 'submitted' in outcome ? outcome.submitted : undefined;
     if ('skipped' in outcome) await record.skipped(outcome.skipped);
+    // A cycle that ended without an error used the connection's credentials successfully.
+    await record.credentials(connectionId, 'creative-force', { ok: true });
+    if (recipe.provider && 'submitted' in outcome) await record.credentials(connectionId, recipe.provider, { ok: true });
     ended(submitted ? 'submitted' : 'skipped');
     logger.info(
       { step: 'done', submitted: submitted?.assets.length ?? 0, skipped: 'skipped' in outcome ? outcome.skipped : undefined },
@@ -274,6 +277,8 @@ async function processCycle(
       throw err;
     }
     const code = isConnectorError(err) ? err.code : 'UNEXPECTED';
+    const refusedBy = credentialsRefusedBy(err);
+    if (refusedBy) await record.credentials(connectionId, refusedBy, { ok: false, code });
     const willRetry = retryable && !finalAttempt;
     await record.attemptFailed({ attempt, code, retryable, message: studioMessage(err), willRetry });
     ended(willRetry ? 'retrying' : 'failed');
@@ -295,6 +300,16 @@ async function processCycle(
     await rm(workDir, { recursive: true, force: true });
     throw new UnrecoverableError(`${code}: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** The remote system that refused the connection's credentials, if that is what `err` says. */
+function credentialsRefusedBy(err: unknown): string | undefined {
+  if (!isConnectorError(err)) return undefined;
+  if (err.code === 'CF_AUTH_FAILED' || err.code === 'CF_UNAUTHORIZED') return 'creative-force';
+  const provider = err.details?.provider;
+  return (err.code === 'PROVIDER_AUTH_FAILED' || err.code === 'PROVIDER_NO_CREDITS') && typeof provider === 'string'
+    ? provider
+    : undefined;
 }
 
 /** The job's lock is no longer this worker's: the cycle must not go on here. */

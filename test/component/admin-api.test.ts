@@ -21,6 +21,7 @@ const eventsOf = <T extends HistoryEvent['type']>(events: HistoryEvent[], type: 
 const opsToken = randomBytes(24).toString('hex');
 const studioToken = randomBytes(24).toString('hex');
 const otherStudioToken = randomBytes(24).toString('hex');
+const otherHook = randomBytes(32).toString('base64');
 
 describe('the admin API', () => {
   let stack: Stack;
@@ -40,7 +41,7 @@ describe('the admin API', () => {
       env: {
         ADMIN_TOKEN: opsToken,
         PUBLIC_URL: 'https://connector.example.com/',
-        T_OTHER_HOOK: randomBytes(32).toString('base64'),
+        T_OTHER_HOOK: otherHook,
       },
       connection: { adminTokens: [studioToken] },
       otherConnections: [
@@ -184,12 +185,35 @@ describe('the admin API', () => {
       webhookUrl: 'https://connector.example.com/webhooks/creative-force/acme',
       subfunctions: [{ subfunctionId: 54, recipe: 'convert' }],
       signatureVariantLastSeen: 'b64key-sha256-base64',
+      // The last cycle that ended without an error used the Creative Force credentials.
+      credentials: { 'creative-force': { ok: true, at: expect.any(String) } },
     });
     expect((await api('/admin/api/connections/other/tasks')).status).toBe(404);
     expect((await api('/admin/api/connections/acme/tasks', { token: otherStudioToken })).status).toBe(404);
     const all = await api('/admin/api/connections', { token: opsToken });
     expect(all.body.connections.map((c) => c.id)).toEqual(['acme', 'other']);
     expect((await api('/admin/api/connections/acme/tasks?status=nope')).body).toMatchObject({ field: 'status' });
+  });
+
+  it("shows credentials Creative Force refused in the connection's health", async () => {
+    const { sim } = stack;
+    // The other studio's client id is unknown to Creative Force (the simulator).
+    const task = sim.addTask({
+      inputs: [await photoInput('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+      subfunctionId: 60,
+    });
+    const url = `http://127.0.0.1:${port}/webhooks/creative-force/other`;
+    const answer = await sim.sendWebhook(url, task.taskProcessId, otherHook);
+    expect(answer, JSON.stringify(answer.body)).toMatchObject({ status: 202 });
+    let other: Record<string, unknown> | undefined;
+    const refused = () => Object.keys((other?.credentials as object | undefined) ?? {}).length > 0;
+    for (const deadline = Date.now() + 30_000; !refused() && Date.now() < deadline; ) {
+      other = (await api('/admin/api/connections', { token: otherStudioToken })).body.connections[0];
+      if (!refused()) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(other?.credentials).toEqual({ 'creative-force': { ok: false, code: 'CF_AUTH_FAILED', at: expect.any(String) } });
+    await stack.idle(service);
   });
 
   it('counts the day: tasks received, submitted, failed, and Creative Force calls', async () => {

@@ -273,6 +273,33 @@ describe('Creative Force simulator', () => {
       expect(unsigned.text).toContain('<Code>AccessDenied</Code>');
     });
 
+    it('hands out S3 URLs under its public origin (a proxy in front of it), and serves them at its own', async () => {
+      const proxied = await CreativeForceSimulator.start({ publicOrigin: 'http://127.0.0.1:9' });
+      try {
+        proxied.addApp(app);
+        const seeded = proxied.addTask({
+          inputs: [{ positionName: 'Front', fileName: 'front.jpg', body: frontJpeg }],
+          slots: [{ mappingKeyId: '1_Front' }],
+        });
+        const proxiedToken = await getToken(proxied);
+        const answer = await api(proxied, proxiedToken, 'POST', '/assets/bulk-get-assets', seeded.inputAssetIds);
+        const [asset] = answer.json as { fileUrl: string }[];
+        const url = new URL(asset?.fileUrl ?? '');
+        expect(url.origin).toBe('http://127.0.0.1:9');
+        const bytes = Buffer.from(await (await fetch(`${proxied.baseUrl}${url.pathname}${url.search}`)).arrayBuffer());
+        expect(bytes.equals(frontJpeg)).toBe(true);
+        const presigned = await api(proxied, proxiedToken, 'POST', '/assets/get-presigned-url', {
+          clientId: seeded.clientId,
+          physicalFileTypeId: 2,
+          files: [{ fileName: 'out.jpg', localId: 'l1', fileLength: 10 }],
+        });
+        const [file] = (presigned.json as { files: { presignedUrl: string }[] }).files;
+        expect(new URL(file?.presignedUrl ?? '').origin).toBe('http://127.0.0.1:9');
+      } finally {
+        await proxied.close();
+      }
+    });
+
     it('resolves files with size and MD5, and refuses more than 100 ids', async () => {
       const answer = await api(sim, token, 'POST', '/files/bulk-get-files', task.colorReferenceFileIds);
       expect(answer.status).toBe(200);

@@ -159,6 +159,26 @@ describe('RedisRateLimiter', () => {
     await expect(pending).rejects.toBe(reason);
   });
 
+  it('reserves afresh when it comes back from its slot late, so a stalled caller never sends on top of later slots', async () => {
+    const keyPrefix = newPrefix();
+    const redis = connections[0] as Redis;
+    const limiter = new RedisRateLimiter({ redis, limit: 20, keyPrefix });
+    await limiter.acquire(); // the next free slot is now 50 ms ahead
+    const tatBefore = await redis.get(`${keyPrefix}:tat`);
+    const pending = limiter.acquire(); // reserves that slot and sleeps until it
+    while ((await redis.get(`${keyPrefix}:tat`)) === tatBefore) await new Promise((r) => setTimeout(r, 1));
+    // The event loop stalls past the slot (a CPU-starved process; or Redis unreachable for the
+    // pause check): the caller wakes about 200 ms late.
+    const stallUntil = performance.now() + 200;
+    while (performance.now() < stallUntil) {}
+    const late = await pending;
+    const returnedAt = await redisNowMs(redis);
+    expect(returnedAt - late.grantedAtMs).toBeLessThan(50 + 30);
+    expect(late.attempts).toBeGreaterThan(1);
+    const next = await limiter.acquire();
+    expect(next.grantedAtMs - late.grantedAtMs).toBeGreaterThanOrEqual(49.9);
+  });
+
   it('rejects a limit outside 1..20', () => {
     for (const limit of [0, 21, 2.5]) {
       expect(() => new RedisRateLimiter({ redis: connections[0] as Redis, limit })).toThrow(ConnectorError);

@@ -1,52 +1,15 @@
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.ts';
+import { type LogLine, watchProcess } from '../helpers/process-log.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
-interface LogLine {
-  level: number;
-  msg: string;
+interface WorkerLine extends LogLine {
   redis?: string;
   exitCode?: number;
   err?: { message: string };
-}
-
-/** A worker process whose stdout (pino JSON) and stderr are collected. */
-function watch(child: ChildProcess) {
-  const lines: LogLine[] = [];
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    const complete = stdout.split('\n');
-    stdout = complete.pop() ?? '';
-    for (const line of complete) if (line.trim()) lines.push(JSON.parse(line) as LogLine);
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  // 'close', not 'exit': 'exit' may come before the last output has been read from the pipes.
-  const exited = once(child, 'close').then(([code]) => code as number | null);
-  return {
-    lines,
-    stderr: () => stderr,
-    text: () => `${JSON.stringify(lines)}\n${stdout}\n${stderr}`,
-    messages: () => lines.map((l) => l.msg),
-    exited,
-  };
-}
-
-/** A TCP port on which nothing listens. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 /** A Redis (as far as ioredis can tell) that refuses every password. */
@@ -78,7 +41,7 @@ describe('a worker process', () => {
     { fault: 'throw', what: 'an uncaught exception', message: 'injected exception' },
   ])('logs $what with its error, stops the service and exits 1', async ({ fault, message }) => {
     const child = stack.spawnWorker({ nodeArgs: ['--import', faultInjector], capture: true });
-    const out = watch(child);
+    const out = watchProcess<WorkerLine>(child);
     await stack.waitFor('the worker to start', () => out.messages().includes('cf-ai-connector started'));
     child.send(fault);
     expect(await out.exited).toBe(1);
@@ -90,7 +53,7 @@ describe('a worker process', () => {
 
   it('stops on SIGTERM and exits 0', async () => {
     const child = stack.spawnWorker({ capture: true });
-    const out = watch(child);
+    const out = watchProcess<WorkerLine>(child);
     await stack.waitFor('the worker to start', () => out.messages().includes('cf-ai-connector started'));
     child.kill('SIGTERM');
     expect(await out.exited).toBe(0);
@@ -99,8 +62,8 @@ describe('a worker process', () => {
   });
 
   it('warns once per Redis connection while Redis is down, not once per reconnect, and still stops in time', async () => {
-    const child = stack.spawnWorker({ env: { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` }, capture: true });
-    const out = watch(child);
+    const child = stack.spawnWorker({ env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, capture: true });
+    const out = watchProcess<WorkerLine>(child);
     // The service gives Redis 5 s before it listens anyway: dozens of reconnect attempts.
     await stack.waitFor('the worker to start', () => out.messages().includes('cf-ai-connector started'));
     const warned = out.lines.filter((l) => l.msg === 'redis connection error');
@@ -125,7 +88,7 @@ describe('a worker process', () => {
         env: { REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}` },
         capture: true,
       });
-      const out = watch(child);
+      const out = watchProcess<WorkerLine>(child);
       await stack.waitFor('the worker to start', () => out.messages().includes('cf-ai-connector started'));
       child.kill('SIGTERM');
       await out.exited;

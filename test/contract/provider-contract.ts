@@ -14,7 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processDetailSchema, webhookPayloadSchema } from '../../src/creative-force/schemas.ts';
 import { ConnectorError } from '../../src/errors.ts';
 import type { Recipe, RecipeRun } from '../../src/providers/index.ts';
-import type { PaidWork } from '../../src/providers/paid-start.ts';
+import type { PaidWork } from '../../src/providers/recipe.ts';
 import { sampleImage } from '../../src/simulators/index.ts';
 
 /** One provider's simulator and client, with the faults the contract needs. */

@@ -16,8 +16,8 @@ export function producerRedis(url = redisUrl): Redis {
 }
 
 /** Removes every key under a prefix (SCAN, never FLUSHDB: other tests share this Redis). */
-export async function dropPrefix(prefix: string): Promise<void> {
-  const r = new Redis(redisUrl);
+export async function dropPrefix(prefix: string, url = redisUrl): Promise<void> {
+  const r = new Redis(url);
   let cursor = '0';
   do {
     const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);

@@ -16,6 +16,12 @@ import { buildService, type Service, type ServiceMode } from '../../src/service.
 import { type CfSimulatorOptions, CreativeForceSimulator } from '../../src/simulators/index.ts';
 import { dropPrefix, redisUrl, testPrefix } from './redis.ts';
 
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+  capture?: boolean;
+}
+
 export interface Stack {
   sim: CreativeForceSimulator;
   secret: string;
@@ -25,10 +31,13 @@ export interface Stack {
   /** Starts the service in this process (with `tracing`, traced). */
   startService(mode: ServiceMode, options?: { tracing?: Tracing }): Promise<{ service: Service; port: number }>;
   /**
-   * Spawns `cf-ai-connector work` as a separate process. `capture` pipes its stdout and stderr
-   * (and opens an IPC channel) instead of sharing the test's; `nodeArgs` go before the script.
+   * Spawns `cf-ai-connector <command>` (`work` or `serve`) as a separate process. `capture` pipes
+   * its stdout and stderr (and opens an IPC channel) instead of sharing the test's; `nodeArgs` go
+   * before the script.
    */
-  spawnWorker(options?: { env?: Record<string, string>; nodeArgs?: string[]; capture?: boolean }): ChildProcess;
+  spawnProcess(command: 'work' | 'serve', options?: SpawnOptions): ChildProcess;
+  /** Spawns `cf-ai-connector work`, see `spawnProcess`. */
+  spawnWorker(options?: SpawnOptions): ChildProcess;
   /**
    * Resolves when no cycle is queued, delayed or running. A reviewer cannot reject an output in
    * the milliseconds between Creative Force recording a submission and the cycle finishing; tests
@@ -52,6 +61,8 @@ export async function startStack(
     /** The recipe of subfunction 54 (default `convert`) and its options. */
     recipe?: string;
     subfunctionOptions?: Record<string, unknown>;
+    /** More subfunctions of the connection, by id. */
+    subfunctions?: Record<string, { recipe: string; options: Record<string, unknown> }>;
     /** Recipes of the in-process service (default: the built-in ones). */
     recipes?: Recipe[];
     /** An AdCreative.ai (simulator) account for the connection. */
@@ -96,6 +107,7 @@ export async function startStack(
               recipe: options.recipe ?? 'convert',
               options: options.subfunctionOptions ?? { format: 'jpeg', quality: 80, maxWidth: 400 },
             },
+            ...options.subfunctions,
           },
           ...options.connection,
         },
@@ -130,6 +142,14 @@ export async function startStack(
   };
   const services: Service[] = [];
   const children: ChildProcess[] = [];
+  const spawnProcess: Stack['spawnProcess'] = (command, { env: extraEnv = {}, nodeArgs = [], capture = false } = {}) => {
+    const child = spawn(process.execPath, [...nodeArgs, resolve('src/cli.ts'), command], {
+      env: { ...process.env, ...env, PORT: '0', ...extraEnv },
+      stdio: capture ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  };
 
   return {
     sim,
@@ -152,14 +172,8 @@ export async function startStack(
       services.push(service);
       return { service, port: await service.start() };
     },
-    spawnWorker({ env: extraEnv = {}, nodeArgs = [], capture = false } = {}) {
-      const child = spawn(process.execPath, [...nodeArgs, resolve('src/cli.ts'), 'work'], {
-        env: { ...process.env, ...env, PORT: '0', ...extraEnv },
-        stdio: capture ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit'],
-      });
-      children.push(child);
-      return child;
-    },
+    spawnProcess,
+    spawnWorker: (spawnOptions) => spawnProcess('work', spawnOptions),
     async idle(service) {
       const deadline = Date.now() + 30_000;
       for (;;) {
@@ -180,7 +194,7 @@ export async function startStack(
       for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
       for (const service of services) await service.stop();
       await sim.close();
-      await dropPrefix(prefix);
+      await dropPrefix(prefix, env.REDIS_URL);
       await rm(dir, { recursive: true, force: true });
     },
   };

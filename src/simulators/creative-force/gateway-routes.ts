@@ -34,6 +34,7 @@ export interface GatewayRequest {
 export interface RouteContext {
   state: SimState;
   s3: FakeS3;
+  /** The origin of the pre-signed S3 URLs handed out (the simulator's, or its `publicOrigin`). */
   baseUrl: string;
   /** The field names Update Process Status expects. */
   statusBodyFields: StatusBodyFields;

@@ -78,6 +78,8 @@ export class CreativeForceSimulator {
   readonly wireForms: Readonly<WireForms>;
 
   readonly #http: LoopbackServer;
+  /** Where the S3 URLs it hands out point (see `CfSimulatorOptions.publicOrigin`). */
+  readonly #publicOrigin: string;
   readonly #logger: Logger;
   readonly #s3: FakeS3;
   readonly #state: SimState;
@@ -98,6 +100,7 @@ export class CreativeForceSimulator {
     this.baseUrl = baseUrl;
     this.apiBaseUrl = baseUrl + gatewayPrefix;
     this.tokenUrl = baseUrl + tokenPath;
+    this.#publicOrigin = options.publicOrigin ?? baseUrl;
     this.paths = Object.freeze({ ...defaultGatewayPaths, ...(options.paths ?? {}) });
     this.statusBodyFields = Object.freeze({ ...defaultStatusBodyFields, ...(options.statusBodyFields ?? {}) });
     const forms = options.wireForms ?? {};
@@ -387,7 +390,7 @@ export class CreativeForceSimulator {
     const ctx: RouteContext = {
       state: this.#state,
       s3: this.#s3,
-      baseUrl: this.baseUrl,
+      baseUrl: this.#publicOrigin,
       statusBodyFields: { ...this.statusBodyFields },
       wireForms: this.wireForms,
     };

@@ -38,6 +38,11 @@ export interface CfSimulatorOptions extends ListenOptions {
     fieldAliases?: Record<string, string>;
     keepOldAssetReference?: KeepOldAssetReference;
   };
+  /**
+   * The origin (`http://host:port`) the pre-signed S3 URLs it hands out point at; default its own
+   * `baseUrl`. A fault test puts a proxy there, so S3 traffic passes it without rewriting bodies.
+   */
+  publicOrigin?: string;
   /** Optional pino logger; the simulator is silent by default. */
   logger?: Logger;
 }
