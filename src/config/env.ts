@@ -103,7 +103,7 @@ const envSchema = z.object({
   FAILURE_REPORT_ATTEMPTS: intSetting(1, 50).default(defaultReportAttempts),
   HISTORY_RETENTION_DAYS: intSetting(1, 3650).default(30),
   /** The ops token of the admin API, console and metrics (every connection); unset: only studio tokens. */
-  ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional(),
+  ADMIN_TOKEN: optionalSetting(z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)')),
   USAGE_RETENTION_DAYS: intSetting(1, 3650).default(400),
   /** Serves /metrics WITHOUT a token on this port too (on METRICS_HOST); unset: only on PORT, behind ADMIN_TOKEN. */
   METRICS_PORT: optionalSetting(intSetting(0, 65535)),

@@ -84,6 +84,11 @@ describe('environment configuration', () => {
     expect(() => loadEnvConfig({ CF_MESSAGE_FIELD: 'status' })).toThrow(/CF_MESSAGE_FIELD: must differ from CF_STATUS_FIELD/);
   });
 
+  it('takes an empty ADMIN_TOKEN (as .env.example ships it) as unset, and refuses a short one', () => {
+    expect(loadEnvConfig({ ADMIN_TOKEN: '' }).adminToken).toBeUndefined();
+    expect(() => loadEnvConfig({ ADMIN_TOKEN: 'short' })).toThrow(/ADMIN_TOKEN: must be at least 24 characters/);
+  });
+
   it('takes PUBLIC_URL as an https origin (a path prefix allowed), without its trailing slash', () => {
     expect(loadEnvConfig({}).publicUrl).toBeUndefined();
     expect(loadEnvConfig({ PUBLIC_URL: '' }).publicUrl).toBeUndefined();
