@@ -129,15 +129,19 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     reportAttempts: config.worker.reportAttempts,
     onError: producerErrors,
   });
-  const metrics = new PrometheusMetrics({
-    sources: { queue: () => queue.queue.exportPrometheusMetrics(), deadLetters: () => deadLetters.count() },
-    logger,
-  });
-
   const limiter = new RedisRateLimiter({
     redis: sharedRedis,
     limit: config.cf.rateLimitRps,
+    adaptive: config.cf.rateLimitAdaptive,
     keyPrefix: `${config.queuePrefix}:rl`,
+  });
+  const metrics = new PrometheusMetrics({
+    sources: {
+      queue: () => queue.queue.exportPrometheusMetrics(),
+      deadLetters: () => deadLetters.count(),
+      limiterRate: () => limiter.state(),
+    },
+    logger,
   });
   const tokens = new TokenStore({
     redis: sharedRedis,

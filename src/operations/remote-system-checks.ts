@@ -51,7 +51,12 @@ interface System {
 export function createRemoteSystemChecks(deps: RemoteSystemChecksDeps): (connection: Connection) => RemoteSystemCheck[] {
   const { config, redis, logger } = deps;
   const limiter: RateLimiter = deps.redisReachable
-    ? new RedisRateLimiter({ redis, limit: config.cf.rateLimitRps, keyPrefix: `${config.queuePrefix}:rl` })
+    ? new RedisRateLimiter({
+        redis,
+        limit: config.cf.rateLimitRps,
+        adaptive: config.cf.rateLimitAdaptive,
+        keyPrefix: `${config.queuePrefix}:rl`,
+      })
     : new LocalRateLimiter(config.cf.rateLimitRps);
   const tokens = new TokenStore({
     redis,

@@ -32,6 +32,7 @@ export async function startSimulatedGateway(name: string): Promise<SimulatedGate
     apiBaseUrl: sim.apiBaseUrl,
     tokenUrl: sim.tokenUrl,
     rateLimitRps: 18,
+    rateLimitAdaptive: true,
     requestTimeoutMs: 10_000,
     failedStatus: 'Failed',
     statusBodyFields: { ...sim.statusBodyFields },
