@@ -135,10 +135,14 @@ async function runParent(): Promise<void> {
 
   console.log(`grants:                        ${grants.length} over ${fmt(last - first)} ms (Redis clock)`);
   console.log(`grants per 1 s bucket:         ${buckets.join(' ')}`);
-  console.log(`throughput:                    ${fmt(throughput)} grants/s (complete buckets outside the pause; target ${limiter.targetRps}, ceiling ${limit})`);
+  console.log(
+    `throughput:                    ${fmt(throughput)} grants/s (complete buckets outside the pause; target ${limiter.targetRps}, ceiling ${limit})`,
+  );
   console.log(`max grants in any 1000 ms:     ${maxInWindow(times, 1000)} (must be <= ${limit})`);
   console.log(`grants inside the pause:       ${inPause} (must be 0)`);
-  console.log(`smallest gap between grants:   ${fmt(minGap)} ms (slot interval ${fmt(1000 / limiter.targetRps)} ms at the target rate)`);
+  console.log(
+    `smallest gap between grants:   ${fmt(minGap)} ms (slot interval ${fmt(1000 / limiter.targetRps)} ms at the target rate)`,
+  );
   console.log(`Redis script calls per grant:  ${fmt(attempts / grants.length)}`);
   console.log(
     `wait per granted acquire (ms): p50 ${fmt(percentile(waits, 50))}  p90 ${fmt(percentile(waits, 90))}  ` +

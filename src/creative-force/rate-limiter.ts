@@ -23,20 +23,30 @@
  * - starts at the ceiling times a small headroom (`limit` x 0.98 = 19.6/s at the default 20): the
  *   headroom absorbs the send-time skew between grant and arrival (20 grants then span 1020 ms,
  *   so a second at CF's edge holds 21 only after 20 ms of skew in the wrong direction);
- * - drops multiplicatively on a 429 (x0.85, never under 1/s), once per burst: a 429 answered while
- *   the pause of an earlier one runs was sent before that pause, so it is the same burst;
- * - recovers additively by 0.1/s for each second of full use (a small step with every grant), so
- *   it recovers only on traffic that tells whether the rate is fine, and probes up to the ceiling
- *   again, never past it. Computed in the scripts, on the Redis clock: every process sees one rate.
- * The constants are chosen for a foreign client taking 5 of the 20: the cycle of a 429 (pause of
- * Retry-After, ~1 s), drop to 0.85 and ~20 s back up to what is left spends ~0.88 of it, with one
- * 429 per ~250 of our calls. A 429 also invalidates the slots reserved at the old rate (the epoch
- * below): callers reserve afresh, at the new rate, after the pause.
+ * - drops multiplicatively on a 429 (x0.85, never under 1/s), once per burst: a 429 answered
+ *   while the pause of an earlier one runs was sent before that pause, so it is the same burst.
+ *   The rate it happened at is kept as the peak;
+ * - recovers additively with each grant, so only on traffic that tells whether the rate is fine,
+ *   and never past the target: by 0.5 req/s per second of grants away from the peak, by 0.02 from
+ *   0.95 to 1.03 of it. Quick back to just under what was too much, then a slow probe across it
+ *   (the plateau of TCP CUBIC): 429s stay rare, and once past the peak (what shared the budget
+ *   has gone) the rate climbs quickly again. Computed in the scripts, on the Redis clock: every
+ *   process sees one rate.
+ * Why these constants: every 429 costs its pause (Retry-After, ~1 s of no traffic at all), so 429s
+ * must be rare and the dips shallow. Against a model of the simulator's rule (a rolling 1000 ms
+ * window, arrivals 0-20 ms after their grant) with a foreign client taking 5 of the 20, a single
+ * recovery speed cannot do both: x0.85 and +0.1/s spends 0.83 of what is left in the first minute
+ * (0.84 measured with bench/burst.ts), +0.2-0.5/s brings a 429 every few seconds, +0.05/s takes
+ * minutes to climb back once the other client is gone. The plateau spends 0.85 in the first minute
+ * and 0.88 after, with a 429 for every 300-150 of our calls; a ceiling set too high (15/s allowed)
+ * 0.90 and 0.93. A 429 also invalidates the slots reserved at the old rate (the epoch below):
+ * callers reserve afresh, at the new rate, after the pause.
  *
  * Redis keys (all under one hash tag so a Redis Cluster keeps them in one slot; Lua needs that):
  * - `<prefix>:tat`     the theoretical arrival time of the next free slot (Redis TIME, microseconds)
  * - `<prefix>:rate`    the learned rate (req/s) while under the ceiling's target; absent: at it.
  *                      It expires after `rateMemoryMs` without traffic (what was learned is stale)
+ * - `<prefix>:peak`    the rate of the last 429 burst; expires `rateMemoryMs` after it
  * - `<prefix>:epoch`   incremented by each new 429 burst; a slot reserved in an older epoch is void
  * - `<prefix>:pause`   exists while every acquire must wait; its PTTL is the time left
  * - `<prefix>:strikes` consecutive 429 count, with a TTL, deleted by onSuccess()
@@ -82,8 +92,10 @@ export interface RedisRateLimiterOptions {
   headroom?: number;
   /** The rate is multiplied by this on the first 429 of a burst. Default 0.85. */
   decrease?: number;
-  /** Rate regained (req/s) per second of grants at the current rate. Default 0.1. */
+  /** Rate regained (req/s) per second of grants, away from the rate of the last 429. Default 0.5. */
   recoveryPerSecond?: number;
+  /** Rate regained (req/s) per second of grants from 0.95 to 1.03 of the rate of the last 429. Default 0.02. */
+  probePerSecond?: number;
   /** The rate never drops below this (req/s). Default 1. */
   minRps?: number;
   /** How long the learned rate is kept without traffic; then it starts at the target again. Default 600 000. */
@@ -126,11 +138,13 @@ if rate > target then rate = target end
 
 /**
  * Reserves the next free slot unless a pause is active or the slot lies beyond the horizon, and
- * regains `recovery / rate` req/s of rate per grant (so `recovery` per second of full use).
+ * regains `step / rate` req/s of rate per grant (so `step` per second of full use): the probe step
+ * from 0.95 to 1.03 of the rate of the last 429 (the peak), the recovery step elsewhere.
  * Returns {1, slot time in us, us to wait until the slot, epoch, interval in us} or
  * {0, ms to wait before asking again}. Slots are 1e6/rate us apart, so no window of 1000 ms holds
  * more than `rate` of them.
- * KEYS: tat, pause, rate, epoch. ARGV: target req/s, recovery req/s per s, horizon us, rate memory ms.
+ * KEYS: tat, pause, rate, epoch, peak. ARGV: target req/s, recovery req/s per s, horizon us,
+ * rate memory ms, probe req/s per s.
  */
 const acquireScript = defineScript(`
 local pause = redis.call('PTTL', KEYS[2])
@@ -144,9 +158,12 @@ if slot < now then slot = now end
 local wait = slot - now
 if wait > tonumber(ARGV[3]) then return {0, math.ceil((wait - tonumber(ARGV[3])) / 1000)} end
 redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
-local regained = rate + tonumber(ARGV[2]) / rate
+local peak = tonumber(redis.call('GET', KEYS[5]) or '0')
+local step = tonumber(ARGV[2])
+if rate > peak * 0.95 and rate < peak * 1.03 then step = tonumber(ARGV[5]) end
+local regained = rate + step / rate
 if regained >= target then
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', KEYS[3], KEYS[5])
 else
   redis.call('SET', KEYS[3], string.format('%.6f', regained), 'PX', ARGV[4])
 end
@@ -181,9 +198,9 @@ return left
  * Records a 429 and pauses. A 429 that arrives while a pause is already active was sent before
  * that pause began (the same burst), so it neither counts as a new strike nor lowers the rate
  * again: otherwise ten requests in flight would escalate the pause and the rate ten times at once.
- * A new burst lowers the rate, voids every slot reserved so far (epoch) and moves the next free
- * slot to the pause's end.
- * KEYS: pause, strikes, rate, epoch, tat. ARGV: target req/s, retryAfterMs or '', base ms, max ms,
+ * A new burst records the rate it happened at (the peak), lowers the rate, voids every slot
+ * reserved so far (epoch) and moves the next free slot to the pause's end.
+ * KEYS: pause, strikes, rate, epoch, tat, peak. ARGV: target req/s, retryAfterMs or '', base ms, max ms,
  * strike TTL ms, decrease factor, min req/s, rate memory ms.
  * Returns {pause left in ms, strikes, rate now (string)}.
  */
@@ -195,6 +212,7 @@ local fresh = left <= 0
 if fresh then
   strikes = redis.call('INCR', KEYS[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  redis.call('SET', KEYS[6], string.format('%.6f', rate), 'PX', ARGV[8])
   rate = math.max(tonumber(ARGV[7]), rate * tonumber(ARGV[6]))
   if rate < target then redis.call('SET', KEYS[3], string.format('%.6f', rate), 'PX', ARGV[8]) end
   redis.call('INCR', KEYS[4])
@@ -226,9 +244,10 @@ export class RedisRateLimiter implements RateLimiter {
   /** The rate the limiter probes up to: `limit` x headroom when adaptive, else `limit`. */
   readonly targetRps: number;
   readonly #redis: Redis;
-  readonly #keys: { tat: string; pause: string; strikes: string; rate: string; epoch: string };
+  readonly #keys: { tat: string; pause: string; strikes: string; rate: string; epoch: string; peak: string };
   readonly #decrease: number;
   readonly #recovery: number;
+  readonly #probe: number;
   readonly #minRps: number;
   readonly #rateMemoryMs: number;
   readonly #backoffBaseMs: number;
@@ -262,9 +281,11 @@ export class RedisRateLimiter implements RateLimiter {
       strikes: `${prefix}:strikes`,
       rate: `${prefix}:rate`,
       epoch: `${prefix}:epoch`,
+      peak: `${prefix}:peak`,
     };
     this.#decrease = decrease;
-    this.#recovery = adaptive ? (options.recoveryPerSecond ?? 0.1) : 0;
+    this.#recovery = adaptive ? (options.recoveryPerSecond ?? 0.5) : 0;
+    this.#probe = adaptive ? (options.probePerSecond ?? 0.02) : 0;
     this.#minRps = Math.min(options.minRps ?? 1, this.targetRps);
     this.#rateMemoryMs = options.rateMemoryMs ?? 600_000;
     this.#horizonUs = (options.reserveHorizonMs ?? 5_000) * 1000;
@@ -282,14 +303,14 @@ export class RedisRateLimiter implements RateLimiter {
 
   async acquire(signal?: AbortSignal): Promise<RateLimitGrant> {
     const started = performance.now();
-    const { tat, pause, rate, epoch } = this.#keys;
+    const { tat, pause, rate, epoch, peak } = this.#keys;
     for (let attempts = 1; ; attempts++) {
       signal?.throwIfAborted();
       const [granted, value, waitUs, slotEpoch, intervalUs] = (await runScript(
         this.#redis,
         acquireScript,
-        [tat, pause, rate, epoch],
-        [this.targetRps, this.#recovery, this.#horizonUs, this.#rateMemoryMs],
+        [tat, pause, rate, epoch, peak],
+        [this.targetRps, this.#recovery, this.#horizonUs, this.#rateMemoryMs, this.#probe],
       )) as [number, number | string, number | undefined, string | undefined, number | undefined];
       if (granted !== 1) {
         await sleep(Number(value) + Math.random() * this.#jitterMs, signal);
@@ -329,11 +350,11 @@ export class RedisRateLimiter implements RateLimiter {
    */
   async onRateLimited(retryAfterMs: number | undefined): Promise<number> {
     const retryAfter = retryAfterMs === undefined ? '' : Math.max(1, Math.min(Math.ceil(retryAfterMs), this.#retryAfterMaxMs));
-    const { pause, strikes, rate, epoch, tat } = this.#keys;
+    const { pause, strikes, rate, epoch, tat, peak } = this.#keys;
     const [left] = (await runScript(
       this.#redis,
       rateLimitedScript,
-      [pause, strikes, rate, epoch, tat],
+      [pause, strikes, rate, epoch, tat, peak],
       [
         this.targetRps,
         retryAfter,
