@@ -17,6 +17,7 @@ import {
   UsageError,
   usageExitCode,
 } from './operations/command.ts';
+import { previewCommand } from './operations/preview-command.ts';
 import { reportsCommand } from './operations/reports-command.ts';
 import { tasksCommand } from './operations/tasks-command.ts';
 import type { ServiceMode } from './service.ts';
@@ -85,6 +86,7 @@ const commands = new Map<string, Command>(
     checkCommand,
     tasksCommand,
     reportsCommand,
+    previewCommand,
     demoCommand,
   ].map((command) => [command.name, command]),
 );
