@@ -25,11 +25,12 @@ export interface GatewayClient {
   getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]>;
   getStylingAssets(productIds: string[], signal?: AbortSignal): Promise<StylingAsset[]>;
   updateProcessStatus(taskProcessId: string, message: string, signal?: AbortSignal): Promise<void>;
+  /** One answer per batch of files (each batch with its own S3 headers). */
   getPresignedUploadUrls(
     clientId: string,
     files: { fileName: string; localId: string; fileLength: number }[],
     signal?: AbortSignal,
-  ): Promise<PresignResponse>;
+  ): Promise<PresignResponse[]>;
   submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse>;
 }
 
