@@ -5,9 +5,9 @@
  */
 
 import type { Logger } from 'pino';
-import type { ProcessDetail } from '../creative-force/schemas.ts';
+import type { ExpectedOutput, ProcessDetail } from '../creative-force/schemas.ts';
 import { ConnectorError } from '../errors.ts';
-import type { Recipe, SlotRequest } from '../providers/recipe.ts';
+import type { ContextNeeds, Recipe } from '../providers/recipe.ts';
 import {
   isRework,
   mainMinimum,
@@ -21,6 +21,8 @@ import type { CycleOutcome } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
 import { type CycleJob, CycleSteps } from './cycle-steps.ts';
 import type { OutputChecks } from './gate-outputs.ts';
+import { type CycleRoute, type RoutedRequest, routeIndexFor } from './routes.ts';
+import { slotForStage } from './run-routes.ts';
 import { downloadInputs, filesPresent } from './steps/download-inputs.ts';
 import { contextFiles, getAdditionalContext } from './steps/get-additional-context.ts';
 import { getProcessDetail } from './steps/get-process-detail.ts';
@@ -28,9 +30,10 @@ import { processAssets } from './steps/process-assets.ts';
 import { submitOutput } from './steps/submit-output.ts';
 import { uploadOutputs } from './steps/upload-outputs.ts';
 
+/** What the subfunction runs, its recipes looked up. */
 export interface CycleRecipe {
-  recipe: Recipe;
-  options: unknown;
+  /** One route of one stage for a `recipe`, one route of several for a `pipeline`, else the `route` list. */
+  routes: readonly CycleRoute[];
   /** The subfunction's rules for the result gate. */
   checks: OutputChecks;
 }
@@ -40,19 +43,57 @@ function nothingToRedo(work: readonly SlotWork[]): boolean {
   return isRework(work) && !work.some((w) => w.redo.length > 0 || w.slot.isRejected);
 }
 
+/** Why a route cannot fill a slot: the first stage's reason (each sees the slot as it works on it). */
+function routeCannotFill(route: CycleRoute, slot: ExpectedOutput): string | null {
+  for (const [s, stage] of route.stages.entries()) {
+    const reason = stage.recipe.cannotFill(slotForStage(slot, s === route.stages.length - 1), stage.options);
+    if (reason) return reason;
+  }
+  return null;
+}
+
 /**
- * Before any download or paid work: can the recipe fill what must be produced at all? An optional
- * slot filled from scratch is left empty instead; a required or reworked one fails the cycle.
+ * Before any download or paid work: which route takes each slot that must be produced, and can it
+ * fill it at all? An optional slot filled from scratch is left empty instead; a required or
+ * reworked one fails the cycle.
  */
-function fillableRequests(work: readonly SlotWork[], { recipe, options }: CycleRecipe, logger: Logger): SlotRequest[] {
-  return recipeRequests(work).filter(({ slot, replaces }) => {
-    const reason = recipe.cannotFill(slot, options);
+function fillableRequests(work: readonly SlotWork[], { routes }: CycleRecipe, logger: Logger): RoutedRequest[] {
+  return recipeRequests(work).flatMap((request): RoutedRequest[] => {
+    const { slot, replaces } = request;
+    const route = routeIndexFor(slot, routes);
+    const reason =
+      route === undefined
+        ? `slot ${slot.mappingKeyId} (position ${slot.positionName ?? 'none'}) is taken by none of the subfunction's routes`
+        : routeCannotFill(routes[route] as CycleRoute, slot);
     if (reason && (mainMinimum(slot) > 0 || replaces.length > 0)) {
       throw new ConnectorError('SLOT_UNSUPPORTED', reason, { details: { mappingKeyId: slot.mappingKeyId } });
     }
-    if (reason) logger.info({ mappingKeyId: slot.mappingKeyId, reason }, 'optional slot left empty');
-    return reason === null;
+    if (reason || route === undefined) {
+      logger.info({ mappingKeyId: slot.mappingKeyId, reason }, 'optional slot left empty');
+      return [];
+    }
+    return [{ request, route }];
   });
+}
+
+/** What step 4 must fetch: whatever any stage of the routes taking slots declared. */
+function contextNeeds(routes: readonly CycleRoute[], requests: readonly RoutedRequest[]): ContextNeeds {
+  const used = new Set(requests.map((q) => q.route));
+  const needs: ContextNeeds = {};
+  for (const [r, route] of routes.entries()) {
+    if (!used.has(r)) continue;
+    for (const stage of route.stages) {
+      for (const [need, wanted] of Object.entries(stage.recipe.needs(stage.options)) as [keyof ContextNeeds, boolean][]) {
+        if (wanted) needs[need] = true;
+      }
+    }
+  }
+  return needs;
+}
+
+/** How the routes take the task's inputs (the configuration check makes them all take them one way). */
+function inputsTaken(routes: readonly CycleRoute[]): NonNullable<Recipe['inputsAs']> {
+  return routes.find((r) => !r.from)?.stages[0]?.recipe.inputsAs ?? 'files';
 }
 
 /** True when every planned file is uploaded already or still on this host's disk. */
@@ -84,7 +125,8 @@ async function skip(steps: CycleSteps, logger: Logger, reason: string): Promise<
  * @throws ConnectorError with the code of what failed; the worker decides retry or fail.
  */
 export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: CycleRecipe): Promise<CycleOutcome> {
-  const { recipe, options } = cycleRecipe;
+  const { routes } = cycleRecipe;
+  const inputsAs = inputsTaken(routes);
   const steps = new CycleSteps(job, ctx);
   if (steps.outcome) return steps.outcome;
 
@@ -97,7 +139,7 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     return skip(steps, ctx.logger, 'the task process already has its outputs and none is rejected');
   }
   const requests = fillableRequests(work, cycleRecipe, ctx.logger);
-  const needs = recipe.needs(options);
+  const needs = contextNeeds(routes, requests);
   const rework = isRework(work);
   if (rework) {
     ctx.logger.info(
@@ -118,11 +160,11 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     (run) =>
       nothingToProduce
         ? Promise.resolve({ files: [], colorReferences: [], urls: null })
-        : downloadInputs({ ...run, detail, as: recipe.inputsAs ?? 'files', colorReferences: needs.colorReferences === true }),
+        : downloadInputs({ ...run, detail, as: inputsAs, colorReferences: needs.colorReferences === true }),
     {
       // URLs are fresh for each attempt: a recipe taking URLs resumes only with a ready plan.
       reuse: async (saved) =>
-        planReady || (recipe.inputsAs !== 'urls' && (await filesPresent([...saved.files, ...saved.colorReferences]))),
+        planReady || (inputsAs !== 'urls' && (await filesPresent([...saved.files, ...saved.colorReferences]))),
       persist: (result) => ({ ...result, urls: null }),
     },
   );
@@ -138,15 +180,14 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     (run) =>
       processAssets({
         ...run,
-        recipe,
-        options,
+        routes,
         detail,
         requests,
         inputs,
         context: {
           event: ctx.event,
           ...context,
-          ...(needs.colorReferences && recipe.inputsAs !== 'urls' ? { colorReferences: inputs.colorReferences } : {}),
+          ...(needs.colorReferences && inputsAs !== 'urls' ? { colorReferences: inputs.colorReferences } : {}),
         },
         memory: steps.recipeMemory,
         checks: cycleRecipe.checks,

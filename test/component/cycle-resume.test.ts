@@ -91,7 +91,7 @@ function recordingJob(checkpoint: unknown, crashAfter = Number.POSITIVE_INFINITY
 }
 
 const cycle = (job: CycleJob, taskProcessId: string, workDir: string) =>
-  runCycle(job, cycleContext(taskProcessId, workDir), { recipe: countingConvert, options, checks });
+  runCycle(job, cycleContext(taskProcessId, workDir), { routes: [{ stages: [{ recipe: countingConvert, options }] }], checks });
 
 /**
  * Runs a cycle of the task until the process dies right after save number `saveNumber`; the

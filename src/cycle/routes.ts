@@ -1,0 +1,186 @@
+/**
+ * What a subfunction runs, as data: one or more routes, each a pipeline of stages (a stage is a
+ * recipe with its options). A subfunction with `recipe:` is one route of one stage; `pipeline:`
+ * is one route of several; `route:` lists routes that drop boxes take by their content type,
+ * position or mappingKeyId, first match wins. A route may take its input from another slot's
+ * still of the same cycle (`from`), which orders the routes: the routes a `from` refers to run
+ * first. The configuration is checked when it loads (src/config/subfunction-routes.ts): here the
+ * rules are pure functions over a task's slots.
+ */
+import { AssetContentType } from '../creative-force/contract.ts';
+import type { ExpectedOutput } from '../creative-force/schemas.ts';
+import type { ProducedFile, Recipe, SlotRequest } from '../providers/recipe.ts';
+import type { RefusedOutput } from './gate-outputs.ts';
+
+/** The content types a pattern can name, as Creative Force's slots carry them. */
+export const slotContentTypes = { photo: AssetContentType.Photo, video: AssetContentType.Video, both: AssetContentType.Both };
+export type SlotContentType = keyof typeof slotContentTypes;
+
+/**
+ * Which slots a route takes (`when`) or refers to (`from`). Every field given must hold: the
+ * slot's content type (`both` is a slot that takes either), its position name (case-insensitive),
+ * its mappingKeyId against a glob (`*` any characters, `?` one; case-sensitive, whole id).
+ */
+export interface SlotPattern {
+  contentType?: SlotContentType;
+  position?: string;
+  mappingKeyId?: string;
+}
+
+/** One stage of a pipeline, as configured: a recipe's name and its options (validated). */
+export interface StageConfig {
+  recipe: string;
+  options: unknown;
+}
+
+/** One route of a subfunction, as configured. */
+export interface RouteConfig {
+  /** Absent only on the last route: it takes every slot the others do not. */
+  when?: SlotPattern;
+  /** The slot whose produced still is this route's input (a photo slot of the same task). */
+  from?: SlotPattern;
+  stages: StageConfig[];
+}
+
+/** A stage with its recipe looked up, as a cycle runs it. */
+export interface CycleStage {
+  recipe: Recipe;
+  options: unknown;
+}
+
+/** A route as a cycle runs it. */
+export interface CycleRoute {
+  when?: SlotPattern;
+  from?: SlotPattern;
+  stages: CycleStage[];
+}
+
+/** What one stage made: its files that passed the gate, per slot, and those it refused. */
+export interface StageResult {
+  files: Record<string, ProducedFile[]>;
+  refused: RefusedOutput[];
+}
+
+/** The step's progress: each finished stage's result, by `<route>.<stage>` (from 0). */
+export interface StageOutputs {
+  stages: Record<string, StageResult>;
+}
+
+/** A slot to produce, and the route that takes it. */
+export interface RoutedRequest {
+  request: SlotRequest;
+  route: number;
+}
+
+/** A stage that finished or was resumed, for the task history. */
+export interface StageRecord {
+  /** e.g. `route 2, stage 1 of 2: sartiq-generate`. */
+  stage: string;
+  resumed: boolean;
+  durationMs: number;
+}
+
+/** A route's stages for people: `sartiq-generate → sartiq-upscale → convert`. */
+export function describeStages(stages: readonly { recipe: string | Recipe }[]): string {
+  return stages.map((s) => (typeof s.recipe === 'string' ? s.recipe : s.recipe.name)).join(' → ');
+}
+
+/** A subfunction's routes for people (a single recipe is its name). */
+export function describeRoutes(routes: readonly RouteConfig[]): string {
+  return routes.map((r) => describeStages(r.stages)).join(' | ');
+}
+
+/** Which route of several took a slot, for the plan and the history: `route 2: sartiq-video`. */
+export function routeLabel(routes: readonly { stages: readonly { recipe: string | Recipe }[] }[], index: number): string {
+  const stages = describeStages(routes[index]?.stages ?? []);
+  return routes.length === 1 ? stages : `route ${index + 1}: ${stages}`;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+const sameName = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+/** Whether `slot` is one `pattern` names. */
+export function slotMatches(slot: ExpectedOutput, pattern: SlotPattern | undefined): boolean {
+  if (!pattern) return true;
+  if (pattern.contentType !== undefined && slotContentTypes[pattern.contentType] !== slot.assetContentTypeId) return false;
+  if (pattern.position !== undefined && !(slot.positionName !== null && sameName(slot.positionName, pattern.position))) {
+    return false;
+  }
+  return pattern.mappingKeyId === undefined || globToRegExp(pattern.mappingKeyId).test(slot.mappingKeyId);
+}
+
+/** The index of the route that takes `slot` (the first that matches), or undefined when none does. */
+export function routeIndexFor(slot: ExpectedOutput, routes: readonly { when?: SlotPattern }[]): number | undefined {
+  const index = routes.findIndex((r) => slotMatches(slot, r.when));
+  return index < 0 ? undefined : index;
+}
+
+/** Whether a slot can be a still for `from`: a photo slot (or one taking either) that the pattern names. */
+export function isStillOf(slot: ExpectedOutput, from: SlotPattern): boolean {
+  return slot.assetContentTypeId !== AssetContentType.Video && slotMatches(slot, from);
+}
+
+/** The slot whose still `from` names for `slot`: the first such slot of the task but `slot` itself. */
+export function stillSlotFor(
+  slots: readonly ExpectedOutput[],
+  slot: ExpectedOutput,
+  from: SlotPattern,
+): ExpectedOutput | undefined {
+  return slots.find((s) => s.mappingKeyId !== slot.mappingKeyId && isStillOf(s, from));
+}
+
+/**
+ * Whether some slot could match both patterns (`from` being a still's pattern: never a video slot).
+ * Patterns are told apart by a differing content type or position, or two mappingKeyIds without
+ * wildcards that differ; anything else may overlap. Used at load to find the routes a `from` may
+ * depend on, so it errs towards "may".
+ */
+export function mayOverlap(when: SlotPattern | undefined, from: SlotPattern): boolean {
+  if (when?.contentType === 'video') return false;
+  if (when?.contentType !== undefined && from.contentType !== undefined && when.contentType !== from.contentType) return false;
+  if (when?.position !== undefined && from.position !== undefined && !sameName(when.position, from.position)) return false;
+  const literal = (glob: string | undefined) => glob !== undefined && !/[*?]/.test(glob);
+  return !(literal(when?.mappingKeyId) && literal(from.mappingKeyId) && when?.mappingKeyId !== from.mappingKeyId);
+}
+
+/**
+ * The order the routes run in: every route after the routes its `from` may take its still from,
+ * otherwise in their own order.
+ *
+ * @returns the order, or the routes (indexes) of a cycle of references.
+ */
+export function routeOrder(
+  routes: readonly { when?: SlotPattern; from?: SlotPattern }[],
+): { order: number[] } | { cycle: number[] } {
+  const dependsOn = routes.map((route) => {
+    const { from } = route;
+    return from ? routes.flatMap((other, j) => (mayOverlap(other.when, from) ? [j] : [])) : [];
+  });
+  const order: number[] = [];
+  const done = new Set<number>();
+  while (order.length < routes.length) {
+    const next = [...routes.keys()].find((i) => !done.has(i) && (dependsOn[i] ?? []).every((j) => done.has(j)));
+    if (next === undefined) return { cycle: cycleAmong(dependsOn, done) };
+    order.push(next);
+    done.add(next);
+  }
+  return { order };
+}
+
+/** A cycle of the dependencies among the routes not `done` (each of which waits for another of them). */
+function cycleAmong(dependsOn: readonly number[][], done: ReadonlySet<number>): number[] {
+  const path: number[] = [];
+  let at = [...dependsOn.keys()].find((i) => !done.has(i)) ?? 0;
+  while (!path.includes(at)) {
+    path.push(at);
+    at = (dependsOn[at] ?? []).find((j) => !done.has(j)) ?? at;
+  }
+  return [...path.slice(path.indexOf(at)), at];
+}
