@@ -43,17 +43,19 @@ studios' connections file`,
     },
   });
 
-const demoVariants = ['convert', 'adcreative'] as const;
+const demoVariants = ['convert', 'adcreative', 'pipeline', 'video'] as const;
 
 const demoCommand = defineCommand({
   name: 'demo',
-  summary: 'a full cycle against the built-in simulators (`demo adcreative`: AdCreative.ai too)',
-  help: `usage: cf-ai-connector demo [convert|adcreative]
+  summary: 'a full cycle against the built-in simulators (`demo adcreative|pipeline|video`: AI services too)',
+  help: `usage: cf-ai-connector demo [convert|adcreative|pipeline|video]
 
 Runs one full cycle against the built-in Creative Force simulator and writes the submitted images
 to ./demo-output: \`convert\` (the default) with the convert recipe, \`adcreative\` with the
-AdCreative.ai photoshoot against its simulator too. Uses the Redis at REDIS_URL, or starts a
-throw-away redis-server. Exit 0 when the submission was accepted.
+AdCreative.ai photoshoot against its simulator too, \`pipeline\` with Sartiq on-model, upscale,
+then a 2000 px JPEG, \`video\` with Sartiq stills and a video made from the front still
+(docs/recipes.md, worked examples 1 and 2). Uses the Redis at REDIS_URL, or starts a throw-away
+redis-server. Exit 0 when the submission was accepted.
 
 options:
   -h, --help  this help`,
@@ -62,7 +64,7 @@ options:
   async run({ positionals }) {
     const [variant = 'convert'] = positionals;
     const known = demoVariants.find((v) => v === variant);
-    if (!known) throw new UsageError(`unknown demo "${variant}" (${demoVariants.join(' or ')})`);
+    if (!known) throw new UsageError(`unknown demo "${variant}" (${demoVariants.join(', ')})`);
     const { runDemo } = await import('./demo.ts');
     return runDemo(known);
   },
