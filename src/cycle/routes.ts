@@ -5,11 +5,15 @@
  * position or mappingKeyId, first match wins. A route may take its input from another slot's
  * still of the same cycle (`from`), which orders the routes: the routes a `from` refers to run
  * first. The configuration is checked when it loads (src/config/subfunction-routes.ts): here the
- * rules are pure functions over a task's slots.
+ * rules are functions over a task's slots: which route takes a slot and whether it can fill it,
+ * what the routes need of steps 3 and 4, the order they run in (run-routes.ts runs them).
  */
+import type { Logger } from 'pino';
 import { AssetContentType } from '../creative-force/contract.ts';
 import type { ExpectedOutput } from '../creative-force/schemas.ts';
-import type { ProducedFile, Recipe, SlotRequest } from '../providers/recipe.ts';
+import { ConnectorError } from '../errors.ts';
+import type { ContextNeeds, ProducedFile, Recipe, SlotRequest } from '../providers/recipe.ts';
+import { mainMinimum, recipeRequests, type SlotWork } from './build-submission.ts';
 import type { RefusedOutput } from './gate-outputs.ts';
 
 /** The content types a pattern can name, as Creative Force's slots carry them. */
@@ -183,4 +187,62 @@ function cycleAmong(dependsOn: readonly number[][], done: ReadonlySet<number>): 
     at = (dependsOn[at] ?? []).find((j) => !done.has(j)) ?? at;
   }
   return [...path.slice(path.indexOf(at)), at];
+}
+
+/** The slot as a stage sees it: a stage before the last makes photos (what the next one works from). */
+export function slotForStage(slot: ExpectedOutput, last: boolean): ExpectedOutput {
+  return last ? slot : { ...slot, assetContentTypeId: AssetContentType.Photo };
+}
+
+/** Why a route cannot fill a slot: the first stage's reason (each sees the slot as it works on it). */
+export function routeCannotFill(route: CycleRoute, slot: ExpectedOutput): string | null {
+  for (const [s, stage] of route.stages.entries()) {
+    const reason = stage.recipe.cannotFill(slotForStage(slot, s === route.stages.length - 1), stage.options);
+    if (reason) return reason;
+  }
+  return null;
+}
+
+/**
+ * Before any download or paid work: which route takes each slot that must be produced, and can it
+ * fill it at all? An optional slot filled from scratch is left empty instead; a required or
+ * reworked one fails the cycle.
+ */
+export function routedRequests(work: readonly SlotWork[], routes: readonly CycleRoute[], logger: Logger): RoutedRequest[] {
+  return recipeRequests(work).flatMap((request): RoutedRequest[] => {
+    const { slot, replaces } = request;
+    const route = routeIndexFor(slot, routes);
+    const reason =
+      route === undefined
+        ? `slot ${slot.mappingKeyId} (position ${slot.positionName ?? 'none'}) is taken by none of the subfunction's routes`
+        : routeCannotFill(routes[route] as CycleRoute, slot);
+    if (reason && (mainMinimum(slot) > 0 || replaces.length > 0)) {
+      throw new ConnectorError('SLOT_UNSUPPORTED', reason, { details: { mappingKeyId: slot.mappingKeyId } });
+    }
+    if (reason || route === undefined) {
+      logger.info({ mappingKeyId: slot.mappingKeyId, reason }, 'optional slot left empty');
+      return [];
+    }
+    return [{ request, route }];
+  });
+}
+
+/** What step 4 must fetch: whatever any stage of the routes taking slots declared. */
+export function routeNeeds(routes: readonly CycleRoute[], requests: readonly RoutedRequest[]): ContextNeeds {
+  const used = new Set(requests.map((q) => q.route));
+  const needs: ContextNeeds = {};
+  for (const [r, route] of routes.entries()) {
+    if (!used.has(r)) continue;
+    for (const stage of route.stages) {
+      for (const [need, wanted] of Object.entries(stage.recipe.needs(stage.options)) as [keyof ContextNeeds, boolean][]) {
+        if (wanted) needs[need] = true;
+      }
+    }
+  }
+  return needs;
+}
+
+/** How the routes take the task's inputs (the configuration check makes them all take them one way). */
+export function routeInputsAs(routes: readonly CycleRoute[]): NonNullable<Recipe['inputsAs']> {
+  return routes.find((r) => !r.from)?.stages[0]?.recipe.inputsAs ?? 'files';
 }

@@ -5,24 +5,13 @@
  */
 
 import type { Logger } from 'pino';
-import type { ExpectedOutput, ProcessDetail } from '../creative-force/schemas.ts';
-import { ConnectorError } from '../errors.ts';
-import type { ContextNeeds, Recipe } from '../providers/recipe.ts';
-import {
-  isRework,
-  mainMinimum,
-  plannedAssets,
-  planWork,
-  recipeRequests,
-  type SlotWork,
-  type SubmissionPlan,
-} from './build-submission.ts';
+import type { ProcessDetail } from '../creative-force/schemas.ts';
+import { isRework, plannedAssets, planWork, type SlotWork, type SubmissionPlan } from './build-submission.ts';
 import type { CycleOutcome } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
 import { type CycleJob, CycleSteps } from './cycle-steps.ts';
 import type { OutputChecks } from './gate-outputs.ts';
-import { type CycleRoute, type RoutedRequest, routeIndexFor } from './routes.ts';
-import { slotForStage } from './run-routes.ts';
+import { type CycleRoute, routedRequests, routeInputsAs, routeNeeds } from './routes.ts';
 import { downloadInputs, filesPresent } from './steps/download-inputs.ts';
 import { contextFiles, getAdditionalContext } from './steps/get-additional-context.ts';
 import { getProcessDetail } from './steps/get-process-detail.ts';
@@ -41,59 +30,6 @@ export interface CycleRecipe {
 /** Earlier outputs and none rejected: the task process has what it needs, there is no work. */
 function nothingToRedo(work: readonly SlotWork[]): boolean {
   return isRework(work) && !work.some((w) => w.redo.length > 0 || w.slot.isRejected);
-}
-
-/** Why a route cannot fill a slot: the first stage's reason (each sees the slot as it works on it). */
-function routeCannotFill(route: CycleRoute, slot: ExpectedOutput): string | null {
-  for (const [s, stage] of route.stages.entries()) {
-    const reason = stage.recipe.cannotFill(slotForStage(slot, s === route.stages.length - 1), stage.options);
-    if (reason) return reason;
-  }
-  return null;
-}
-
-/**
- * Before any download or paid work: which route takes each slot that must be produced, and can it
- * fill it at all? An optional slot filled from scratch is left empty instead; a required or
- * reworked one fails the cycle.
- */
-function fillableRequests(work: readonly SlotWork[], { routes }: CycleRecipe, logger: Logger): RoutedRequest[] {
-  return recipeRequests(work).flatMap((request): RoutedRequest[] => {
-    const { slot, replaces } = request;
-    const route = routeIndexFor(slot, routes);
-    const reason =
-      route === undefined
-        ? `slot ${slot.mappingKeyId} (position ${slot.positionName ?? 'none'}) is taken by none of the subfunction's routes`
-        : routeCannotFill(routes[route] as CycleRoute, slot);
-    if (reason && (mainMinimum(slot) > 0 || replaces.length > 0)) {
-      throw new ConnectorError('SLOT_UNSUPPORTED', reason, { details: { mappingKeyId: slot.mappingKeyId } });
-    }
-    if (reason || route === undefined) {
-      logger.info({ mappingKeyId: slot.mappingKeyId, reason }, 'optional slot left empty');
-      return [];
-    }
-    return [{ request, route }];
-  });
-}
-
-/** What step 4 must fetch: whatever any stage of the routes taking slots declared. */
-function contextNeeds(routes: readonly CycleRoute[], requests: readonly RoutedRequest[]): ContextNeeds {
-  const used = new Set(requests.map((q) => q.route));
-  const needs: ContextNeeds = {};
-  for (const [r, route] of routes.entries()) {
-    if (!used.has(r)) continue;
-    for (const stage of route.stages) {
-      for (const [need, wanted] of Object.entries(stage.recipe.needs(stage.options)) as [keyof ContextNeeds, boolean][]) {
-        if (wanted) needs[need] = true;
-      }
-    }
-  }
-  return needs;
-}
-
-/** How the routes take the task's inputs (the configuration check makes them all take them one way). */
-function inputsTaken(routes: readonly CycleRoute[]): NonNullable<Recipe['inputsAs']> {
-  return routes.find((r) => !r.from)?.stages[0]?.recipe.inputsAs ?? 'files';
 }
 
 /** True when every planned file is uploaded already or still on this host's disk. */
@@ -126,7 +62,7 @@ async function skip(steps: CycleSteps, logger: Logger, reason: string): Promise<
  */
 export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: CycleRecipe): Promise<CycleOutcome> {
   const { routes } = cycleRecipe;
-  const inputsAs = inputsTaken(routes);
+  const inputsAs = routeInputsAs(routes);
   const steps = new CycleSteps(job, ctx);
   if (steps.outcome) return steps.outcome;
 
@@ -138,8 +74,8 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     // be refused (or worse, accepted).
     return skip(steps, ctx.logger, 'the task process already has its outputs and none is rejected');
   }
-  const requests = fillableRequests(work, cycleRecipe, ctx.logger);
-  const needs = contextNeeds(routes, requests);
+  const requests = routedRequests(work, routes, ctx.logger);
+  const needs = routeNeeds(routes, requests);
   const rework = isRework(work);
   if (rework) {
     ctx.logger.info(

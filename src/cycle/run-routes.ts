@@ -29,7 +29,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AssetContentType } from '../creative-force/contract.ts';
 import type { ExpectedOutput, ProcessDetail } from '../creative-force/schemas.ts';
 import { ConnectorError } from '../errors.ts';
 import { clientForRecipe } from '../providers/index.ts';
@@ -47,6 +46,7 @@ import {
   type StageOutputs,
   type StageRecord,
   type StageResult,
+  slotForStage,
   stillSlotFor,
 } from './routes.ts';
 import { filesPresent } from './steps/download-inputs.ts';
@@ -198,11 +198,6 @@ async function stageFinished(input: RunRoutesInput, run: RouteRun, s: number, re
     resumed ? 'pipeline stage resumed' : 'pipeline stage finished',
   );
   await input.stageDone?.({ stage, resumed, durationMs });
-}
-
-/** The slot as a stage sees it: a stage before the last makes photos (what the next one works from). */
-export function slotForStage(slot: ExpectedOutput, last: boolean): ExpectedOutput {
-  return last ? slot : { ...slot, assetContentTypeId: AssetContentType.Photo };
 }
 
 /** A produced file as the input of the next run, at the slot's position. */
