@@ -16,16 +16,23 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { loadConnectionsFile } from './config/connections.ts';
 import { loadEnvConfig } from './config/env.ts';
+import { OutputResultType } from './creative-force/index.ts';
 import { createLogger } from './observability/logger.ts';
 import { createRecipeRegistry } from './providers/index.ts';
 import { webhookPath } from './receiver/webhook-url.ts';
 import { buildService } from './service.ts';
-import { AdCreativeSimulator, CreativeForceSimulator, SartiqSimulator, sampleImage } from './simulators/index.ts';
+import {
+  AdCreativeSimulator,
+  CreativeForceSimulator,
+  SartiqSimulator,
+  sampleImage,
+  type TaskScenario,
+} from './simulators/index.ts';
 import { sleep } from './sleep.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-export type DemoVariant = 'convert' | 'adcreative' | 'pipeline' | 'video';
+export type DemoVariant = 'convert' | 'adcreative' | 'rework' | 'pipeline' | 'video';
 
 const demoStudioYaml = `connections:
   - id: demo-studio
@@ -67,6 +74,14 @@ const variants: Record<DemoVariant, { yaml: string; describe: string }> = {
 `,
     describe: 'recipe "adcreative-photoshoot" against the AdCreative.ai simulator',
   },
+  rework: {
+    yaml: `${sartiqSection}    subfunctions:
+      "54":
+        recipe: sartiq-edit
+        options: { prompt: "retouch {productCode}, keep the colours", pollIntervalMs: 300 }
+`,
+    describe: 'recipe "sartiq-edit" against the Sartiq simulator, on a rework with a reviewer annotation',
+  },
   // docs/recipes.md, worked example 1.
   pipeline: {
     yaml: `${sartiqSection}    subfunctions:
@@ -103,8 +118,47 @@ const variants: Record<DemoVariant, { yaml: string; describe: string }> = {
   },
 };
 
-/** Which simulators and slots a variant needs. */
-const usesSartiq = (variant: DemoVariant) => variant === 'pipeline' || variant === 'video';
+/** Whether a variant needs the Sartiq simulator. */
+const usesSartiq = (variant: DemoVariant) => variant === 'rework' || variant === 'pipeline' || variant === 'video';
+
+/** The rework variant's task: 1_Front's output rejected, with the reviewer's comment and marking; 2_Back's kept. */
+async function reworkState(): Promise<Pick<TaskScenario, 'outputAssets' | 'annotations'>> {
+  const rejected = randomUUID();
+  return {
+    outputAssets: [
+      { assetId: rejected, mappingKeyId: '1_Front', isRejected: true },
+      { assetId: randomUUID(), mappingKeyId: '2_Back' },
+    ],
+    annotations: [
+      {
+        assetId: rejected,
+        comment: 'Remove the crease on the left sleeve',
+        marking: {
+          fileName: 'marking.png',
+          body: await sampleImage({ width: 600, height: 800, format: 'png', color: '#ff0000' }),
+        },
+      },
+    ],
+  };
+}
+
+/** Starts the Sartiq simulator with an account; returns the env entries the yaml references. */
+async function startSartiq(): Promise<{ sim: SartiqSimulator; env: Record<string, string> }> {
+  const sim = await SartiqSimulator.start({ predictionDurationMs: 1_500 });
+  const account = { email: 'demo@studio.example', password: randomBytes(16).toString('hex') };
+  sim.addAccount(account);
+  say(`- Sartiq simulator on ${sim.baseUrl}`);
+  return {
+    sim,
+    env: {
+      SARTIQ_API_BASE_URL: sim.baseUrl,
+      // The simulator serves its results on 127.0.0.1 (off in production).
+      PROVIDER_RESULT_ALLOW_LOOPBACK: 'true',
+      DEMO_SARTIQ_EMAIL: account.email,
+      DEMO_SARTIQ_PASSWORD: account.password,
+    },
+  };
+}
 
 async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
@@ -176,24 +230,6 @@ async function startAdCreative(): Promise<{ sim: AdCreativeSimulator; env: Recor
   };
 }
 
-/** Starts the Sartiq simulator with an account; returns the env entries the yaml references. */
-async function startSartiq(): Promise<{ sim: SartiqSimulator; env: Record<string, string> }> {
-  const sim = await SartiqSimulator.start({ predictionDurationMs: 1_000 });
-  const account = { email: 'demo@studio.example', password: randomBytes(12).toString('hex') };
-  sim.addAccount(account);
-  say(`- Sartiq simulator on ${sim.baseUrl}`);
-  return {
-    sim,
-    env: {
-      SARTIQ_API_BASE_URL: sim.baseUrl,
-      // The simulator serves its results on 127.0.0.1: the switch tests and demos use, off in production.
-      PROVIDER_RESULT_ALLOW_LOOPBACK: 'true',
-      DEMO_SARTIQ_EMAIL: account.email,
-      DEMO_SARTIQ_PASSWORD: account.password,
-    },
-  };
-}
-
 /** The video slot of `demo video`. */
 const videoSlot = {
   mappingKeyId: '3_Video',
@@ -239,6 +275,7 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
       { mappingKeyId: '2_Back', positionName: 'Back', isRequired: false, minQuantity: 0, maxQuantity: 1 },
       ...(variant === 'video' ? [videoSlot] : []),
     ],
+    ...(variant === 'rework' ? await reworkState() : {}),
   });
   say(
     `- Creative Force simulator on ${sim.baseUrl}; task process ${task.taskProcessId} with slots 1_Front (required), 2_Back (optional)${variant === 'video' ? ' and 3_Video (a video, required)' : ''}`,
@@ -305,7 +342,10 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
       if (slot.assets.length === 0) say(`  ${slot.mappingKeyId}: (empty)`);
       for (const [i, asset] of slot.assets.entries()) {
         const object = sim.uploadedObject(asset.assetId);
-        if (!object) continue;
+        if (!object) {
+          if (asset.outputResultTypeId === OutputResultType.KeepOldAsset) say(`  ${slot.mappingKeyId}: kept as it was`);
+          continue;
+        }
         if (object.contentType.startsWith('video/')) {
           const file = join(outDir, `${slot.mappingKeyId}-${i + 1}.mp4`);
           await writeFile(file, object.body);
@@ -316,6 +356,14 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
         const file = join(outDir, `${slot.mappingKeyId}-${i + 1}.${meta.format === 'jpeg' ? 'jpg' : meta.format}`);
         await writeFile(file, object.body);
         say(`  ${slot.mappingKeyId}: ${meta.format} ${meta.width}x${meta.height}, ${object.body.length} bytes -> ${file}`);
+      }
+    }
+    for (const generation of sartiq?.sim.generations() ?? []) {
+      const references = (generation.body.reference_images as string[] | undefined) ?? [];
+      say(`- Sartiq ${generation.endpoint} received prompt "${String(generation.body.prompt)}"`);
+      for (const reference of references) {
+        const bytes = await sartiq?.sim.fileAt(reference);
+        say(`  and a reference image: the reviewer's marking, uploaded (${bytes?.length ?? 0} bytes)`);
       }
     }
     say(

@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { AssetContentType } from '../creative-force/contract.ts';
 import type { ExpectedOutput } from '../creative-force/schemas.ts';
 import { ConnectorError } from '../errors.ts';
+import type { RecipeRegistry } from '../providers/index.ts';
+import { slotCapacity } from '../providers/provider-work.ts';
 import type { ContextNeeds, ProducedFile, Recipe, SlotRequest } from '../providers/recipe.ts';
 import { mainMinimum, recipeRequests, type SlotWork } from './build-submission.ts';
 import type { RefusedOutput } from './gate-outputs.ts';
@@ -245,4 +247,50 @@ export function routeNeeds(routes: readonly CycleRoute[], requests: readonly Rou
 /** How the routes take the task's inputs (the configuration check makes them all take them one way). */
 export function routeInputsAs(routes: readonly CycleRoute[]): NonNullable<Recipe['inputsAs']> {
   return routes.find((r) => !r.from)?.stages[0]?.recipe.inputsAs ?? 'files';
+}
+
+/** A subfunction's routes with their recipes looked up. */
+export function resolveRoutes(
+  routes: readonly RouteConfig[],
+  recipes: RecipeRegistry,
+  subfunctionId: number | string,
+): CycleRoute[] {
+  return routes.map((route) => ({
+    ...route,
+    stages: route.stages.map((stage) => {
+      const recipe = recipes.get(stage.recipe);
+      if (!recipe) {
+        throw new ConnectorError(
+          'RECIPE_NOT_CONFIGURED',
+          `subfunction ${subfunctionId} uses recipe ${stage.recipe}, which this release does not have`,
+        );
+      }
+      return { recipe, options: stage.options };
+    }),
+  }));
+}
+
+/** The files a later stage is expected to work from per drop box: as many as it holds (at most 8), one per rejected asset on a rework. */
+const expectedFiles = (request: SlotRequest) => slotCapacity(request, 8);
+
+/**
+ * The paid provider calls the routes make for `requests`, announced before they run: each first
+ * stage's recipe's count; a later stage (or the first stage of a `from` route, once per drop box)
+ * runs once per file it works from, counted as the files the drop box holds.
+ */
+export function routePaidCalls(routes: readonly CycleRoute[], requests: readonly RoutedRequest[]): number {
+  let calls = 0;
+  for (const { request, route } of requests) {
+    const stages = routes[route]?.stages ?? [];
+    for (const [s, stage] of stages.entries()) {
+      const slot = slotForStage(request.slot, s === stages.length - 1);
+      if (s === 0) {
+        calls += stage.recipe.paidCalls([{ ...request, slot }], stage.options);
+        continue;
+      }
+      const one = { slot, count: 1, replaces: [] };
+      calls += expectedFiles(request) * stage.recipe.paidCalls([one], stage.options);
+    }
+  }
+  return calls;
 }

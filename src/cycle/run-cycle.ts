@@ -28,7 +28,7 @@ export interface CycleRecipe {
 }
 
 /** Earlier outputs and none rejected: the task process has what it needs, there is no work. */
-function nothingToRedo(work: readonly SlotWork[]): boolean {
+export function nothingToRedo(work: readonly SlotWork[]): boolean {
   return isRework(work) && !work.some((w) => w.redo.length > 0 || w.slot.isRejected);
 }
 

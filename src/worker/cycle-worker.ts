@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
 import type { CycleContext, GatewayClient } from '../cycle/cycle-context.ts';
-import type { CycleRoute, RouteConfig } from '../cycle/routes.ts';
+import { resolveRoutes } from '../cycle/routes.ts';
 import { runCycle } from '../cycle/run-cycle.ts';
 import { studioMessage, updateProcessStatus } from '../cycle/steps/update-process-status.ts';
 import { ConnectorError, isConnectorError } from '../errors.ts';
@@ -170,23 +170,6 @@ export function reportAbandonedCycles(
   });
 }
 
-/** A subfunction's routes with their recipes looked up. */
-function cycleRoutes(routes: readonly RouteConfig[], recipes: RecipeRegistry, subfunctionId: number): CycleRoute[] {
-  return routes.map((route) => ({
-    ...route,
-    stages: route.stages.map((stage) => {
-      const recipe = recipes.get(stage.recipe);
-      if (!recipe) {
-        throw new ConnectorError(
-          'RECIPE_NOT_CONFIGURED',
-          `subfunction ${subfunctionId} uses recipe ${stage.recipe}, which this worker does not have`,
-        );
-      }
-      return { recipe, options: stage.options };
-    }),
-  }));
-}
-
 async function processCycle(
   deps: CycleWorkerDeps,
   job: Job<CycleJobData>,
@@ -216,7 +199,7 @@ async function processCycle(
     await record.attempt(attempt);
     if (!connection) throw new ConnectorError('CONNECTION_UNKNOWN', `connection ${connectionId} is no longer configured`);
     if (!sub) throw new ConnectorError('RECIPE_NOT_CONFIGURED', `subfunction ${event.SubfunctionId} has no recipe`);
-    const routes = cycleRoutes(sub.routes, deps.recipes, event.SubfunctionId);
+    const routes = resolveRoutes(sub.routes, deps.recipes, event.SubfunctionId);
 
     const ctx: CycleContext = {
       event,

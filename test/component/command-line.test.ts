@@ -57,7 +57,7 @@ describe('the command line', () => {
     expect(top.stdout).toMatch(/^usage: cf-ai-connector <command>/);
     expect(await runCli([])).toEqual(top);
     const names = listedCommands(top.stdout);
-    expect(names).toEqual(['start', 'serve', 'work', 'check', 'tasks', 'reports', 'demo']);
+    expect(names).toEqual(['start', 'serve', 'work', 'check', 'tasks', 'reports', 'preview', 'demo']);
     const helps = await Promise.all(names.map((name) => runCli([name, '--help'])));
     for (const [i, name] of names.entries()) {
       expect(helps[i], name).toMatchObject({ code: 0, stderr: '' });
@@ -87,7 +87,7 @@ describe('the command line', () => {
       [['demo', 'convert', 'again'], /^cf-ai-connector: unexpected argument "again"\nusage: cf-ai-connector demo/],
       [
         ['demo', 'nope'],
-        /^cf-ai-connector: unknown demo "nope" \(convert, adcreative, pipeline, video\)\nusage: cf-ai-connector demo/,
+        /^cf-ai-connector: unknown demo "nope" \(convert, adcreative, rework, pipeline, video\)\nusage: cf-ai-connector demo/,
       ],
       [['help', 'nope'], /^cf-ai-connector: unknown command "nope"\n/],
     ];

@@ -114,6 +114,30 @@ describe('checkOutput', () => {
     expect(await checkOutput(await file(cutOut, 'image/png'), defaults)).toBeNull();
   });
 
+  it('reads a capture larger than its statistics sample in full: passes a photo, refuses a flat frame and a cut-off file', async () => {
+    // 3000x2000 is six times the pixels the "blank" statistics are taken on (a scaled copy).
+    const capture = await file(await photo('tiff', 3000, 2000), 'image/tiff');
+    expect(await checkOutput(capture, defaults)).toBeNull();
+    const flat = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#f4f4f4' } })
+      .tiff({ compression: 'none' })
+      .toBuffer();
+    expect(await checkOutput(await file(flat, 'image/tiff'), defaults)).toMatchObject({ rule: 'blank' });
+    const jpeg = await sharp({
+      create: {
+        width: 3000,
+        height: 2000,
+        channels: 3,
+        background: '#000000',
+        noise: { type: 'gaussian', mean: 128, sigma: 40 },
+      },
+    })
+      .jpeg()
+      .toBuffer();
+    // Only the last tenth is missing: the scaled copy is made from every row, so it is noticed.
+    const cut = await file(jpeg.subarray(0, Math.floor(jpeg.length * 0.9)), 'image/jpeg');
+    expect(await checkOutput(cut, defaults)).toMatchObject({ rule: 'unreadable' });
+  });
+
   it('passes an MP4 with a track, and refuses what only looks like one', async () => {
     expect(await checkOutput(await file(renderVideo('a turn'), 'video/mp4', 'video'), defaults)).toBeNull();
     const ftyp = box('ftyp', Buffer.from('isom\0\0\x02\0isomiso2mp41', 'latin1'));

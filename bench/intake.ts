@@ -1,0 +1,281 @@
+/**
+ * Benchmark of signed-webhook intake: the project's receiver next to the least a correct receiver
+ * must do, in the same run, on the same machine, driven by the same load.
+ *
+ * - project: `cf-ai-connector serve` itself (runService, as the command line starts it: the
+ *   configuration from the environment, a connections file, real Redis and BullMQ, the logger at
+ *   LOG_LEVEL info, metrics, the task history), in a child process.
+ * - minimal: Fastify with a raw-body parser, one HMAC with a key made once (createSecretKey), a
+ *   constant-time compare, JSON.parse, and one BullMQ add with the project's job rule
+ *   (deduplication on connection + TaskProcessId), answering 202 only after Redis stored the job;
+ *   in a child process of its own.
+ *
+ * Both get the same signed ReadyToWork webhooks, each with a new TaskProcessId, from a closed-loop
+ * client in this process (undici, `--connections` at once, for `--seconds`): requests per second.
+ * Then an open-loop run at a fixed `--rate` (1,000 a second by default), whose latency is counted
+ * from when each request was due (no coordinated omission): p50 and p99. CPU per request is the
+ * server process's own (process.cpuUsage, user + system) over the closed-loop run. The servers run
+ * one after the other, so neither shares the cores with the other; the load generator does share
+ * them (note the core count printed): compare the ratio, not the absolute figures.
+ *
+ *   node bench/intake.ts [--seconds 5] [--connections 32] [--rate 1000] [--scheme auto]
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { createHmac, createSecretKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { Pool } from 'undici';
+import { runService } from '../src/main.ts';
+import { freePort } from '../test/helpers/free-port.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    rate: { type: 'string', default: '1000' },
+    scheme: { type: 'string', default: 'auto' },
+    server: { type: 'string' },
+  },
+});
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const connectionId = 'bench';
+/** What a server child tells its parent. */
+type ServerMessage = { port: number } | { cpuMicros: number };
+
+/** Reports this process's CPU time to the parent whenever it asks. */
+function answerCpuQueries(): void {
+  process.on('message', () => {
+    const used = process.cpuUsage();
+    process.send?.({ cpuMicros: used.user + used.system } satisfies ServerMessage);
+  });
+}
+
+/** The minimal correct receiver (see the top of this file). */
+async function minimalReceiver(secret: string, prefix: string): Promise<void> {
+  const key = createSecretKey(Buffer.from(secret, 'base64'));
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const queue = new Queue('cycles', { connection: redis, prefix });
+  const app = Fastify();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (_req, body, done) => done(null, body));
+  app.post<{ Params: { id: string } }>('/webhooks/creative-force/:id', async (request, reply) => {
+    if (request.params.id !== connectionId) return reply.code(404).send({ error: 'unknown connection' });
+    const body = request.body as Buffer;
+    const header = request.headers['x-cf-signature'];
+    const got = Buffer.from(typeof header === 'string' ? header : '');
+    const expected = Buffer.from(createHmac('sha256', key).update(body).digest('base64'));
+    if (got.length !== expected.length || !timingSafeEqual(got, expected))
+      return reply.code(401).send({ error: 'invalid signature' });
+    const event = JSON.parse(body.toString('utf8')) as { TaskProcessId: string };
+    const dedupId = `${connectionId}.${event.TaskProcessId}`;
+    const job = await queue.add(
+      'cycle',
+      { connectionId, event, receivedAt: new Date().toISOString() },
+      { jobId: `${dedupId}.${randomBytes(6).toString('hex')}`, deduplication: { id: dedupId } },
+    );
+    return reply.code(202).send({ jobId: job.id });
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  process.send?.({ port: typeof address === 'object' && address ? address.port : 0 } satisfies ServerMessage);
+}
+
+/** The project's `serve`, as the command line runs it, on the PORT the parent chose. */
+async function projectReceiver(): Promise<void> {
+  await runService('serve', process.env);
+  process.send?.({ port: Number(process.env.PORT) } satisfies ServerMessage);
+}
+
+/** Starts one server child; resolves with a handle to it once it listens. */
+async function startServer(kind: 'project' | 'minimal', env: NodeJS.ProcessEnv) {
+  const child: ChildProcess = fork(process.argv[1] ?? '', ['--server', kind], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  child.stdout?.resume();
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the ${kind} receiver exited with ${code}`)));
+    child.on('message', (m: ServerMessage) => {
+      if ('port' in m) resolve(m.port);
+    });
+  });
+  const cpuMicros = () =>
+    new Promise<number>((resolve) => {
+      const onMessage = (m: ServerMessage) => {
+        if ('cpuMicros' in m) {
+          child.off('message', onMessage);
+          resolve(m.cpuMicros);
+        }
+      };
+      child.on('message', onMessage);
+      child.send('cpu');
+    });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return { port, cpuMicros, stop };
+}
+
+interface Figures {
+  rps: number;
+  cpuPerRequest: number;
+  p50: number;
+  p99: number;
+  achievedRate: number;
+}
+
+/** Drives one server: closed loop for req/s and CPU, then open loop at `rate` for latency. */
+async function drive(server: Awaited<ReturnType<typeof startServer>>, secret: string): Promise<Figures> {
+  const seconds = Number(values.seconds);
+  const pool = new Pool(`http://127.0.0.1:${server.port}`, { connections: Number(values.connections), pipelining: 1 });
+  const key = Buffer.from(secret, 'base64');
+  const send = async () => {
+    const body = JSON.stringify({
+      Action: 'ReadyToWork',
+      TaskId: randomUUID(),
+      TaskProcessId: randomUUID(),
+      SubfunctionId: 54,
+      StepId: 25,
+      JobCode: 'SKU-123',
+      ClientName: 'Bench Studio',
+    });
+    const signature = createHmac('sha256', key).update(body).digest('base64');
+    const res = await pool.request({
+      method: 'POST',
+      path: `/webhooks/creative-force/${connectionId}`,
+      headers: { 'content-type': 'application/json', 'x-cf-signature': signature },
+      body,
+    });
+    await res.body.dump();
+    if (res.statusCode !== 202) throw new Error(`expected 202, got ${res.statusCode}`);
+  };
+
+  // Warm-up, then the closed loop.
+  for (let i = 0; i < 500; i++) await send();
+  const cpuBefore = await server.cpuMicros();
+  let done = 0;
+  const until = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Number(values.connections) }, async () => {
+      while (performance.now() < until) {
+        await send();
+        done += 1;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = (await server.cpuMicros()) - cpuBefore;
+
+  // Open loop: requests fall due every 1/rate s; each latency runs from its due time.
+  const rate = Number(values.rate);
+  const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  const openStart = performance.now();
+  let issued = 0;
+  while (issued < total) {
+    const now = performance.now();
+    const due = Math.min(total, Math.floor(((now - openStart) / 1000) * rate) + 1);
+    for (; issued < due; issued++) {
+      const dueAt = openStart + (issued / rate) * 1000;
+      inFlight.push(send().then(() => void latencies.push(performance.now() - dueAt)));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inFlight);
+  const openElapsed = (performance.now() - openStart) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  return { rps: done / elapsed, cpuPerRequest: cpu / done, p50: at(0.5), p99: at(0.99), achievedRate: total / openElapsed };
+}
+
+async function dropPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
+if (values.server === 'minimal') {
+  answerCpuQueries();
+  await minimalReceiver(process.env.BENCH_SECRET ?? '', process.env.QUEUE_PREFIX ?? '');
+} else if (values.server === 'project') {
+  answerCpuQueries();
+  await projectReceiver();
+} else {
+  const secret = randomBytes(32).toString('base64');
+  const dir = await mkdtemp(join(tmpdir(), 'bench-intake-'));
+  const connectionsFile = join(dir, 'connections.json');
+  await writeFile(
+    connectionsFile,
+    JSON.stringify({
+      connections: [
+        {
+          id: connectionId,
+          name: 'Bench Studio',
+          creativeForce: { clientId: 'bench', clientSecret: 'bench', webhookSecrets: [secret], signatureScheme: values.scheme },
+          subfunctions: { '54': { recipe: 'convert', options: {} } },
+        },
+      ],
+    }),
+  );
+  const prefixes = { project: `bench-intake-p-${randomUUID()}`, minimal: `bench-intake-m-${randomUUID()}` };
+  const baseEnv = { ...process.env, REDIS_URL: redisUrl, HOST: '127.0.0.1', PORT: String(await freePort()), LOG_LEVEL: 'info' };
+  console.log(
+    `signed webhooks (signature scheme ${values.scheme}, one secret), ${values.connections} connections closed loop for ${values.seconds} s, ` +
+      `then ${values.rate}/s open loop for ${values.seconds} s; ${availableParallelism()} cores shared by the load generator and the server under test\n`,
+  );
+  const results: Partial<Record<'project' | 'minimal', Figures>> = {};
+  try {
+    for (const kind of ['minimal', 'project'] as const) {
+      const server = await startServer(kind, {
+        ...baseEnv,
+        QUEUE_PREFIX: prefixes[kind],
+        CONNECTIONS_FILE: connectionsFile,
+        BENCH_SECRET: secret,
+      });
+      try {
+        results[kind] = await drive(server, secret);
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await Promise.all([dropPrefix(prefixes.project), dropPrefix(prefixes.minimal), rm(dir, { recursive: true, force: true })]);
+  }
+  const { project, minimal } = results;
+  if (project && minimal) {
+    const head = ['req/s', 'CPU µs/req', `p50 ms @${values.rate}`, `p99 ms @${values.rate}`, 'achieved/s'];
+    console.log(`${'receiver'.padEnd(10)}${head.map((h) => h.padStart(14)).join('')}`);
+    for (const [name, f] of [
+      ['minimal', minimal],
+      ['project', project],
+    ] as const) {
+      const cells = [f.rps.toFixed(0), f.cpuPerRequest.toFixed(0), f.p50.toFixed(2), f.p99.toFixed(2), f.achievedRate.toFixed(0)];
+      console.log(`${name.padEnd(10)}${cells.map((c) => c.padStart(14)).join('')}`);
+    }
+    const rpsRatio = project.rps / minimal.rps;
+    const p99Ratio = project.p99 / minimal.p99;
+    const ok = rpsRatio >= 0.9 && p99Ratio <= 1.2;
+    console.log(
+      `\nsummary: project ${rpsRatio.toFixed(2)}x the minimal receiver's req/s (target >= 0.9), p99 at ${values.rate}/s ` +
+        `${p99Ratio.toFixed(2)}x its p99 (target <= 1.2), CPU ${(project.cpuPerRequest / minimal.cpuPerRequest).toFixed(2)}x per request: ` +
+        `${ok ? 'targets met' : 'targets NOT met'}`,
+    );
+  }
+}
