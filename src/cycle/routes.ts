@@ -211,7 +211,7 @@ export function routeCannotFill(route: CycleRoute, slot: ExpectedOutput): string
  * reworked one fails the cycle.
  */
 export function routedRequests(work: readonly SlotWork[], routes: readonly CycleRoute[], logger: Logger): RoutedRequest[] {
-  return recipeRequests(work).flatMap((request): RoutedRequest[] => {
+  const routed = recipeRequests(work).flatMap((request): RoutedRequest[] => {
     const { slot, replaces } = request;
     const route = routeIndexFor(slot, routes);
     const reason =
@@ -227,6 +227,33 @@ export function routedRequests(work: readonly SlotWork[], routes: readonly Cycle
     }
     return [{ request, route }];
   });
+  stillsProduced(
+    routed,
+    routes,
+    work.map((w) => w.slot),
+  );
+  return routed;
+}
+
+/**
+ * Every drop box of a `from` route has its still made in this cycle: the drop box the reference
+ * names exists and is produced too (not kept from an earlier cycle, nor left empty).
+ *
+ * @throws ConnectorError SLOT_UNFILLABLE naming both drop boxes.
+ */
+function stillsProduced(routed: readonly RoutedRequest[], routes: readonly CycleRoute[], slots: readonly ExpectedOutput[]) {
+  const produced = new Set(routed.map((q) => q.request.slot.mappingKeyId));
+  for (const { request, route } of routed) {
+    const from = routes[route]?.from;
+    if (!from) continue;
+    const still = stillSlotFor(slots, request.slot, from);
+    if (still && produced.has(still.mappingKeyId)) continue;
+    throw new ConnectorError(
+      'SLOT_UNFILLABLE',
+      `slot ${request.slot.mappingKeyId} takes its input from another slot's still: ${still ? `slot ${still.mappingKeyId} is not produced in this cycle (on a rework it is kept as it was), so there is no still of this cycle to start from` : `the task has no photo slot that "from" (${JSON.stringify(from)}) names`}`,
+      { details: { mappingKeyId: request.slot.mappingKeyId } },
+    );
+  }
 }
 
 /** What step 4 must fetch: whatever any stage of the routes taking slots declared. */

@@ -289,25 +289,21 @@ function attributeOf(before: StageResult | undefined, mappingKeyId: string, inpu
   return before?.files[mappingKeyId]?.find((f) => f.path === input.path)?.assetAttributeId;
 }
 
-/** The still a `from` route's slot starts from: the best-ranked file of the slot it names, made this cycle. */
+/**
+ * The still a `from` route's slot starts from: the best-ranked file of the slot it names, made in
+ * this cycle (routedRequests made sure that slot is produced, and the route order that it ran).
+ */
 function stillFor(input: RunRoutesInput, run: RouteRun, request: SlotRequest): ProducedFile {
+  const { slot } = request;
   const from = run.route.from;
-  const slot = request.slot;
   const stillSlot = from && stillSlotFor(input.detail.taskProcessExpectedOutputs, slot, from);
-  const fail = (why: string): never => {
-    throw new ConnectorError('SLOT_UNFILLABLE', `slot ${slot.mappingKeyId} takes its input from another slot's still: ${why}`, {
-      details: { mappingKeyId: slot.mappingKeyId },
-    });
-  };
-  if (!stillSlot) return fail(`the task has no photo slot that "from" (${JSON.stringify(from)}) names`);
-  const files = run.passed.get(stillSlot.mappingKeyId);
-  if (files === undefined) {
-    return fail(
-      `slot ${stillSlot.mappingKeyId} is not produced in this cycle (on a rework it is kept as it was), so there is no still of this cycle to start from`,
-    );
-  }
-  const [still] = files;
-  return still ?? fail(`slot ${stillSlot.mappingKeyId} has no still that passed the result check`);
+  const [still] = (stillSlot && run.passed.get(stillSlot.mappingKeyId)) || [];
+  if (still) return still;
+  throw new ConnectorError(
+    'SLOT_UNFILLABLE',
+    `slot ${slot.mappingKeyId} takes its input from another slot's still: slot ${stillSlot?.mappingKeyId} has no still that passed the result check`,
+    { details: { mappingKeyId: slot.mappingKeyId } },
+  );
 }
 
 /** One call of a stage's recipe. */

@@ -34,6 +34,14 @@ async function historyOf(stack: Stack, taskProcessId: string) {
   }
 }
 
+/** The route of video drop boxes: sartiq-video from the Front still. */
+const videoFromFront = {
+  when: { contentType: 'video' },
+  from: { slot: { position: 'Front' } },
+  recipe: 'sartiq-video',
+  options: { prompt: 'the model turns slowly', ...metadata, pollIntervalMs: 100 },
+};
+
 /** A task with a Front and a Back input and a drop box of one photo for each. */
 const frontAndBack = async () => ({
   inputs: [await positionInput('Front'), await positionInput('Back')],
@@ -87,15 +95,7 @@ describe('pipelines and routes against the simulators', () => {
 
   it('routes two photo slots and a video slot into one submission, the video from the generated front still', async () => {
     ({ sartiq, stack } = await sartiqStack('pipeline-video', {
-      route: [
-        {
-          when: { contentType: 'video' },
-          from: { slot: { position: 'Front' } },
-          recipe: 'sartiq-video',
-          options: { prompt: 'the model turns slowly', ...metadata, pollIntervalMs: 100 },
-        },
-        { recipe: 'sartiq-generate', options: shots },
-      ],
+      route: [videoFromFront, { recipe: 'sartiq-generate', options: shots }],
     }));
     const { sim } = stack;
     const scenario = await frontAndBack();
@@ -137,12 +137,7 @@ describe('pipelines and routes against the simulators', () => {
   it('uploads the still for a video when it is not a Sartiq prediction of its own (a converted still)', async () => {
     ({ sartiq, stack } = await sartiqStack('pipeline-video-upload', {
       route: [
-        {
-          when: { contentType: 'video' },
-          from: { slot: { position: 'Front' } },
-          recipe: 'sartiq-video',
-          options: { prompt: 'the model turns slowly', ...metadata, pollIntervalMs: 100 },
-        },
+        videoFromFront,
         {
           pipeline: [
             { recipe: 'sartiq-generate', options: shots },
@@ -165,6 +160,33 @@ describe('pipelines and routes against the simulators', () => {
     });
     expect(video?.body).not.toHaveProperty('prediction_id');
     expect(sartiq.uploads().map((u) => u.fileName)).toEqual(['front.jpg', 'sartiq-generate-1_Front-1_Front.jpg']);
+  });
+
+  it('refuses, before any download, to redo a video alone when its still is kept from an earlier cycle', async () => {
+    ({ sartiq, stack } = await sartiqStack('pipeline-video-kept', {
+      route: [videoFromFront, { recipe: 'sartiq-generate', options: shots }],
+    }));
+    const { sim } = stack;
+    const { port } = await stack.startService('start');
+    const task = sim.addTask({
+      inputs: [await positionInput('Front')],
+      slots: [
+        { mappingKeyId: '1_Front', positionName: 'Front', maxQuantity: 1 },
+        { mappingKeyId: '3_Video', positionName: 'Front', assetContentTypeId: 2 },
+      ],
+      outputAssets: [
+        { mappingKeyId: '1_Front', fileName: 'front.jpg' },
+        { mappingKeyId: '3_Video', fileName: 'video.mp4', isRejected: true },
+      ],
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+    await stack.waitFor('the failure report', () => sim.statusUpdates(task.taskProcessId).length > 0, 60_000);
+    expect(sim.statusUpdates(task.taskProcessId)[0]?.message).toContain(
+      'slot 1_Front is not produced in this cycle (on a rework it is kept as it was)',
+    );
+    expect(sartiq.generations()).toEqual([]);
+    expect(sim.s3Stats().gets).toBe(0);
+    expect(sim.submissions(task.taskProcessId)).toEqual([]);
   });
 
   it('on a rework of one asset, runs the pipeline for that asset alone', async () => {

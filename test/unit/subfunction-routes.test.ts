@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConnections } from '../../src/config/connections.ts';
 import type { ExpectedOutput } from '../../src/creative-force/schemas.ts';
-import { routeIndexFor, routeOrder, slotMatches, stillSlotFor } from '../../src/cycle/routes.ts';
+import { resolveRoutes, routeIndexFor, routeOrder, routePaidCalls, slotMatches, stillSlotFor } from '../../src/cycle/routes.ts';
 import { createRecipeRegistry } from '../../src/providers/index.ts';
 
 const recipes = createRecipeRegistry();
@@ -172,5 +172,19 @@ describe('routes of a subfunction', () => {
     const slots = [slot('3_V', 'Front', 2), slot('1_F', 'Front'), slot('2_B', 'Back')];
     expect(stillSlotFor(slots, slots[0] as ExpectedOutput, { position: 'front' })?.mappingKeyId).toBe('1_F');
     expect(stillSlotFor(slots, slots[1] as ExpectedOutput, { position: 'front' })).toBeUndefined();
+  });
+});
+
+describe('paid calls a pipeline announces', () => {
+  it('counts the first stage by its recipe, and each later stage once per file the drop box holds', () => {
+    const sub = load({
+      pipeline: [{ recipe: 'sartiq-generate' }, { recipe: 'sartiq-upscale' }, { recipe: 'convert' }],
+    });
+    const routes = resolveRoutes(sub?.routes ?? [], recipes, 54);
+    const one = { ...slot('1_F', 'Front'), maxQuantity: 1 };
+    const two = { ...slot('2_B', 'Back'), maxQuantity: 2 };
+    const requests = [one, two].map((s) => ({ request: { slot: s, count: 1, replaces: [] }, route: 0 }));
+    // generate: 1 per drop box; upscale: 1 per image (1 and 2); convert: free.
+    expect(routePaidCalls(routes, requests)).toBe(2 + 1 + 2);
   });
 });
