@@ -67,7 +67,7 @@ export interface StageResult {
   refused: RefusedOutput[];
 }
 
-/** The step's progress: each finished stage's result, by `<route>.<stage>` (from 0). */
+/** The step's progress: each finished stage's result, by `<route>.<stage>.<recipe>` (indexes from 0). */
 export interface StageOutputs {
   stages: Record<string, StageResult>;
 }

@@ -123,7 +123,8 @@ interface RouteRun {
 /** Runs one route's stages, resuming after the last one whose files are still here. */
 async function runRoute(input: RunRoutesInput, run: RouteRun): Promise<StageResult> {
   const { route, index } = run;
-  const keyOf = (s: number) => `${index}.${s}`;
+  // The recipe's name in the key: a job resumed after the configuration changed does not take another recipe's files.
+  const keyOf = (s: number) => `${index}.${s}.${route.stages[s]?.recipe.name}`;
   const usable = async (s: number) => {
     const saved = run.progress.stages[keyOf(s)];
     return saved !== undefined && (await filesPresent(Object.values(saved.files).flat()));
