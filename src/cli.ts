@@ -17,6 +17,7 @@ import {
   UsageError,
   usageExitCode,
 } from './operations/command.ts';
+import { previewCommand } from './operations/preview-command.ts';
 import { reportsCommand } from './operations/reports-command.ts';
 import { tasksCommand } from './operations/tasks-command.ts';
 import type { ServiceMode } from './service.ts';
@@ -43,16 +44,17 @@ studios' connections file`,
     },
   });
 
-const demoVariants = ['convert', 'adcreative'] as const;
+const demoVariants = ['convert', 'adcreative', 'rework'] as const;
 
 const demoCommand = defineCommand({
   name: 'demo',
   summary: 'a full cycle against the built-in simulators (`demo adcreative`: AdCreative.ai too)',
-  help: `usage: cf-ai-connector demo [convert|adcreative]
+  help: `usage: cf-ai-connector demo [convert|adcreative|rework]
 
 Runs one full cycle against the built-in Creative Force simulator and writes the submitted images
 to ./demo-output: \`convert\` (the default) with the convert recipe, \`adcreative\` with the
-AdCreative.ai photoshoot against its simulator too. Uses the Redis at REDIS_URL, or starts a
+AdCreative.ai photoshoot against its simulator too, \`rework\` a rework guided by a reviewer's
+annotation with sartiq-edit against the Sartiq simulator. Uses the Redis at REDIS_URL, or starts a
 throw-away redis-server. Exit 0 when the submission was accepted.
 
 options:
@@ -85,6 +87,7 @@ const commands = new Map<string, Command>(
     checkCommand,
     tasksCommand,
     reportsCommand,
+    previewCommand,
     demoCommand,
   ].map((command) => [command.name, command]),
 );

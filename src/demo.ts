@@ -14,16 +14,23 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { loadConnectionsFile } from './config/connections.ts';
 import { loadEnvConfig } from './config/env.ts';
+import { OutputResultType } from './creative-force/index.ts';
 import { createLogger } from './observability/logger.ts';
 import { createRecipeRegistry } from './providers/index.ts';
 import { webhookPath } from './receiver/webhook-url.ts';
 import { buildService } from './service.ts';
-import { AdCreativeSimulator, CreativeForceSimulator, sampleImage } from './simulators/index.ts';
+import {
+  AdCreativeSimulator,
+  CreativeForceSimulator,
+  SartiqSimulator,
+  sampleImage,
+  type TaskScenario,
+} from './simulators/index.ts';
 import { sleep } from './sleep.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-export type DemoVariant = 'convert' | 'adcreative';
+export type DemoVariant = 'convert' | 'adcreative' | 'rework';
 
 const demoStudioYaml = `connections:
   - id: demo-studio
@@ -59,7 +66,58 @@ const variants: Record<DemoVariant, { yaml: string; describe: string }> = {
 `,
     describe: 'recipe "adcreative-photoshoot" against the AdCreative.ai simulator',
   },
+  rework: {
+    yaml: `    sartiq:
+      email: \${DEMO_SARTIQ_EMAIL}
+      password: \${DEMO_SARTIQ_PASSWORD}
+      resultHosts: ["127.0.0.1"]
+    subfunctions:
+      "54":
+        recipe: sartiq-edit
+        options: { prompt: "retouch {productCode}, keep the colours", pollIntervalMs: 300 }
+`,
+    describe: 'recipe "sartiq-edit" against the Sartiq simulator, on a rework with a reviewer annotation',
+  },
 };
+
+/** The rework variant's task: 1_Front's output rejected, with the reviewer's comment and marking; 2_Back's kept. */
+async function reworkState(): Promise<Pick<TaskScenario, 'outputAssets' | 'annotations'>> {
+  const rejected = randomUUID();
+  return {
+    outputAssets: [
+      { assetId: rejected, mappingKeyId: '1_Front', isRejected: true },
+      { assetId: randomUUID(), mappingKeyId: '2_Back' },
+    ],
+    annotations: [
+      {
+        assetId: rejected,
+        comment: 'Remove the crease on the left sleeve',
+        marking: {
+          fileName: 'marking.png',
+          body: await sampleImage({ width: 600, height: 800, format: 'png', color: '#ff0000' }),
+        },
+      },
+    ],
+  };
+}
+
+/** Starts the Sartiq simulator with an account; returns the env entries the yaml references. */
+async function startSartiq(): Promise<{ sim: SartiqSimulator; env: Record<string, string> }> {
+  const sim = await SartiqSimulator.start({ predictionDurationMs: 1_500 });
+  const account = { email: 'demo@studio.example', password: randomBytes(16).toString('hex') };
+  sim.addAccount(account);
+  say(`- Sartiq simulator on ${sim.baseUrl}`);
+  return {
+    sim,
+    env: {
+      SARTIQ_API_BASE_URL: sim.baseUrl,
+      // The simulator serves its results on 127.0.0.1 (off in production).
+      PROVIDER_RESULT_ALLOW_LOOPBACK: 'true',
+      DEMO_SARTIQ_EMAIL: account.email,
+      DEMO_SARTIQ_PASSWORD: account.password,
+    },
+  };
+}
 
 async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
@@ -136,6 +194,7 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
   const redis = await ensureRedis();
   const sim = await CreativeForceSimulator.start();
   const adcreative = variant === 'adcreative' ? await startAdCreative() : undefined;
+  const sartiq = variant === 'rework' ? await startSartiq() : undefined;
   const secret = randomBytes(32).toString('base64');
   const app = { clientId: 'demo-client', clientSecret: randomBytes(16).toString('hex') };
   sim.addApp(app);
@@ -165,6 +224,7 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
       },
       { mappingKeyId: '2_Back', positionName: 'Back', isRequired: false, minQuantity: 0, maxQuantity: 1 },
     ],
+    ...(variant === 'rework' ? await reworkState() : {}),
   });
   say(
     `- Creative Force simulator on ${sim.baseUrl}; task process ${task.taskProcessId} with slots 1_Front (required) and 2_Back (optional)`,
@@ -183,6 +243,7 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
     DEMO_CF_CLIENT_SECRET: app.clientSecret,
     DEMO_CF_WEBHOOK_SECRET: secret,
     ...adcreative?.env,
+    ...sartiq?.env,
   };
   const config = loadEnvConfig(env);
   const recipes = createRecipeRegistry();
@@ -230,11 +291,22 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
       if (slot.assets.length === 0) say(`  ${slot.mappingKeyId}: (empty)`);
       for (const [i, asset] of slot.assets.entries()) {
         const object = sim.uploadedObject(asset.assetId);
-        if (!object) continue;
+        if (!object) {
+          if (asset.outputResultTypeId === OutputResultType.KeepOldAsset) say(`  ${slot.mappingKeyId}: kept as it was`);
+          continue;
+        }
         const meta = await sharp(object.body).metadata();
         const file = join(outDir, `${slot.mappingKeyId}-${i + 1}.${meta.format === 'jpeg' ? 'jpg' : meta.format}`);
         await writeFile(file, object.body);
         say(`  ${slot.mappingKeyId}: ${meta.format} ${meta.width}x${meta.height}, ${object.body.length} bytes -> ${file}`);
+      }
+    }
+    for (const generation of sartiq?.sim.generations() ?? []) {
+      const references = (generation.body.reference_images as string[] | undefined) ?? [];
+      say(`- Sartiq ${generation.endpoint} received prompt "${String(generation.body.prompt)}"`);
+      for (const reference of references) {
+        const bytes = await sartiq?.sim.fileAt(reference);
+        say(`  and a reference image: the reviewer's marking, uploaded (${bytes?.length ?? 0} bytes)`);
       }
     }
     say(
@@ -246,6 +318,7 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
     await service.stop();
     await sim.close();
     await adcreative?.sim.close();
+    await sartiq?.sim.close();
     redis.child?.kill();
   }
   return code;

@@ -36,7 +36,7 @@ export interface CycleRecipe {
 }
 
 /** Earlier outputs and none rejected: the task process has what it needs, there is no work. */
-function nothingToRedo(work: readonly SlotWork[]): boolean {
+export function nothingToRedo(work: readonly SlotWork[]): boolean {
   return isRework(work) && !work.some((w) => w.redo.length > 0 || w.slot.isRejected);
 }
 
@@ -44,7 +44,7 @@ function nothingToRedo(work: readonly SlotWork[]): boolean {
  * Before any download or paid work: can the recipe fill what must be produced at all? An optional
  * slot filled from scratch is left empty instead; a required or reworked one fails the cycle.
  */
-function fillableRequests(work: readonly SlotWork[], { recipe, options }: CycleRecipe, logger: Logger): SlotRequest[] {
+export function fillableRequests(work: readonly SlotWork[], { recipe, options }: CycleRecipe, logger: Logger): SlotRequest[] {
   return recipeRequests(work).filter(({ slot, replaces }) => {
     const reason = recipe.cannotFill(slot, options);
     if (reason && (mainMinimum(slot) > 0 || replaces.length > 0)) {

@@ -165,5 +165,12 @@ export interface Recipe<Options = unknown, Client = unknown> {
   readonly provider?: string;
   /** Returns a reason when this recipe cannot fill the slot (e.g. a video slot for a photo recipe). */
   cannotFill(slot: ExpectedOutput, options: Options): string | null;
+  /**
+   * How many paid provider operations running `requests` starts, counted before anything runs:
+   * each start a provider bills (a generation, a render, a workflow run), as the recipe makes
+   * them on a first attempt. Uploads, polls and downloads are not counted. `cf-ai-connector
+   * preview` asks for `--yes` when this is not 0.
+   */
+  paidCalls(requests: readonly SlotRequest[], options: Options): number;
   run(run: RecipeRun<Options, Client>): Promise<RecipeResult>;
 }

@@ -48,6 +48,41 @@ const input = async (positionName: string) => ({
   body: await sampleImage({ width: 400, height: 600, format: 'jpeg', label: positionName }),
 });
 
+/**
+ * A task in its rework state: slot A had two outputs, the reviewer rejected the second and drew
+ * on it; slot B's output is kept (its note must not reach the provider). The outfit has a
+ * secondary product with a styling file.
+ */
+async function reworkScenario() {
+  const marking = await sampleImage({ width: 60, height: 60, format: 'png', color: '#ff0000' });
+  const styling = await sampleImage({ width: 40, height: 40, format: 'jpeg', color: '#224488' });
+  const scenario: TaskScenario = {
+    productCode: 'AW2130146',
+    inputs: [
+      { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 400, height: 600, format: 'jpeg' }) },
+    ],
+    slots: [
+      { mappingKeyId: 'A', positionName: 'Front', minQuantity: 2, maxQuantity: 2 },
+      { mappingKeyId: 'B', positionName: 'Front' },
+    ],
+    outputAssets: [
+      { assetId: 'a1a1a1a1-0000-4000-8000-000000000001', mappingKeyId: 'A' },
+      { assetId: 'a2a2a2a2-0000-4000-8000-000000000002', mappingKeyId: 'A', isRejected: true },
+      { assetId: 'b1b1b1b1-0000-4000-8000-000000000003', mappingKeyId: 'B' },
+    ],
+    annotations: [
+      {
+        assetId: 'a2a2a2a2-0000-4000-8000-000000000002',
+        comment: 'Remove the crease on the left sleeve',
+        marking: { fileName: 'mark.png', body: marking },
+      },
+      { assetId: 'b1b1b1b1-0000-4000-8000-000000000003', comment: 'Lovely, keep it' },
+    ],
+    outfitProducts: [{ roleId: 1 }, { roleId: 2, stylingAssets: [{ fileName: 'trousers.jpg', body: styling }] }],
+  };
+  return { scenario, marking, styling };
+}
+
 describe('Sartiq, end to end against both simulators', () => {
   let stack: Stack | undefined;
   let sartiq: SartiqSimulator | undefined;
@@ -361,5 +396,67 @@ describe('Sartiq, end to end against both simulators', () => {
         .map((u) => u.fileName)
         .sort(),
     ).toEqual(['front.jpg', 'swatch.png']);
+  });
+
+  it('sartiq-edit redoes only the rejected asset, with its comment in the prompt and its marking and the styling file as reference images', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-notes-edit', 'sartiq-edit', {
+      prompt: 'retouch {productCode}',
+      stylingFilesAsReferences: true,
+      pollIntervalMs: 100,
+    }));
+    const { scenario, marking, styling } = await reworkScenario();
+    const { submission } = await submitTask(stack, scenario);
+
+    // One paid generation, for the one rejected asset.
+    const generations = sartiq.generations();
+    expect(generations.map((g) => [g.endpoint, g.body.batch_size])).toEqual([['edits', 1]]);
+    const body = generations[0]?.body ?? {};
+    expect(body.prompt).toBe('retouch AW2130146. Reviewer feedback: Remove the crease on the left sleeve');
+    const references = body.reference_images as string[];
+    expect(references).toHaveLength(2);
+    // What arrived at Sartiq are the reviewer's marking and the styling file, byte for byte.
+    expect(await sartiq.fileAt(references[0] ?? '')).toEqual(marking);
+    expect(await sartiq.fileAt(references[1] ?? '')).toEqual(styling);
+
+    const slots = submission?.submitAssets ?? [];
+    expect(slots.find((s) => s.mappingKeyId === 'A')?.assets.map((a) => [a.outputResultTypeId, a.oldOutputAssetId])).toEqual([
+      [2, null],
+      [3, 'a2a2a2a2-0000-4000-8000-000000000002'],
+    ]);
+    expect(slots.find((s) => s.mappingKeyId === 'B')?.assets.map((a) => a.outputResultTypeId)).toEqual([2]);
+  });
+
+  it('sartiq-generate places the comment where its template says and sends the marking as reference_images_paths', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-notes-generate', 'sartiq-generate', {
+      shotType: 'front_full_body',
+      extraPrompt: 'studio light; fix: {reviewerComments}',
+      referenceImageStrength: 40,
+      pollIntervalMs: 100,
+    }));
+    const { scenario, marking } = await reworkScenario();
+    await submitTask(stack, scenario);
+
+    const generations = sartiq.generations();
+    expect(generations).toHaveLength(1);
+    const body = generations[0]?.body ?? {};
+    expect(body.extra_prompt).toBe('studio light; fix: Remove the crease on the left sleeve');
+    expect(body.reference_image_strength).toBe(40);
+    const references = body.reference_images_paths as string[];
+    expect(references).toHaveLength(1);
+    expect(await sartiq.fileAt(references[0] ?? '')).toEqual(marking);
+  });
+
+  it('sends neither comments nor references when the options turn them off, and fetches no annotations', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-notes-off', 'sartiq-edit', {
+      commentsInPrompt: false,
+      markingsAsReferences: false,
+      pollIntervalMs: 100,
+    }));
+    const { scenario } = await reworkScenario();
+    await submitTask(stack, scenario);
+    const body = sartiq.generations()[0]?.body ?? {};
+    expect(body.prompt).toBeUndefined();
+    expect(body.reference_images).toBeUndefined();
+    expect(stack.sim.callLog().filter((c) => c.path.includes('/annotations'))).toEqual([]);
   });
 });

@@ -14,7 +14,8 @@ import type { TaskInputs } from '../checkpoint.ts';
 import type { CycleContext } from '../cycle-context.ts';
 import { gateOutputs, type OutputChecks, type RefusedOutput } from '../gate-outputs.ts';
 
-export interface ProcessAssetsInput extends CycleContext {
+/** Step 5 talks to no Creative Force endpoint: it gets no gateway client. */
+export interface ProcessAssetsInput extends Omit<CycleContext, 'client'> {
   recipe: Recipe;
   /** The subfunction's options, validated by the recipe's schema when the configuration loaded. */
   options: unknown;

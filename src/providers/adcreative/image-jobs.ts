@@ -140,6 +140,8 @@ function imageJobRecipe(
     provider: adCreativeProvider,
     optionsSchema: schema,
     needs: () => ({}),
+    // One job per file a slot asks for.
+    paidCalls: (requests) => requests.reduce((n, r) => n + r.count, 0),
     cannotFill: (slot) =>
       slot.assetContentTypeId === AssetContentType.Video
         ? `slot ${slot.mappingKeyId} expects video; ${name} produces photos`

@@ -28,6 +28,7 @@ export const convertRecipe: Recipe<ConvertOptions> = {
   name: 'convert',
   optionsSchema: convertOptionsSchema,
   needs: () => ({}),
+  paidCalls: () => 0,
   cannotFill(slot) {
     return slot.assetContentTypeId === AssetContentType.Video
       ? `slot ${describeSlot(slot)} expects video; the convert recipe produces photos only`

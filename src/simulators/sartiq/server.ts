@@ -109,6 +109,15 @@ export class SartiqSimulator {
     return structuredClone(this.#state.refineRecords);
   }
 
+  /**
+   * The bytes of a file the simulator holds (an upload, or a finished result) by the URL or key a
+   * request gave, e.g. an entry of `reference_images`; undefined for any other reference.
+   */
+  async fileAt(reference: string): Promise<Buffer | undefined> {
+    const found = this.#state.files.lookup(reference, Date.now());
+    return found.kind === 'local' ? found.data() : undefined;
+  }
+
   /** Files PUT to presigned upload URLs, in order. */
   uploads(): UploadRecord[] {
     return structuredClone(this.#state.files.uploads);
