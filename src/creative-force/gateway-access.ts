@@ -1,7 +1,8 @@
 /**
  * Creative Force access built from the service's configuration, the same way in every process
  * (the service, `check`, `preview`): one token store per process, caching under QUEUE_PREFIX and
- * asking through the shared limiter, and one gateway client per connection using both.
+ * asking through the shared limiter, and one gateway client per connection using both (and, in a
+ * worker, the shared calls of shared-calls.ts).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -9,6 +10,7 @@ import type { AppConfig } from '../config/env.ts';
 import { CreativeForceClient } from './gateway-client.ts';
 import type { CreativeForceMetrics } from './http.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+import type { SharedCalls } from './shared-calls.ts';
 import { TokenStore } from './token-store.ts';
 
 /** What the access is built from. */
@@ -36,7 +38,7 @@ export function gatewayTokenStore({ config, redis, limiter, logger, metrics }: G
 /** The gateway client of a connection (its Registered App credentials), with the process's limiter and tokens. */
 export function gatewayClientOf(
   connection: { id: string; creativeForce: { clientId: string; clientSecret: string } },
-  deps: Omit<GatewayAccessDeps, 'redis'> & { tokens: TokenStore },
+  deps: Omit<GatewayAccessDeps, 'redis'> & { tokens: TokenStore; shared?: SharedCalls | undefined },
 ): CreativeForceClient {
   return new CreativeForceClient({
     connection: {
@@ -49,5 +51,6 @@ export function gatewayClientOf(
     tokens: deps.tokens,
     logger: deps.logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    shared: deps.shared,
   });
 }

@@ -22,4 +22,5 @@ export {
   type RedisRateLimiterOptions,
 } from './rate-limiter.ts';
 export * from './schemas.ts';
+export { SharedCalls, type SharedCallsOptions } from './shared-calls.ts';
 export { type ConnectionCredentials, type TokenProvider, TokenStore, type TokenStoreOptions } from './token-store.ts';

@@ -50,11 +50,12 @@ export function readOnlyGateway(client: GatewayReader): GatewayReader {
 /** The Creative Force calls the cycle makes (implemented by the gateway client): the reads, and the writes of steps 6 to 8. */
 export interface GatewayClient extends GatewayReader {
   updateProcessStatus(taskProcessId: string, message: string, signal?: AbortSignal): Promise<void>;
+  /** One answer per batch of files (each batch with its own S3 headers). */
   getPresignedUploadUrls(
     clientId: string,
     files: { fileName: string; localId: string; fileLength: number }[],
     signal?: AbortSignal,
-  ): Promise<PresignResponse>;
+  ): Promise<PresignResponse[]>;
   submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse>;
 }
 
