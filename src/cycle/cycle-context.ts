@@ -13,6 +13,7 @@ import type {
 } from '../creative-force/schemas.ts';
 import type { ProviderClients } from '../providers/index.ts';
 import type { PaidWork } from '../providers/recipe.ts';
+import type { StageRecord } from './routes.ts';
 
 /**
  * The Creative Force calls that only read (steps 2 to 4). bulk-get-assets, bulk-get-files and
@@ -76,4 +77,6 @@ export interface CycleContext {
   logger: Logger;
   /** Tells the task history of paid provider work (never fails the cycle). */
   paidWork(work: PaidWork): Promise<void>;
+  /** Tells the task history of a pipeline stage finished or resumed (never fails the cycle). */
+  stageDone?(stage: StageRecord): Promise<void>;
 }

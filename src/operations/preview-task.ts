@@ -26,7 +26,8 @@ import {
 } from '../creative-force/index.ts';
 import { isRework, planWork, type SubmissionPlan } from '../cycle/build-submission.ts';
 import { readOnlyGateway } from '../cycle/cycle-context.ts';
-import { fillableRequests, nothingToRedo } from '../cycle/run-cycle.ts';
+import { resolveRoutes, routedRequests, routeInputsAs, routeNeeds, routePaidCalls } from '../cycle/routes.ts';
+import { nothingToRedo } from '../cycle/run-cycle.ts';
 import type { FileTransfer } from '../cycle/steps/download-inputs.ts';
 import { downloadInputs } from '../cycle/steps/download-inputs.ts';
 import { getAdditionalContext } from '../cycle/steps/get-additional-context.ts';
@@ -113,7 +114,7 @@ export async function previewTask(request: PreviewRequest, { env, out, err }: Co
     err.write(`${commandLineError(e)}\n`);
     return 1;
   }
-  const { config, connection, sub, recipe } = setup;
+  const { config, connection, sub, routes } = setup;
   const redis = commandRedis(config.redisUrl, 'preview');
   const workDir = await mkdtemp(join(tmpdir(), 'cfc-preview-'));
   try {
@@ -164,10 +165,9 @@ export async function previewTask(request: PreviewRequest, { env, out, err }: Co
         out.write(`${report.skipped}\n`);
         return await writeReport(outDir, report, out);
       }
-      const cycleRecipe = { recipe, options: sub.options, checks: sub.checks };
-      const requests = fillableRequests(work, cycleRecipe, logger);
-      report.paidCalls = recipe.paidCalls(requests, sub.options);
-      const redone = requests.reduce((n, r) => n + r.replaces.length, 0);
+      const requests = routedRequests(work, routes, logger);
+      report.paidCalls = routePaidCalls(routes, requests);
+      const redone = requests.reduce((n, r) => n + r.request.replaces.length, 0);
       out.write(
         `${report.rework ? `rework: ${redone} rejected asset(s) to redo` : 'first pass'}; ${requests.length} drop box(es) to produce; ${report.paidCalls} paid provider call(s)\n`,
       );
@@ -176,7 +176,8 @@ export async function previewTask(request: PreviewRequest, { env, out, err }: Co
           `this preview makes ${report.paidCalls} paid provider call(s) (${sub.recipe}): rerun with --yes to make them`,
         );
       }
-      const needs = recipe.needs(sub.options);
+      const needs = routeNeeds(routes, requests);
+      const inputsAs = routeInputsAs(routes);
       const event = previewEvent(detail, request, connection.stepIds[0] ?? 0);
       const inputs =
         requests.length === 0
@@ -184,7 +185,7 @@ export async function previewTask(request: PreviewRequest, { env, out, err }: Co
           : await downloadInputs({
               ...transfer,
               detail,
-              as: recipe.inputsAs ?? 'files',
+              as: inputsAs,
               colorReferences: needs.colorReferences === true,
             });
       const context =
@@ -207,15 +208,14 @@ export async function previewTask(request: PreviewRequest, { env, out, err }: Co
         transferSignal: transfer.transferSignal,
         logger,
         paidWork: async (paid) => void report.paidWork.push(paid),
-        recipe,
-        options: sub.options,
+        routes,
         detail,
         requests,
         inputs,
         context: {
           event,
           ...context,
-          ...(needs.colorReferences && recipe.inputsAs !== 'urls' ? { colorReferences: inputs.colorReferences } : {}),
+          ...(needs.colorReferences && inputsAs !== 'urls' ? { colorReferences: inputs.colorReferences } : {}),
         },
         memory: {
           get: <T>(key: string) => memory.get(key) as T | undefined,
@@ -248,9 +248,7 @@ async function loadSetup(request: PreviewRequest, env: Record<string, string | u
     const known = Object.keys(connection.subfunctions).join(', ') || 'none';
     throw new UsageError(`connection "${connection.id}" has no subfunction ${request.subfunctionId} (it has ${known})`);
   }
-  const recipe = recipes.get(sub.recipe);
-  if (!recipe) throw new UsageError(`subfunction ${request.subfunctionId} names an unknown recipe "${sub.recipe}"`);
-  return { config, connection, sub, recipe };
+  return { config, connection, sub, routes: resolveRoutes(sub.routes, recipes, request.subfunctionId) };
 }
 
 /**
@@ -299,7 +297,7 @@ async function describePlan(
     report.slots.push({
       mappingKeyId: slot.mappingKeyId,
       positionName: slots.find((s) => s.mappingKeyId === slot.mappingKeyId)?.positionName ?? null,
-      recipe: report.recipe,
+      recipe: slot.route ?? report.recipe,
       kept: slot.kept.map((k) => ({ assetId: k.assetId, attribute: attributeNames[k.assetAttributeId] })),
       files,
     });

@@ -87,7 +87,7 @@ describe('the command line', () => {
       [['demo', 'convert', 'again'], /^cf-ai-connector: unexpected argument "again"\nusage: cf-ai-connector demo/],
       [
         ['demo', 'nope'],
-        /^cf-ai-connector: unknown demo "nope" \(convert or adcreative or rework\)\nusage: cf-ai-connector demo/,
+        /^cf-ai-connector: unknown demo "nope" \(convert, adcreative, rework, pipeline, video\)\nusage: cf-ai-connector demo/,
       ],
       [['help', 'nope'], /^cf-ai-connector: unknown command "nope"\n/],
     ];

@@ -1,52 +1,24 @@
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SartiqSimulator, sampleImage, type TaskScenario } from '../../src/simulators/index.ts';
-import { type Stack, startStack } from '../helpers/stack.ts';
+import { type SartiqSimulator, sampleImage, type TaskScenario } from '../../src/simulators/index.ts';
+import { positionInput, startSartiqStack, submitTask, videoMetadata } from '../helpers/sartiq-stack.ts';
+import type { Stack } from '../helpers/stack.ts';
 
-async function sartiqStack(name: string, recipe: string, options: Record<string, unknown>, predictionDurationMs = 300) {
-  const sartiq = await SartiqSimulator.start({ predictionDurationMs });
-  const credentials = { email: `${name}@studio.example`, password: randomBytes(12).toString('hex') };
-  sartiq.addAccount(credentials);
-  const stack = await startStack(name, { recipe, subfunctionOptions: options, sartiq: { baseUrl: sartiq.baseUrl, credentials } });
-  return { sartiq, stack };
+function sartiqStack(name: string, recipe: string, options: Record<string, unknown>, predictionDurationMs = 300) {
+  return startSartiqStack(name, { recipe, subfunctionOptions: options }, predictionDurationMs);
 }
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
-/** The ids a video from the input image must carry (Sartiq ids are UUIDs). */
-const videoMetadata = {
-  subjectId: '6f1c0a52-2d4b-4c11-9a0e-3b7d5e9f1a20',
-  productId: '0d9b7c3e-8a14-4f6b-b2c5-71e0a4d3c986',
-  styleId: 'a3e5f7b9-1c2d-4e6f-8a9b-0c1d2e3f4a5b',
-};
-
 /** The EXIF of an image as text: the Sartiq simulator writes each image's label into it. */
 async function exifText(body: Buffer | undefined): Promise<string> {
   return (await sharp(body).metadata()).exif?.toString('latin1') ?? '';
 }
 
-/** Starts the service, sends the webhook of a new task and waits for its submission. */
-async function submitTask(stack: Stack, scenario: TaskScenario) {
-  const { sim } = stack;
-  const { port } = await stack.startService('start');
-  const task = sim.addTask(scenario);
-  await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
-  await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
-  const submission = sim.submissions(task.taskProcessId)[0]?.body;
-  /** The bytes of the submitted assets, in order. */
-  const bodies = (submission?.submitAssets ?? []).flatMap((s) => s.assets).map((a) => sim.uploadedObject(a.assetId));
-  return { submission, bodies };
-}
-
-const input = async (positionName: string) => ({
-  positionName,
-  fileName: `${positionName.toLowerCase()}.jpg`,
-  body: await sampleImage({ width: 400, height: 600, format: 'jpeg', label: positionName }),
-});
+const input = positionInput;
 
 /**
  * A task in its rework state: slot A had two outputs, the reviewer rejected the second and drew

@@ -138,6 +138,7 @@ function imageJobRecipe(
   return {
     name,
     provider: adCreativeProvider,
+    produces: 'photo',
     optionsSchema: schema,
     needs: () => ({}),
     // One job per file a slot asks for.

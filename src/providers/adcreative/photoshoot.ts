@@ -210,6 +210,7 @@ async function photoshootForSlot(
 export const photoshootRecipe: ProviderRecipe<PhotoshootOptions, AdCreativeClient, typeof adCreativeProvider> = {
   name: 'adcreative-photoshoot',
   provider: adCreativeProvider,
+  produces: 'photo',
   optionsSchema: photoshootOptionsSchema,
   needs: (options) => ({
     annotations: usesField(options.prompts, 'reviewerComments'),

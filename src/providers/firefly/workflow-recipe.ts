@@ -216,6 +216,7 @@ export const workflowRecipe: ProviderRecipe<WorkflowOptions, FireflyProvider, ty
   name: 'firefly-workflow',
   provider: fireflyProvider,
   inputsAs: 'urls',
+  produces: 'either',
   optionsSchema: workflowOptionsSchema,
   needs: (o) => {
     const sources = Object.values(o.inputs);

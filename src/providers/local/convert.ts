@@ -26,6 +26,7 @@ export type ConvertOptions = z.output<typeof convertOptionsSchema>;
 /** The `convert` recipe. */
 export const convertRecipe: Recipe<ConvertOptions> = {
   name: 'convert',
+  produces: 'photo',
   optionsSchema: convertOptionsSchema,
   needs: () => ({}),
   paidCalls: () => 0,

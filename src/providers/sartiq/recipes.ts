@@ -218,6 +218,7 @@ function generateResults(o: GenerateOptions): SartiqResults {
 export const generateRecipe: SartiqRecipe<GenerateOptions> = {
   name: 'sartiq-generate',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: generateOptionsSchema,
   needs: (o) => feedbackNeeds(o, o.extraPrompt),
   // The generation, and with refine or scaleFactor the refines of its images (a second paid call).
@@ -296,6 +297,7 @@ async function colorReferenceUrls(run: SartiqRun<unknown>): Promise<string[] | u
 export const editRecipe: SartiqRecipe<z.output<typeof editOptionsSchema>> = {
   name: 'sartiq-edit',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: editOptionsSchema,
   needs: (o) => ({ ...feedbackNeeds(o, o.prompt), colorReferences: o.colorReferencesAsReferences }),
   paidCalls: onePerSlot,
@@ -330,6 +332,7 @@ export const backgroundFixOptionsSchema = z.strictObject({
 export const backgroundFixRecipe: SartiqRecipe<z.output<typeof backgroundFixOptionsSchema>> = {
   name: 'sartiq-background-fix',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: backgroundFixOptionsSchema,
   needs: (o) => ({ colorReferences: o.paletteFromColorReference }),
   paidCalls: onePerSlot,
@@ -363,6 +366,7 @@ export const imageAdjustOptionsSchema = z
 export const imageAdjustRecipe: SartiqRecipe<z.output<typeof imageAdjustOptionsSchema>> = {
   name: 'sartiq-image-adjust',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: imageAdjustOptionsSchema,
   needs: () => ({}),
   paidCalls: onePerSlot,
@@ -386,6 +390,7 @@ export const faceFixOptionsSchema = z.strictObject({ subjectId: z.string().optio
 export const faceFixRecipe: SartiqRecipe<z.output<typeof faceFixOptionsSchema>> = {
   name: 'sartiq-face-fix',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: faceFixOptionsSchema,
   needs: () => ({}),
   paidCalls: onePerSlot,
@@ -405,6 +410,7 @@ export const upscaleOptionsSchema = z.strictObject({
 export const upscaleRecipe: SartiqRecipe<z.output<typeof upscaleOptionsSchema>> = {
   name: 'sartiq-upscale',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: upscaleOptionsSchema,
   needs: (o) => promptNeeds(o.prompt),
   // One refine of the uploaded input per slot (its one generation).
@@ -433,10 +439,13 @@ export const videoOptionsSchema = z
     negativePrompt: z.string().optional(),
     cfgScale: z.number().min(0).max(2).optional(),
     /**
-     * `input`: the video starts from the task's input image (`base_image_path`, which "requires
-     * explicit metadata": the ids and shot type below). `generation`: an on-model still (one image,
+     * `input`: the video starts from the slot's input image (`base_image_path`, which "requires
+     * explicit metadata": the ids and shot type below); when that input is a still Sartiq made in
+     * this cycle (an earlier pipeline stage, or another slot's still through `from`) and is that
+     * prediction's own image, from the prediction instead (`prediction_id`, which "inherits
+     * metadata": the ids are then not sent). `generation`: an on-model still (one image,
      * `POST /generations/`) is generated from the input first, and the video starts from its
-     * prediction (`prediction_id`, which "inherits metadata").
+     * prediction.
      */
     source: z.enum(['input', 'generation']).default('input'),
     subjectId: z.guid().optional(),
@@ -464,6 +473,7 @@ type VideoOptions = z.output<typeof videoOptionsSchema>;
 export const videoRecipe: SartiqRecipe<VideoOptions> = {
   name: 'sartiq-video',
   provider: sartiqProvider,
+  produces: 'video',
   optionsSchema: videoOptionsSchema,
   needs: (o) => promptNeeds(o.prompt),
   // The video, and with `source: generation` the still it starts from.
@@ -485,6 +495,16 @@ export const videoRecipe: SartiqRecipe<VideoOptions> = {
       style_id: o.styleId,
       shot_type: shotTypeFor(request.slot, o),
     });
+    const video = (request: SlotRequest, from: Record<string, unknown>): SartiqStart => ({
+      kind: 'video',
+      body: defined({
+        prompt: prompt(run, o.prompt, request),
+        ...from,
+        negative_prompt: o.negativePrompt,
+        cfg_scale: o.cfgScale,
+        batch_size: request.count,
+      }),
+    });
     return eachSlot(run, (request) => ({
       name: 'sartiq-video',
       still:
@@ -494,16 +514,13 @@ export const videoRecipe: SartiqRecipe<VideoOptions> = {
               body: defined({ product_image: productImage, batch_size: 1, ...metadata(request) }),
             })
           : undefined,
-      create: ({ inputUrl, predictionId }) => ({
-        kind: 'video',
-        body: defined({
-          prompt: prompt(run, o.prompt, request),
-          ...(predictionId === undefined ? { base_image_path: inputUrl, ...metadata(request) } : { prediction_id: predictionId }),
-          negative_prompt: o.negativePrompt,
-          cfg_scale: o.cfgScale,
-          batch_size: request.count,
-        }),
-      }),
+      // A still another slot or stage made with Sartiq in this cycle: its prediction, which "inherits metadata".
+      fromPrediction: o.source === 'input' ? (predictionId) => video(request, { prediction_id: predictionId }) : undefined,
+      create: ({ inputUrl, predictionId }) =>
+        video(
+          request,
+          predictionId === undefined ? { base_image_path: inputUrl, ...metadata(request) } : { prediction_id: predictionId },
+        ),
     }));
   },
 };

@@ -99,6 +99,11 @@ export class SartiqSimulator {
     return structuredClone(this.#state.records);
   }
 
+  /** The ids of a generation's predictions, in order (none for an unknown generation). */
+  predictionIds(generationId: string): string[] {
+    return this.#state.generations.get(generationId)?.predictions.map((p) => p.id) ?? [];
+  }
+
   /** How many paid generations were created. Prediction refines create no generation and are not counted. */
   generationCount(): number {
     return this.#state.records.length;
