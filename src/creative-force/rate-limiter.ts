@@ -8,11 +8,13 @@
  * clock, and a caller reserves the next free slot and sleeps until it. A sliding-window log was
  * tried first: it lets a whole second's grants go out within a few ms, so a few ms of delay
  * between grant and send (event loop, connection pool) put more than 20 requests into one second
- * at Creative Force's edge (seen with two worker processes: 22). Evenly spaced grants need about
- * two slot intervals of such skew before a second can hold 21, and they are the "steady flow
- * through a request queue" Creative Force asks for. A caller that wakes more than one interval
- * after its slot (a stalled event loop; a Redis outage, after which every caller whose slot passed
- * meanwhile would send at once) reserves afresh instead of sending late.
+ * at Creative Force's edge (seen with two worker processes: 22). Evenly spaced grants need the
+ * slack of 20 slots over one second (20 ms at the default target of 19.6/s) of such skew before a
+ * second can hold 21, and they are the "steady flow through a request queue" Creative Force asks
+ * for. A caller that wakes later after its slot than that slack or one interval (a stalled event
+ * loop; a Redis outage, after which every caller whose slot passed meanwhile would send at once)
+ * reserves afresh instead of sending late, so the requests sent, not only the slots granted, stay
+ * within 20 in any second.
  *
  * The rate is learned, not fixed (AIMD, as TCP does with its window). The limit we are granted is
  * 20/s per IP, but what is left of it for us is not ours to configure: another integration or a
@@ -256,6 +258,8 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #strikeTtlMs: number;
   readonly #jitterMs: number;
   readonly #horizonUs: number;
+  /** How late after its slot a caller may still send (see acquire()). */
+  readonly #maxLateUs: number;
 
   constructor(options: RedisRateLimiterOptions) {
     const { limit } = options;
@@ -289,6 +293,10 @@ export class RedisRateLimiter implements RateLimiter {
     this.#minRps = Math.min(options.minRps ?? 1, this.targetRps);
     this.#rateMemoryMs = options.rateMemoryMs ?? 600_000;
     this.#horizonUs = (options.reserveHorizonMs ?? 5_000) * 1000;
+    // Slots at the target rate: 20 intervals span 20 x 1e6 / targetRps us (1020 ms at 19.6/s). A
+    // send later than its slot by less than what that span has over one second can never make 21
+    // sends in any second, whatever the others' delays: at 19.6/s 20 ms, at 18/s a whole interval.
+    this.#maxLateUs = Math.max(1000, (gatewayRequestsPerSecond * 1e6) / this.targetRps - 1e6);
     this.#backoffBaseMs = options.backoffBaseMs ?? 1000;
     this.#backoffMaxMs = options.backoffMaxMs ?? 30_000;
     this.#retryAfterMaxMs = options.retryAfterMaxMs ?? 60_000;
@@ -327,11 +335,13 @@ export class RedisRateLimiter implements RateLimiter {
         // A 429 may have paused everyone while this caller slept, and voided the slots reserved
         // at the old rate: honour it, reserve afresh.
         if (pauseMs > 0 || epochNow !== slotEpoch) continue;
-        // More than one interval past its slot (this process's event loop stalled, or Redis was
-        // unreachable and every caller whose slot passed meanwhile resumes the moment it is back),
-        // sending now would land on top of the slots granted since: reserve afresh. The slot left
-        // unused is conservative, never a burst.
-        if (Number(nowUs) - Number(value) > Number(intervalUs)) continue;
+        // Too late past its slot (this process's event loop stalled, or Redis was unreachable and
+        // every caller whose slot passed meanwhile resumes the moment it is back), sending now
+        // could put a 21st request into a second with the slots granted since: reserve afresh.
+        // Too late is more than one interval, and more than the slack of 20 slots at the target
+        // rate over one second (#maxLateUs), so the requests sent, not only the slots granted,
+        // stay within CF's 20 in any second. The slot left unused is conservative, never a burst.
+        if (Number(nowUs) - Number(value) > Math.min(Number(intervalUs), this.#maxLateUs)) continue;
       }
       return { grantedAtMs: Number(value) / 1000, attempts, waitedMs: performance.now() - started };
     }
