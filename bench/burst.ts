@@ -9,13 +9,15 @@
  * per task. Then the same burst again with the fixed rate of before (the baseline, same run).
  *
  *   node bench/burst.ts [--mode default|ceiling-high|foreign] [--tasks 200] [--workers 2]
- *                       [--rps 20] [--baseline 18|none]
+ *                       [--concurrency 4] [--rps 20] [--baseline 18|none]
  *
  * Modes: `default`, the simulator's limit is 20/s; `ceiling-high`, the simulator allows 15/s while
  * the service's ceiling stays 20 (a ceiling set too high, or CF counting differently); `foreign`,
  * a second client on the same IP (this process) spends 5 req/s of the 20 with cheap gateway calls.
  * `--rps` is CF_RATE_LIMIT_RPS of the learned-rate run; `--baseline` the fixed rate of the
- * baseline run (CF_RATE_LIMIT_ADAPTIVE=false), `none` to skip it.
+ * baseline run, the service as it was before the learned rate and the shared calls
+ * (CF_RATE_LIMIT_ADAPTIVE=false, CF_SHARED_CALLS=false), `none` to skip it. `--concurrency` is
+ * each worker's WORKER_CONCURRENCY.
  *
  * The simulator times arrivals on this process's event loop, which also delivers the webhooks:
  * a stalled loop bunches arrivals, so the loop's delay is printed beside the windows. Not a test:
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     mode: { type: 'string', default: 'default' },
     tasks: { type: 'string', default: '200' },
     workers: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '4' },
     rps: { type: 'string', default: '20' },
     baseline: { type: 'string', default: '18' },
   },
@@ -81,7 +84,7 @@ interface RunResult {
 async function run(label: string, env: Record<string, string>): Promise<RunResult> {
   const stack = await startStack('burst', {
     simulator: { rateLimitPerSecond: simLimit },
-    env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: '4', CF_REQUEST_TIMEOUT_MS: '10000', ...env },
+    env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: args.concurrency, CF_REQUEST_TIMEOUT_MS: '10000', ...env },
   });
   const fleet = new Fleet(stack);
   const queueRedis = producerRedis(stack.env.REDIS_URL);
@@ -205,21 +208,21 @@ function print(r: RunResult): void {
 }
 
 console.log(
-  `burst bench: ${taskCount} convert tasks, serve + ${workerCount} work, mode ${mode}: simulator limit ${simLimit}/s` +
+  `burst bench: ${taskCount} convert tasks, serve + ${workerCount} work x ${args.concurrency} cycles, mode ${mode}: simulator limit ${simLimit}/s` +
     (foreignRps ? `, a foreign client on the same IP at ${foreignRps}/s` : ''),
 );
 const results: RunResult[] = [];
-const learned = await run(`learned rate (CF_RATE_LIMIT_RPS=${args.rps}, the ceiling)`, {
+const learned = await run(`learned rate, shared calls (CF_RATE_LIMIT_RPS=${args.rps}, the ceiling)`, {
   CF_RATE_LIMIT_RPS: String(args.rps),
   CF_RATE_LIMIT_ADAPTIVE: 'true',
 });
 print(learned);
 results.push(learned);
 if (args.baseline !== 'none') {
-  const fixed = await run(`baseline: fixed rate (CF_RATE_LIMIT_RPS=${args.baseline}, CF_RATE_LIMIT_ADAPTIVE=false)`, {
-    CF_RATE_LIMIT_RPS: String(args.baseline),
-    CF_RATE_LIMIT_ADAPTIVE: 'false',
-  });
+  const fixed = await run(
+    `baseline: fixed rate, no shared calls (CF_RATE_LIMIT_RPS=${args.baseline}, CF_RATE_LIMIT_ADAPTIVE=false, CF_SHARED_CALLS=false)`,
+    { CF_RATE_LIMIT_RPS: String(args.baseline), CF_RATE_LIMIT_ADAPTIVE: 'false', CF_SHARED_CALLS: 'false' },
+  );
   print(fixed);
   results.push(fixed);
 }
