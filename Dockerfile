@@ -12,12 +12,16 @@ RUN npm run build && npm prune --omit=dev
 FROM node:24-bookworm-slim AS runtime
 # tini: a real init as PID 1 (signals forwarded, zombies reaped).
 # jemalloc: sharp/libvips fragments glibc malloc and RSS never shrinks; jemalloc keeps it flat.
+# MALLOC_CONF: jemalloc returns freed pages at once, so the memory a conversion freed is not still
+# resident while the result gate reads its output (docs/performance.md, "Memory on large inputs").
+# MALLOC_ARENA_MAX bounds glibc's arenas should the preload ever be missing.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini libjemalloc2 \
  && ln -s "$(find /usr/lib -name libjemalloc.so.2 | head -n 1)" /usr/local/lib/libjemalloc.so.2 \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
+    MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0 \
     MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=8080 \

@@ -168,6 +168,14 @@ async function makeTiff(path: string, sizeMiB: number): Promise<{ width: number;
   return { width, height, bytes: (await stat(path)).size };
 }
 
+/** The allocator the children run with: glibc's, or a preloaded one, and its settings. */
+function allocator(): string {
+  const settings = ['LD_PRELOAD', 'MALLOC_CONF', 'MALLOC_ARENA_MAX']
+    .filter((name) => process.env[name] !== undefined)
+    .map((name) => `${name}=${process.env[name]}`);
+  return settings.length > 0 ? settings.join(' ') : 'glibc malloc, defaults';
+}
+
 if (values.child !== undefined) {
   await measure(values.child, values.format);
 } else {
@@ -177,7 +185,7 @@ if (values.child !== undefined) {
   const rows: { sizeMiB: number; growth: number }[] = [];
   console.log(
     `convert recipe (${values.format}, full size) + result gate on uncompressed TIFF; fresh process per size; ` +
-      `${availableParallelism()} cores, sharp concurrency ${sharp.concurrency()}, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'}\n`,
+      `${availableParallelism()} cores, sharp concurrency ${sharp.concurrency()}, allocator: ${allocator()}\n`,
   );
   const head = ['base', 'peak', 'growth', 'x 1st', 'anon+', 'file+', 'output', 's'];
   console.log(`${'input (MiB)'.padEnd(28)}${head.map((h) => h.padStart(8)).join('')}`);

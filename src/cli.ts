@@ -17,6 +17,7 @@ import {
   UsageError,
   usageExitCode,
 } from './operations/command.ts';
+import { previewCommand } from './operations/preview-command.ts';
 import { reportsCommand } from './operations/reports-command.ts';
 import { tasksCommand } from './operations/tasks-command.ts';
 import type { ServiceMode } from './service.ts';
@@ -43,17 +44,20 @@ studios' connections file`,
     },
   });
 
-const demoVariants = ['convert', 'adcreative'] as const;
+const demoVariants = ['convert', 'adcreative', 'rework', 'pipeline', 'video'] as const;
 
 const demoCommand = defineCommand({
   name: 'demo',
-  summary: 'a full cycle against the built-in simulators (`demo adcreative`: AdCreative.ai too)',
-  help: `usage: cf-ai-connector demo [convert|adcreative]
+  summary: 'a full cycle against the built-in simulators (`demo adcreative|rework|pipeline|video`: AI services too)',
+  help: `usage: cf-ai-connector demo [convert|adcreative|rework|pipeline|video]
 
 Runs one full cycle against the built-in Creative Force simulator and writes the submitted images
 to ./demo-output: \`convert\` (the default) with the convert recipe, \`adcreative\` with the
-AdCreative.ai photoshoot against its simulator too. Uses the Redis at REDIS_URL, or starts a
-throw-away redis-server. Exit 0 when the submission was accepted.
+AdCreative.ai photoshoot against its simulator too, \`rework\` a rework guided by a reviewer's
+annotation with sartiq-edit against the Sartiq simulator, \`pipeline\` Sartiq on-model, upscale,
+then a 2000 px JPEG, \`video\` Sartiq stills and a video made from the front still (the worked
+examples of docs/recipes.md). Uses the Redis at REDIS_URL, or starts a throw-away redis-server.
+Exit 0 when the submission was accepted.
 
 options:
   -h, --help  this help`,
@@ -62,7 +66,7 @@ options:
   async run({ positionals }) {
     const [variant = 'convert'] = positionals;
     const known = demoVariants.find((v) => v === variant);
-    if (!known) throw new UsageError(`unknown demo "${variant}" (${demoVariants.join(' or ')})`);
+    if (!known) throw new UsageError(`unknown demo "${variant}" (${demoVariants.join(', ')})`);
     const { runDemo } = await import('./demo.ts');
     return runDemo(known);
   },
@@ -85,6 +89,7 @@ const commands = new Map<string, Command>(
     checkCommand,
     tasksCommand,
     reportsCommand,
+    previewCommand,
     demoCommand,
   ].map((command) => [command.name, command]),
 );

@@ -3,6 +3,8 @@
  * simulator. Starts what it needs (a Redis as in CI when none answers, the simulator with a
  * sample studio and task, the service), sends a signed webhook, prints each step as it happens,
  * writes the submitted images to ./demo-output, and exits 0 when the submission was accepted.
+ * `adcreative` runs an AdCreative.ai photoshoot against its simulator; `pipeline` and `video` are
+ * the worked examples 1 and 2 of docs/recipes.md against the Sartiq simulator.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -14,16 +16,23 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { loadConnectionsFile } from './config/connections.ts';
 import { loadEnvConfig } from './config/env.ts';
+import { OutputResultType } from './creative-force/index.ts';
 import { createLogger } from './observability/logger.ts';
 import { createRecipeRegistry } from './providers/index.ts';
 import { webhookPath } from './receiver/webhook-url.ts';
 import { buildService } from './service.ts';
-import { AdCreativeSimulator, CreativeForceSimulator, sampleImage } from './simulators/index.ts';
+import {
+  AdCreativeSimulator,
+  CreativeForceSimulator,
+  SartiqSimulator,
+  sampleImage,
+  type TaskScenario,
+} from './simulators/index.ts';
 import { sleep } from './sleep.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-export type DemoVariant = 'convert' | 'adcreative';
+export type DemoVariant = 'convert' | 'adcreative' | 'rework' | 'pipeline' | 'video';
 
 const demoStudioYaml = `connections:
   - id: demo-studio
@@ -33,6 +42,12 @@ const demoStudioYaml = `connections:
       clientSecret: \${DEMO_CF_CLIENT_SECRET}
       webhookSecrets: [\${DEMO_CF_WEBHOOK_SECRET}]
       signatureScheme: auto
+`;
+
+const sartiqSection = `    sartiq:
+      email: \${DEMO_SARTIQ_EMAIL}
+      password: \${DEMO_SARTIQ_PASSWORD}
+      resultHosts: ["127.0.0.1"]
 `;
 
 /** The subfunction of each variant, and what the demo says about it. */
@@ -59,7 +74,91 @@ const variants: Record<DemoVariant, { yaml: string; describe: string }> = {
 `,
     describe: 'recipe "adcreative-photoshoot" against the AdCreative.ai simulator',
   },
+  rework: {
+    yaml: `${sartiqSection}    subfunctions:
+      "54":
+        recipe: sartiq-edit
+        options: { prompt: "retouch {productCode}, keep the colours", pollIntervalMs: 300 }
+`,
+    describe: 'recipe "sartiq-edit" against the Sartiq simulator, on a rework with a reviewer annotation',
+  },
+  // docs/recipes.md, worked example 1.
+  pipeline: {
+    yaml: `${sartiqSection}    subfunctions:
+      "54":
+        pipeline:
+          - recipe: sartiq-generate
+            options: { shotTypeByPosition: { Front: front_full_body, Back: back_full_body }, pollIntervalMs: 300 }
+          - recipe: sartiq-upscale
+            options: { scaleFactor: 2, pollIntervalMs: 300 }
+          - recipe: convert
+            options: { format: jpeg, quality: 90, maxWidth: 2000, maxHeight: 2000 }
+`,
+    describe: 'pipeline sartiq-generate → sartiq-upscale → convert (2000 px sRGB JPEG) against the Sartiq simulator',
+  },
+  // docs/recipes.md, worked example 2.
+  video: {
+    yaml: `${sartiqSection}    subfunctions:
+      "54":
+        route:
+          - when: { contentType: video }
+            from: { slot: { position: Front } }
+            recipe: sartiq-video
+            options:
+              prompt: "the model turns slowly towards the camera"
+              subjectId: 6f1c0a52-2d4b-4c11-9a0e-3b7d5e9f1a20
+              productId: 0d9b7c3e-8a14-4f6b-b2c5-71e0a4d3c986
+              styleId: a3e5f7b9-1c2d-4e6f-8a9b-0c1d2e3f4a5b
+              shotType: front_full_body
+              pollIntervalMs: 300
+          - recipe: sartiq-generate
+            options: { shotTypeByPosition: { Front: front_full_body, Back: back_full_body }, pollIntervalMs: 300 }
+`,
+    describe: 'routes: the photo slots by sartiq-generate, the video slot by sartiq-video from the generated front still',
+  },
 };
+
+/** Whether a variant needs the Sartiq simulator. */
+const usesSartiq = (variant: DemoVariant) => variant === 'rework' || variant === 'pipeline' || variant === 'video';
+
+/** The rework variant's task: 1_Front's output rejected, with the reviewer's comment and marking; 2_Back's kept. */
+async function reworkState(): Promise<Pick<TaskScenario, 'outputAssets' | 'annotations'>> {
+  const rejected = randomUUID();
+  return {
+    outputAssets: [
+      { assetId: rejected, mappingKeyId: '1_Front', isRejected: true },
+      { assetId: randomUUID(), mappingKeyId: '2_Back' },
+    ],
+    annotations: [
+      {
+        assetId: rejected,
+        comment: 'Remove the crease on the left sleeve',
+        marking: {
+          fileName: 'marking.png',
+          body: await sampleImage({ width: 600, height: 800, format: 'png', color: '#ff0000' }),
+        },
+      },
+    ],
+  };
+}
+
+/** Starts the Sartiq simulator with an account; returns the env entries the yaml references. */
+async function startSartiq(): Promise<{ sim: SartiqSimulator; env: Record<string, string> }> {
+  const sim = await SartiqSimulator.start({ predictionDurationMs: 1_500 });
+  const account = { email: 'demo@studio.example', password: randomBytes(16).toString('hex') };
+  sim.addAccount(account);
+  say(`- Sartiq simulator on ${sim.baseUrl}`);
+  return {
+    sim,
+    env: {
+      SARTIQ_API_BASE_URL: sim.baseUrl,
+      // The simulator serves its results on 127.0.0.1 (off in production).
+      PROVIDER_RESULT_ALLOW_LOOPBACK: 'true',
+      DEMO_SARTIQ_EMAIL: account.email,
+      DEMO_SARTIQ_PASSWORD: account.password,
+    },
+  };
+}
 
 async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
@@ -131,11 +230,21 @@ async function startAdCreative(): Promise<{ sim: AdCreativeSimulator; env: Recor
   };
 }
 
+/** The video slot of `demo video`. */
+const videoSlot = {
+  mappingKeyId: '3_Video',
+  positionName: 'Front',
+  assetContentTypeId: 2 as const,
+  isRequired: true,
+  minQuantity: 1,
+};
+
 export async function runDemo(variant: DemoVariant = 'convert'): Promise<number> {
   const outDir = resolve('demo-output');
   const redis = await ensureRedis();
   const sim = await CreativeForceSimulator.start();
   const adcreative = variant === 'adcreative' ? await startAdCreative() : undefined;
+  const sartiq = usesSartiq(variant) ? await startSartiq() : undefined;
   const secret = randomBytes(32).toString('base64');
   const app = { clientId: 'demo-client', clientSecret: randomBytes(16).toString('hex') };
   sim.addApp(app);
@@ -164,10 +273,12 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
         maxAlternative: 3,
       },
       { mappingKeyId: '2_Back', positionName: 'Back', isRequired: false, minQuantity: 0, maxQuantity: 1 },
+      ...(variant === 'video' ? [videoSlot] : []),
     ],
+    ...(variant === 'rework' ? await reworkState() : {}),
   });
   say(
-    `- Creative Force simulator on ${sim.baseUrl}; task process ${task.taskProcessId} with slots 1_Front (required) and 2_Back (optional)`,
+    `- Creative Force simulator on ${sim.baseUrl}; task process ${task.taskProcessId} with slots 1_Front (required), 2_Back (optional)${variant === 'video' ? ' and 3_Video (a video, required)' : ''}`,
   );
 
   const env = {
@@ -183,6 +294,7 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
     DEMO_CF_CLIENT_SECRET: app.clientSecret,
     DEMO_CF_WEBHOOK_SECRET: secret,
     ...adcreative?.env,
+    ...sartiq?.env,
   };
   const config = loadEnvConfig(env);
   const recipes = createRecipeRegistry();
@@ -230,11 +342,28 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
       if (slot.assets.length === 0) say(`  ${slot.mappingKeyId}: (empty)`);
       for (const [i, asset] of slot.assets.entries()) {
         const object = sim.uploadedObject(asset.assetId);
-        if (!object) continue;
+        if (!object) {
+          if (asset.outputResultTypeId === OutputResultType.KeepOldAsset) say(`  ${slot.mappingKeyId}: kept as it was`);
+          continue;
+        }
+        if (object.contentType.startsWith('video/')) {
+          const file = join(outDir, `${slot.mappingKeyId}-${i + 1}.mp4`);
+          await writeFile(file, object.body);
+          say(`  ${slot.mappingKeyId}: ${object.contentType}, ${object.body.length} bytes -> ${file}`);
+          continue;
+        }
         const meta = await sharp(object.body).metadata();
         const file = join(outDir, `${slot.mappingKeyId}-${i + 1}.${meta.format === 'jpeg' ? 'jpg' : meta.format}`);
         await writeFile(file, object.body);
         say(`  ${slot.mappingKeyId}: ${meta.format} ${meta.width}x${meta.height}, ${object.body.length} bytes -> ${file}`);
+      }
+    }
+    for (const generation of sartiq?.sim.generations() ?? []) {
+      const references = (generation.body.reference_images as string[] | undefined) ?? [];
+      say(`- Sartiq ${generation.endpoint} received prompt "${String(generation.body.prompt)}"`);
+      for (const reference of references) {
+        const bytes = await sartiq?.sim.fileAt(reference);
+        say(`  and a reference image: the reviewer's marking, uploaded (${bytes?.length ?? 0} bytes)`);
       }
     }
     say(
@@ -246,6 +375,15 @@ export async function runDemo(variant: DemoVariant = 'convert'): Promise<number>
     await service.stop();
     await sim.close();
     await adcreative?.sim.close();
+    if (sartiq) {
+      const made = sartiq.sim
+        .generations()
+        .map((g) =>
+          typeof g.body.prediction_id === 'string' ? `${g.endpoint} from prediction ${g.body.prediction_id}` : g.endpoint,
+        );
+      say(`- Sartiq was asked for ${made.length} generations (${made.join(', ')})`);
+      await sartiq.sim.close();
+    }
     redis.child?.kill();
   }
   return code;

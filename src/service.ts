@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { AdminAuth, adminCookieName } from './admin/admin-auth.ts';
 import { type Connection, isFullConnection, type ReceiverConnection } from './config/connections.ts';
 import type { AppConfig } from './config/env.ts';
-import { CreativeForceClient, RedisRateLimiter, TokenStore } from './creative-force/index.ts';
+import { gatewayClientOf, gatewayTokenStore, RedisRateLimiter, SharedCalls } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
 import { ConnectorError } from './errors.ts';
 import { taskFacts } from './history/cycle-recorder.ts';
@@ -139,31 +139,17 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     limit: config.cf.rateLimitRps,
     keyPrefix: `${config.queuePrefix}:rl`,
   });
-  const tokens = new TokenStore({
-    redis: sharedRedis,
-    limiter,
-    tokenUrl: config.cf.tokenUrl,
-    requestTimeoutMs: config.cf.requestTimeoutMs,
-    keyPrefix: `${config.queuePrefix}:token`,
-    logger,
-    metrics,
-  });
+  const tokens = gatewayTokenStore({ config, redis: sharedRedis, limiter, logger, metrics });
+  // Only workers make these calls; the receiver never needs the shared calls' subscriber.
+  const shared =
+    withWorkers && config.cf.sharedCalls
+      ? new SharedCalls({ redis: sharedRedis, keyPrefix: `${config.queuePrefix}:share`, caps: config.cf.caps, logger, metrics })
+      : undefined;
   const clients = new Map<string, GatewayClient>();
   const clientFor = (connection: Connection): GatewayClient => {
     let client = clients.get(connection.id);
     if (!client) {
-      client = new CreativeForceClient({
-        connection: {
-          id: connection.id,
-          clientId: connection.creativeForce.clientId,
-          clientSecret: connection.creativeForce.clientSecret,
-        },
-        config: config.cf,
-        limiter,
-        tokens,
-        logger,
-        metrics,
-      });
+      client = gatewayClientOf(connection, { config, limiter, tokens, logger, metrics, shared });
       clients.set(connection.id, client);
     }
     return client;
@@ -327,6 +313,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
         );
         closing.catch((err: unknown) => logger.warn({ err }, 'closing the worker and queue failed'));
       }
+      shared?.close();
       for (const r of [producerRedis, workerRedis, sharedRedis]) r.disconnect();
     },
   };

@@ -8,9 +8,11 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { cloudAutomationStepIds, defaultSignatureVariant, signatureVariants } from '../creative-force/contract.ts';
 import { type OutputChecks, outputChecksSchema } from '../cycle/gate-outputs.ts';
+import { describeRoutes, type RouteConfig } from '../cycle/routes.ts';
 import { ConnectorError } from '../errors.ts';
 import { isProviderId, providerSectionSchemas, type RecipeRegistry } from '../providers/index.ts';
 import { deepFreeze } from './env.ts';
+import { subfunctionRoutes, subfunctionWorkFields } from './subfunction-routes.ts';
 
 const base64Secret = z
   .string()
@@ -37,8 +39,7 @@ const receiverFields = {
   subfunctions: z.record(
     z.string().regex(/^\d+$/, 'subfunction ids are numbers'),
     z.object({
-      recipe: z.string().min(1),
-      options: z.unknown().default({}),
+      ...subfunctionWorkFields,
       checks: outputChecksSchema,
       webhookSecrets: webhookSecrets.optional(),
     }),
@@ -63,12 +64,14 @@ const connectionSchema = z.object({
 const fileSchema = z.object({ connections: z.array(z.unknown()).min(1) });
 
 /**
- * A subfunction's recipe, its options (parsed by the recipe's options schema), its result checks,
- * and the webhook secrets of that subfunction alone, if it has its own.
+ * A subfunction's routes (a `recipe` is one route of one stage, a `pipeline` one route of several;
+ * every stage's options parsed by its recipe's schema), `recipe` naming them for people (the
+ * recipe, `a → b` for a pipeline, routes separated by `|`), its result checks, and the webhook
+ * secrets of that subfunction alone, if it has its own.
  */
 type Subfunctions = Record<
   string,
-  { recipe: string; options: unknown; checks: OutputChecks; webhookSecrets?: readonly string[] }
+  { recipe: string; routes: readonly RouteConfig[]; checks: OutputChecks; webhookSecrets?: readonly string[] }
 >;
 
 /** A connection as the workers use it (loaded with scope `full`). */
@@ -93,7 +96,7 @@ export interface ConnectionsOptions {
 }
 
 /** Whether a connection holds what the workers need, i.e. was loaded with scope `full`. */
-export function isFullConnection(connection: ReceiverConnection): connection is Connection {
+export function isFullConnection(connection: Omit<ReceiverConnection, 'subfunctions'>): connection is Connection {
   return 'clientId' in connection.creativeForce && 'clientSecret' in connection.creativeForce;
 }
 
@@ -185,33 +188,25 @@ export function parseConnections(
     seen.add(connection.id);
     const subfunctions: Subfunctions = {};
     for (const [subfunctionId, sub] of Object.entries(connection.subfunctions)) {
-      const recipe = recipes.get(sub.recipe);
-      if (!recipe) {
-        fail(
-          `connection "${connection.id}": subfunctions.${subfunctionId}.recipe: unknown recipe "${sub.recipe}" (known: ${[...recipes.keys()].join(', ')})`,
-        );
-      }
-      if (!receiverOnly && recipe.provider !== undefined && !hasSection(connection, recipe.provider)) {
-        fail(
-          `connection "${connection.id}": subfunctions.${subfunctionId} uses recipe "${sub.recipe}", which needs an "${recipe.provider}" section with the provider's credentials`,
-        );
-      }
-      const options = recipe.optionsSchema.safeParse(sub.options);
-      if (!options.success) {
-        const problems = options.error.issues.map(
-          (i) => `subfunctions.${subfunctionId}.options.${i.path.join('.')}: ${i.message}`,
-        );
-        fail(`connection "${connection.id}": ${problems.join('; ')}`);
-      }
+      const resolved = subfunctionRoutes(subfunctionId, sub, {
+        recipes,
+        missingSection: (recipe) =>
+          !receiverOnly && recipe.provider !== undefined && !hasSection(connection, recipe.provider)
+            ? `needs an "${recipe.provider}" section with the provider's credentials`
+            : null,
+      });
+      if ('refused' in resolved) fail(`connection "${connection.id}": ${resolved.refused}`);
+      const { routes } = resolved;
       subfunctions[subfunctionId] = {
-        recipe: sub.recipe,
-        options: options.data,
+        recipe: describeRoutes(routes),
+        routes,
         checks: sub.checks,
         ...(sub.webhookSecrets ? { webhookSecrets: sub.webhookSecrets } : {}),
       };
     }
-    checkWebhookSecrets(connection);
-    return { ...connection, subfunctions };
+    const checked = { ...connection, subfunctions };
+    checkWebhookSecrets(checked);
+    return checked;
   });
   return deepFreeze(connections);
 }
@@ -229,7 +224,7 @@ function checkWebhookSecrets(connection: ReceiverConnection): void {
 }
 
 /** Whether a connection loaded in full has the section of `provider`. */
-function hasSection(connection: ReceiverConnection, provider: string): boolean {
+function hasSection(connection: Omit<ReceiverConnection, 'subfunctions'>, provider: string): boolean {
   return isFullConnection(connection) && isProviderId(provider) && connection[provider] !== undefined;
 }
 

@@ -11,6 +11,7 @@ import {
   defaultGatewayPaths,
   defaultIdListBodies,
   defaultKeepOldAssetReference,
+  defaultSharedCallCaps,
   defaultStatusBodyFields,
   fieldAliasesEnv,
   type GatewayPaths,
@@ -18,6 +19,7 @@ import {
   idListBodyEnv,
   keepOldAssetReferenceEnv,
   keepOldAssetReferences,
+  type SharedCallCaps,
   type StatusBodyFields,
   statusBodyFieldEnv,
   type WireForms,
@@ -83,6 +85,10 @@ const envSchema = z.object({
   CF_RATE_LIMIT_RPS: intSetting(1, 20).default(18),
   CF_REQUEST_TIMEOUT_MS: intSetting(100, 600_000).default(30_000),
   CF_FAILED_STATUS: z.string().min(1).default(defaultFailedStatus),
+  /** Several cycles of one connection (and workspace) waiting on the same call share one request. */
+  CF_SHARED_CALLS: z.stringbool().default(true),
+  CF_BULK_GET_ASSETS_MAX_IDS: intSetting(1, 1000).default(defaultSharedCallCaps.bulkGetAssetIds),
+  CF_PRESIGN_MAX_FILES: intSetting(1, 1000).default(defaultSharedCallCaps.presignFiles),
   [statusBodyFieldEnv.status]: fieldName.default(defaultStatusBodyFields.status),
   [statusBodyFieldEnv.message]: fieldName.default(defaultStatusBodyFields.message),
   [idListBodyEnv.bulkGetAssets]: idListBody.default(defaultIdListBodies.bulkGetAssets),
@@ -155,6 +161,10 @@ export interface AppConfig {
     rateLimitRps: number;
     requestTimeoutMs: number;
     failedStatus: string;
+    /** Whether bulk-get-assets and pre-signed URL calls are shared between cycles (CF_SHARED_CALLS). */
+    sharedCalls: boolean;
+    /** The most ids / files one of those requests carries. */
+    caps: SharedCallCaps;
     /** The field names of the Update Process Status body. */
     statusBodyFields: StatusBodyFields;
     /** The ASSUMED wire forms: id list bodies, field aliases, the KeepOldAsset reference. */
@@ -212,6 +222,8 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
       rateLimitRps: e.CF_RATE_LIMIT_RPS,
       requestTimeoutMs: e.CF_REQUEST_TIMEOUT_MS,
       failedStatus: e.CF_FAILED_STATUS,
+      sharedCalls: e.CF_SHARED_CALLS,
+      caps: { bulkGetAssetIds: e.CF_BULK_GET_ASSETS_MAX_IDS, presignFiles: e.CF_PRESIGN_MAX_FILES },
       statusBodyFields: { status: e.CF_STATUS_FIELD, message: e.CF_MESSAGE_FIELD },
       wireForms: {
         idListBodies: {

@@ -129,6 +129,19 @@ export const defaultWireForms: Readonly<WireForms> = Object.freeze({
 /** KNOWN: bulk-get-files takes at most this many ids per request. */
 export const bulkGetFilesLimit = 100;
 
+/**
+ * ASSUMED caps of the two calls several tasks may share (src/creative-force/shared-calls.ts): the
+ * guide documents no limit for bulk-get-assets nor for the files of one pre-signed URL request, so
+ * the service stays at bulk-get-files' KNOWN 100 (CF_BULK_GET_ASSETS_MAX_IDS, CF_PRESIGN_MAX_FILES).
+ */
+export const defaultSharedCallCaps: Readonly<SharedCallCaps> = Object.freeze({ bulkGetAssetIds: 100, presignFiles: 100 });
+
+/** How many entries one bulk-get-assets or pre-signed URL request may carry. */
+export interface SharedCallCaps {
+  bulkGetAssetIds: number;
+  presignFiles: number;
+}
+
 /** KNOWN: the rate limit of the gateway, per egress IP. */
 export const gatewayRequestsPerSecond = 20;
 

@@ -9,6 +9,10 @@
  * - 429: all processes pause through the limiter, then the request is sent again (max 5 times).
  * Everything else (5xx, timeouts, network errors) is raised as a retryable ConnectorError for the
  * job layer to retry the step: a write such as submit-output is never repeated blindly here.
+ *
+ * bulk-get-assets and the pre-signed URL call go through `shared` when it is given: cycles waiting
+ * on them at the same time share one request (shared-calls.ts). Either way no request carries more
+ * than the configured caps (CF_BULK_GET_ASSETS_MAX_IDS, CF_PRESIGN_MAX_FILES).
  */
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -26,7 +30,7 @@ import {
   sharedDispatcher,
   statusError,
 } from './http.ts';
-import type { RateLimiter } from './rate-limiter.ts';
+import type { RateLimiter, RateLimitGrant } from './rate-limiter.ts';
 import {
   type Annotation,
   type AssetUrl,
@@ -47,6 +51,7 @@ import {
   stylingAssetsResponseSchema,
   submitResponseSchema,
 } from './schemas.ts';
+import type { BodyOnGrant, PresignFile, SharedCalls, SharedCallTransport } from './shared-calls.ts';
 import type { ConnectionCredentials, TokenProvider } from './token-store.ts';
 import { idListBody, withKeepOldAssetReference } from './wire-forms.ts';
 
@@ -55,13 +60,7 @@ export type OutfitProduct = z.infer<typeof outfitProductSchema>;
 /** A styling file of a secondary outfit product (ASSUMED shape). */
 export type StylingAsset = z.infer<typeof stylingAssetSchema>;
 
-/** One output file announced to the pre-signed upload URL call. */
-export interface PresignFile {
-  fileName: string;
-  /** Our id of the file, echoed back by CF to match URLs to files. */
-  localId: string;
-  fileLength: number;
-}
+export type { PresignFile } from './shared-calls.ts';
 
 /** Dependencies of a CreativeForceClient. */
 export interface CreativeForceClientOptions {
@@ -77,6 +76,8 @@ export interface CreativeForceClientOptions {
   maxRateLimitRetries?: number;
   /** Counts the requests (by operation and status) and the limiter's waits. */
   metrics?: CreativeForceMetrics;
+  /** Shares bulk-get-assets and pre-signed URL calls with other cycles; unset: every call is the cycle's own. */
+  shared?: SharedCalls | undefined;
 }
 
 interface CallSpec {
@@ -86,10 +87,37 @@ interface CallSpec {
   /** A gateway path, already filled (see fillPath). */
   path: string;
   body?: unknown;
+  /** A body decided once the limiter grants the slot (instead of `body`); see BodyOnGrant. */
+  bodyOnGrant?: BodyOnGrant<unknown>;
+}
+
+/** Thrown through the limiter when a body on grant finds nothing to ask: no request is sent. */
+class NothingToSend extends Error {}
+
+/** `list` in consecutive pieces of at most `size`. */
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const pieces: T[][] = [];
+  for (let start = 0; start < list.length; start += size) pieces.push(list.slice(start, start + size));
+  return pieces;
+}
+
+/** The limiter, running `onGrant` once, after the first slot it grants (a 401 or 429 resend asks again). */
+function afterFirstGrant(limiter: RateLimiter, onGrant: () => Promise<void>): RateLimiter {
+  let granted: Promise<void> | undefined;
+  return {
+    acquire: async (signal?: AbortSignal): Promise<RateLimitGrant> => {
+      const grant = await limiter.acquire(signal);
+      granted ??= onGrant();
+      await granted;
+      return grant;
+    },
+    onRateLimited: (retryAfterMs) => limiter.onRateLimited(retryAfterMs),
+    onSuccess: () => limiter.onSuccess(),
+  };
 }
 
 /** Typed calls of the Creative Force gateway for one connection. */
-export class CreativeForceClient {
+export class CreativeForceClient implements SharedCallTransport {
   readonly connectionId: string;
   readonly #config: AppConfig['cf'];
   /** Redacted from logged error bodies, in case Creative Force echoes it. */
@@ -98,6 +126,7 @@ export class CreativeForceClient {
   readonly #bearer: BearerTokens;
   readonly #logger: Logger;
   readonly #deps: HttpDeps;
+  readonly #shared: SharedCalls | undefined;
 
   constructor(options: CreativeForceClientOptions) {
     this.connectionId = options.connection.id;
@@ -117,6 +146,7 @@ export class CreativeForceClient {
       maxRateLimitRetries: options.maxRateLimitRetries ?? 5,
       metrics: options.metrics,
     };
+    this.#shared = options.shared;
   }
 
   /** Step 2: the process detail (inputs, expected outputs, rework state). */
@@ -125,16 +155,27 @@ export class CreativeForceClient {
     return this.#json(processDetailSchema, { operation: 'getProcessDetail', method: 'GET', path }, signal);
   }
 
-  /** Step 3: pre-signed download URLs of input assets. An empty list makes no call. */
+  /** Step 3: pre-signed download URLs of input assets, in requests of at most the cap. An empty list makes no call. */
   async bulkGetAssets(assetIds: string[], signal?: AbortSignal): Promise<AssetUrl[]> {
-    if (assetIds.length === 0) return [];
-    return this.#json(
+    const urls: AssetUrl[] = [];
+    for (const ids of chunks(assetIds, this.#config.caps.bulkGetAssetIds)) {
+      const part = this.#shared
+        ? await this.#shared.bulkGetAssets(this, ids, signal)
+        : await this.sendBulkGetAssets(async () => ids, signal);
+      urls.push(...(part ?? []));
+    }
+    return urls;
+  }
+
+  /** One bulk-get-assets request whose ids are decided once the limiter grants its slot. */
+  sendBulkGetAssets(take: BodyOnGrant<string[]>, signal?: AbortSignal): Promise<AssetUrl[] | undefined> {
+    const form = this.#config.wireForms.idListBodies.bulkGetAssets;
+    return this.#jsonOnGrant(
       bulkGetAssetsResponseSchema,
-      {
-        operation: 'bulkGetAssets',
-        method: 'POST',
-        path: this.#config.paths.bulkGetAssets,
-        body: idListBody(this.#config.wireForms.idListBodies.bulkGetAssets, assetIds),
+      { operation: 'bulkGetAssets', method: 'POST', path: this.#config.paths.bulkGetAssets },
+      async () => {
+        const ids = await take();
+        return ids === undefined ? undefined : idListBody(form, ids);
       },
       signal,
     );
@@ -143,8 +184,7 @@ export class CreativeForceClient {
   /** Step 3: pre-signed download URLs of files, in batches of at most 100 ids (KNOWN limit), in order. */
   async bulkGetFiles(fileIds: string[], signal?: AbortSignal): Promise<FileUrl[]> {
     const files: FileUrl[] = [];
-    for (let start = 0; start < fileIds.length; start += bulkGetFilesLimit) {
-      const batch = fileIds.slice(start, start + bulkGetFilesLimit);
+    for (const batch of chunks(fileIds, bulkGetFilesLimit)) {
       const body = idListBody(this.#config.wireForms.idListBodies.bulkGetFiles, batch);
       const spec: CallSpec = { operation: 'bulkGetFiles', method: 'POST', path: this.#config.paths.bulkGetFiles, body };
       files.push(...(await this.#json(bulkGetFilesResponseSchema, spec, signal)));
@@ -199,16 +239,32 @@ export class CreativeForceClient {
     );
   }
 
-  /** Step 7a: pre-signed upload URLs for one batch of output files. HTTP 200 may still list errorFiles. */
-  getPresignedUploadUrls(clientId: string, files: PresignFile[], signal?: AbortSignal): Promise<PresignResponse> {
-    const body = { clientId, physicalFileTypeId: outputPhysicalFileTypeId, files };
-    const spec: CallSpec = {
-      operation: 'getPresignedUploadUrls',
-      method: 'POST',
-      path: this.#config.paths.presignedUpload,
-      body,
-    };
-    return this.#json(presignResponseSchema, spec, signal);
+  /**
+   * Step 7a: pre-signed upload URLs, one request (one batch: its own S3 `headers`) per at most the
+   * cap of files, in order. HTTP 200 may still list errorFiles.
+   */
+  async getPresignedUploadUrls(clientId: string, files: PresignFile[], signal?: AbortSignal): Promise<PresignResponse[]> {
+    const batches: PresignResponse[] = [];
+    for (const batch of chunks(files, this.#config.caps.presignFiles)) {
+      const answer = this.#shared
+        ? await this.#shared.presign(this, clientId, batch, signal)
+        : await this.sendPresign(clientId, async () => batch, signal);
+      if (answer) batches.push(answer);
+    }
+    return batches;
+  }
+
+  /** One pre-signed URL request of the workspace `clientId`, its files decided once the limiter grants its slot. */
+  sendPresign(clientId: string, take: BodyOnGrant<PresignFile[]>, signal?: AbortSignal): Promise<PresignResponse | undefined> {
+    return this.#jsonOnGrant(
+      presignResponseSchema,
+      { operation: 'getPresignedUploadUrls', method: 'POST', path: this.#config.paths.presignedUpload },
+      async () => {
+        const files = await take();
+        return files === undefined ? undefined : { clientId, physicalFileTypeId: outputPhysicalFileTypeId, files };
+      },
+      signal,
+    );
   }
 
   /** Step 8: submits the outputs; CF then advances the task. Never retried here on 5xx or timeout. */
@@ -223,14 +279,40 @@ export class CreativeForceClient {
     return parseResponse(schema, exchange, response, this.#config.wireForms.fieldAliases);
   }
 
+  /** #json with the body decided on grant; undefined when it found nothing to ask (nothing sent). */
+  async #jsonOnGrant<S extends z.ZodType>(
+    schema: S,
+    spec: Omit<CallSpec, 'body' | 'bodyOnGrant'>,
+    bodyOnGrant: BodyOnGrant<unknown>,
+    signal: AbortSignal | undefined,
+  ): Promise<z.output<S> | undefined> {
+    try {
+      return await this.#json(schema, { ...spec, bodyOnGrant }, signal);
+    } catch (err) {
+      if (err instanceof NothingToSend) return undefined;
+      throw err;
+    }
+  }
+
   /**
    * Sends an authorized call; resolves with a 2xx answer, throws a ConnectorError otherwise. A
    * token revoked or expired early is refreshed once (a 401 means CF did not process the request).
    */
   async #call(spec: CallSpec, signal: AbortSignal | undefined): Promise<{ exchange: HttpExchange; response: HttpResponse }> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (spec.body !== undefined) headers['content-type'] = 'application/json';
-    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    if (spec.body !== undefined || spec.bodyOnGrant) headers['content-type'] = 'application/json';
+    let body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const { bodyOnGrant } = spec;
+    const deps: HttpDeps = bodyOnGrant
+      ? {
+          ...this.#deps,
+          limiter: afterFirstGrant(this.#deps.limiter, async () => {
+            const decided = await bodyOnGrant();
+            if (decided === undefined) throw new NothingToSend();
+            body = JSON.stringify(decided);
+          }),
+        }
+      : this.#deps;
     const { answer } = await sendWithTokenRenewal({
       tokens: this.#bearer,
       signal,
@@ -241,9 +323,12 @@ export class CreativeForceClient {
           url: `${this.#config.apiBaseUrl}${spec.path}`,
           logPath: spec.path,
           headers: { ...headers, authorization: `Bearer ${token}` },
-          body,
+          // Read when the request is sent, after the limiter's grant: a body on grant is known by then.
+          get body() {
+            return body;
+          },
         };
-        return { exchange, response: await sendThroughLimiter(this.#deps, exchange, signal) };
+        return { exchange, response: await sendThroughLimiter(deps, exchange, signal) };
       },
       statusOf: ({ response }) => response.status,
       onRenewal: () =>

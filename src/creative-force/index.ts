@@ -4,6 +4,7 @@
  * this folder imports the client layer from here; http.ts and internal.ts stay private.
  */
 export * from './contract.ts';
+export { type GatewayAccessDeps, gatewayClientOf, gatewayTokenStore } from './gateway-access.ts';
 export {
   CreativeForceClient,
   type CreativeForceClientOptions,
@@ -21,4 +22,5 @@ export {
   type RedisRateLimiterOptions,
 } from './rate-limiter.ts';
 export * from './schemas.ts';
+export { SharedCalls, type SharedCallsOptions } from './shared-calls.ts';
 export { type ConnectionCredentials, type TokenProvider, TokenStore, type TokenStoreOptions } from './token-store.ts';

@@ -38,6 +38,8 @@ export interface PlannedAsset {
 
 export interface PlannedSlot {
   mappingKeyId: string;
+  /** Which route of the subfunction produced the slot's new assets (when it has several stages or routes). */
+  route?: string;
   /** Earlier outputs kept as they are (KeepOldAsset). */
   kept: { assetId: string; assetAttributeId: AssetAttributeId }[];
   assets: PlannedAsset[];

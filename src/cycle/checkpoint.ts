@@ -6,7 +6,11 @@
  * The checkpoint is data from an earlier process, perhaps of an earlier release: it carries a
  * version and is parsed with zod before a cycle resumes on it. A checkpoint of a version this
  * release cannot read fails the cycle with CHECKPOINT_VERSION_UNKNOWN instead of resuming on
- * wrong data; the unversioned shape of the first release (version 1) is still read.
+ * wrong data; the unversioned shape of the first release (version 1) is still read, and version 2
+ * (before pipelines: no stage outputs, no route per slot, no provider source per file) reads as
+ * version 3 with those absent. Version 3 is a new version rather than optional fields of version
+ * 2, so that a release that reads only version 2 meeting a newer job retries it (a newer version)
+ * instead of failing it on a field it does not know.
  */
 import { z } from 'zod';
 import { type ProcessDetail, processDetailSchema } from '../creative-force/schemas.ts';
@@ -14,6 +18,7 @@ import { ConnectorError } from '../errors.ts';
 import type { InputFile, InputUrl, LocalFile, ProducedFile, TaskContext } from '../providers/recipe.ts';
 import type { SubmissionPlan } from './build-submission.ts';
 import { gateRules } from './gate-outputs.ts';
+import type { StageOutputs } from './routes.ts';
 
 /** The guide's step names, in the guide's order (step 1, the webhook, happened in the receiver). */
 export const cycleSteps = [
@@ -27,7 +32,7 @@ export const cycleSteps = [
 export type CycleStep = (typeof cycleSteps)[number];
 
 /** The version this release writes. */
-export const checkpointVersion = 2;
+export const checkpointVersion = 3;
 
 /** Step 3's result: the downloaded inputs, or (for a recipe that takes URLs) fresh pre-signed URLs. */
 export interface TaskInputs {
@@ -61,6 +66,8 @@ export interface StepResults {
 
 /** What a step saves while it runs, so that a retry of the step continues where it stopped. */
 export interface StepProgress {
+  /** The outputs of each pipeline stage that finished, so a retry runs (and pays for) none of them again. */
+  'process-assets': StageOutputs;
   /** uploadKey → tempAssetId of each file already PUT to S3. */
   'upload-outputs': Record<string, string>;
 }
@@ -96,7 +103,13 @@ const producedFile = localFile.extend({
   contentType: z.string().min(1),
   kind: z.enum(['photo', 'video']),
   assetAttributeId: attribute.optional(),
+  source: z.object({ provider: z.string().min(1), id: z.string().min(1) }).optional(),
 }) satisfies z.ZodType<ProducedFile>;
+const refusedOutput = z.object({ mappingKeyId: z.string(), fileName: z.string(), rule: z.enum(gateRules), reason: z.string() });
+
+const stageOutputs = z.object({
+  stages: z.record(z.string(), z.object({ files: z.record(z.string(), z.array(producedFile)), refused: z.array(refusedOutput) })),
+}) satisfies z.ZodType<StageOutputs>;
 
 const taskInputs = z
   .object({ files: z.array(inputFile), colorReferences: z.array(localFile) })
@@ -121,6 +134,7 @@ const submissionPlan = z.object({
   slots: z.array(
     z.object({
       mappingKeyId: z.string().min(1),
+      route: z.string().optional(),
       kept: z.array(z.object({ assetId: z.string().min(1), assetAttributeId: attribute })),
       assets: z.array(
         z.object({
@@ -134,9 +148,7 @@ const submissionPlan = z.object({
   ),
   dropped: z.array(z.object({ mappingKeyId: z.string(), fileName: z.string() })),
   // Absent from the plans of the first release, which had no result gate.
-  refused: z
-    .array(z.object({ mappingKeyId: z.string(), fileName: z.string(), rule: z.enum(gateRules), reason: z.string() }))
-    .default([]),
+  refused: z.array(refusedOutput).default([]),
 }) satisfies z.ZodType<SubmissionPlan>;
 
 const tempAssetIds = z.record(z.string(), z.string().min(1));
@@ -159,11 +171,16 @@ const checkpointSchema = z.object({
       'submit-output': outcome.optional(),
     })
     .strict(),
-  progress: z.object({ 'upload-outputs': tempAssetIds.optional() }).strict(),
+  progress: z.object({ 'process-assets': stageOutputs.optional(), 'upload-outputs': tempAssetIds.optional() }).strict(),
   recipeMemory: z.record(z.string(), z.unknown()),
   submitAttempted: z.boolean(),
   outcome: outcome.nullable(),
 }) satisfies z.ZodType<Checkpoint>;
+
+/** Version 2: the shape of version 3 without what pipelines added, all of it optional there. */
+const versionTwoSchema = checkpointSchema
+  .extend({ version: z.literal(2) })
+  .transform((v2): Checkpoint => ({ ...v2, version: checkpointVersion }));
 
 /** The unversioned checkpoint of the first release, converted to the current shape. */
 const versionOneSchema = z
@@ -214,7 +231,7 @@ const versionOneSchema = z
 export function readCheckpoint(saved: unknown): Checkpoint {
   if (saved === undefined || saved === null) return emptyCheckpoint();
   const version = typeof saved === 'object' && 'version' in saved ? saved.version : undefined;
-  if (version !== undefined && version !== checkpointVersion) {
+  if (version !== undefined && version !== 2 && version !== checkpointVersion) {
     const newer = typeof version === 'number' && version > checkpointVersion;
     throw new ConnectorError(
       'CHECKPOINT_VERSION_UNKNOWN',
@@ -222,7 +239,8 @@ export function readCheckpoint(saved: unknown): Checkpoint {
       { retryable: newer, details: { version } },
     );
   }
-  const parsed = (version === undefined ? versionOneSchema : checkpointSchema).safeParse(saved);
+  const schema = version === undefined ? versionOneSchema : version === 2 ? versionTwoSchema : checkpointSchema;
+  const parsed = schema.safeParse(saved);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConnectorError(

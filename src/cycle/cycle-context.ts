@@ -13,9 +13,13 @@ import type {
 } from '../creative-force/schemas.ts';
 import type { ProviderClients } from '../providers/index.ts';
 import type { PaidWork } from '../providers/recipe.ts';
+import type { StageRecord } from './routes.ts';
 
-/** The Creative Force calls the cycle makes (implemented by the gateway client). */
-export interface GatewayClient {
+/**
+ * The Creative Force calls that only read (steps 2 to 4). bulk-get-assets, bulk-get-files and
+ * styling-assets are POSTs, but change nothing.
+ */
+export interface GatewayReader {
   getProcessDetail(taskProcessId: string, signal?: AbortSignal): Promise<ProcessDetail>;
   bulkGetAssets(assetIds: string[], signal?: AbortSignal): Promise<AssetUrl[]>;
   bulkGetFiles(fileIds: string[], signal?: AbortSignal): Promise<FileUrl[]>;
@@ -24,12 +28,34 @@ export interface GatewayClient {
   getAnnotations(taskId: string, signal?: AbortSignal): Promise<Annotation[]>;
   getOutfitProducts(outfitId: string, signal?: AbortSignal): Promise<OutfitProduct[]>;
   getStylingAssets(productIds: string[], signal?: AbortSignal): Promise<StylingAsset[]>;
+}
+
+/**
+ * A view of `client` with its read calls only: the object has no write method at all (not even
+ * behind a cast), so whatever holds it cannot presign, submit or report to Creative Force.
+ */
+export function readOnlyGateway(client: GatewayReader): GatewayReader {
+  return {
+    getProcessDetail: (taskProcessId, signal) => client.getProcessDetail(taskProcessId, signal),
+    bulkGetAssets: (assetIds, signal) => client.bulkGetAssets(assetIds, signal),
+    bulkGetFiles: (fileIds, signal) => client.bulkGetFiles(fileIds, signal),
+    getProduct: (productId, signal) => client.getProduct(productId, signal),
+    getJob: (jobId, signal) => client.getJob(jobId, signal),
+    getAnnotations: (taskId, signal) => client.getAnnotations(taskId, signal),
+    getOutfitProducts: (outfitId, signal) => client.getOutfitProducts(outfitId, signal),
+    getStylingAssets: (productIds, signal) => client.getStylingAssets(productIds, signal),
+  };
+}
+
+/** The Creative Force calls the cycle makes (implemented by the gateway client): the reads, and the writes of steps 6 to 8. */
+export interface GatewayClient extends GatewayReader {
   updateProcessStatus(taskProcessId: string, message: string, signal?: AbortSignal): Promise<void>;
+  /** One answer per batch of files (each batch with its own S3 headers). */
   getPresignedUploadUrls(
     clientId: string,
     files: { fileName: string; localId: string; fileLength: number }[],
     signal?: AbortSignal,
-  ): Promise<PresignResponse>;
+  ): Promise<PresignResponse[]>;
   submitOutput(taskProcessId: string, body: SubmitOutputBody, signal?: AbortSignal): Promise<SubmitResponse>;
 }
 
@@ -51,4 +77,6 @@ export interface CycleContext {
   logger: Logger;
   /** Tells the task history of paid provider work (never fails the cycle). */
   paidWork(work: PaidWork): Promise<void>;
+  /** Tells the task history of a pipeline stage finished or resumed (never fails the cycle). */
+  stageDone?(stage: StageRecord): Promise<void>;
 }

@@ -6,21 +6,12 @@
 
 import type { Logger } from 'pino';
 import type { ProcessDetail } from '../creative-force/schemas.ts';
-import { ConnectorError } from '../errors.ts';
-import type { Recipe, SlotRequest } from '../providers/recipe.ts';
-import {
-  isRework,
-  mainMinimum,
-  plannedAssets,
-  planWork,
-  recipeRequests,
-  type SlotWork,
-  type SubmissionPlan,
-} from './build-submission.ts';
+import { isRework, plannedAssets, planWork, type SlotWork, type SubmissionPlan } from './build-submission.ts';
 import type { CycleOutcome } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
 import { type CycleJob, CycleSteps } from './cycle-steps.ts';
 import type { OutputChecks } from './gate-outputs.ts';
+import { type CycleRoute, routedRequests, routeInputsAs, routeNeeds } from './routes.ts';
 import { downloadInputs, filesPresent } from './steps/download-inputs.ts';
 import { contextFiles, getAdditionalContext } from './steps/get-additional-context.ts';
 import { getProcessDetail } from './steps/get-process-detail.ts';
@@ -28,31 +19,17 @@ import { processAssets } from './steps/process-assets.ts';
 import { submitOutput } from './steps/submit-output.ts';
 import { uploadOutputs } from './steps/upload-outputs.ts';
 
+/** What the subfunction runs, its recipes looked up. */
 export interface CycleRecipe {
-  recipe: Recipe;
-  options: unknown;
+  /** One route of one stage for a `recipe`, one route of several for a `pipeline`, else the `route` list. */
+  routes: readonly CycleRoute[];
   /** The subfunction's rules for the result gate. */
   checks: OutputChecks;
 }
 
 /** Earlier outputs and none rejected: the task process has what it needs, there is no work. */
-function nothingToRedo(work: readonly SlotWork[]): boolean {
+export function nothingToRedo(work: readonly SlotWork[]): boolean {
   return isRework(work) && !work.some((w) => w.redo.length > 0 || w.slot.isRejected);
-}
-
-/**
- * Before any download or paid work: can the recipe fill what must be produced at all? An optional
- * slot filled from scratch is left empty instead; a required or reworked one fails the cycle.
- */
-function fillableRequests(work: readonly SlotWork[], { recipe, options }: CycleRecipe, logger: Logger): SlotRequest[] {
-  return recipeRequests(work).filter(({ slot, replaces }) => {
-    const reason = recipe.cannotFill(slot, options);
-    if (reason && (mainMinimum(slot) > 0 || replaces.length > 0)) {
-      throw new ConnectorError('SLOT_UNSUPPORTED', reason, { details: { mappingKeyId: slot.mappingKeyId } });
-    }
-    if (reason) logger.info({ mappingKeyId: slot.mappingKeyId, reason }, 'optional slot left empty');
-    return reason === null;
-  });
 }
 
 /** True when every planned file is uploaded already or still on this host's disk. */
@@ -84,7 +61,8 @@ async function skip(steps: CycleSteps, logger: Logger, reason: string): Promise<
  * @throws ConnectorError with the code of what failed; the worker decides retry or fail.
  */
 export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: CycleRecipe): Promise<CycleOutcome> {
-  const { recipe, options } = cycleRecipe;
+  const { routes } = cycleRecipe;
+  const inputsAs = routeInputsAs(routes);
   const steps = new CycleSteps(job, ctx);
   if (steps.outcome) return steps.outcome;
 
@@ -96,8 +74,8 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     // be refused (or worse, accepted).
     return skip(steps, ctx.logger, 'the task process already has its outputs and none is rejected');
   }
-  const requests = fillableRequests(work, cycleRecipe, ctx.logger);
-  const needs = recipe.needs(options);
+  const requests = routedRequests(work, routes, ctx.logger);
+  const needs = routeNeeds(routes, requests);
   const rework = isRework(work);
   if (rework) {
     ctx.logger.info(
@@ -118,11 +96,11 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     (run) =>
       nothingToProduce
         ? Promise.resolve({ files: [], colorReferences: [], urls: null })
-        : downloadInputs({ ...run, detail, as: recipe.inputsAs ?? 'files', colorReferences: needs.colorReferences === true }),
+        : downloadInputs({ ...run, detail, as: inputsAs, colorReferences: needs.colorReferences === true }),
     {
       // URLs are fresh for each attempt: a recipe taking URLs resumes only with a ready plan.
       reuse: async (saved) =>
-        planReady || (recipe.inputsAs !== 'urls' && (await filesPresent([...saved.files, ...saved.colorReferences]))),
+        planReady || (inputsAs !== 'urls' && (await filesPresent([...saved.files, ...saved.colorReferences]))),
       persist: (result) => ({ ...result, urls: null }),
     },
   );
@@ -138,15 +116,14 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     (run) =>
       processAssets({
         ...run,
-        recipe,
-        options,
+        routes,
         detail,
         requests,
         inputs,
         context: {
           event: ctx.event,
           ...context,
-          ...(needs.colorReferences && recipe.inputsAs !== 'urls' ? { colorReferences: inputs.colorReferences } : {}),
+          ...(needs.colorReferences && inputsAs !== 'urls' ? { colorReferences: inputs.colorReferences } : {}),
         },
         memory: steps.recipeMemory,
         checks: cycleRecipe.checks,

@@ -29,6 +29,7 @@ export function taskFacts(event: WebhookPayload, recipe: string): TaskFacts {
 export function submittedSlots(plan: SubmissionPlan) {
   return plan.slots.map((slot) => ({
     mappingKeyId: slot.mappingKeyId,
+    ...(slot.route === undefined ? {} : { route: slot.route }),
     new: slot.assets.filter((a) => a.replaces === null).length,
     kept: slot.kept.length,
     redone: slot.assets.filter((a) => a.replaces !== null).length,

@@ -53,7 +53,8 @@ export type HistoryEvent = { at: string } & (
   | { type: 'paid'; provider: string; what: string; id: string; adopted: boolean }
   | {
       type: 'submitted';
-      slots: { mappingKeyId: string; new: number; kept: number; redone: number }[];
+      /** `route`: which route or pipeline produced the slot's new assets, when the subfunction has several stages or routes. */
+      slots: { mappingKeyId: string; route?: string; new: number; kept: number; redone: number }[];
       assets: number;
       refused: number;
     }

@@ -50,15 +50,19 @@ const emptyFile = () => new ProbeFailure('the file is empty', { empty: true });
 const flatDeviation = 1;
 
 /**
- * The "blank" statistics are taken on a copy of the image scaled down to about this many pixels.
- * libvips' statistics read their input several times, which for a full-size decode means holding
- * every decoded pixel (about 320 MiB for a 70-megapixel JPEG); the scaled copy is made in one
- * sequential pass over the file, so the gate's memory does not grow with the image. Scaling down
- * averages neighbouring pixels: what it removes is pixel noise, so a flat frame stays flat and a
- * fully transparent one stays fully transparent, while the content of a photograph, which is what
- * keeps its deviation far above `flatDeviation`, survives.
+ * The "blank" statistics are taken on a copy of the image scaled down to about this many pixels
+ * (about 610x410 at 3:2). libvips' statistics read their input several times, which for a
+ * full-size decode means holding every decoded pixel (about 320 MiB for a 70-megapixel JPEG); the
+ * scaled copy is made in one sequential pass over the file, so the gate's memory does not grow with
+ * the image. Scaling down averages neighbouring pixels: what it removes is pixel noise, so a flat
+ * frame stays flat and a fully transparent one stays fully transparent, while the content of a
+ * photograph, which is what keeps its deviation far above `flatDeviation`, survives. The copy is
+ * small because its cost is not: a JPEG reduced by 8 or more is decoded at 1/8 scale (libjpeg's
+ * shrink-on-load, which still reads every byte of the file), and the resampling after it holds
+ * buffers that grow with the copy (bench/memory.ts: the gate needs 8 MiB for a 2290x1526 JPEG at
+ * this size, 16 MiB at a megapixel).
  */
-const statsPixels = 1_000_000;
+const statsPixels = 250_000;
 
 /**
  * Reads an image in full: its header, then every pixel (decoded in one sequential pass, for the

@@ -34,6 +34,8 @@ export interface ServiceMetrics {
   creativeForceRequest(operation: string, status: string): void;
   /** Time one request waited for the shared Creative Force rate limiter. */
   limiterWaited(seconds: number): void;
+  /** A bulk-get-assets or pre-signed URL request was sent for `requests` cycles' requests (1: not shared). */
+  sharedCall(operation: string, requests: number): void;
   /** A call of a provider client ended: `ok`, or the error's code. */
   providerCall(provider: string, operation: string, outcome: string): void;
   /** A paid provider start was made (an adopted lost start is not paid again, and not counted). */
@@ -55,6 +57,9 @@ const stepBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
 const queueWaitBuckets = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 /** From a free slot (a few ms) to the pauses after a 429 (up to 60 s). */
 const limiterBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Requests served by one shared call: 1 alone, up to the cap (100 by default). */
+const sharedCallBuckets = [1, 2, 3, 5, 10, 20, 50, 100];
 
 let processRegistry: Registry | undefined;
 
@@ -99,6 +104,7 @@ export class PrometheusMetrics implements ServiceMetrics {
   readonly #queueWait: Histogram;
   readonly #cfRequests: Counter<'operation' | 'status'>;
   readonly #limiterWait: Histogram;
+  readonly #sharedCalls: Histogram<'operation'>;
   readonly #providerCalls: Counter<'provider' | 'operation' | 'outcome'>;
   readonly #paid: Counter<'provider'>;
   readonly #reports: Counter<'connection' | 'outcome'>;
@@ -150,6 +156,13 @@ export class PrometheusMetrics implements ServiceMetrics {
       buckets: limiterBuckets,
       registers,
     });
+    this.#sharedCalls = new Histogram({
+      name: `${prefix}creative_force_shared_call_requests`,
+      help: 'Cycle requests served by one bulk-get-assets or pre-signed URL request, by gateway operation (1: not shared).',
+      labelNames: ['operation'],
+      buckets: sharedCallBuckets,
+      registers,
+    });
     this.#providerCalls = new Counter({
       name: `${prefix}provider_calls_total`,
       help: 'Calls of the AI provider clients, by provider, operation and outcome (ok, or the error code).',
@@ -197,6 +210,10 @@ export class PrometheusMetrics implements ServiceMetrics {
 
   limiterWaited(seconds: number): void {
     this.#limiterWait.observe(seconds);
+  }
+
+  sharedCall(operation: string, requests: number): void {
+    this.#sharedCalls.observe({ operation }, requests);
   }
 
   providerCall(provider: string, operation: string, outcome: string): void {

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
 import type { AppConfig } from '../config/env.ts';
-import { LocalRateLimiter, type RateLimiter, RedisRateLimiter, TokenStore } from '../creative-force/index.ts';
+import { gatewayTokenStore, LocalRateLimiter, type RateLimiter, RedisRateLimiter } from '../creative-force/index.ts';
 import { type ErrorCode, errorCatalogue, isConnectorError } from '../errors.ts';
 import { createCredentialTests } from '../providers/index.ts';
 
@@ -53,14 +53,7 @@ export function createRemoteSystemChecks(deps: RemoteSystemChecksDeps): (connect
   const limiter: RateLimiter = deps.redisReachable
     ? new RedisRateLimiter({ redis, limit: config.cf.rateLimitRps, keyPrefix: `${config.queuePrefix}:rl` })
     : new LocalRateLimiter(config.cf.rateLimitRps);
-  const tokens = new TokenStore({
-    redis,
-    limiter,
-    tokenUrl: config.cf.tokenUrl,
-    requestTimeoutMs: config.cf.requestTimeoutMs,
-    keyPrefix: `${config.queuePrefix}:token`,
-    logger,
-  });
+  const tokens = gatewayTokenStore({ config, redis, limiter, logger });
   const providerTests = createCredentialTests({ configs: config.providers, redis, keyPrefix: config.queuePrefix, logger });
   return (connection) => {
     const creativeForce: System = {

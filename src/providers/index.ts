@@ -25,6 +25,7 @@ export type {
   InputFile,
   LocalFile,
   OutfitContext,
+  PaidWork,
   ProducedFile,
   Recipe,
   RecipeMemory,

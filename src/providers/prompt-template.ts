@@ -4,7 +4,7 @@
  * configuration error, found when the connections file is loaded.
  */
 import { z } from 'zod';
-import type { TaskContext } from './recipe.ts';
+import type { ReviewerNote, SlotRequest, TaskContext } from './recipe.ts';
 
 export const templateFields = ['productCode', 'productName', 'styleGuideName', 'jobCode', 'reviewerComments'] as const;
 export type TemplateField = (typeof templateFields)[number];
@@ -30,8 +30,26 @@ export function usesField(templates: readonly string[], field: TemplateField): b
   return templates.some((t) => t.includes(`{${field}}`));
 }
 
-/** The values of the fields for one task; `productName` falls back to what the provider recognised. */
-export function templateValues(context: TaskContext, recognisedProductName?: string): Record<TemplateField, string> {
+/**
+ * The reviewers' notes that concern a drop box: those on the rejected assets it redoes, and those
+ * that name no asset (about the task as a whole). Without `request`, every note of the task.
+ */
+export function notesFor(context: TaskContext, request?: SlotRequest): ReviewerNote[] {
+  const notes = context.annotations ?? [];
+  if (!request) return notes;
+  const redone = new Set(request.replaces.map((o) => o.assetId));
+  return notes.filter((note) => note.assetId === null || redone.has(note.assetId));
+}
+
+/**
+ * The values of the fields for one task; `productName` falls back to what the provider recognised.
+ * With `request`, `{reviewerComments}` holds only the comments that concern its drop box (notesFor).
+ */
+export function templateValues(
+  context: TaskContext,
+  recognisedProductName?: string,
+  request?: SlotRequest,
+): Record<TemplateField, string> {
   const product = context.product ?? {};
   const name =
     typeof product.productName === 'string' ? product.productName : typeof product.name === 'string' ? product.name : '';
@@ -40,7 +58,7 @@ export function templateValues(context: TaskContext, recognisedProductName?: str
     productName: name || recognisedProductName || context.event.ProductCode || '',
     styleGuideName: context.event.StyleGuideName ?? '',
     jobCode: context.event.JobCode ?? '',
-    reviewerComments: (context.annotations ?? [])
+    reviewerComments: notesFor(context, request)
       .map((note) => note.comment?.trim())
       .filter(Boolean)
       .join('; '),
@@ -52,4 +70,22 @@ export function fillTemplate(template: string, values: Record<TemplateField, str
     .replace(placeholder, (_m, name: string) => values[name as TemplateField] ?? '')
     .replace(/\s+/g, ' ')
     .trim();
+}
+
+/**
+ * A prompt from an optional template, with the reviewers' comments added as `Reviewer feedback: …`
+ * when `addComments` is set, there are comments, and the template does not place
+ * `{reviewerComments}` itself. Undefined when there is neither template nor comment.
+ */
+export function promptWithComments(
+  template: string | undefined,
+  values: Record<TemplateField, string>,
+  addComments: boolean,
+): string | undefined {
+  const filled = template === undefined ? '' : fillTemplate(template, values);
+  const comments = values.reviewerComments;
+  const placed = template !== undefined && usesField([template], 'reviewerComments');
+  if (!addComments || comments === '' || placed) return template === undefined ? undefined : filled;
+  const feedback = `Reviewer feedback: ${comments}`;
+  return filled === '' ? feedback : `${/[.!?]$/.test(filled) ? filled : `${filled}.`} ${feedback}`;
 }

@@ -27,11 +27,28 @@ export interface LocalFile {
   bytes: number;
 }
 
-/** An input asset of the task, downloaded. */
+/**
+ * Where a file is at the provider that made it, for a later recipe of the same provider that can
+ * start from it there instead of from an upload (a Sartiq video from a prediction). Set only when
+ * the file is exactly that work's result, unchanged.
+ */
+export interface ProviderSource {
+  provider: string;
+  /** The provider's id of the work whose result the file is (a Sartiq prediction id). */
+  id: string;
+}
+
+/**
+ * An input of a recipe: an input asset of the task, downloaded; or, in a pipeline or a route that
+ * takes another slot's still, a file an earlier stage produced (its `assetId` then names the stage
+ * and the file, its position is the slot's).
+ */
 export interface InputFile extends LocalFile {
   assetId: string;
   positionName: string | null;
   positionTagId: string | null;
+  /** For a file an earlier stage produced: where it is at its provider, when it is that work's result. */
+  source?: ProviderSource;
 }
 
 /** A reviewer's annotation on an earlier output: the comment, and the marking drawn over it. */
@@ -82,7 +99,12 @@ export interface ProducedFile extends LocalFile {
   kind: 'photo' | 'video';
   /** Set when the recipe itself decides the attribute (e.g. a resource file); else the planner does. */
   assetAttributeId?: AssetAttributeId;
+  /** Where the file is at its provider, when it is exactly one work's result (see ProviderSource). */
+  source?: ProviderSource;
 }
+
+/** The kind of files a recipe produces (`either`: it depends on the work, e.g. a Firefly workflow). */
+export type ProducedKind = ProducedFile['kind'] | 'either';
 
 /** What the cycle asks a recipe to produce for one slot. */
 export interface SlotRequest {
@@ -163,7 +185,19 @@ export interface Recipe<Options = unknown, Client = unknown> {
    * the recipe then runs with that provider's client. None for a recipe that needs no provider.
    */
   readonly provider?: string;
+  /**
+   * What the recipe produces. Every recipe works from photos, so in a pipeline a stage that
+   * produces video can only be the last (checked when the configuration loads).
+   */
+  readonly produces: ProducedKind;
   /** Returns a reason when this recipe cannot fill the slot (e.g. a video slot for a photo recipe). */
   cannotFill(slot: ExpectedOutput, options: Options): string | null;
+  /**
+   * How many paid provider operations running `requests` starts, counted before anything runs:
+   * each start a provider bills (a generation, a render, a workflow run), as the recipe makes
+   * them on a first attempt. Uploads, polls and downloads are not counted. `cf-ai-connector
+   * preview` asks for `--yes` when this is not 0.
+   */
+  paidCalls(requests: readonly SlotRequest[], options: Options): number;
   run(run: RecipeRun<Options, Client>): Promise<RecipeResult>;
 }

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
 import type { CycleContext, GatewayClient } from '../cycle/cycle-context.ts';
+import { resolveRoutes } from '../cycle/routes.ts';
 import { runCycle } from '../cycle/run-cycle.ts';
 import { studioMessage, updateProcessStatus } from '../cycle/steps/update-process-status.ts';
 import { ConnectorError, isConnectorError } from '../errors.ts';
@@ -197,8 +198,8 @@ async function processCycle(
     await record.received(connectionId, taskFacts(event, sub?.recipe ?? '(none)'), Date.parse(job.data.receivedAt));
     await record.attempt(attempt);
     if (!connection) throw new ConnectorError('CONNECTION_UNKNOWN', `connection ${connectionId} is no longer configured`);
-    const recipe = sub ? deps.recipes.get(sub.recipe) : undefined;
-    if (!sub || !recipe) throw new ConnectorError('RECIPE_NOT_CONFIGURED', `subfunction ${event.SubfunctionId} has no recipe`);
+    if (!sub) throw new ConnectorError('RECIPE_NOT_CONFIGURED', `subfunction ${event.SubfunctionId} has no recipe`);
+    const routes = resolveRoutes(sub.routes, deps.recipes, event.SubfunctionId);
 
     const ctx: CycleContext = {
       event,
@@ -214,6 +215,8 @@ async function processCycle(
         if (!work.adopted) metrics?.paidGeneration(work.provider);
         await record.paid(work);
       },
+      stageDone: ({ stage, resumed, durationMs }) =>
+        record.step(`process-assets: ${stage}`, resumed ? 'resumed' : 'finished', resumed ? undefined : durationMs),
     };
     const outcome = await runCycle(
       {
@@ -247,7 +250,7 @@ async function processCycle(
         runStep: (next, run) => tracing.span(`step ${next}`, { attributes: { 'cfc.step': next } }, run),
       },
       ctx,
-      { recipe, options: sub.options, checks: sub.checks },
+      { routes, checks: sub.checks },
     );
     // From now on the same TaskProcessId is new work (a rework, or a late duplicate that the
     // next cycle recognises and skips): free the deduplication key before the job completes.
@@ -256,7 +259,10 @@ async function processCycle(
     if ('skipped' in outcome) await record.skipped(outcome.skipped);
     // A cycle that ended without an error used the connection's credentials successfully.
     await record.credentials(connectionId, 'creative-force', { ok: true });
-    if (recipe.provider && 'submitted' in outcome) await record.credentials(connectionId, recipe.provider, { ok: true });
+    if ('submitted' in outcome) {
+      const providers = new Set(routes.flatMap((r) => r.stages.flatMap((stage) => stage.recipe.provider ?? [])));
+      for (const provider of providers) await record.credentials(connectionId, provider, { ok: true });
+    }
     ended(submitted ? 'submitted' : 'skipped');
     logger.info(
       { step: 'done', submitted: submitted?.assets.length ?? 0, skipped: 'skipped' in outcome ? outcome.skipped : undefined },

@@ -57,7 +57,7 @@ describe('the command line', () => {
     expect(top.stdout).toMatch(/^usage: cf-ai-connector <command>/);
     expect(await runCli([])).toEqual(top);
     const names = listedCommands(top.stdout);
-    expect(names).toEqual(['start', 'serve', 'work', 'check', 'tasks', 'reports', 'demo']);
+    expect(names).toEqual(['start', 'serve', 'work', 'check', 'tasks', 'reports', 'preview', 'demo']);
     const helps = await Promise.all(names.map((name) => runCli([name, '--help'])));
     for (const [i, name] of names.entries()) {
       expect(helps[i], name).toMatchObject({ code: 0, stderr: '' });
@@ -85,7 +85,10 @@ describe('the command line', () => {
       [['reports', 'resend', '--all', 'x'], /^cf-ai-connector: resend takes dead letter ids or --all\n/],
       [['reports', 'undo'], /^cf-ai-connector: unknown reports command "undo" \(list or resend\)\n/],
       [['demo', 'convert', 'again'], /^cf-ai-connector: unexpected argument "again"\nusage: cf-ai-connector demo/],
-      [['demo', 'nope'], /^cf-ai-connector: unknown demo "nope" \(convert or adcreative\)\nusage: cf-ai-connector demo/],
+      [
+        ['demo', 'nope'],
+        /^cf-ai-connector: unknown demo "nope" \(convert, adcreative, rework, pipeline, video\)\nusage: cf-ai-connector demo/,
+      ],
       [['help', 'nope'], /^cf-ai-connector: unknown command "nope"\n/],
     ];
     // A working configuration: a command that ignored its arguments would start (and not exit 2).

@@ -91,7 +91,7 @@ function recordingJob(checkpoint: unknown, crashAfter = Number.POSITIVE_INFINITY
 }
 
 const cycle = (job: CycleJob, taskProcessId: string, workDir: string) =>
-  runCycle(job, cycleContext(taskProcessId, workDir), { recipe: countingConvert, options, checks });
+  runCycle(job, cycleContext(taskProcessId, workDir), { routes: [{ stages: [{ recipe: countingConvert, options }] }], checks });
 
 /**
  * Runs a cycle of the task until the process dies right after save number `saveNumber`; the
@@ -223,17 +223,17 @@ describe('runCycle resumes from its checkpoint', () => {
     const task = addTask();
     const workDir = await mkdtemp(join(tmpdir(), 'cfc-cycle-resume-'));
     const uploadsDone = saves.findIndex((s) => 'upload-outputs' in s.checkpoint.results) + 1;
-    const { checkpoint: v2 } = await crashAfterSave(task.taskProcessId, workDir, uploadsDone);
-    const inputs = v2.results['download-inputs'];
+    const { checkpoint: current } = await crashAfterSave(task.taskProcessId, workDir, uploadsDone);
+    const inputs = current.results['download-inputs'];
     // What the first release saved at the same point (src/cycle/checkpoint.ts before version 2).
     const v1 = {
-      detail: v2.results['get-process-detail'],
+      detail: current.results['get-process-detail'],
       inputs: inputs?.files,
       colorReferences: inputs?.colorReferences,
-      context: v2.results['get-additional-context'],
-      plan: v2.results['process-assets'],
+      context: current.results['get-additional-context'],
+      plan: current.results['process-assets'],
       recipeMemory: {},
-      uploads: v2.results['upload-outputs'],
+      uploads: current.results['upload-outputs'],
     };
     const s3Before = sim.s3Stats();
     const runsBefore = recipeRuns;
@@ -246,6 +246,26 @@ describe('runCycle resumes from its checkpoint', () => {
     expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
     expect(sim.s3Stats().gets - s3Before.gets).toBe(0);
     expect(sim.s3Stats().puts - s3Before.puts).toBe(0);
+    expect(recipeRuns - runsBefore).toBe(0);
+    expect((resumed.job.stored as Checkpoint).version).toBe(checkpointVersion);
+  });
+
+  it('from a version 2 checkpoint (before pipelines), which reads as the current version', async () => {
+    const saves = await referenceRun();
+    const task = addTask();
+    const workDir = await mkdtemp(join(tmpdir(), 'cfc-cycle-resume-'));
+    const uploadsDone = saves.findIndex((s) => 'upload-outputs' in s.checkpoint.results) + 1;
+    const { checkpoint } = await crashAfterSave(task.taskProcessId, workDir, uploadsDone);
+    // A single recipe's checkpoint has none of what version 3 added: it is a version 2 one but for the number.
+    expect(JSON.stringify(checkpoint)).not.toMatch(/"route"|"source"|"stages"/);
+    const runsBefore = recipeRuns;
+
+    const resumed = recordingJob({ ...checkpoint, version: 2 });
+    const outcome = await cycle(resumed.job, task.taskProcessId, workDir);
+    await rm(workDir, { recursive: true, force: true });
+
+    expect(outcome).toHaveProperty('submitted');
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
     expect(recipeRuns - runsBefore).toBe(0);
     expect((resumed.job.stored as Checkpoint).version).toBe(checkpointVersion);
   });

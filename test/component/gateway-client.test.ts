@@ -14,6 +14,7 @@ import {
   type ConnectionCredentials,
   CreativeForceClient,
   defaultGatewayPaths,
+  defaultSharedCallCaps,
   defaultStatusBodyFields,
   defaultWireForms,
   type RateLimiter,
@@ -148,6 +149,8 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
     rateLimitRps: 20,
     requestTimeoutMs: 2000,
     failedStatus: 'Failed',
+    sharedCalls: false,
+    caps: { ...defaultSharedCallCaps },
     statusBodyFields: { ...defaultStatusBodyFields },
     wireForms: defaultWireForms,
     paths: { ...defaultGatewayPaths },
@@ -400,7 +403,9 @@ describe('CreativeForceClient', () => {
         errors: { 'files[0].fileName': ['The fileName field is required.'] },
       },
     });
-    const err = await rejection(setup().client.getPresignedUploadUrls('client-ws', []));
+    const err = await rejection(
+      setup().client.getPresignedUploadUrls('client-ws', [{ fileName: '', localId: 'l-1', fileLength: 3 }]),
+    );
     expect(err.code).toBe('CF_REJECTED');
     expect(err.message).toContain('files[0].fileName: The fileName field is required.');
     expect(err.details).toMatchObject({
@@ -444,7 +449,7 @@ describe('CreativeForceClient', () => {
     const { client } = setup();
     await client.updateProcessStatus('tp-1', 'no input asset');
     const presign = await client.getPresignedUploadUrls('client-ws', [{ fileName: 'out.png', localId: 'l-1', fileLength: 3 }]);
-    expect(presign.files).toEqual([]);
+    expect(presign).toEqual([{ headers: {}, files: [], errorFiles: [] }]);
     expect(await client.bulkGetAssets(['a-1'])).toEqual([
       { assetId: 'a-1', fileName: 'a.jpg', fileUrl: 'https://s3.example.com/a', fileLength: null },
     ]);

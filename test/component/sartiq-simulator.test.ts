@@ -394,6 +394,33 @@ describe('generations', () => {
     expect(sim.generationCount()).toBe(countBefore);
   });
 
+  it('takes as reference images only uploads it holds, each once, and keeps what it took', async () => {
+    const countBefore = sim.generationCount();
+    const base = await upload('base.jpg', await productPhoto(), 'image/jpeg');
+    const markingBytes = await sharp({ create: { width: 20, height: 20, channels: 3, background: '#ff0000' } })
+      .png()
+      .toBuffer();
+    const marking = await upload('mark.png', markingBytes, 'image/png');
+    const notUploaded = `${new URL(sim.baseUrl).origin}/temp/${'0'.repeat(32)}_1_x.png`;
+    const refused = [
+      ['/generations/edits', 'reference_images', ['https://elsewhere.example/mark.png']],
+      ['/generations/edits', 'reference_images', [marking, marking]],
+      ['/generations/', 'reference_images_paths', [notUploaded]],
+      ['/generations/agentic', 'reference_images_paths', ['https://elsewhere.example/mark.png']],
+    ] as const;
+    for (const [path, field, references] of refused) {
+      const body = path === '/generations/edits' ? { base_img_path: base } : { product_image: base };
+      expect(issues(await post(path, { ...body, [field]: references })), `${path} ${references.join(' ')}`).toEqual([
+        expect.objectContaining({ type: 'value_error', loc: ['body', field] }),
+      ]);
+    }
+    expect(sim.generationCount()).toBe(countBefore);
+    await create('/generations/edits', { base_img_path: base, reference_images: [marking] });
+    expect(sim.generations().at(-1)?.body.reference_images).toEqual([marking]);
+    expect(await sim.fileAt(marking)).toEqual(markingBytes);
+    expect(await sim.fileAt('https://elsewhere.example/mark.png')).toBeUndefined();
+  });
+
   it('answers 404 for an unknown generation, 403 for a foreign organization, 307 without the trailing slash', async () => {
     const missing = await get(`/generations/${randomUUID()}`);
     expect(missing.status).toBe(404);

@@ -1,52 +1,59 @@
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SartiqSimulator, sampleImage, type TaskScenario } from '../../src/simulators/index.ts';
-import { type Stack, startStack } from '../helpers/stack.ts';
+import { type SartiqSimulator, sampleImage, type TaskScenario } from '../../src/simulators/index.ts';
+import { positionInput, startSartiqStack, submitTask, videoMetadata } from '../helpers/sartiq-stack.ts';
+import type { Stack } from '../helpers/stack.ts';
 
-async function sartiqStack(name: string, recipe: string, options: Record<string, unknown>, predictionDurationMs = 300) {
-  const sartiq = await SartiqSimulator.start({ predictionDurationMs });
-  const credentials = { email: `${name}@studio.example`, password: randomBytes(12).toString('hex') };
-  sartiq.addAccount(credentials);
-  const stack = await startStack(name, { recipe, subfunctionOptions: options, sartiq: { baseUrl: sartiq.baseUrl, credentials } });
-  return { sartiq, stack };
+function sartiqStack(name: string, recipe: string, options: Record<string, unknown>, predictionDurationMs = 300) {
+  return startSartiqStack(name, { recipe, subfunctionOptions: options }, predictionDurationMs);
 }
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
-/** The ids a video from the input image must carry (Sartiq ids are UUIDs). */
-const videoMetadata = {
-  subjectId: '6f1c0a52-2d4b-4c11-9a0e-3b7d5e9f1a20',
-  productId: '0d9b7c3e-8a14-4f6b-b2c5-71e0a4d3c986',
-  styleId: 'a3e5f7b9-1c2d-4e6f-8a9b-0c1d2e3f4a5b',
-};
-
 /** The EXIF of an image as text: the Sartiq simulator writes each image's label into it. */
 async function exifText(body: Buffer | undefined): Promise<string> {
   return (await sharp(body).metadata()).exif?.toString('latin1') ?? '';
 }
 
-/** Starts the service, sends the webhook of a new task and waits for its submission. */
-async function submitTask(stack: Stack, scenario: TaskScenario) {
-  const { sim } = stack;
-  const { port } = await stack.startService('start');
-  const task = sim.addTask(scenario);
-  await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
-  await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
-  const submission = sim.submissions(task.taskProcessId)[0]?.body;
-  /** The bytes of the submitted assets, in order. */
-  const bodies = (submission?.submitAssets ?? []).flatMap((s) => s.assets).map((a) => sim.uploadedObject(a.assetId));
-  return { submission, bodies };
-}
+const input = positionInput;
 
-const input = async (positionName: string) => ({
-  positionName,
-  fileName: `${positionName.toLowerCase()}.jpg`,
-  body: await sampleImage({ width: 400, height: 600, format: 'jpeg', label: positionName }),
-});
+/**
+ * A task in its rework state: slot A had two outputs, the reviewer rejected the second and drew
+ * on it; slot B's output is kept (its note must not reach the provider). The outfit has a
+ * secondary product with a styling file.
+ */
+async function reworkScenario() {
+  const marking = await sampleImage({ width: 60, height: 60, format: 'png', color: '#ff0000' });
+  const styling = await sampleImage({ width: 40, height: 40, format: 'jpeg', color: '#224488' });
+  const scenario: TaskScenario = {
+    productCode: 'AW2130146',
+    inputs: [
+      { positionName: 'Front', fileName: 'front.jpg', body: await sampleImage({ width: 400, height: 600, format: 'jpeg' }) },
+    ],
+    slots: [
+      { mappingKeyId: 'A', positionName: 'Front', minQuantity: 2, maxQuantity: 2 },
+      { mappingKeyId: 'B', positionName: 'Front' },
+    ],
+    outputAssets: [
+      { assetId: 'a1a1a1a1-0000-4000-8000-000000000001', mappingKeyId: 'A' },
+      { assetId: 'a2a2a2a2-0000-4000-8000-000000000002', mappingKeyId: 'A', isRejected: true },
+      { assetId: 'b1b1b1b1-0000-4000-8000-000000000003', mappingKeyId: 'B' },
+    ],
+    annotations: [
+      {
+        assetId: 'a2a2a2a2-0000-4000-8000-000000000002',
+        comment: 'Remove the crease on the left sleeve',
+        marking: { fileName: 'mark.png', body: marking },
+      },
+      { assetId: 'b1b1b1b1-0000-4000-8000-000000000003', comment: 'Lovely, keep it' },
+    ],
+    outfitProducts: [{ roleId: 1 }, { roleId: 2, stylingAssets: [{ fileName: 'trousers.jpg', body: styling }] }],
+  };
+  return { scenario, marking, styling };
+}
 
 describe('Sartiq, end to end against both simulators', () => {
   let stack: Stack | undefined;
@@ -361,5 +368,67 @@ describe('Sartiq, end to end against both simulators', () => {
         .map((u) => u.fileName)
         .sort(),
     ).toEqual(['front.jpg', 'swatch.png']);
+  });
+
+  it('sartiq-edit redoes only the rejected asset, with its comment in the prompt and its marking and the styling file as reference images', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-notes-edit', 'sartiq-edit', {
+      prompt: 'retouch {productCode}',
+      stylingFilesAsReferences: true,
+      pollIntervalMs: 100,
+    }));
+    const { scenario, marking, styling } = await reworkScenario();
+    const { submission } = await submitTask(stack, scenario);
+
+    // One paid generation, for the one rejected asset.
+    const generations = sartiq.generations();
+    expect(generations.map((g) => [g.endpoint, g.body.batch_size])).toEqual([['edits', 1]]);
+    const body = generations[0]?.body ?? {};
+    expect(body.prompt).toBe('retouch AW2130146. Reviewer feedback: Remove the crease on the left sleeve');
+    const references = body.reference_images as string[];
+    expect(references).toHaveLength(2);
+    // What arrived at Sartiq are the reviewer's marking and the styling file, byte for byte.
+    expect(await sartiq.fileAt(references[0] ?? '')).toEqual(marking);
+    expect(await sartiq.fileAt(references[1] ?? '')).toEqual(styling);
+
+    const slots = submission?.submitAssets ?? [];
+    expect(slots.find((s) => s.mappingKeyId === 'A')?.assets.map((a) => [a.outputResultTypeId, a.oldOutputAssetId])).toEqual([
+      [2, null],
+      [3, 'a2a2a2a2-0000-4000-8000-000000000002'],
+    ]);
+    expect(slots.find((s) => s.mappingKeyId === 'B')?.assets.map((a) => a.outputResultTypeId)).toEqual([2]);
+  });
+
+  it('sartiq-generate places the comment where its template says and sends the marking as reference_images_paths', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-notes-generate', 'sartiq-generate', {
+      shotType: 'front_full_body',
+      extraPrompt: 'studio light; fix: {reviewerComments}',
+      referenceImageStrength: 40,
+      pollIntervalMs: 100,
+    }));
+    const { scenario, marking } = await reworkScenario();
+    await submitTask(stack, scenario);
+
+    const generations = sartiq.generations();
+    expect(generations).toHaveLength(1);
+    const body = generations[0]?.body ?? {};
+    expect(body.extra_prompt).toBe('studio light; fix: Remove the crease on the left sleeve');
+    expect(body.reference_image_strength).toBe(40);
+    const references = body.reference_images_paths as string[];
+    expect(references).toHaveLength(1);
+    expect(await sartiq.fileAt(references[0] ?? '')).toEqual(marking);
+  });
+
+  it('sends neither comments nor references when the options turn them off, and fetches no annotations', async () => {
+    ({ sartiq, stack } = await sartiqStack('sartiq-notes-off', 'sartiq-edit', {
+      commentsInPrompt: false,
+      markingsAsReferences: false,
+      pollIntervalMs: 100,
+    }));
+    const { scenario } = await reworkScenario();
+    await submitTask(stack, scenario);
+    const body = sartiq.generations()[0]?.body ?? {};
+    expect(body.prompt).toBeUndefined();
+    expect(body.reference_images).toBeUndefined();
+    expect(stack.sim.callLog().filter((c) => c.path.includes('/annotations'))).toEqual([]);
   });
 });

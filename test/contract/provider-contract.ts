@@ -58,6 +58,8 @@ export function providerContract(adapter: ProviderAdapter): void {
     let memory: Map<string, unknown>;
     /** What the recipe told the task history of its paid work. */
     let paid: PaidWork[];
+    /** The last run's requests and options, for the recipe's own count of its paid calls. */
+    let last: Pick<RecipeRun<unknown>, 'requests' | 'options'> | undefined;
 
     beforeEach(async () => {
       harness = await adapter.start();
@@ -118,6 +120,7 @@ export function providerContract(adapter: ProviderAdapter): void {
         signal,
         logger: pino({ level: 'silent' }),
       };
+      last = run;
       return adapter.recipe.run(run);
     }
 
@@ -138,6 +141,8 @@ export function providerContract(adapter: ProviderAdapter): void {
       // The task history hears of the paid work, with the provider's id.
       expect(paid.length).toBeGreaterThanOrEqual(1);
       for (const work of paid) expect(work).toMatchObject({ id: expect.any(String), adopted: false });
+      // The recipe's count before it runs (what `preview` announces) is the paid starts it made.
+      expect(adapter.recipe.paidCalls(last?.requests ?? [], last?.options)).toBe(paid.length);
     });
 
     it('waits through slow progress with several polls', async () => {

@@ -9,10 +9,11 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the command line with `env` and nothing of the test's own environment but PATH. */
-export async function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+/** Runs the command line with `env` and nothing of the test's own environment but PATH (in `cwd`, default this one). */
+export async function runCli(args: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<CliRun> {
   const child = spawn(process.execPath, [resolve('src/cli.ts'), ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
+    ...(cwd ? { cwd } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -7,7 +7,13 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Agent } from 'undici';
 import type { AppConfig } from '../../src/config/env.ts';
-import { CreativeForceClient, RedisRateLimiter, TokenStore, webhookPayloadSchema } from '../../src/creative-force/index.ts';
+import {
+  CreativeForceClient,
+  defaultSharedCallCaps,
+  RedisRateLimiter,
+  TokenStore,
+  webhookPayloadSchema,
+} from '../../src/creative-force/index.ts';
 import type { CycleContext } from '../../src/cycle/cycle-context.ts';
 import { CreativeForceSimulator } from '../../src/simulators/index.ts';
 import { dropPrefix, redisUrl, testPrefix } from './redis.ts';
@@ -34,6 +40,8 @@ export async function startSimulatedGateway(name: string): Promise<SimulatedGate
     rateLimitRps: 18,
     requestTimeoutMs: 10_000,
     failedStatus: 'Failed',
+    sharedCalls: false,
+    caps: { ...defaultSharedCallCaps },
     statusBodyFields: { ...sim.statusBodyFields },
     wireForms: sim.wireForms,
     paths: { ...sim.paths },

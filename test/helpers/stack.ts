@@ -61,6 +61,8 @@ export async function startStack(
     /** The recipe of subfunction 54 (default `convert`) and its options. */
     recipe?: string;
     subfunctionOptions?: Record<string, unknown>;
+    /** Subfunction 54 as the connections file gives it (e.g. a `pipeline` or `route`), instead of `recipe` and its options. */
+    subfunction?: Record<string, unknown>;
     /** More subfunctions of the connection, by id. */
     subfunctions?: Record<string, { recipe: string; options: Record<string, unknown> }>;
     /** Recipes of the in-process service (default: the built-in ones). */
@@ -103,7 +105,7 @@ export async function startStack(
           ...(options.sartiq ? { sartiq: withResultHosts(options.sartiq) } : {}),
           ...(options.firefly ? { firefly: withResultHosts(options.firefly) } : {}),
           subfunctions: {
-            '54': {
+            '54': options.subfunction ?? {
               recipe: options.recipe ?? 'convert',
               options: options.subfunctionOptions ?? { format: 'jpeg', quality: 80, maxWidth: 400 },
             },

@@ -298,7 +298,9 @@ describe('connections file', () => {
     expect(c?.stepIds).toEqual([25, 26, 27, 28, 29, 40]);
     expect(c?.subfunctions['54']).toEqual({
       recipe: 'convert',
-      options: { format: 'jpeg', quality: 90, maxWidth: 2000, stripMetadata: true },
+      routes: [
+        { stages: [{ recipe: 'convert', options: { format: 'jpeg', quality: 90, maxWidth: 2000, stripMetadata: true } }] },
+      ],
       checks: { refuseBlank: true },
     });
   });
@@ -454,10 +456,20 @@ describe('connections file for the receiver (scope receiver)', () => {
       creativeForce: { webhookSecrets: [secret], signatureScheme: 'auto' },
       stepIds: [25, 40],
       subfunctions: {
-        '54': { recipe: 'convert', options: { format: 'png', quality: 90, stripMetadata: true }, checks: { refuseBlank: true } },
+        '54': {
+          recipe: 'convert',
+          routes: [{ stages: [{ recipe: 'convert', options: { format: 'png', quality: 90, stripMetadata: true } }] }],
+          checks: { refuseBlank: true },
+        },
         '55': {
           recipe: 'adcreative-photoshoot',
-          options: expect.objectContaining({ prompts: ['{productCode} on marble'] }),
+          routes: [
+            {
+              stages: [
+                { recipe: 'adcreative-photoshoot', options: expect.objectContaining({ prompts: ['{productCode} on marble'] }) },
+              ],
+            },
+          ],
           checks: { refuseBlank: true },
         },
       },
@@ -524,7 +536,9 @@ describe('connections file for the receiver (scope receiver)', () => {
     ]);
     const [c] = await loadConnectionsFile(file, recipes, receiverEnv, receiver);
     expect(c?.creativeForce).toEqual({ webhookSecrets: [secret], signatureScheme: 'b64key-sha256-base64' });
-    expect(c?.subfunctions['54']?.options).toMatchObject({ scaleFactor: 4 });
+    expect(c?.subfunctions['54']?.routes).toMatchObject([
+      { stages: [{ recipe: 'sartiq-upscale', options: { scaleFactor: 4 } }] },
+    ]);
     expect(c && 'sartiq' in c).toBe(false);
     await expect(loadConnectionsFile(file, recipes, receiverEnv)).rejects.toThrow(/references \$\{ACME_ID\}, which is not set/);
   });

@@ -115,7 +115,7 @@ describe('checkOutput', () => {
   });
 
   it('reads a capture larger than its statistics sample in full: passes a photo, refuses a flat frame and a cut-off file', async () => {
-    // 3000x2000 is six times the pixels the "blank" statistics are taken on (a scaled copy).
+    // 3000x2000 is 24 times the pixels the "blank" statistics are taken on (a scaled copy).
     const capture = await file(await photo('tiff', 3000, 2000), 'image/tiff');
     expect(await checkOutput(capture, defaults)).toBeNull();
     const flat = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#f4f4f4' } })

@@ -4,11 +4,18 @@
  * health of its credentials.
  */
 import type { ReceiverConnection } from '../../config/connections.ts';
+import type { RouteConfig } from '../../cycle/routes.ts';
 import type { connectionView } from '../admin-api.ts';
 import { html } from './html.ts';
 import { consolePath, formatTime, page, type Viewer } from './layout.ts';
 
 type View = Awaited<ReturnType<typeof connectionView>>;
+
+/** A single recipe's options as they are; a pipeline's or routes' whole configuration. */
+function shownOptions(routes: readonly RouteConfig[]): unknown {
+  const [only] = routes;
+  return routes.length === 1 && only?.stages.length === 1 && !only.from ? (only.stages[0]?.options ?? {}) : routes;
+}
 
 function credentialRows(view: View) {
   const entries = Object.entries(view.credentials);
@@ -45,7 +52,7 @@ ${!publicUrlConfigured && html`<p class="muted">PUBLIC_URL is not set, so this i
 <table><thead><tr><th>Subfunction</th><th>Recipe</th><th>Options</th><th>Webhook secret</th></tr></thead><tbody>
 ${view.subfunctions.map(
   (sub) =>
-    html`<tr><td>${sub.subfunctionId}</td><td>${sub.recipe}</td><td><code>${JSON.stringify(connection.subfunctions[String(sub.subfunctionId)]?.options ?? {})}</code></td><td>${sub.ownWebhookSecrets ? 'its own' : "the connection's"}</td></tr>`,
+    html`<tr><td>${sub.subfunctionId}</td><td>${sub.recipe}</td><td><code>${JSON.stringify(shownOptions(connection.subfunctions[String(sub.subfunctionId)]?.routes ?? []))}</code></td><td>${sub.ownWebhookSecrets ? 'its own' : "the connection's"}</td></tr>`,
 )}
 </tbody></table>
 <h3>Webhooks and credentials</h3>

@@ -75,7 +75,7 @@ ${e.willRetry ? 'retried after its backoff' : e.retryable ? 'no attempts left' :
           kind: 'submitted',
           text: html`<strong>Submitted</strong> ${e.assets} asset${e.assets === 1 ? '' : 's'}${e.refused > 0 && html`, ${e.refused} refused by the result checks`}
 <table class="slots"><thead><tr><th>Drop box</th><th>New</th><th>Kept</th><th>Redone</th></tr></thead><tbody>
-${e.slots.map((s) => html`<tr><td><code>${s.mappingKeyId}</code></td><td class="num">${s.new}</td><td class="num">${s.kept}</td><td class="num">${s.redone}</td></tr>`)}
+${e.slots.map((s) => html`<tr><td><code>${s.mappingKeyId}</code>${s.route && html` <span class="muted">${s.route}</span>`}</td><td class="num">${s.new}</td><td class="num">${s.kept}</td><td class="num">${s.redone}</td></tr>`)}
 </tbody></table>`,
         });
         break;

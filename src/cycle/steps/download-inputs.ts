@@ -11,10 +11,10 @@ import { ConnectorError } from '../../errors.ts';
 import { downloadToFile } from '../../media/index.ts';
 import type { InputFile, LocalFile, Recipe } from '../../providers/recipe.ts';
 import type { TaskInputs } from '../checkpoint.ts';
-import type { CycleContext } from '../cycle-context.ts';
+import type { CycleContext, GatewayReader } from '../cycle-context.ts';
 
-/** What a download needs of the cycle: the gateway, the work directory, the limits and the signals. */
-export type FileTransfer = Pick<CycleContext, 'client' | 'workDir' | 'limits' | 'signal' | 'transferSignal'>;
+/** What a download needs of the cycle: the gateway's reads, the work directory, the limits and the signals. */
+export type FileTransfer = Pick<CycleContext, 'workDir' | 'limits' | 'signal' | 'transferSignal'> & { client: GatewayReader };
 
 export interface DownloadInputsInput extends FileTransfer {
   detail: ProcessDetail;

@@ -1,11 +1,11 @@
 /** Step 2 of the guide: Get Process Detail. */
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
-import type { CycleContext } from '../cycle-context.ts';
+import type { CycleContext, GatewayReader } from '../cycle-context.ts';
 
 export function getProcessDetail({
   client,
   event,
   signal,
-}: Pick<CycleContext, 'client' | 'event' | 'signal'>): Promise<ProcessDetail> {
+}: Pick<CycleContext, 'event' | 'signal'> & { client: GatewayReader }): Promise<ProcessDetail> {
   return client.getProcessDetail(event.TaskProcessId, signal);
 }

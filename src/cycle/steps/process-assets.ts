@@ -1,58 +1,63 @@
 /**
- * Step 5 of the guide: run the recipe, pass what it produced through the result gate, then plan
- * the submission at once, so a slot the output cannot fill fails here (permanent, with its reason)
- * and nothing useless, nor anything the gate refused, is uploaded.
+ * Step 5 of the guide: run the subfunction's recipe, pipeline or routes, pass what they produced
+ * through the result gate, then plan the submission at once, so a slot the output cannot fill
+ * fails here (permanent, with its reason) and nothing useless, nor anything the gate refused, is
+ * uploaded. Slots of every route go into the one plan, so into one Submit Output.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
 import { ConnectorError, isConnectorError } from '../../errors.ts';
-import { clientForRecipe } from '../../providers/index.ts';
-import type { ProducedFile, Recipe, RecipeMemory, SlotRequest, TaskContext } from '../../providers/recipe.ts';
+import type { ProducedFile, RecipeMemory, TaskContext } from '../../providers/recipe.ts';
 import { planSubmission, type SubmissionPlan } from '../build-submission.ts';
 import type { TaskInputs } from '../checkpoint.ts';
 import type { CycleContext } from '../cycle-context.ts';
-import { gateOutputs, type OutputChecks, type RefusedOutput } from '../gate-outputs.ts';
+import type { OutputChecks, RefusedOutput } from '../gate-outputs.ts';
+import type { CycleRoute, RoutedRequest, StageOutputs } from '../routes.ts';
+import { runRoutes } from '../run-routes.ts';
 
-export interface ProcessAssetsInput extends CycleContext {
-  recipe: Recipe;
-  /** The subfunction's options, validated by the recipe's schema when the configuration loaded. */
-  options: unknown;
+/** Step 5 talks to no Creative Force endpoint: it gets no gateway client. */
+export interface ProcessAssetsInput extends Omit<CycleContext, 'client'> {
+  /** The subfunction's routes, each a pipeline of stages (one route of one stage for a `recipe`). */
+  routes: readonly CycleRoute[];
   detail: ProcessDetail;
-  /** What the recipe must produce; empty when every slot is kept or left empty. */
-  requests: SlotRequest[];
+  /** What must be produced, each with the route that takes it; empty when every slot is kept or left empty. */
+  requests: RoutedRequest[];
   inputs: TaskInputs;
   context: TaskContext;
   memory: RecipeMemory;
   /** The subfunction's rules for the result gate. */
   checks: OutputChecks;
+  /** The stages an earlier attempt finished (the step's progress). */
+  progress?: StageOutputs | undefined;
+  /** Saves the stages finished so far; without it (a run that never resumes) nothing is saved. */
+  saveProgress?(value: StageOutputs): Promise<void>;
 }
 
+/**
+ * Step 5: runs the routes (run-routes.ts: every stage's files gated), then plans the submission.
+ * Usable on its own (a preview): everything it works with is in its input.
+ */
 export async function processAssets(input: ProcessAssetsInput): Promise<SubmissionPlan> {
-  const { recipe, detail, requests, inputs, logger } = input;
-  const outputDir = join(input.workDir, 'out');
-  await mkdir(outputDir, { recursive: true });
-  const produced =
+  const { detail, requests, logger } = input;
+  await mkdir(join(input.workDir, 'out'), { recursive: true });
+  const { passed, refused, routeOf } =
     requests.length === 0
-      ? new Map<string, ProducedFile[]>()
-      : await recipe.run({
-          detail,
-          requests,
-          inputs: inputs.files,
-          inputUrls: inputs.urls?.inputUrls ?? [],
-          colorReferenceUrls: inputs.urls?.colorReferenceUrls ?? [],
-          context: input.context,
-          options: input.options,
-          outputDir,
-          memory: input.memory,
-          client: clientForRecipe(recipe, input.providers),
-          finalAttempt: input.finalAttempt,
-          paidWork: input.paidWork,
-          signal: input.signal,
-          logger,
+      ? { passed: new Map<string, ProducedFile[]>(), refused: [], routeOf: new Map<string, string>() }
+      : await runRoutes({
+          ...input,
+          saved: input.progress,
+          ...(input.saveProgress ? { save: input.saveProgress } : {}),
+          ...(input.stageDone ? { stageDone: input.stageDone } : {}),
         });
-  const { passed, refused } = await gateOutputs(produced, input.checks, logger);
-  const plan = planWithGate(detail, passed, refused);
+  const planned = planWithGate(detail, passed, refused);
+  const plan = {
+    ...planned,
+    slots: planned.slots.map((slot) => {
+      const route = routeOf.get(slot.mappingKeyId);
+      return route === undefined ? slot : { ...slot, route };
+    }),
+  };
   if (plan.dropped.length > 0) logger.info({ dropped: plan.dropped }, 'produced files left out: their slots were full');
   return plan;
 }

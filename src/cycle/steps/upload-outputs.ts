@@ -1,6 +1,6 @@
 /**
- * Step 7 of the guide: one pre-signed URL request for every file still to upload, then one S3 PUT
- * per file. Each tempAssetId is saved as soon as its PUT succeeds, so a retry re-uploads only the
+ * Step 7 of the guide: pre-signed URLs for every file still to upload (one batch, or one per cap
+ * of files: CF_PRESIGN_MAX_FILES), then one S3 PUT per file with its batch's headers. Each tempAssetId is saved as soon as its PUT succeeds, so a retry re-uploads only the
  * files that did not make it (and asks for fresh URLs for them, as pre-signed URLs expire).
  */
 import type { ProcessDetail } from '../../creative-force/schemas.ts';
@@ -24,18 +24,19 @@ export async function uploadOutputs(input: UploadOutputsInput): Promise<Record<s
   const uploads = input.progress ?? {};
   const pending = plannedAssets(plan).filter((a) => !uploads[a.uploadKey]);
   if (pending.length === 0) return { ...uploads };
-  const presigned = await client.getPresignedUploadUrls(
+  const batches = await client.getPresignedUploadUrls(
     detail.clientId,
     pending.map((a) => ({ fileName: a.file.fileName, localId: a.uploadKey, fileLength: a.file.bytes })),
     input.signal,
   );
-  if (presigned.errorFiles.length > 0) {
-    const list = presigned.errorFiles.map((f) => `${f.fileName ?? f.localId} (${f.errorCode ?? 'no code'})`).join(', ');
+  const errorFiles = batches.flatMap((b) => b.errorFiles);
+  if (errorFiles.length > 0) {
+    const list = errorFiles.map((f) => `${f.fileName ?? f.localId} (${f.errorCode ?? 'no code'})`).join(', ');
     throw new ConnectorError('UPLOAD_REFUSED', `Creative Force refused upload URLs for ${list}`, {
-      details: { errorFiles: presigned.errorFiles },
+      details: { errorFiles },
     });
   }
-  const byLocalId = new Map(presigned.files.map((f) => [f.localId, f]));
+  const byLocalId = new Map(batches.flatMap((b) => b.files.map((f) => [f.localId, { ...f, headers: b.headers }] as const)));
   const done = { ...uploads };
   for (const asset of pending) {
     const target = byLocalId.get(asset.uploadKey);
@@ -44,7 +45,7 @@ export async function uploadOutputs(input: UploadOutputsInput): Promise<Record<s
       url: target.presignedUrl,
       filePath: asset.file.path,
       contentType: target.contentType,
-      headers: presigned.headers,
+      headers: target.headers,
       signal: input.transferSignal(),
     });
     done[asset.uploadKey] = target.tempAssetId;

@@ -138,8 +138,11 @@ function imageJobRecipe(
   return {
     name,
     provider: adCreativeProvider,
+    produces: 'photo',
     optionsSchema: schema,
     needs: () => ({}),
+    // One job per file a slot asks for.
+    paidCalls: (requests) => requests.reduce((n, r) => n + r.count, 0),
     cannotFill: (slot) =>
       slot.assetContentTypeId === AssetContentType.Video
         ? `slot ${slot.mappingKeyId} expects video; ${name} produces photos`

@@ -70,10 +70,11 @@ interface PhotoshootMemory {
 function promptObjects(
   options: PhotoshootOptions,
   run: RecipeRun<PhotoshootOptions, AdCreativeClient>,
+  request: SlotRequest,
   memory: PhotoshootMemory,
   wanted: number,
 ): PromptObject[] {
-  const values = templateValues(run.context, memory.productName);
+  const values = templateValues(run.context, memory.productName, request);
   const objects: PromptObject[] = [
     ...options.presets.map((preset) => ({ tag: 'preset' as const, preset })),
     ...options.prompts.map((prompt) => ({ tag: 'custom' as const, prompt: fillTemplate(prompt, values) })),
@@ -121,7 +122,7 @@ async function photoshootForSlot(
         recommendedPresetIds: recommended.recommendedPresetIds,
       });
     }
-    const prompts = promptObjects(options, run, saved, slotCapacity(request, maxPromptObjects));
+    const prompts = promptObjects(options, run, request, saved, slotCapacity(request, maxPromptObjects));
     const facts = { mappingKeyId: request.slot.mappingKeyId };
     await startPaidWork(run, {
       intentKey: `${key}:intent`,
@@ -209,11 +210,14 @@ async function photoshootForSlot(
 export const photoshootRecipe: ProviderRecipe<PhotoshootOptions, AdCreativeClient, typeof adCreativeProvider> = {
   name: 'adcreative-photoshoot',
   provider: adCreativeProvider,
+  produces: 'photo',
   optionsSchema: photoshootOptionsSchema,
   needs: (options) => ({
     annotations: usesField(options.prompts, 'reviewerComments'),
     product: usesField(options.prompts, 'productName'),
   }),
+  // One render process per slot (its images come from that one start).
+  paidCalls: (requests) => requests.length,
   cannotFill: (slot) =>
     slot.assetContentTypeId === AssetContentType.Video
       ? `slot ${slot.mappingKeyId} expects video; AdCreative.ai Product Photoshoot produces photos`

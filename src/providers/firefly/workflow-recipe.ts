@@ -75,7 +75,7 @@ function inputUrlFor(run: WorkflowRun, request: SlotRequest, n: number): string 
 
 function runInputs(run: WorkflowRun, request: SlotRequest, n: number): FireflyNodeInput[] {
   const { client } = run.client;
-  const values = templateValues(run.context);
+  const values = templateValues(run.context, undefined, request);
   return Object.entries(run.options.inputs).map(([nodeId, source]): FireflyNodeInput => {
     if ('text' in source) return { node_id: nodeId, content: fillTemplate(source.text, values) };
     if (source.from === 'input') return { node_id: nodeId, content: [client.storageRef(inputUrlFor(run, request, n))] };
@@ -216,6 +216,7 @@ export const workflowRecipe: ProviderRecipe<WorkflowOptions, FireflyProvider, ty
   name: 'firefly-workflow',
   provider: fireflyProvider,
   inputsAs: 'urls',
+  produces: 'either',
   optionsSchema: workflowOptionsSchema,
   needs: (o) => {
     const sources = Object.values(o.inputs);
@@ -226,6 +227,8 @@ export const workflowRecipe: ProviderRecipe<WorkflowOptions, FireflyProvider, ty
       product: usesField(texts, 'productName'),
     };
   },
+  // One workflow run per file a slot asks for, all in one batch.
+  paidCalls: (requests) => requests.reduce((n, r) => n + r.count, 0),
   cannotFill: () => null,
   run: runWorkflow,
 };

@@ -26,8 +26,10 @@ export type ConvertOptions = z.output<typeof convertOptionsSchema>;
 /** The `convert` recipe. */
 export const convertRecipe: Recipe<ConvertOptions> = {
   name: 'convert',
+  produces: 'photo',
   optionsSchema: convertOptionsSchema,
   needs: () => ({}),
+  paidCalls: () => 0,
   cannotFill(slot) {
     return slot.assetContentTypeId === AssetContentType.Video
       ? `slot ${describeSlot(slot)} expects video; the convert recipe produces photos only`

@@ -60,6 +60,11 @@ export interface SartiqSlotWork {
    * prediction `create` starts from (`source.predictionId`).
    */
   still?: (inputUrl: string) => SartiqStart;
+  /**
+   * When the slot's input is a Sartiq prediction's own image (an earlier stage's or slot's result,
+   * InputFile.source): the start from that prediction instead of an upload of the file.
+   */
+  fromPrediction?: (predictionId: string) => SartiqStart;
   /** Default `predictions`. */
   results?: SartiqResults;
 }
@@ -109,6 +114,8 @@ const savedRefinesSchema = z.record(z.string(), z.string());
 interface SartiqResult {
   url: string;
   kind: 'photo' | 'video';
+  /** Set when the file is the prediction's own result image (not a refine of it). */
+  predictionId?: string;
 }
 
 /** What one slot's run works with. */
@@ -136,7 +143,10 @@ export async function generateForSlot(
     key: `${work.name}:${request.slot.mappingKeyId}`,
     deadline: Date.now() + run.options.deadlineMs,
   };
-  const saved = await rememberedGeneration(slot, slot.key, async () => work.create(await sourceOf(slot)));
+  const saved = await rememberedGeneration(slot, slot.key, async () => {
+    const prediction = work.fromPrediction ? inputPrediction(slot) : undefined;
+    return prediction !== undefined && work.fromPrediction ? work.fromPrediction(prediction) : work.create(await sourceOf(slot));
+  });
   const results = work.results ?? { from: 'predictions' };
   let files: SartiqResult[];
   if (results.from === 'agentic') {
@@ -146,6 +156,12 @@ export async function generateForSlot(
     files = results.from === 'refines' ? await refinedResults(slot, finished, results.size) : predictionResults(slot, finished);
   }
   return download(slot, index, files);
+}
+
+/** The Sartiq prediction whose own image the slot's first input is, if it is one. */
+function inputPrediction(slot: SlotRun): string | undefined {
+  const [input] = inputsFor(slot.request, slot.run.inputs);
+  return input?.source?.provider === sartiqProvider ? input.source.id : undefined;
 }
 
 /** The slot's first input, uploaded, and the prediction of its still when the work makes one first. */
@@ -259,8 +275,9 @@ function predictionResults(slot: SlotRun, generation: SartiqGeneration): SartiqR
   warnDropped(slot, generation, errored);
   const results = generation.predictions.flatMap((p): SartiqResult[] => {
     if (p.resultVideoUrl !== null) return [{ url: p.resultVideoUrl, kind: 'video' }];
-    const image = p.refinedImageUrl ?? p.resultImageUrl;
-    return image === null ? [] : [{ url: image, kind: 'photo' }];
+    if (p.refinedImageUrl !== null) return [{ url: p.refinedImageUrl, kind: 'photo' }];
+    // The prediction's own image: a later Sartiq request may start from the prediction itself.
+    return p.resultImageUrl === null ? [] : [{ url: p.resultImageUrl, kind: 'photo', predictionId: p.id }];
   });
   if (results.length === 0) throw producedNothing(generation, errored[0]?.errorMessage ?? 'no prediction completed');
   return results;
@@ -423,7 +440,14 @@ async function download(slot: SlotRun, index: number, results: SartiqResult[]): 
     const extension = result.kind === 'video' ? '.mp4' : extname(new URL(result.url).pathname).toLowerCase() || '.jpg';
     const fileName = `${work.name}-${request.slot.mappingKeyId.replace(/[^A-Za-z0-9_-]/g, '_')}-${n + 1}${extension}`;
     const file = await downloadWithRetry(() => run.client.download(result.url, join(dir, fileName), run.signal), run.signal);
-    files.push({ path: file.path, fileName, bytes: file.bytes, contentType: file.contentType, kind: result.kind });
+    files.push({
+      path: file.path,
+      fileName,
+      bytes: file.bytes,
+      contentType: file.contentType,
+      kind: result.kind,
+      ...(result.predictionId ? { source: { provider: sartiqProvider, id: result.predictionId } } : {}),
+    });
   }
   return files;
 }

@@ -8,12 +8,19 @@ import { z } from 'zod';
 import { AssetContentType } from '../../creative-force/contract.ts';
 import type { ExpectedOutput } from '../../creative-force/schemas.ts';
 import { type PollingOptions, pollingOptionsShape } from '../poll.ts';
-import { fillTemplate, templateSchema, templateValues, usesField } from '../prompt-template.ts';
+import { fillTemplate, notesFor, promptWithComments, templateSchema, templateValues, usesField } from '../prompt-template.ts';
 import { slotCapacity } from '../provider-work.ts';
-import type { ContextNeeds, ProducedFile, ProviderRecipe, SlotRequest } from '../recipe.ts';
+import type { ContextNeeds, LocalFile, ProducedFile, ProviderRecipe, SlotRequest } from '../recipe.ts';
 import type { SartiqClient } from './client.ts';
 import { sartiqProvider } from './errors.ts';
-import { generateForSlot, type SartiqResults, type SartiqRun, type SartiqSlotWork, uploadedUrl } from './generation-run.ts';
+import {
+  generateForSlot,
+  type SartiqResults,
+  type SartiqRun,
+  type SartiqSlotWork,
+  type SartiqSource,
+  uploadedUrl,
+} from './generation-run.ts';
 import type { SartiqStart } from './lost-start.ts';
 
 /** Sartiq's largest batch in practice; `batch_size` defaults to 4 for generations. */
@@ -29,14 +36,93 @@ function defined(body: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }
 
-function prompt(run: SartiqRun<unknown>, text: string | undefined): string | undefined {
-  return text === undefined ? undefined : fillTemplate(text, templateValues(run.context));
+function prompt(run: SartiqRun<unknown>, text: string | undefined, request?: SlotRequest): string | undefined {
+  return text === undefined ? undefined : fillTemplate(text, templateValues(run.context, undefined, request));
 }
 
 function promptNeeds(...texts: (string | undefined)[]): ContextNeeds {
   const list = texts.filter((t): t is string => t !== undefined);
   return { annotations: usesField(list, 'reviewerComments'), product: usesField(list, 'productName') };
 }
+
+/**
+ * How `sartiq-generate` and `sartiq-edit` take the reviewers' feedback on a rework, and the
+ * outfit's styling files. Sartiq documents no largest number of reference images: the cap is ours.
+ */
+const feedbackShape = {
+  /** On a rework, add the comments on the redone asset to the prompt (`Reviewer feedback: …`) unless it places `{reviewerComments}`. */
+  commentsInPrompt: z.boolean().default(true),
+  /** On a rework, send the marking images of the redone asset as reference images. */
+  markingsAsReferences: z.boolean().default(true),
+  /** Send the styling files of the outfit's secondary products (same position first) as reference images. */
+  stylingFilesAsReferences: z.boolean().default(false),
+  /** The most reference images one request carries (markings first, then styling files, then color references). */
+  maxReferenceImages: z.number().int().min(1).max(16).default(4),
+};
+type FeedbackOptions = z.output<z.ZodObject<typeof feedbackShape>>;
+
+function feedbackNeeds(o: FeedbackOptions, ...texts: (string | undefined)[]): ContextNeeds {
+  const needs = promptNeeds(...texts);
+  return {
+    ...needs,
+    annotations: needs.annotations || o.commentsInPrompt || o.markingsAsReferences,
+    outfit: o.stylingFilesAsReferences,
+  };
+}
+
+/** The slot's prompt: the template filled for its drop box, with the reviewers' comments when the options say so. */
+function feedbackPrompt(run: SartiqRun<FeedbackOptions>, template: string | undefined, request: SlotRequest): string | undefined {
+  return promptWithComments(template, templateValues(run.context, undefined, request), run.options.commentsInPrompt);
+}
+
+/** A file to send as a reference image, and the name its upload is remembered by. */
+interface Reference {
+  file: LocalFile;
+  id: string;
+}
+
+/** The outfit's styling files for a slot: those of its input's position, else all of them. */
+function stylingReferences(run: SartiqRun<unknown>, source: SartiqSource): Reference[] {
+  const files = run.context.outfit?.stylingFiles ?? [];
+  const tag = source.input.positionTagId;
+  const samePosition = tag === null ? [] : files.filter((f) => f.positionTagId === tag);
+  return (samePosition.length > 0 ? samePosition : files).map((file) => ({
+    file,
+    id: `styling:${file.productId}:${file.positionTagId ?? '-'}:${file.fileName}`,
+  }));
+}
+
+/**
+ * The reference images of one slot's request, uploaded: the marking images of the assets it
+ * redoes, the outfit's styling files, then `more` (e.g. color references), at most
+ * `maxReferenceImages`. Undefined when there are none.
+ */
+async function referenceUrls(
+  run: SartiqRun<FeedbackOptions>,
+  request: SlotRequest,
+  source: SartiqSource,
+  more: Reference[] = [],
+): Promise<string[] | undefined> {
+  const o = run.options;
+  const markings = o.markingsAsReferences
+    ? notesFor(run.context, request).flatMap((n) => (n.marking ? [{ file: n.marking, id: `marking:${n.annotationId}` }] : []))
+    : [];
+  const all = [...markings, ...(o.stylingFilesAsReferences ? stylingReferences(run, source) : []), ...more];
+  const sent = all.slice(0, o.maxReferenceImages);
+  if (sent.length < all.length) {
+    run.logger.info(
+      { mappingKeyId: request.slot.mappingKeyId, references: all.length, sent: sent.length },
+      'sartiq: reference images beyond maxReferenceImages left out',
+    );
+  }
+  if (sent.length === 0) return undefined;
+  const urls: string[] = [];
+  for (const reference of sent) urls.push(await uploadedUrl(run, reference.file, reference.id));
+  return urls;
+}
+
+/** One paid generation per slot. */
+const onePerSlot = (requests: readonly SlotRequest[]) => requests.length;
 
 const photoOnly = (name: string) => (slot: ExpectedOutput) =>
   slot.assetContentTypeId === AssetContentType.Video
@@ -58,9 +144,9 @@ async function eachSlot(
 function eachSlotFrom(
   run: SartiqRun<PollingOptions>,
   name: string,
-  create: (request: SlotRequest, inputUrl: string) => SartiqStart | Promise<SartiqStart>,
+  create: (request: SlotRequest, inputUrl: string, source: SartiqSource) => SartiqStart | Promise<SartiqStart>,
 ): Promise<Map<string, ProducedFile[]>> {
-  return eachSlot(run, (request) => ({ name, create: (source) => create(request, source.inputUrl) }));
+  return eachSlot(run, (request) => ({ name, create: (source) => create(request, source.inputUrl, source) }));
 }
 
 // ---- sartiq-generate ------------------------------------------------------------------------
@@ -97,6 +183,9 @@ export const generateOptionsSchema = z
     refine: z.boolean().default(false),
     /** Upscale each image by this factor (a refine with `scale_factor`) and submit the upscaled one. */
     scaleFactor: z.union([z.literal(2), z.literal(4), z.literal(8)]).optional(),
+    ...feedbackShape,
+    /** `reference_image_strength` (0-100, "Influence of the reference image on generation"), sent with reference images. */
+    referenceImageStrength: z.number().min(0).max(100).optional(),
     ...polling,
   })
   .refine((o) => !(o.agentic && (o.refine || o.scaleFactor !== undefined)), {
@@ -129,8 +218,11 @@ function generateResults(o: GenerateOptions): SartiqResults {
 export const generateRecipe: SartiqRecipe<GenerateOptions> = {
   name: 'sartiq-generate',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: generateOptionsSchema,
-  needs: (o) => promptNeeds(o.extraPrompt),
+  needs: (o) => feedbackNeeds(o, o.extraPrompt),
+  // The generation, and with refine or scaleFactor the refines of its images (a second paid call).
+  paidCalls: (requests, o) => requests.length * (o.refine || o.scaleFactor !== undefined ? 2 : 1),
   cannotFill: (slot, o) =>
     photoOnly('sartiq-generate')(slot) ??
     (o.agentic && slot.minQuantity > 1
@@ -143,31 +235,36 @@ export const generateRecipe: SartiqRecipe<GenerateOptions> = {
       results: generateResults(o),
       // `refine` and `scale_factor` are not sent: what they do on a generation is undocumented, and
       // the refine is asked for through the documented refines endpoint once the images exist.
-      create: ({ inputUrl }) => ({
-        kind: o.agentic ? 'agentic' : 'generate',
-        body: defined({
-          product_image: inputUrl,
-          batch_size: slotCapacity(request, maxBatch),
-          subject_id: o.subjectId,
-          subject_slug: o.subjectSlug,
-          style_id: o.styleId,
-          style_slug: o.styleSlug,
-          shot_type: shotTypeFor(request.slot, o) ?? (o.agentic ? defaultAgenticShotType : undefined),
-          pose: o.pose,
-          framing: o.framing,
-          background: o.background,
-          lighting: o.lighting,
-          extra_prompt: prompt(run, o.extraPrompt),
-          negative_prompt: o.negativePrompt,
-          ...(o.agentic
-            ? {
-                max_attempts: o.maxAttempts,
-                min_confidence_score: o.minConfidenceScore,
-                evaluation_provider: o.evaluationProvider,
-              }
-            : {}),
-        }),
-      }),
+      create: async (source) => {
+        const references = await referenceUrls(run, request, source);
+        return {
+          kind: o.agentic ? 'agentic' : 'generate',
+          body: defined({
+            product_image: source.inputUrl,
+            batch_size: slotCapacity(request, maxBatch),
+            subject_id: o.subjectId,
+            subject_slug: o.subjectSlug,
+            style_id: o.styleId,
+            style_slug: o.styleSlug,
+            shot_type: shotTypeFor(request.slot, o) ?? (o.agentic ? defaultAgenticShotType : undefined),
+            pose: o.pose,
+            framing: o.framing,
+            background: o.background,
+            lighting: o.lighting,
+            extra_prompt: feedbackPrompt(run, o.extraPrompt, request),
+            negative_prompt: o.negativePrompt,
+            reference_images_paths: references,
+            reference_image_strength: references ? o.referenceImageStrength : undefined,
+            ...(o.agentic
+              ? {
+                  max_attempts: o.maxAttempts,
+                  min_confidence_score: o.minConfidenceScore,
+                  evaluation_provider: o.evaluationProvider,
+                }
+              : {}),
+          }),
+        };
+      },
     }));
   },
 };
@@ -180,32 +277,45 @@ export const editOptionsSchema = z.strictObject({
   subjectId: z.string().optional(),
   /** Send the task's color reference files as `reference_images` ("reference images for placement"). */
   colorReferencesAsReferences: z.boolean().default(false),
+  ...feedbackShape,
   ...polling,
 });
 
+/** The task's color reference files, to upload as reference images. */
+function colorReferences(run: SartiqRun<unknown>): Reference[] {
+  return (run.context.colorReferences ?? []).map((file) => ({ file, id: `color-reference:${file.fileName}` }));
+}
+
 /** The task's color reference files, uploaded, as URLs for a Sartiq request. */
 async function colorReferenceUrls(run: SartiqRun<unknown>): Promise<string[] | undefined> {
-  const files = run.context.colorReferences ?? ([] as const);
+  const files = colorReferences(run);
   if (files.length === 0) return undefined;
-  const urls: string[] = [] as const;
-  for (const file of files) urls.push(await uploadedUrl(run, file, `color-reference:${file.fileName}`));
+  const urls: string[] = [];
+  for (const { file, id } of files) urls.push(await uploadedUrl(run, file, id));
   return urls;
 }
 export const editRecipe: SartiqRecipe<z.output<typeof editOptionsSchema>> = {
   name: 'sartiq-edit',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: editOptionsSchema,
-  needs: (o) => ({ ...promptNeeds(o.prompt), colorReferences: o.colorReferencesAsReferences }),
+  needs: (o) => ({ ...feedbackNeeds(o, o.prompt), colorReferences: o.colorReferencesAsReferences }),
+  paidCalls: onePerSlot,
   cannotFill: photoOnly('sartiq-edit'),
   run: (run) =>
-    eachSlotFrom(run, 'sartiq-edit', async (request, base) => ({
+    eachSlotFrom(run, 'sartiq-edit', async (request, base, source) => ({
       kind: 'edit',
       body: defined({
         base_img_path: base,
         tool: run.options.tool,
-        prompt: prompt(run, run.options.prompt),
+        prompt: feedbackPrompt(run, run.options.prompt, request),
         subject_id: run.options.subjectId,
-        reference_images: run.options.colorReferencesAsReferences ? await colorReferenceUrls(run) : undefined,
+        reference_images: await referenceUrls(
+          run,
+          request,
+          source,
+          run.options.colorReferencesAsReferences ? colorReferences(run) : [],
+        ),
         batch_size: request.count,
       }),
     })),
@@ -222,8 +332,10 @@ export const backgroundFixOptionsSchema = z.strictObject({
 export const backgroundFixRecipe: SartiqRecipe<z.output<typeof backgroundFixOptionsSchema>> = {
   name: 'sartiq-background-fix',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: backgroundFixOptionsSchema,
   needs: (o) => ({ colorReferences: o.paletteFromColorReference }),
+  paidCalls: onePerSlot,
   cannotFill: photoOnly('sartiq-background-fix'),
   run: (run) =>
     eachSlotFrom(run, 'sartiq-background-fix', async (request, base) => ({
@@ -254,8 +366,10 @@ export const imageAdjustOptionsSchema = z
 export const imageAdjustRecipe: SartiqRecipe<z.output<typeof imageAdjustOptionsSchema>> = {
   name: 'sartiq-image-adjust',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: imageAdjustOptionsSchema,
   needs: () => ({}),
+  paidCalls: onePerSlot,
   cannotFill: photoOnly('sartiq-image-adjust'),
   run: (run) =>
     eachSlotFrom(run, 'sartiq-image-adjust', (request, base) => ({
@@ -276,8 +390,10 @@ export const faceFixOptionsSchema = z.strictObject({ subjectId: z.string().optio
 export const faceFixRecipe: SartiqRecipe<z.output<typeof faceFixOptionsSchema>> = {
   name: 'sartiq-face-fix',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: faceFixOptionsSchema,
   needs: () => ({}),
+  paidCalls: onePerSlot,
   cannotFill: photoOnly('sartiq-face-fix'),
   run: (run) =>
     eachSlotFrom(run, 'sartiq-face-fix', (_request, base) => ({
@@ -294,14 +410,21 @@ export const upscaleOptionsSchema = z.strictObject({
 export const upscaleRecipe: SartiqRecipe<z.output<typeof upscaleOptionsSchema>> = {
   name: 'sartiq-upscale',
   provider: sartiqProvider,
+  produces: 'photo',
   optionsSchema: upscaleOptionsSchema,
   needs: (o) => promptNeeds(o.prompt),
+  // One refine of the uploaded input per slot (its one generation).
+  paidCalls: onePerSlot,
   cannotFill: photoOnly('sartiq-upscale'),
   run: (run) =>
-    eachSlotFrom(run, 'sartiq-upscale', (_request, base) => ({
+    eachSlotFrom(run, 'sartiq-upscale', (request, base) => ({
       kind: 'upscale',
       // One generation (of the one uploaded image) per call: POST /generations/refines.
-      body: defined({ base_image_urls: [base], scale_factor: run.options.scaleFactor, prompt: prompt(run, run.options.prompt) }),
+      body: defined({
+        base_image_urls: [base],
+        scale_factor: run.options.scaleFactor,
+        prompt: prompt(run, run.options.prompt, request),
+      }),
     })),
 };
 
@@ -316,10 +439,13 @@ export const videoOptionsSchema = z
     negativePrompt: z.string().optional(),
     cfgScale: z.number().min(0).max(2).optional(),
     /**
-     * `input`: the video starts from the task's input image (`base_image_path`, which "requires
-     * explicit metadata": the ids and shot type below). `generation`: an on-model still (one image,
+     * `input`: the video starts from the slot's input image (`base_image_path`, which "requires
+     * explicit metadata": the ids and shot type below); when that input is a still Sartiq made in
+     * this cycle (an earlier pipeline stage, or another slot's still through `from`) and is that
+     * prediction's own image, from the prediction instead (`prediction_id`, which "inherits
+     * metadata": the ids are then not sent). `generation`: an on-model still (one image,
      * `POST /generations/`) is generated from the input first, and the video starts from its
-     * prediction (`prediction_id`, which "inherits metadata").
+     * prediction.
      */
     source: z.enum(['input', 'generation']).default('input'),
     subjectId: z.guid().optional(),
@@ -347,8 +473,11 @@ type VideoOptions = z.output<typeof videoOptionsSchema>;
 export const videoRecipe: SartiqRecipe<VideoOptions> = {
   name: 'sartiq-video',
   provider: sartiqProvider,
+  produces: 'video',
   optionsSchema: videoOptionsSchema,
   needs: (o) => promptNeeds(o.prompt),
+  // The video, and with `source: generation` the still it starts from.
+  paidCalls: (requests, o) => requests.length * (o.source === 'generation' ? 2 : 1),
   cannotFill: (slot, o) => {
     if (slot.assetContentTypeId === AssetContentType.Photo) {
       return `slot ${slot.mappingKeyId} expects a photo; sartiq-video produces video`;
@@ -366,6 +495,16 @@ export const videoRecipe: SartiqRecipe<VideoOptions> = {
       style_id: o.styleId,
       shot_type: shotTypeFor(request.slot, o),
     });
+    const video = (request: SlotRequest, from: Record<string, unknown>): SartiqStart => ({
+      kind: 'video',
+      body: defined({
+        prompt: prompt(run, o.prompt, request),
+        ...from,
+        negative_prompt: o.negativePrompt,
+        cfg_scale: o.cfgScale,
+        batch_size: request.count,
+      }),
+    });
     return eachSlot(run, (request) => ({
       name: 'sartiq-video',
       still:
@@ -375,16 +514,13 @@ export const videoRecipe: SartiqRecipe<VideoOptions> = {
               body: defined({ product_image: productImage, batch_size: 1, ...metadata(request) }),
             })
           : undefined,
-      create: ({ inputUrl, predictionId }) => ({
-        kind: 'video',
-        body: defined({
-          prompt: prompt(run, o.prompt),
-          ...(predictionId === undefined ? { base_image_path: inputUrl, ...metadata(request) } : { prediction_id: predictionId }),
-          negative_prompt: o.negativePrompt,
-          cfg_scale: o.cfgScale,
-          batch_size: request.count,
-        }),
-      }),
+      // A still another slot or stage made with Sartiq in this cycle: its prediction, which "inherits metadata".
+      fromPrediction: o.source === 'input' ? (predictionId) => video(request, { prediction_id: predictionId }) : undefined,
+      create: ({ inputUrl, predictionId }) =>
+        video(
+          request,
+          predictionId === undefined ? { base_image_path: inputUrl, ...metadata(request) } : { prediction_id: predictionId },
+        ),
     }));
   },
 };

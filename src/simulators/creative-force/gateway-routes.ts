@@ -11,6 +11,7 @@ import {
   type GatewayPaths,
   type IdListBody,
   outputPhysicalFileTypeId,
+  type SharedCallCaps,
   type StatusBodyFields,
   type WireForms,
 } from '../../creative-force/contract.ts';
@@ -40,6 +41,8 @@ export interface RouteContext {
   statusBodyFields: StatusBodyFields;
   /** The other ASSUMED wire forms this instance speaks. */
   wireForms: WireForms;
+  /** The most ids / files bulk-get-assets and the pre-signed URL call take (see CfSimulatorOptions.sharedCallCaps). */
+  caps: SharedCallCaps;
 }
 
 /** One endpoint: a path template of {@link GatewayPaths} compiled to a regular expression. */
@@ -101,6 +104,10 @@ const bulkGetAssets: Handler = (ctx, req) => {
   if (!body.ok) return body.reply;
   const ids = readIdList(body.value, ctx.wireForms.idListBodies.bulkGetAssets);
   if (!ids) return problemDetails(listBindingError);
+  // The guide documents no limit here: strict, at the cap this instance was given (default 100).
+  if (ids.length > ctx.caps.bulkGetAssetIds) {
+    return invalidData(`at most ${ctx.caps.bulkGetAssetIds} assetIds per request, got ${ids.length}`);
+  }
   // Unknown ids are left out of the answer, as bulk lookups do.
   const found = ids.flatMap((id) => {
     const asset = ctx.state.assets.get(id);
@@ -188,6 +195,13 @@ const presignRequest = z.object({
   physicalFileTypeId: z.number().int(),
   files: z.array(z.object({ fileName: z.string(), localId: z.string(), fileLength: z.number().int() })),
 });
+/**
+ * "Call this once per batch to mint pre-signed S3 PUT URLs for all output files in a single
+ * request. Assign a localId to each file so you can map the returned tempAssetId values back to
+ * your files." (guide, step 7a). How many files one request may carry is not documented: strict,
+ * at the cap this instance was given (default 100); and since localIds are what files are told
+ * apart by, a request naming one twice is refused.
+ */
 const presignedUpload: Handler = (ctx, req) => {
   const body = json(req);
   if (!body.ok) return body.reply;
@@ -198,6 +212,11 @@ const presignedUpload: Handler = (ctx, req) => {
   if (physicalFileTypeId !== outputPhysicalFileTypeId)
     return invalidData(`physicalFileTypeId must be ${outputPhysicalFileTypeId}`);
   if (files.length === 0) return invalidData('files is empty');
+  if (files.length > ctx.caps.presignFiles) {
+    return invalidData(`at most ${ctx.caps.presignFiles} files per request, got ${files.length}`);
+  }
+  const localIds = files.map((f) => f.localId);
+  if (new Set(localIds).size !== localIds.length) return invalidData('every file needs a localId of its own');
   const issued: Record<string, unknown>[] = [];
   const errorFiles: Record<string, unknown>[] = [];
   for (const file of files) {
@@ -234,6 +253,12 @@ const presignedUpload: Handler = (ctx, req) => {
       presignedUrl: ctx.s3.presignPut(ctx.baseUrl, objectKey, req.now),
     });
   }
+  ctx.state.presignCalls.push({
+    clientId,
+    localIds,
+    tempAssetIds: issued.map((f) => String(f.tempAssetId)),
+    at: req.now,
+  });
   return {
     status: 200,
     body: { headers: uploadEncryptionHeaders.map((h) => ({ ...h })), files: issued, errorFiles },

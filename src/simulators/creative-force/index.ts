@@ -14,6 +14,7 @@ export type {
   InputSeed,
   OutfitProductSeed,
   OutputAssetSeed,
+  PresignCall,
   RecordedSubmission,
   SeededTask,
   SlotSeed,

@@ -7,10 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
 import {
   defaultGatewayPaths,
+  defaultSharedCallCaps,
   defaultStatusBodyFields,
   defaultWireForms,
   type GatewayPaths,
   gatewayRequestsPerSecond,
+  type SharedCallCaps,
   type SignatureVariant,
   type StatusBodyFields,
   type WireForms,
@@ -33,6 +35,7 @@ import type {
   CfSimulatorOptions,
   FaultMatch,
   FaultResponse,
+  PresignCall,
   RecordedSubmission,
   SeededTask,
   StatusUpdate,
@@ -76,6 +79,8 @@ export class CreativeForceSimulator {
   readonly statusBodyFields: Readonly<StatusBodyFields>;
   /** The other ASSUMED wire forms this instance speaks (defaults merged with `options.wireForms`). */
   readonly wireForms: Readonly<WireForms>;
+  /** The caps of bulk-get-assets and the pre-signed URL call (defaults merged with `options.sharedCallCaps`). */
+  readonly sharedCallCaps: Readonly<SharedCallCaps>;
 
   readonly #http: LoopbackServer;
   /** Where the S3 URLs it hands out point (see `CfSimulatorOptions.publicOrigin`). */
@@ -109,6 +114,7 @@ export class CreativeForceSimulator {
       fieldAliases: Object.freeze({ ...(forms.fieldAliases ?? {}) }),
       keepOldAssetReference: forms.keepOldAssetReference ?? defaultWireForms.keepOldAssetReference,
     });
+    this.sharedCallCaps = Object.freeze({ ...defaultSharedCallCaps, ...(options.sharedCallCaps ?? {}) });
     this.#logger = options.logger?.child({ component: 'cf-simulator' }) ?? pino({ level: 'silent' });
     this.#s3 = new FakeS3(options.presignedUrlTtlSeconds ?? 3600);
     this.#state = new SimState(this.#s3);
@@ -190,6 +196,11 @@ export class CreativeForceSimulator {
   /** Refused Submit Output requests with the error returned, in order. */
   rejectedSubmissions(taskProcessId?: string): RecordedSubmission[] {
     return clone(this.#state.rejectedSubmissions.filter((s) => taskProcessId === undefined || s.taskProcessId === taskProcessId));
+  }
+
+  /** Pre-signed upload URL requests answered 200, in order: the workspace, localIds and temp assets of each. */
+  presignCalls(): PresignCall[] {
+    return clone(this.#state.presignCalls);
   }
 
   /** Update Process Status calls, in order. */
@@ -393,6 +404,7 @@ export class CreativeForceSimulator {
       baseUrl: this.#publicOrigin,
       statusBodyFields: { ...this.statusBodyFields },
       wireForms: this.wireForms,
+      caps: this.sharedCallCaps,
     };
     const reply = await matched.route.handle(ctx, {
       params: matched.params,

@@ -8,7 +8,16 @@ import { AssetContentType } from '../../creative-force/contract.ts';
 import type { ExpectedOutput } from '../../creative-force/schemas.ts';
 import { contentTypeOf } from './content-types.ts';
 import { type FakeS3, inputObjectKey } from './s3.ts';
-import type { FileSeed, RecordedSubmission, SeededTask, SlotSeed, StatusUpdate, StoredOutput, TaskScenario } from './types.ts';
+import type {
+  FileSeed,
+  PresignCall,
+  RecordedSubmission,
+  SeededTask,
+  SlotSeed,
+  StatusUpdate,
+  StoredOutput,
+  TaskScenario,
+} from './types.ts';
 
 /** An asset CF can hand out through bulk-get-assets (an input or an accepted output). */
 export interface SimAsset {
@@ -135,6 +144,7 @@ export class SimState {
   readonly submissions: RecordedSubmission[] = [];
   readonly rejectedSubmissions: RecordedSubmission[] = [];
   readonly statusUpdates: StatusUpdate[] = [];
+  readonly presignCalls: PresignCall[] = [];
   readonly #s3: FakeS3;
 
   constructor(s3: FakeS3) {

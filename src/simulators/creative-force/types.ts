@@ -8,6 +8,7 @@ import type {
   GatewayPaths,
   IdListBodies,
   KeepOldAssetReference,
+  SharedCallCaps,
   StatusBodyFields,
 } from '../../creative-force/contract.ts';
 import type { ExpectedOutput, SubmitOutputBody } from '../../creative-force/schemas.ts';
@@ -43,6 +44,13 @@ export interface CfSimulatorOptions extends ListenOptions {
    * `baseUrl`. A fault test puts a proxy there, so S3 traffic passes it without rewriting bodies.
    */
   publicOrigin?: string;
+  /**
+   * The most asset ids one bulk-get-assets request and files one pre-signed URL request may carry;
+   * default 100 each. The guide documents no limit for either (only bulk-get-files' 100), so the
+   * simulator is strict: more is refused, so that a client that shares calls between tasks is seen
+   * to keep to its cap.
+   */
+  sharedCallCaps?: Partial<SharedCallCaps>;
   /** Optional pino logger; the simulator is silent by default. */
   logger?: Logger;
 }
@@ -171,6 +179,17 @@ export interface RecordedSubmission {
   response: unknown;
   /** The error returned, for refused submissions; `null` for accepted ones. */
   error: { code: string; message: string } | null;
+}
+
+/** A pre-signed upload URL request that was answered 200. */
+export interface PresignCall {
+  /** The workspace the URLs were minted for. */
+  clientId: string;
+  /** The localIds sent, in order. */
+  localIds: string[];
+  /** The temp assets minted (the files not in errorFiles). */
+  tempAssetIds: string[];
+  at: number;
 }
 
 /** An Update Process Status call. */

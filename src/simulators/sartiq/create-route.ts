@@ -108,6 +108,31 @@ export class ImageRefs {
         return undefined;
     }
   }
+
+  /**
+   * Checks a list of reference images (`reference_images` of edits and the image adjuster,
+   * `reference_images_paths` of on-model and agentic generations). The reference types them as a
+   * list of strings and says no more ("List of reference images for placement"); the simulator is
+   * strict where it is silent: each entry must name an image Sartiq holds (an upload's `file_url`
+   * or `temp/…` key, or a result) that exists, and none may repeat. It sets no largest count: the
+   * reference gives none.
+   */
+  references(field: string, references: readonly string[] | null): void {
+    for (const [index, reference] of (references ?? []).entries()) {
+      if (references?.indexOf(reference) !== index) {
+        this.#reader.valueError(`${field} lists ${reference} twice`, field);
+        continue;
+      }
+      const found = this.#files.lookup(reference, this.#now);
+      if (found.kind === 'local') continue;
+      this.#reader.valueError(
+        found.kind === 'missing'
+          ? `${field} refers to a file that does not exist: ${reference}`
+          : `${field} entries must be file_urls from /uploads/presigned-url, not ${reference}`,
+        field,
+      );
+    }
+  }
 }
 
 /** Reads the optional string fields `names`; the present ones by name. */

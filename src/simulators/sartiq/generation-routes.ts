@@ -133,6 +133,8 @@ function readOnModel(reader: FieldReader, images: ImageRefs, agentic = false): O
     ? reader.string('shot_type', { fallback: defaultAgenticShotType, nullable: false, minLength: 1, maxLength: 50 })
     : reader.string('shot_type');
   const shotTypeString = reader.string('shot_type_string');
+  const referencePaths = reader.strings('reference_images_paths') ?? [];
+  images.references('reference_images_paths', referencePaths);
   const generationType = agentic ? 'AGENTIC' : 'BASE';
   const size = { width: width ?? defaultImageSize.width, height: height ?? defaultImageSize.height };
   return {
@@ -147,7 +149,7 @@ function readOnModel(reader: FieldReader, images: ImageRefs, agentic = false): O
       shot_type_string: shotTypeString ?? shotType,
       product_image_url: productImage,
       product2_image_url: product2Image,
-      reference_images_paths: reader.strings('reference_images_paths') ?? [],
+      reference_images_paths: referencePaths,
       steps: reader.integer('steps', { fallback: 20, nullable: false }) ?? 20,
       // `refine` and `scale_factor` are only echoed: the seed does not say what they do here, so no refine is made.
       refine: reader.boolean('refine', false),
@@ -273,7 +275,7 @@ const editsRoute = createRoute({
   read: (reader, images) => {
     const fields = readBaseImage(reader, images, true);
     const referenceImages = reader.strings('reference_images') ?? [];
-    for (const reference of referenceImages) images.check('reference_images', reference);
+    images.references('reference_images', referenceImages);
     readStrings(reader, ['prompt', 'gender', 'shot_type']);
     reader.uuid('generative_models_id');
     return {
@@ -340,7 +342,7 @@ const imageAdjusterRoute = createRoute({
     const mode = reader.choice('mode', adjusterModes, { fallback: 'auto', nullable: false }) ?? 'auto';
     const tolerance = reader.number('tolerance', { ge: 0, le: 1 }) ?? defaultAutoTolerance;
     readStrings(reader, ['resampling', 'scaling_proportions', 'cropping_position']);
-    for (const reference of reader.strings('reference_images') ?? []) images.check('reference_images', reference);
+    images.references('reference_images', reader.strings('reference_images'));
     for (const side of ['top', 'right', 'bottom', 'left']) reader.number(`margin_${side}`, { ge: 0 });
     if (!['target_width', 'target_height', 'aspect_ratio'].some((name) => reader.has(name))) {
       reader.valueError('target_width, target_height or aspect_ratio must be provided');

@@ -99,6 +99,11 @@ export class SartiqSimulator {
     return structuredClone(this.#state.records);
   }
 
+  /** The ids of a generation's predictions, in order (none for an unknown generation). */
+  predictionIds(generationId: string): string[] {
+    return this.#state.generations.get(generationId)?.predictions.map((p) => p.id) ?? [];
+  }
+
   /** How many paid generations were created. Prediction refines create no generation and are not counted. */
   generationCount(): number {
     return this.#state.records.length;
@@ -107,6 +112,15 @@ export class SartiqSimulator {
   /** Refines of predictions created (`POST /generations/refines` with `prediction_ids`), in order. */
   refines(): RefineRecord[] {
     return structuredClone(this.#state.refineRecords);
+  }
+
+  /**
+   * The bytes of a file the simulator holds (an upload, or a finished result) by the URL or key a
+   * request gave, e.g. an entry of `reference_images`; undefined for any other reference.
+   */
+  async fileAt(reference: string): Promise<Buffer | undefined> {
+    const found = this.#state.files.lookup(reference, Date.now());
+    return found.kind === 'local' ? found.data() : undefined;
   }
 
   /** Files PUT to presigned upload URLs, in order. */
