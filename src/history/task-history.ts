@@ -196,6 +196,7 @@ export class TaskHistory {
   readonly #now: () => number;
   /** `received` records waiting to be sent together. */
   #pending: PendingReceived[] = [];
+  #timer: NodeJS.Timeout | undefined;
   #today = { from: Number.NaN, name: '' };
 
   constructor(settings: HistorySettings) {
@@ -256,24 +257,34 @@ export class TaskHistory {
       input.signatureVariant ?? '',
     ];
     return new Promise((resolve, reject) => {
-      if (this.#pending.length === 0) setTimeout(() => this.#flushReceived(), receivedBatchMs);
+      if (this.#pending.length === 0) this.#timer = setTimeout(() => void this.#flushReceived(), receivedBatchMs);
       this.#pending.push({ keys, args, resolve, reject });
     });
   }
 
+  /**
+   * Sends the `received` records waiting now, without waiting for others; resolves when Redis has
+   * answered (a record's failure goes to its own caller). For a shutdown, before Redis is let go.
+   */
+  flush(): Promise<void> {
+    return this.#flushReceived();
+  }
+
   /** Sends the `received` records waiting: one alone as it is, several in one pipeline. */
-  #flushReceived(): void {
+  async #flushReceived(): Promise<void> {
+    clearTimeout(this.#timer);
     const batch = this.#pending;
     this.#pending = [];
     const [only] = batch;
-    if (batch.length === 1 && only) {
+    if (!only) return;
+    if (batch.length === 1) {
       const client = this.#redis as Redis & ReceivedCommand<Promise<unknown>>;
-      client[receivedCommand](only.keys.length, ...only.keys, ...only.args).then(only.resolve, only.reject);
+      await client[receivedCommand](only.keys.length, ...only.keys, ...only.args).then(only.resolve, only.reject);
       return;
     }
     const pipeline = this.#redis.pipeline() as ReceivedPipeline;
     for (const { keys, args } of batch) pipeline[receivedCommand](keys.length, ...keys, ...args);
-    pipeline.exec().then(
+    await pipeline.exec().then(
       (results) => {
         batch.forEach((record, i) => {
           const err = results?.[i]?.[0];

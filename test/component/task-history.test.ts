@@ -91,7 +91,7 @@ describe('the task history', () => {
     const many = Array.from({ length: 5 }, (_, i) => ({ id: `acme.batch-${i}`, facts: facts() }));
     // One turn of the event loop: five new cycles, and the worker's second record of the first one
     // (which must change nothing but the connection's last webhook).
-    await Promise.all([
+    const written = Promise.all([
       ...many.map(({ id, facts: f }, i) =>
         history.received({
           connectionId: 'acme',
@@ -103,6 +103,7 @@ describe('the task history', () => {
       ),
       history.received({ connectionId: 'acme', cycleJobId: 'acme.batch-0', facts: facts(), at: at + 10 }),
     ]);
+    await history.flush(); // sends them now, as a shutdown does, rather than after the batching window
     const { cycles } = await history.list('acme');
     expect(cycles.map((c) => c.cycleJobId)).toEqual(many.map((m) => m.id).reverse());
     expect(cycles.at(-1)?.taskProcessId).toBe(many[0]?.facts.taskProcessId);
@@ -114,6 +115,7 @@ describe('the task history', () => {
     });
     const [today] = await history.usage('acme', at, at);
     expect(today?.counters).toEqual({ received: 5 });
+    await written;
   });
 
   it('leaves cycles older than the retention out, and counts per day', async () => {
