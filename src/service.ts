@@ -302,6 +302,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       }
       const closing = (async () => {
         await draining;
+        await history.flush(); // the received records of the last webhooks
         await events?.close();
         await queue.close();
       })();

@@ -143,15 +143,65 @@ function termsOf(facts: TaskFacts): string[] {
   return [facts.taskProcessId, facts.taskId, facts.productCode].flatMap((t) => (t ? [t.trim().toLowerCase()] : []));
 }
 
+/**
+ * The `received` record in one atomic step. KEYS: the cycle's summary, its events, the connection's
+ * time index and queued index, the day's usage counters, the connection's hash, then one index per
+ * search term. ARGV: cycleJobId, connectionId, the time (ISO), the time (ms, the score), the facts
+ * (JSON), the received event (JSON), the cycle's TTL (s), the index trim bound, the usage TTL (s),
+ * the signature variant ('' for none).
+ */
+const receivedScript = `
+redis.call('HSET', KEYS[6], 'lastWebhookAt', ARGV[3])
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[6], 'signatureVariant', ARGV[10]) end
+if redis.call('HSETNX', KEYS[1], 'cycleJobId', ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'connectionId', ARGV[2], 'status', 'queued', 'receivedAt', ARGV[3], 'updatedAt', ARGV[3],
+  'facts', ARGV[5], 'attempts', 0, 'paid', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('RPUSH', KEYS[2], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
+for i = 7, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[4], ARGV[1])
+  redis.call('EXPIRE', KEYS[i], ARGV[7])
+end
+redis.call('HINCRBY', KEYS[5], 'received', 1)
+redis.call('EXPIRE', KEYS[5], ARGV[9])
+return 1
+`;
+/**
+ * How long a `received` record waits for others to go to Redis with it. The receiver writes the
+ * record after its 202, so the wait delays only the history row (and widens, by as much, the
+ * moment in which a crash loses the row but never the job).
+ */
+const receivedBatchMs = 5;
+/** The name the script is defined under on the Redis client (ioredis' defineCommand). */
+const receivedCommand = 'cfcHistoryReceived';
+/** The script's method, as defineCommand adds it to the client (returning a promise) and its pipelines (returning the pipeline). */
+type ReceivedCommand<R> = { [receivedCommand](numberOfKeys: number, ...keysAndArgs: (string | number)[]): R };
+type ReceivedPipeline = ReturnType<Redis['pipeline']> & ReceivedCommand<unknown>;
+interface PendingReceived {
+  keys: string[];
+  args: (string | number)[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 export class TaskHistory {
   readonly #redis: Redis;
   readonly #base: string;
   readonly #retentionMs: number;
   readonly #usageRetentionS: number;
   readonly #now: () => number;
+  /** `received` records waiting to be sent together. */
+  #pending: PendingReceived[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #today = { from: Number.NaN, name: '' };
 
   constructor(settings: HistorySettings) {
     this.#redis = settings.redis;
+    if (!(receivedCommand in this.#redis)) this.#redis.defineCommand(receivedCommand, { lua: receivedScript });
     this.#base = `${settings.prefix}:hist`;
     this.#retentionMs = settings.retentionDays * day;
     this.#usageRetentionS = Math.round((settings.usageRetentionDays * day) / 1000);
@@ -169,9 +219,11 @@ export class TaskHistory {
   /**
    * A cycle was queued (the receiver answered 202). Written once: a second call for the same cycle
    * (the worker makes it too, in case the receiver's was lost) changes nothing but the connection's
-   * last webhook.
+   * last webhook. One script call, atomic; the calls made within {@link receivedBatchMs} go to
+   * Redis together in one pipeline (one write, one round trip), so that under load a webhook's
+   * record costs little more than its arguments.
    */
-  async received(input: {
+  received(input: {
     connectionId: string;
     cycleJobId: string;
     facts: TaskFacts;
@@ -181,35 +233,77 @@ export class TaskHistory {
     const { connectionId, cycleJobId, facts } = input;
     const now = input.at ?? this.#now();
     const at = new Date(now).toISOString();
-    const key = this.#key('c', cycleJobId);
-    const created = await this.#redis.hsetnx(key, 'cycleJobId', cycleJobId);
-    const conn = this.#key('conn', connectionId);
-    const multi = this.#redis.multi().hset(conn, 'lastWebhookAt', at);
-    if (input.signatureVariant) multi.hset(conn, 'signatureVariant', input.signatureVariant);
-    if (created === 1) {
-      const ttl = this.#ttlS();
-      multi
-        .hset(key, {
-          connectionId,
-          status: 'queued',
-          receivedAt: at,
-          updatedAt: at,
-          facts: JSON.stringify(facts),
-          attempts: 0,
-          paid: 0,
-        })
-        .expire(key, ttl)
-        .rpush(this.#key('e', cycleJobId), JSON.stringify({ at, type: 'received', signatureVariant: input.signatureVariant }))
-        .expire(this.#key('e', cycleJobId), ttl)
-        .zadd(this.#key('i', connectionId), now, cycleJobId)
-        .zadd(this.#key('s', connectionId, 'queued'), now, cycleJobId)
-        .zremrangebyscore(this.#key('i', connectionId), '-inf', `(${now - this.#retentionMs}`);
-      for (const term of termsOf(facts)) {
-        multi.zadd(this.#key('q', connectionId, term), now, cycleJobId).expire(this.#key('q', connectionId, term), ttl);
-      }
-      this.#count(multi, connectionId, now, 'received', 1);
+    const ttl = this.#ttlS();
+    const terms = termsOf(facts);
+    const keys = [
+      this.#key('c', cycleJobId),
+      this.#key('e', cycleJobId),
+      this.#key('i', connectionId),
+      this.#key('s', connectionId, 'queued'),
+      this.#key('u', connectionId, this.#day(now)),
+      this.#key('conn', connectionId),
+      ...terms.map((term) => this.#key('q', connectionId, term)),
+    ];
+    const args = [
+      cycleJobId,
+      connectionId,
+      at,
+      now,
+      JSON.stringify(facts),
+      JSON.stringify({ at, type: 'received', signatureVariant: input.signatureVariant }),
+      ttl,
+      `(${now - this.#retentionMs}`,
+      this.#usageRetentionS,
+      input.signatureVariant ?? '',
+    ];
+    return new Promise((resolve, reject) => {
+      if (this.#pending.length === 0) this.#timer = setTimeout(() => void this.#flushReceived(), receivedBatchMs);
+      this.#pending.push({ keys, args, resolve, reject });
+    });
+  }
+
+  /**
+   * Sends the `received` records waiting now, without waiting for others; resolves when Redis has
+   * answered (a record's failure goes to its own caller). For a shutdown, before Redis is let go.
+   */
+  flush(): Promise<void> {
+    return this.#flushReceived();
+  }
+
+  /** Sends the `received` records waiting: one alone as it is, several in one pipeline. */
+  async #flushReceived(): Promise<void> {
+    clearTimeout(this.#timer);
+    const batch = this.#pending;
+    this.#pending = [];
+    const [only] = batch;
+    if (!only) return;
+    if (batch.length === 1) {
+      const client = this.#redis as Redis & ReceivedCommand<Promise<unknown>>;
+      await client[receivedCommand](only.keys.length, ...only.keys, ...only.args).then(only.resolve, only.reject);
+      return;
     }
-    await multi.exec();
+    const pipeline = this.#redis.pipeline() as ReceivedPipeline;
+    for (const { keys, args } of batch) pipeline[receivedCommand](keys.length, ...keys, ...args);
+    await pipeline.exec().then(
+      (results) => {
+        batch.forEach((record, i) => {
+          const err = results?.[i]?.[0];
+          if (err) record.reject(err);
+          else record.resolve();
+        });
+      },
+      (err: unknown) => {
+        for (const record of batch) record.reject(err);
+      },
+    );
+  }
+
+  /** The day of a time, as {@link dayOf}, computed once a day rather than once a webhook. */
+  #day(ms: number): string {
+    if (!(ms >= this.#today.from && ms < this.#today.from + day)) {
+      this.#today = { from: ms - (ms % day), name: dayOf(ms) };
+    }
+    return this.#today.name;
   }
 
   #count(multi: ReturnType<Redis['multi']>, connectionId: string, at: number, field: string, by: number): void {

@@ -17,6 +17,7 @@ import { signatureHeader } from '../creative-force/contract.ts';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
 import { webhookPayloadSchema } from '../creative-force/schemas.ts';
 import { isConnectorError } from '../errors.ts';
+import { plainLogger } from '../observability/logger.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import { type ActiveSpan, type Tracing, tracingOff } from '../observability/tracing.ts';
 import type { EnqueueResult } from '../queue/cycle-queue.ts';
@@ -86,34 +87,56 @@ function checkSignature(
   return verifySignature(raw, header, keys.forSubfunction(subfunctionOf(body())), scheme);
 }
 
+/** What one line of the webhook's outcome says: ids, names and flags, never a header or a body. */
+interface WebhookLine {
+  connectionId: string;
+  taskProcessId?: string;
+  signatureVariant?: string;
+  reason?: string;
+  ignored?: string;
+  jobId?: string;
+  duplicate?: boolean;
+}
+
+/** Logs {@link WebhookLine}s, with no redaction pass: see `plainLogger`. */
+type WebhookLog = (level: 'info' | 'warn', line: WebhookLine, message: string) => void;
+
+const spanName = `POST ${webhookRoutePath}`;
+const spanOptions = {
+  kind: 'server',
+  attributes: { 'http.request.method': 'POST', 'http.route': webhookRoutePath },
+} as const;
+
 /** Registers the webhook route in its own encapsulated context with a raw-bytes body parser. */
 export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: webhookBodyLimit }, (_req, body, done) => done(null, body));
+  // No per-request child logger (with request logging off, its request id would be on no line):
+  // what the route logs, it logs on the service's logger with the connection and task as fields.
+  app.setChildLoggerFactory((logger) => logger);
   // Key objects are made once, here, not per request.
   const keys = new Map<string, ConnectionWebhookKeys>(
     [...deps.connections].map(([id, connection]) => [id, connectionWebhookKeys(connection)]),
   );
+  const plain = plainLogger(deps.logger);
+  const log: WebhookLog = (level, line, message) => plain[level](line, message);
 
   const { metrics, tracing = tracingOff } = deps;
   if (metrics) {
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const { connectionId } = request.params as { connectionId?: string };
       const known = connectionId !== undefined && deps.connections.has(connectionId);
       metrics.webhookAnswered(known ? connectionId : unknownConnectionLabel, reply.statusCode);
+      done();
     });
   }
 
   app.post<{ Params: { connectionId: string } }>(webhookRoutePath, { bodyLimit: webhookBodyLimit }, (request, reply) =>
-    tracing.span(
-      `POST ${webhookRoutePath}`,
-      { kind: 'server', attributes: { 'http.request.method': 'POST', 'http.route': webhookRoutePath } },
-      async (span) => {
-        const answer = await answerWebhook(deps, keys, request, reply, span);
-        span.setAttributes({ 'http.response.status_code': reply.statusCode });
-        return answer;
-      },
-    ),
+    tracing.span(spanName, spanOptions, async (span) => {
+      const answer = await answerWebhook(deps, keys, log, request, reply, span);
+      span.setAttributes({ 'http.response.status_code': reply.statusCode });
+      return answer;
+    }),
   );
 }
 
@@ -121,6 +144,7 @@ export async function webhookRoute(app: FastifyInstance, deps: WebhookRouteDeps)
 async function answerWebhook(
   deps: WebhookRouteDeps,
   keys: ReadonlyMap<string, ConnectionWebhookKeys>,
+  log: WebhookLog,
   request: FastifyRequest<{ Params: { connectionId: string } }>,
   reply: FastifyReply,
   span: ActiveSpan,
@@ -137,7 +161,7 @@ async function answerWebhook(
   const check = checkSignature(raw, header, connection.creativeForce.signatureScheme, connectionKeys, body);
   if (!check?.ok) {
     const reason = header === undefined ? 'missing' : check === undefined ? 'malformed' : 'mismatch';
-    deps.logger.warn({ connectionId, reason }, 'webhook refused: signature');
+    log('warn', { connectionId, reason }, 'webhook refused: signature');
     return reply.code(401).send({ error: 'invalid signature' });
   }
 
@@ -151,14 +175,14 @@ async function answerWebhook(
   }
   const event = parsed.data;
   span.setAttributes({ 'cfc.connection_id': connectionId, 'cfc.task_process_id': event.TaskProcessId });
-  const log = deps.logger.child({ connectionId, taskProcessId: event.TaskProcessId });
+  const line = { connectionId, taskProcessId: event.TaskProcessId, signatureVariant: check.variant };
 
   const ignored = ignoreReason(connection, event);
   if (ignored) {
-    log.info({ ignored, signatureVariant: check.variant }, 'webhook ignored');
+    log('info', { ...line, ignored }, 'webhook ignored');
     return reply.code(200).send({ ignored });
   }
-  return accept(reply, deps, connection, event, log, check.variant);
+  return accept(reply, deps, connection, event, log, line);
 }
 
 function ignoreReason(connection: ReceiverConnection, event: WebhookPayload): string | null {
@@ -173,26 +197,32 @@ async function accept(
   deps: WebhookRouteDeps,
   connection: ReceiverConnection,
   event: WebhookPayload,
-  log: Logger,
-  signatureVariant: string,
+  log: WebhookLog,
+  line: WebhookLine & { signatureVariant: string },
 ): Promise<FastifyReply> {
   let result: EnqueueResult;
   try {
     result = await deps.enqueue(connection.id, event);
   } catch (err) {
+    // An error can carry what must not be logged (a failed Redis command's arguments): the
+    // service's logger, with its redaction.
+    const errorLine = { connectionId: line.connectionId, taskProcessId: line.taskProcessId, err };
     if (isConnectorError(err) && err.code === 'QUEUE_UNAVAILABLE') {
-      log.error({ err }, 'webhook not queued: Redis unavailable');
+      deps.logger.error(errorLine, 'webhook not queued: Redis unavailable');
       return reply.code(503).header('retry-after', '5').send({ error: 'queue unavailable, retry later' });
     }
     // Not Redis: retrying the same event cannot help, so no 503.
-    log.error({ err }, 'webhook not queued: the queue refused the job');
+    deps.logger.error(errorLine, 'webhook not queued: the queue refused the job');
     return reply.code(500).send({ error: 'webhook not queued' });
   }
-  log.info(
-    { jobId: result.jobId, duplicate: result.duplicate, signatureVariant },
+  const sent = reply.code(202).send({ jobId: result.jobId, duplicate: result.duplicate });
+  // After the answer: the log line and the history are not the webhook's business.
+  log(
+    'info',
+    { ...line, jobId: result.jobId, duplicate: result.duplicate },
     result.duplicate ? 'webhook duplicate of a queued cycle' : 'webhook accepted',
   );
-  const sent = reply.code(202).send({ jobId: result.jobId, duplicate: result.duplicate });
+  const { signatureVariant } = line;
   const recipe = connection.subfunctions[String(event.SubfunctionId)]?.recipe ?? '(none)';
   deps.accepted?.({ connectionId: connection.id, jobId: result.jobId, event, signatureVariant, recipe });
   return sent;

@@ -193,6 +193,43 @@ describe('webhook receiver', () => {
     expect(await queued()).toBe(0);
   });
 
+  it('logs one line per webhook with its ids and signature variant, and never the signature', async () => {
+    const { logger: captured, lines } = capturedLogger('info');
+    const receiver = buildReceiver({
+      logger: captured,
+      isReady: async () => true,
+      webhooks: { connections: connectionsFor(), enqueue: (id, e) => queue.addCycle(id, e) },
+    });
+    const e = event();
+    const body = JSON.stringify(e);
+    const first = await postSigned(receiver, body);
+    const again = await postSigned(receiver, body);
+    const forged = await receiver.inject({
+      method: 'POST',
+      url: '/webhooks/creative-force/acme',
+      headers: { 'content-type': 'application/json', 'x-cf-signature': sign(body, randomBytes(32).toString('base64')) },
+      payload: body,
+    });
+    await receiver.close();
+    expect([first.statusCode, again.statusCode, forged.statusCode]).toEqual([202, 202, 401]);
+    const { jobId } = first.json<{ jobId: string }>();
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries).toEqual([
+      expect.objectContaining({
+        msg: 'webhook accepted',
+        level: 30,
+        connectionId: 'acme',
+        taskProcessId: e.TaskProcessId,
+        signatureVariant: 'b64key-sha256-base64',
+        jobId,
+        duplicate: false,
+      }),
+      expect.objectContaining({ msg: 'webhook duplicate of a queued cycle', jobId, duplicate: true }),
+      expect.objectContaining({ msg: 'webhook refused: signature', level: 40, connectionId: 'acme', reason: 'mismatch' }),
+    ]);
+    expect(lines.join('')).not.toContain(sign(body, secret));
+  });
+
   it('answers 200 ignored to another action, a foreign StepId and a subfunction without recipe', async () => {
     const cases = [
       [event({ Action: 'Cancelled' }), 'action Cancelled is not handled'],

@@ -85,6 +85,39 @@ describe('the task history', () => {
     expect((await history.list('other', { q: f.taskId })).cycles).toEqual([]);
   });
 
+  it('records the webhooks of one turn together, each once, and the last webhook of the connection', async () => {
+    const history = store();
+    const at = Date.now();
+    const many = Array.from({ length: 5 }, (_, i) => ({ id: `acme.batch-${i}`, facts: facts() }));
+    // One turn of the event loop: five new cycles, and the worker's second record of the first one
+    // (which must change nothing but the connection's last webhook).
+    const written = Promise.all([
+      ...many.map(({ id, facts: f }, i) =>
+        history.received({
+          connectionId: 'acme',
+          cycleJobId: id,
+          facts: f,
+          signatureVariant: 'b64key-sha256-base64',
+          at: at + i,
+        }),
+      ),
+      history.received({ connectionId: 'acme', cycleJobId: 'acme.batch-0', facts: facts(), at: at + 10 }),
+    ]);
+    await history.flush(); // sends them now, as a shutdown does, rather than after the batching window
+    const { cycles } = await history.list('acme');
+    expect(cycles.map((c) => c.cycleJobId)).toEqual(many.map((m) => m.id).reverse());
+    expect(cycles.at(-1)?.taskProcessId).toBe(many[0]?.facts.taskProcessId);
+    const events = await history.taskProcess('acme', many[0]?.facts.taskProcessId ?? '');
+    expect(events.map((c) => c.events.map((e) => e.type))).toEqual([['received']]);
+    expect(await history.connection('acme')).toEqual({
+      lastWebhookAt: new Date(at + 10).toISOString(),
+      signatureVariant: 'b64key-sha256-base64',
+    });
+    const [today] = await history.usage('acme', at, at);
+    expect(today?.counters).toEqual({ received: 5 });
+    await written;
+  });
+
   it('leaves cycles older than the retention out, and counts per day', async () => {
     let now = Date.parse('2026-11-01T12:00:00Z');
     const history = store(() => now);
