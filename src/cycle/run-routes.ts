@@ -4,7 +4,9 @@
  *
  * - A route's first stage works from the task's inputs (downloaded, or as URLs), as a single
  *   recipe always did; or, with `from`, from another slot's produced still: the routes run in the
- *   order `from` gives (routes.ts), so that still exists when its route starts.
+ *   order `from` gives (routes.ts), so that still exists when its route starts. On a rework that
+ *   keeps that still, the route starts from the kept still step 3 downloaded (an uploaded image
+ *   for a provider: no prediction of this cycle exists).
  * - A later stage works from the files of the stage before it, one run per file, each file being
  *   that run's one input (at the slot's position, so a recipe picks it as it picks a task's input)
  *   and asked to make one file from it: a stage transforms each candidate in turn, and a file's
@@ -244,9 +246,8 @@ async function runStage(input: RunRoutesInput, run: RouteRun, s: number, before:
     });
   } else if (s === 0 && route.from) {
     for (const request of requests) {
-      const still = stillFor(input, run, request);
       const name = `${stageName}.${request.slot.mappingKeyId}`;
-      const stillInput = asInput(still, request.slot, `${name}.still`);
+      const stillInput = stillFor(input, run, request, `${name}.still`);
       calls.push({
         requests: [{ ...request, slot: slotForStage(request.slot, last) }],
         inputs: [stillInput],
@@ -291,15 +292,29 @@ function attributeOf(before: StageResult | undefined, mappingKeyId: string, inpu
 }
 
 /**
- * The still a `from` route's slot starts from: the best-ranked file of the slot it names, made in
- * this cycle (routedRequests made sure that slot is produced, and the route order that it ran).
+ * The still a `from` route's slot starts from, as the input of its run (at the slot's position):
+ * the kept still step 3 downloaded when routedRequests named one, else the best-ranked file of the
+ * slot the reference names, made in this cycle (routedRequests made sure that slot is produced,
+ * and the route order that it ran).
  */
-function stillFor(input: RunRoutesInput, run: RouteRun, request: SlotRequest): ProducedFile {
+function stillFor(input: RunRoutesInput, run: RouteRun, request: SlotRequest, assetId: string): InputFile {
   const { slot } = request;
+  const keptStill = input.requests.find((q) => q.request.slot.mappingKeyId === slot.mappingKeyId)?.keptStill;
+  if (keptStill !== undefined) {
+    const kept = input.inputs.keptStills.find((f) => f.assetId === keptStill);
+    if (kept) return { ...kept, positionName: slot.positionName, positionTagId: null };
+    throw new ConnectorError(
+      'SLOT_UNFILLABLE',
+      `slot ${slot.mappingKeyId} starts from the kept output ${keptStill}, which step 3 did not download`,
+      {
+        details: { mappingKeyId: slot.mappingKeyId },
+      },
+    );
+  }
   const from = run.route.from;
   const stillSlot = from && stillSlotFor(input.detail.taskProcessExpectedOutputs, slot, from);
   const [still] = (stillSlot && run.passed.get(stillSlot.mappingKeyId)) || [];
-  if (still) return still;
+  if (still) return asInput(still, slot, assetId);
   throw new ConnectorError(
     'SLOT_UNFILLABLE',
     `slot ${slot.mappingKeyId} takes its input from another slot's still: slot ${stillSlot?.mappingKeyId} has no still that passed the result check`,
