@@ -68,7 +68,7 @@ export interface StageResult {
   refused: RefusedOutput[];
 }
 
-/** The step's progress: each finished stage's result, by `<route>.<stage>.<recipe>` (indexes from 0). */
+/** The step's progress: each finished stage's result, by `<route>.<stage>.<recipe>.<options hash>` (run-routes.ts stageKey). */
 export interface StageOutputs {
   stages: Record<string, StageResult>;
 }

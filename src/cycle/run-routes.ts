@@ -17,10 +17,16 @@
  *   photos, that it is a photo; after the last stage, the subfunction's own `checks` as well. A
  *   file refused between stages goes no further, and the plan records it.
  * - Every stage's files are saved in the step's progress when it finishes (the step helper keeps
- *   them until step 5 has its result). A retry resumes after the last stage whose files are still
- *   on this host's disk (the cycle's work directory survives a crash of the worker; another host
- *   has none of it): the stages before it are not run at all. A stage that does run again finds
- *   its paid work in the recipe's memory and pays for nothing twice (paid-start.ts).
+ *   them until step 5 has its result), under the stage's position, recipe and a hash of the
+ *   options it and what it worked from were made with (stageKey): a job resumed after the
+ *   configuration changed takes no saved files of a stage that is not the same any more, and a
+ *   stage saved without the hash (by an earlier release) runs again. A retry resumes after the last stage whose files are still on this
+ *   host's disk (the cycle's work directory survives a crash of the worker; another host has none
+ *   of it): the stages before it are not run at all. A stage that does run again finds its paid
+ *   work in the recipe's memory and pays for nothing twice (paid-start.ts).
+ * - The recipe memory is named by position only, not by options: a stage run again because its
+ *   options changed while its job waited adopts the paid work it had started with the old ones
+ *   rather than paying for it again (never paying twice wins over a change made mid-job).
  * - Each run of a stage has its own part of the recipe memory (`r<route>.s<stage>…:` before the
  *   recipe's keys) and its own output folder, so two stages of one provider never share an id.
  *   The first stage of the first route keeps the memory and folder a single recipe always had, so
@@ -29,6 +35,7 @@
  * A subfunction with one recipe (one route, one stage) runs exactly as before pipelines: one run,
  * no stage progress (the step's own result follows at once).
  */
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExpectedOutput, ProcessDetail } from '../creative-force/schemas.ts';
@@ -42,6 +49,7 @@ import { gateOutputs, type OutputChecks, outputChecksSchema, type RefusedOutput 
 import {
   type CycleRoute,
   type CycleStage,
+  mayOverlap,
   type RoutedRequest,
   routeLabel,
   routeOrder,
@@ -122,11 +130,44 @@ interface RouteRun {
   single: boolean;
 }
 
+/** JSON with every object's keys in order: the same options give the same text, whatever their order. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const entries = Object.entries(value)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+}
+
+/** What a stage's files are made from, as configured: its recipe and options and those of the stages before it. */
+function stageChain(route: CycleRoute, s: number) {
+  return route.stages.slice(0, s + 1).map((stage) => ({ recipe: stage.recipe.name, options: stage.options }));
+}
+
+/**
+ * The key of a stage's saved outputs: `<route>.<stage>.<recipe>.<hash>`, the hash covering the
+ * options of the stage and of every stage before it (whose files it worked from) and, for a `from`
+ * route, of the routes its still may come from. A job resumed after the configuration changed
+ * thus takes no files of another recipe, nor of a stage whose options, or whose inputs' options,
+ * are not the same any more.
+ */
+export function stageKey(routes: readonly CycleRoute[], r: number, s: number): string {
+  const route = routes[r] as CycleRoute;
+  const stage = route.stages[s] as CycleStage;
+  const { from } = route;
+  const stills = from
+    ? routes.flatMap((other, j) => (j !== r && mayOverlap(other.when, from) ? [stageChain(other, other.stages.length - 1)] : []))
+    : [];
+  const made = { stages: stageChain(route, s), from: from ?? null, stills };
+  const hash = createHash('sha256').update(stableJson(made)).digest('hex').slice(0, 16);
+  return `${r}.${s}.${stage.recipe.name}.${hash}`;
+}
+
 /** Runs one route's stages, resuming after the last one whose files are still here. */
 async function runRoute(input: RunRoutesInput, run: RouteRun): Promise<StageResult> {
   const { route, index } = run;
-  // The recipe's name in the key: a job resumed after the configuration changed does not take another recipe's files.
-  const keyOf = (s: number) => `${index}.${s}.${route.stages[s]?.recipe.name}`;
+  const keyOf = (s: number) => stageKey(input.routes, index, s);
   const usable = async (s: number) => {
     const saved = run.progress.stages[keyOf(s)];
     return saved !== undefined && (await filesPresent(Object.values(saved.files).flat()));
