@@ -5,7 +5,7 @@
  * (must not exceed the limit), Redis round trips per grant, wait percentiles, and the grants inside
  * the pause (must be 0).
  *
- *   node bench/rate-limiter.ts [--processes 2] [--clients 100] [--seconds 6] [--limit 18] [--pause-ms 1000]
+ *   node bench/rate-limiter.ts [--processes 2] [--clients 100] [--seconds 6] [--limit 20] [--pause-ms 1000]
  *
  * `--clients` is the total over all processes. REDIS_URL defaults to redis://127.0.0.1:6379.
  */
@@ -70,7 +70,7 @@ async function runParent(): Promise<void> {
       processes: { type: 'string', default: '2' },
       clients: { type: 'string', default: '100' },
       seconds: { type: 'string', default: '6' },
-      limit: { type: 'string', default: '18' },
+      limit: { type: 'string', default: '20' },
       'pause-ms': { type: 'string', default: '1000' },
     },
   });
@@ -105,11 +105,12 @@ async function runParent(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, (seconds / 2) * 1000));
   const [s, us] = await redis.time();
   const pauseStart = Number(s) * 1000 + Number(us) / 1000;
-  const pauseLeft = await new RedisRateLimiter({ redis, limit, keyPrefix }).pause(pauseMs);
+  const limiter = new RedisRateLimiter({ redis, limit, keyPrefix });
+  const pauseLeft = await limiter.pause(pauseMs);
   const pauseEnd = pauseStart + pauseLeft;
 
   const grants = (await Promise.all(results)).flatMap((r) => r.grants);
-  await redis.del(`${keyPrefix}:tat`, `${keyPrefix}:pause`, `${keyPrefix}:strikes`);
+  await redis.del(...limiter.keys);
   await redis.quit();
 
   const times = grants.map((g) => g.grantedAtMs).sort((a, b) => a - b);
@@ -134,10 +135,14 @@ async function runParent(): Promise<void> {
 
   console.log(`grants:                        ${grants.length} over ${fmt(last - first)} ms (Redis clock)`);
   console.log(`grants per 1 s bucket:         ${buckets.join(' ')}`);
-  console.log(`throughput:                    ${fmt(throughput)} grants/s (complete buckets outside the pause; limit ${limit})`);
+  console.log(
+    `throughput:                    ${fmt(throughput)} grants/s (complete buckets outside the pause; target ${limiter.targetRps}, ceiling ${limit})`,
+  );
   console.log(`max grants in any 1000 ms:     ${maxInWindow(times, 1000)} (must be <= ${limit})`);
   console.log(`grants inside the pause:       ${inPause} (must be 0)`);
-  console.log(`smallest gap between grants:   ${fmt(minGap)} ms (slot interval ${fmt(1000 / limit)} ms)`);
+  console.log(
+    `smallest gap between grants:   ${fmt(minGap)} ms (slot interval ${fmt(1000 / limiter.targetRps)} ms at the target rate)`,
+  );
   console.log(`Redis script calls per grant:  ${fmt(attempts / grants.length)}`);
   console.log(
     `wait per granted acquire (ms): p50 ${fmt(percentile(waits, 50))}  p90 ${fmt(percentile(waits, 90))}  ` +

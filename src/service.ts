@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { AdminAuth, adminCookieName } from './admin/admin-auth.ts';
 import { type Connection, isFullConnection, type ReceiverConnection } from './config/connections.ts';
 import type { AppConfig } from './config/env.ts';
-import { gatewayClientOf, gatewayTokenStore, RedisRateLimiter, SharedCalls } from './creative-force/index.ts';
+import { gatewayClientOf, gatewayLimiter, gatewayTokenStore, SharedCalls } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
 import { ConnectorError } from './errors.ts';
 import { taskFacts } from './history/cycle-recorder.ts';
@@ -129,15 +129,14 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     reportAttempts: config.worker.reportAttempts,
     onError: producerErrors,
   });
+  const limiter = gatewayLimiter({ config, redis: sharedRedis });
   const metrics = new PrometheusMetrics({
-    sources: { queue: () => queue.queue.exportPrometheusMetrics(), deadLetters: () => deadLetters.count() },
+    sources: {
+      queue: () => queue.queue.exportPrometheusMetrics(),
+      deadLetters: () => deadLetters.count(),
+      limiterRate: () => limiter.state(),
+    },
     logger,
-  });
-
-  const limiter = new RedisRateLimiter({
-    redis: sharedRedis,
-    limit: config.cf.rateLimitRps,
-    keyPrefix: `${config.queuePrefix}:rl`,
   });
   const tokens = gatewayTokenStore({ config, redis: sharedRedis, limiter, logger, metrics });
   // Only workers make these calls; the receiver never needs the shared calls' subscriber.

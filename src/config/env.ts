@@ -86,7 +86,8 @@ const envSchema = z.object({
   PUBLIC_URL: optionalSetting(publicUrl),
   CF_API_BASE_URL: httpUrlSetting.default('https://gateway.creativeforce.io/v1'),
   CF_TOKEN_URL: httpUrlSetting.default('https://accounts.creativeforce.io/connect/token'),
-  CF_RATE_LIMIT_RPS: intSetting(1, 20).default(18),
+  CF_RATE_LIMIT_RPS: intSetting(1, 20).default(20),
+  CF_RATE_LIMIT_ADAPTIVE: z.stringbool().default(true),
   CF_REQUEST_TIMEOUT_MS: intSetting(100, 600_000).default(30_000),
   CF_FAILED_STATUS: z.string().min(1).default(defaultFailedStatus),
   /** Several cycles of one connection (and workspace) waiting on the same call share one request. */
@@ -163,7 +164,10 @@ export interface AppConfig {
   cf: {
     apiBaseUrl: string;
     tokenUrl: string;
+    /** The ceiling of the shared limiter (req/s, all processes together). */
     rateLimitRps: number;
+    /** Learn the rate below the ceiling from 429s (default), or grant at the ceiling always. */
+    rateLimitAdaptive: boolean;
     requestTimeoutMs: number;
     failedStatus: string;
     /** Whether bulk-get-assets and pre-signed URL calls are shared between cycles (CF_SHARED_CALLS). */
@@ -227,6 +231,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
       apiBaseUrl: e.CF_API_BASE_URL.replace(/\/+$/, ''),
       tokenUrl: e.CF_TOKEN_URL,
       rateLimitRps: e.CF_RATE_LIMIT_RPS,
+      rateLimitAdaptive: e.CF_RATE_LIMIT_ADAPTIVE,
       requestTimeoutMs: e.CF_REQUEST_TIMEOUT_MS,
       failedStatus: e.CF_FAILED_STATUS,
       sharedCalls: e.CF_SHARED_CALLS,

@@ -1,15 +1,15 @@
 /**
  * Creative Force access built from the service's configuration, the same way in every process
- * (the service, `check`, `preview`): one token store per process, caching under QUEUE_PREFIX and
- * asking through the shared limiter, and one gateway client per connection using both (and, in a
- * worker, the shared calls of shared-calls.ts).
+ * (the service, `check`, `preview`): the shared limiter, one token store per process, caching under
+ * QUEUE_PREFIX and asking through that limiter, and one gateway client per connection using both
+ * (and, in a worker, the shared calls of shared-calls.ts).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/env.ts';
 import { CreativeForceClient } from './gateway-client.ts';
 import type { CreativeForceMetrics } from './http.ts';
-import type { RateLimiter } from './rate-limiter.ts';
+import { type RateLimiter, RedisRateLimiter } from './rate-limiter.ts';
 import type { SharedCalls } from './shared-calls.ts';
 import { TokenStore } from './token-store.ts';
 
@@ -20,6 +20,16 @@ export interface GatewayAccessDeps {
   limiter: RateLimiter;
   logger: Logger;
   metrics?: CreativeForceMetrics;
+}
+
+/** The limiter every process shares through Redis under `<QUEUE_PREFIX>:rl`: its ceiling and whether it learns the rate. */
+export function gatewayLimiter({ config, redis }: Pick<GatewayAccessDeps, 'config' | 'redis'>): RedisRateLimiter {
+  return new RedisRateLimiter({
+    redis,
+    limit: config.cf.rateLimitRps,
+    adaptive: config.cf.rateLimitAdaptive,
+    keyPrefix: `${config.queuePrefix}:rl`,
+  });
 }
 
 /** The process's token store: tokens shared through Redis under `<QUEUE_PREFIX>:token`. */

@@ -4,7 +4,7 @@
  * this folder imports the client layer from here; http.ts and internal.ts stay private.
  */
 export * from './contract.ts';
-export { type GatewayAccessDeps, gatewayClientOf, gatewayTokenStore } from './gateway-access.ts';
+export { type GatewayAccessDeps, gatewayClientOf, gatewayLimiter, gatewayTokenStore } from './gateway-access.ts';
 export {
   CreativeForceClient,
   type CreativeForceClientOptions,

@@ -1,7 +1,8 @@
 /**
  * A limiter of one process, without Redis: grants at least 1000/limit ms apart, and after a 429 a
  * pause (Retry-After, at most 60 s; without one 1 s, doubling with each consecutive 429, at most
- * 30 s), as RedisRateLimiter does for every process together. For `cf-ai-connector check` while
+ * 30 s), as RedisRateLimiter does for every process together. It does not learn a rate: its few
+ * requests go out one at a time, far under any limit. For `cf-ai-connector check` while
  * Redis is unreachable only: its few token requests go out one at a time, and no worker runs
  * without Redis, so nothing else spends the egress IP's limit meanwhile.
  */

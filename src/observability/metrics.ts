@@ -3,7 +3,7 @@
  * several services a test builds in one process never meet in prom-client's global registry; the
  * process's own metrics (CPU, memory, event loop, GC) are collected once per process, since they
  * describe the process, whatever runs in it. Recording points call {@link ServiceMetrics}; what is
- * read from Redis (the queue, the dead letters) is read when Prometheus scrapes.
+ * read from Redis (the queue, the dead letters, the limiter's rate) is read when Prometheus scrapes.
  *
  * Every label value comes from a bounded set: connection ids and recipes of the connections file,
  * step names, gateway operations, provider ids, error codes, HTTP statuses. Never a task id or a URL.
@@ -50,6 +50,8 @@ export interface ScrapeSources {
   queue(): Promise<string>;
   /** How many failure reports are kept as dead letters now. */
   deadLetters(): Promise<number>;
+  /** The Creative Force limiter's learned rate now (req/s, all processes together) and its ceiling. */
+  limiterRate(): Promise<{ rateRps: number; limit: number }>;
 }
 
 /** Above the longest a healthy generation takes; a step that passes the last bucket shows in +Inf. */
@@ -109,6 +111,8 @@ export class PrometheusMetrics implements ServiceMetrics {
   readonly #paid: Counter<'provider'>;
   readonly #reports: Counter<'connection' | 'outcome'>;
   readonly #deadLetters: Gauge;
+  readonly #limiterRate: Gauge;
+  readonly #limiterCeiling: Gauge;
 
   constructor(options: PrometheusMetricsOptions) {
     this.#sources = options.sources;
@@ -186,6 +190,16 @@ export class PrometheusMetrics implements ServiceMetrics {
       help: 'Failure reports kept undelivered (dead letters) now, all processes together.',
       registers: [this.#redisRegistry],
     });
+    this.#limiterRate = new Gauge({
+      name: `${prefix}creative_force_limiter_rate_requests_per_second`,
+      help: 'The rate the shared Creative Force limiter grants now, learned from 429s, all processes together.',
+      registers: [this.#redisRegistry],
+    });
+    this.#limiterCeiling = new Gauge({
+      name: `${prefix}creative_force_limiter_ceiling_requests_per_second`,
+      help: 'The ceiling of the shared Creative Force limiter (CF_RATE_LIMIT_RPS).',
+      registers: [this.#redisRegistry],
+    });
   }
 
   webhookAnswered(connection: string, status: number): void {
@@ -244,11 +258,13 @@ export class PrometheusMetrics implements ServiceMetrics {
 
   async #redisMetrics(): Promise<string> {
     try {
-      const [queue, deadLetters] = await within(
-        Promise.all([this.#sources.queue(), this.#sources.deadLetters()]),
+      const [queue, deadLetters, limiter] = await within(
+        Promise.all([this.#sources.queue(), this.#sources.deadLetters(), this.#sources.limiterRate()]),
         this.#scrapeTimeoutMs,
       );
       this.#deadLetters.set(deadLetters);
+      this.#limiterRate.set(limiter.rateRps);
+      this.#limiterCeiling.set(limiter.limit);
       return `${await this.#redisRegistry.metrics()}${queue.trimEnd()}\n`;
     } catch (err) {
       this.#scrapeFailed(err);

@@ -20,8 +20,8 @@ import {
   AssetAttribute,
   type AssetAttributeId,
   gatewayClientOf,
+  gatewayLimiter,
   gatewayTokenStore,
-  RedisRateLimiter,
   type WebhookPayload,
 } from '../creative-force/index.ts';
 import { isRework, planWork, type SubmissionPlan } from '../cycle/build-submission.ts';
@@ -128,7 +128,7 @@ export async function previewTask(request: PreviewRequest, { env, out, err }: Co
       taskProcessId: request.taskProcessId,
       preview: true,
     });
-    const limiter = new RedisRateLimiter({ redis, limit: config.cf.rateLimitRps, keyPrefix: `${config.queuePrefix}:rl` });
+    const limiter = gatewayLimiter({ config, redis });
     const tokens = gatewayTokenStore({ config, redis, limiter, logger });
     const gateway = readOnlyGateway(gatewayClientOf(connection, { config, limiter, tokens, logger }));
     const signal = new AbortController().signal;

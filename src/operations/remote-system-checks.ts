@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
 import type { AppConfig } from '../config/env.ts';
-import { gatewayTokenStore, LocalRateLimiter, type RateLimiter, RedisRateLimiter } from '../creative-force/index.ts';
+import { gatewayLimiter, gatewayTokenStore, LocalRateLimiter, type RateLimiter } from '../creative-force/index.ts';
 import { type ErrorCode, errorCatalogue, isConnectorError } from '../errors.ts';
 import { createCredentialTests } from '../providers/index.ts';
 
@@ -51,7 +51,7 @@ interface System {
 export function createRemoteSystemChecks(deps: RemoteSystemChecksDeps): (connection: Connection) => RemoteSystemCheck[] {
   const { config, redis, logger } = deps;
   const limiter: RateLimiter = deps.redisReachable
-    ? new RedisRateLimiter({ redis, limit: config.cf.rateLimitRps, keyPrefix: `${config.queuePrefix}:rl` })
+    ? gatewayLimiter({ config, redis })
     : new LocalRateLimiter(config.cf.rateLimitRps);
   const tokens = gatewayTokenStore({ config, redis, limiter, logger });
   const providerTests = createCredentialTests({ configs: config.providers, redis, keyPrefix: config.queuePrefix, logger });

@@ -148,6 +148,7 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
     apiBaseUrl: `${origin}/v1`,
     tokenUrl: `${origin}/connect/token`,
     rateLimitRps: 20,
+    rateLimitAdaptive: true,
     requestTimeoutMs: 2000,
     failedStatus: 'Failed',
     sharedCalls: false,

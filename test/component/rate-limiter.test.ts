@@ -1,13 +1,18 @@
 /**
  * RedisRateLimiter against the real Redis: several ioredis connections stand in for several
- * processes. Assertions are on grant counts per window (Redis clock), never on wall-clock speed,
- * except generous upper bounds that only catch a limiter that stalls.
+ * processes, and for the learned rate real child processes (test/helpers/limiter-process.ts).
+ * Assertions are on grant counts per window and gaps between grants (Redis clock) and on the rate
+ * the limiter reports, never on wall-clock speed, except generous upper bounds that only catch a
+ * limiter that stalls.
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisRateLimiter } from '../../src/creative-force/index.ts';
+import { type RateLimiterState, type RateLimitGrant, RedisRateLimiter } from '../../src/creative-force/index.ts';
 import { ConnectorError } from '../../src/errors.ts';
+import type { LimiterCommand, LimiterReply } from '../helpers/limiter-process.ts';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const connections: Redis[] = [];
@@ -43,13 +48,72 @@ beforeAll(() => {
 afterEach(async () => {
   const redis = connections[0] as Redis;
   for (const prefix of prefixes.splice(0)) {
-    await redis.del(`${prefix}:tat`, `${prefix}:pause`, `${prefix}:strikes`);
+    await redis.del(...['tat', 'pause', 'strikes', 'rate', 'epoch', 'peak'].map((key) => `${prefix}:${key}`));
   }
 });
 
 afterAll(async () => {
   await Promise.all(connections.map((c) => c.quit()));
 });
+
+/** Gaps between consecutive grants, in ms (Redis clock). */
+function gaps(grants: readonly RateLimitGrant[]): number[] {
+  const sorted = grants.map((g) => g.grantedAtMs).sort((a, b) => a - b);
+  return sorted.slice(1).map((t, i) => t - (sorted[i] as number));
+}
+
+/** A limiter in a process of its own (a worker or receiver of the service, as far as Redis can tell). */
+class LimiterProcess {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, (result: unknown) => void>();
+  #next = 1;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.on('message', (reply: LimiterReply) => {
+      this.#pending.get(reply.id)?.(reply.result);
+      this.#pending.delete(reply.id);
+    });
+  }
+
+  static async start(options: Record<string, unknown>): Promise<LimiterProcess> {
+    const child = fork(resolve('test/helpers/limiter-process.ts'), [JSON.stringify({ redisUrl, ...options })], {
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((ready, failed) => {
+      child.once('message', () => ready());
+      child.once('exit', (code) => failed(new Error(`limiter process exited (${code}) before it was ready`)));
+    });
+    return new LimiterProcess(child);
+  }
+
+  state(): Promise<RateLimiterState> {
+    return this.#ask({ kind: 'state' }) as Promise<RateLimiterState>;
+  }
+
+  acquire(count: number): Promise<RateLimitGrant[]> {
+    return this.#ask({ kind: 'acquire', count }) as Promise<RateLimitGrant[]>;
+  }
+
+  rateLimited(retryAfterMs: number | undefined): Promise<number> {
+    return this.#ask({ kind: 'rateLimited', retryAfterMs }) as Promise<number>;
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((done) => this.#child.once('exit', done));
+    this.#child.disconnect();
+    await exited;
+  }
+
+  #ask(request: LimiterCommand): Promise<unknown> {
+    const id = this.#next++;
+    return new Promise((done) => {
+      this.#pending.set(id, done);
+      this.#child.send({ ...request, id });
+    });
+  }
+}
 
 describe('RedisRateLimiter', () => {
   it('never grants more than the limit in any 1000 ms window across connections', async () => {
@@ -177,6 +241,114 @@ describe('RedisRateLimiter', () => {
     expect(late.attempts).toBeGreaterThan(1);
     const next = await limiter.acquire();
     expect(next.grantedAtMs - late.grantedAtMs).toBeGreaterThanOrEqual(49.9);
+  });
+
+  it('one 429 reported in one process lowers the rate every process grants at', async () => {
+    const keyPrefix = newPrefix();
+    const processes = await Promise.all([
+      LimiterProcess.start({ keyPrefix, limit: 20 }),
+      LimiterProcess.start({ keyPrefix, limit: 20 }),
+    ]);
+    const [first, second] = processes as [LimiterProcess, LimiterProcess];
+    const here = new RedisRateLimiter({ redis: connections[0] as Redis, limit: 20, keyPrefix });
+    try {
+      // Out of the box: the ceiling less the headroom for send-time skew.
+      for (const p of processes) expect(await p.state()).toMatchObject({ limit: 20, targetRps: 19.6, rateRps: 19.6 });
+      expect(await first.rateLimited(20)).toBe(20);
+      const lowered = 19.6 * 0.85;
+      for (const state of [await first.state(), await second.state(), await here.state()]) {
+        expect(state.rateRps).toBeCloseTo(lowered, 3);
+        expect(state.targetRps).toBe(19.6);
+      }
+      // The other process grants at the lowered rate: ~60 ms apart instead of ~51.
+      const grants = await second.acquire(6);
+      for (const gap of gaps(grants)) expect(gap).toBeGreaterThanOrEqual(1000 / (lowered + 0.5) - 0.01);
+    } finally {
+      await Promise.all(processes.map((p) => p.close()));
+    }
+  });
+
+  it('recovers additively with each grant, slower near the rate of the last 429, up to the target and never past it', async () => {
+    const keyPrefix = newPrefix();
+    const limiter = new RedisRateLimiter({
+      redis: connections[0] as Redis,
+      limit: 10,
+      keyPrefix,
+      decrease: 0.5,
+      recoveryPerSecond: 2,
+      probePerSecond: 0.5,
+    });
+    await limiter.onRateLimited(1); // at 9.8: the peak
+    while ((await limiter.state()).pausedForMs > 0) await new Promise((r) => setTimeout(r, 1));
+    let expected = 4.9;
+    expect((await limiter.state()).rateRps).toBeCloseTo(expected, 4);
+    const grants: RateLimitGrant[] = [];
+    const steps: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const grant = await limiter.acquire();
+      grants.push(grant);
+      // Each slot reserved regains step / rate: `step` req/s per second of grants at the current
+      // rate, the recovery step up to 0.95 of the peak, the probe step from there. (A caller that
+      // wakes late reserves again: one more attempt, one more slot.)
+      for (let attempt = 0; attempt < grant.attempts; attempt++) {
+        const step = expected > 9.8 * 0.95 ? 0.5 : 2;
+        steps.push(step);
+        expected = Math.min(9.8, expected + step / expected);
+      }
+      expect((await limiter.state()).rateRps).toBeCloseTo(expected, 4);
+    }
+    expect(expected).toBe(9.8);
+    expect(steps).toContain(0.5);
+    // Spacing follows the rate: wide after the 429, ~102 ms at the target, never under 100 ms.
+    const spacing = gaps(grants);
+    expect(spacing[0]).toBeGreaterThanOrEqual(1000 / 4.9 - 0.01);
+    expect(Math.min(...spacing)).toBeGreaterThanOrEqual(1000 / 9.8 - 0.01);
+    expect(maxInWindow(grants.map((g) => g.grantedAtMs))).toBeLessThanOrEqual(10);
+  });
+
+  it('lowers the rate once per burst of 429s, again on the next burst, never under the floor', async () => {
+    const keyPrefix = newPrefix();
+    const limiter = new RedisRateLimiter({ redis: connections[0] as Redis, limit: 20, keyPrefix, minRps: 5 });
+    await limiter.onRateLimited(100);
+    // Answered during the pause: sent before it, the same burst.
+    await limiter.onRateLimited(100);
+    expect((await limiter.state()).rateRps).toBeCloseTo(19.6 * 0.85, 4);
+    await limiter.acquire(); // after the pause; the grant regains a little
+    const before = (await limiter.state()).rateRps;
+    await limiter.onRateLimited(1);
+    expect((await limiter.state()).rateRps).toBeCloseTo(before * 0.85, 4);
+    for (let i = 0; i < 20; i++) {
+      await limiter.acquire();
+      await limiter.onRateLimited(1);
+    }
+    expect((await limiter.state()).rateRps).toBe(5);
+  });
+
+  it('voids the slots reserved at the old rate: after a 429 callers reserve afresh, at the new rate, after the pause', async () => {
+    const keyPrefix = newPrefix();
+    const limiter = new RedisRateLimiter({ redis: connections[0] as Redis, limit: 20, keyPrefix });
+    // Ten callers reserve slots ~51 ms apart; the 429 comes once the first has its grant.
+    const pending = Array.from({ length: 10 }, () => limiter.acquire());
+    await pending[0];
+    const at429 = await redisNowMs(connections[0] as Redis);
+    const pauseMs = await limiter.onRateLimited(200);
+    const grants = await Promise.all(pending);
+    const after = grants.filter((g) => g.grantedAtMs > at429);
+    // Nothing granted in the pause; what was reserved at the old rate went out before the 429.
+    for (const grant of after) expect(grant.grantedAtMs).toBeGreaterThanOrEqual(at429 + pauseMs - 1);
+    const lowered = 19.6 * 0.85;
+    for (const gap of gaps(after)) expect(gap).toBeGreaterThanOrEqual(1000 / (lowered + 0.5) - 0.01);
+    expect(after.length).toBeGreaterThan(0);
+  });
+
+  it('grants at the ceiling and only pauses after a 429 when not adaptive', async () => {
+    const keyPrefix = newPrefix();
+    const limiter = new RedisRateLimiter({ redis: connections[0] as Redis, limit: 18, keyPrefix, adaptive: false });
+    expect(await limiter.state()).toMatchObject({ limit: 18, targetRps: 18, rateRps: 18 });
+    expect(await limiter.onRateLimited(10)).toBe(10);
+    expect((await limiter.state()).rateRps).toBe(18);
+    const grants = await Promise.all(Array.from({ length: 4 }, () => limiter.acquire()));
+    expect(Math.min(...gaps(grants))).toBeGreaterThanOrEqual(1000 / 18 - 0.01);
   });
 
   it('rejects a limit outside 1..20', () => {

@@ -53,6 +53,7 @@ beforeEach(async () => {
     apiBaseUrl: sim.apiBaseUrl,
     tokenUrl: sim.tokenUrl,
     rateLimitRps: 2,
+    rateLimitAdaptive: true,
     requestTimeoutMs: 10_000,
     failedStatus: 'Failed',
     sharedCalls: true,

@@ -39,6 +39,7 @@ export async function startSimulatedGateway(name: string): Promise<SimulatedGate
     apiBaseUrl: sim.apiBaseUrl,
     tokenUrl: sim.tokenUrl,
     rateLimitRps: 18,
+    rateLimitAdaptive: true,
     requestTimeoutMs: 10_000,
     failedStatus: 'Failed',
     sharedCalls: false,

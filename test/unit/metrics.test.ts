@@ -20,6 +20,7 @@ const bullmqExport = [
 const sources = (deadLetters = 0): ScrapeSources => ({
   queue: async () => bullmqExport,
   deadLetters: async () => deadLetters,
+  limiterRate: async () => ({ rateRps: 16.66, limit: 20 }),
 });
 
 describe('PrometheusMetrics', () => {
@@ -52,6 +53,8 @@ describe('PrometheusMetrics', () => {
     expect(value('cf_ai_connector_paid_generations_total', { provider: 'sartiq' })).toBe(1);
     expect(value('cf_ai_connector_failure_reports_total', { outcome: 'dead_lettered' })).toBe(1);
     expect(value('cf_ai_connector_dead_letters')).toBe(3);
+    expect(value('cf_ai_connector_creative_force_limiter_rate_requests_per_second')).toBe(16.66);
+    expect(value('cf_ai_connector_creative_force_limiter_ceiling_requests_per_second')).toBe(20);
     expect(value('bullmq_job_count', { state: 'waiting' })).toBe(2);
     expect(families.get('process_cpu_user_seconds_total')?.type).toBe('counter');
     expect(families.get('nodejs_eventloop_lag_seconds')?.type).toBe('gauge');
@@ -69,12 +72,12 @@ describe('PrometheusMetrics', () => {
 
   it('leaves the queue and the dead letters out while Redis does not answer, and serves the rest', async () => {
     const hanging = new PrometheusMetrics({
-      sources: { queue: () => new Promise(() => {}), deadLetters: async () => 0 },
+      sources: { ...sources(), queue: () => new Promise(() => {}) },
       logger,
       scrapeTimeoutMs: 50,
     });
     const failing = new PrometheusMetrics({
-      sources: { queue: async () => bullmqExport, deadLetters: () => Promise.reject(new Error('Connection is closed.')) },
+      sources: { ...sources(), deadLetters: () => Promise.reject(new Error('Connection is closed.')) },
       logger,
     });
     for (const metrics of [hanging, failing]) {
@@ -82,6 +85,7 @@ describe('PrometheusMetrics', () => {
       const families = parsePrometheusText(await metrics.render());
       expect(families.has('bullmq_job_count')).toBe(false);
       expect(families.has('cf_ai_connector_dead_letters')).toBe(false);
+      expect(families.has('cf_ai_connector_creative_force_limiter_rate_requests_per_second')).toBe(false);
       expect(sampleValue(families, 'cf_ai_connector_webhooks_total', { status: '503' })).toBe(1);
     }
   });

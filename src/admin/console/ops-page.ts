@@ -5,7 +5,8 @@ import { formatDuration, formatTime, page, type Viewer } from './layout.ts';
 
 export function opsPage(viewer: Viewer, state: OpsState): string {
   const { queue, limiter } = state;
-  const waitingForSlots = Math.round((limiter.reservedAheadMs * limiter.limit) / 1000);
+  const waitingForSlots = Math.round((limiter.reservedAheadMs * limiter.rateRps) / 1000);
+  const learned = limiter.rateRps < limiter.targetRps;
   const body = html`<p class="muted">As of ${formatTime(state.at)}. <a href="/admin/ops">Refresh</a> · the same as JSON: <a href="/admin/api/ops">/admin/api/ops</a></p>
 <div class="grid">
 <section class="card">
@@ -22,7 +23,8 @@ ${state.failureReportsPending > 0 && html`<p class="notice refused">Failure repo
 <section class="card">
 <h2>Creative Force limiter</h2>
 <table class="counts"><tbody>
-<tr><th>Limit</th><td class="num">${limiter.limit} requests/s</td></tr>
+<tr><th>Rate now</th><td class="num" id="limiter-rate">${limiter.rateRps.toFixed(1)} requests/s${learned ? ` (lowered after a 429; recovering to ${limiter.targetRps.toFixed(1)})` : ''}</td></tr>
+<tr><th>Ceiling</th><td class="num">${limiter.limit} requests/s</td></tr>
 <tr><th>Slots reserved ahead</th><td class="num" id="limiter-ahead">${limiter.reservedAheadMs > 0 ? html`${formatDuration(limiter.reservedAheadMs)} (about ${waitingForSlots} requests)` : 'none: idle'}</td></tr>
 <tr><th>Pause after a 429</th><td class="num" id="limiter-pause">${limiter.pausedForMs > 0 ? `${formatDuration(limiter.pausedForMs)} left` : 'none'}</td></tr>
 <tr><th>429s in a row</th><td class="num" id="limiter-strikes">${limiter.consecutive429s}</td></tr>
