@@ -194,6 +194,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       workRoot: config.workDir,
       maxAssetBytes: config.maxAssetBytes,
       transferTimeoutMs: config.transferTimeoutMs,
+      keptOutputDownload: config.cf.keptOutputDownload,
       logger,
       metrics,
       tracing,

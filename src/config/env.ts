@@ -11,14 +11,18 @@ import {
   defaultGatewayPaths,
   defaultIdListBodies,
   defaultKeepOldAssetReference,
+  defaultKeptOutputDownload,
   defaultSharedCallCaps,
   defaultStatusBodyFields,
   fieldAliasesEnv,
   type GatewayPaths,
   type IdListBody,
   idListBodyEnv,
+  type KeptOutputDownload,
   keepOldAssetReferenceEnv,
   keepOldAssetReferences,
+  keptOutputDownloadEnv,
+  keptOutputDownloads,
   type SharedCallCaps,
   type StatusBodyFields,
   statusBodyFieldEnv,
@@ -97,6 +101,7 @@ const envSchema = z.object({
   [idListBodyEnv.stylingAssets]: idListBody.default(defaultIdListBodies.stylingAssets),
   [fieldAliasesEnv]: fieldAliases.default({}),
   [keepOldAssetReferenceEnv]: z.enum(keepOldAssetReferences).default(defaultKeepOldAssetReference),
+  [keptOutputDownloadEnv]: z.enum(keptOutputDownloads).default(defaultKeptOutputDownload),
   [assumedPathEnv.processDetail]: pathSetting.default(defaultGatewayPaths.processDetail),
   [assumedPathEnv.updateStatus]: pathSetting.default(defaultGatewayPaths.updateStatus),
   [assumedPathEnv.submitOutput]: pathSetting.default(defaultGatewayPaths.submitOutput),
@@ -173,6 +178,8 @@ export interface AppConfig {
     statusBodyFields: StatusBodyFields;
     /** The ASSUMED wire forms: id list bodies, field aliases, the KeepOldAsset reference. */
     wireForms: WireForms;
+    /** ASSUMED: whether a kept output's file is fetched through bulk-get-assets (CF_KEPT_OUTPUT_DOWNLOAD). */
+    keptOutputDownload: KeptOutputDownload;
     paths: GatewayPaths;
   };
   /** Each provider's configuration, by provider id. */
@@ -239,6 +246,7 @@ export function loadEnvConfig(env: Record<string, string | undefined> = process.
         fieldAliases: e.CF_FIELD_ALIASES,
         keepOldAssetReference: e.CF_KEEP_OLD_ASSET_REFERENCE,
       },
+      keptOutputDownload: e.CF_KEPT_OUTPUT_DOWNLOAD,
       paths: {
         ...defaultGatewayPaths,
         processDetail: e.CF_PATH_PROCESS_DETAIL,

@@ -112,6 +112,18 @@ export type KeepOldAssetReference = (typeof keepOldAssetReferences)[number];
 export const defaultKeepOldAssetReference: KeepOldAssetReference = 'assetId';
 export const keepOldAssetReferenceEnv = 'CF_KEEP_OLD_ASSET_REFERENCE';
 
+/**
+ * How a kept output's file is fetched, for a drop box made from it on a rework (a video redone
+ * alone from its kept still, docs/recipes.md). ASSUMED: the guide documents bulk-get-assets for
+ * input assets only; an output asset is an asset with an assetId, so `bulk-get-assets` asks that
+ * call for its download URL too. `off` refuses such a drop box (SLOT_UNFILLABLE) before any
+ * download. Override in {@link keptOutputDownloadEnv}.
+ */
+export const keptOutputDownloads = ['bulk-get-assets', 'off'] as const;
+export type KeptOutputDownload = (typeof keptOutputDownloads)[number];
+export const defaultKeptOutputDownload: KeptOutputDownload = 'bulk-get-assets';
+export const keptOutputDownloadEnv = 'CF_KEPT_OUTPUT_DOWNLOAD';
+
 /** The ASSUMED wire forms together, as the gateway client is configured with them. */
 export interface WireForms {
   idListBodies: IdListBodies;

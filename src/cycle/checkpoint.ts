@@ -38,6 +38,8 @@ export const checkpointVersion = 3;
 export interface TaskInputs {
   files: InputFile[];
   colorReferences: LocalFile[];
+  /** Outputs kept from an earlier cycle that a `from` route starts from (RoutedRequest.keptStill), downloaded. */
+  keptStills: InputFile[];
   /** Never saved: pre-signed URLs expire. Null when resumed from a checkpoint. */
   urls: { inputUrls: InputUrl[]; colorReferenceUrls: { fileId: string; fileName: string; url: string }[] } | null;
 }
@@ -112,7 +114,8 @@ const stageOutputs = z.object({
 }) satisfies z.ZodType<StageOutputs>;
 
 const taskInputs = z
-  .object({ files: z.array(inputFile), colorReferences: z.array(localFile) })
+  // keptStills is absent from the checkpoints of releases that did not download kept stills.
+  .object({ files: z.array(inputFile), colorReferences: z.array(localFile), keptStills: z.array(inputFile).default([]) })
   .transform((saved): TaskInputs => ({ ...saved, urls: null }));
 
 const additionalContext = z.object({
@@ -200,7 +203,8 @@ const versionOneSchema = z
   .transform((v1): Checkpoint => {
     const results: Partial<StepResults> = {};
     if (v1.detail) results['get-process-detail'] = v1.detail;
-    if (v1.inputs) results['download-inputs'] = { files: v1.inputs, colorReferences: v1.colorReferences ?? [], urls: null };
+    if (v1.inputs)
+      results['download-inputs'] = { files: v1.inputs, colorReferences: v1.colorReferences ?? [], keptStills: [], urls: null };
     if (v1.context) results['get-additional-context'] = v1.context;
     if (v1.plan) results['process-assets'] = v1.plan;
     const ended: CycleOutcome | null = v1.submitted

@@ -1,6 +1,6 @@
 /** What every step of a cycle works with. Built by the worker for one job attempt. */
 import type { Logger } from 'pino';
-import type { OutfitProduct, StylingAsset } from '../creative-force/index.ts';
+import type { KeptOutputDownload, OutfitProduct, StylingAsset } from '../creative-force/index.ts';
 import type {
   Annotation,
   AssetUrl,
@@ -67,6 +67,8 @@ export interface CycleContext {
   /** This cycle's own directory; removed when the cycle ends, whatever the outcome. */
   workDir: string;
   limits: { maxAssetBytes: number; transferTimeoutMs: number };
+  /** Whether a drop box made from a kept still may fetch it (CF_KEPT_OUTPUT_DOWNLOAD, ASSUMED). */
+  keptOutputDownload: KeptOutputDownload;
   /** True on the job's last attempt. */
   finalAttempt: boolean;
   /** Aborted when the worker shuts down. */

@@ -4,13 +4,14 @@
  * is one route of several; `route:` lists routes that drop boxes take by their content type,
  * position or mappingKeyId, first match wins. A route may take its input from another slot's
  * still of the same cycle (`from`), which orders the routes: the routes a `from` refers to run
- * first. The configuration is checked when it loads (src/config/subfunction-routes.ts): here the
+ * first; on a rework whose still is kept, from that kept still (downloaded in step 3, when
+ * CF_KEPT_OUTPUT_DOWNLOAD allows it). The configuration is checked when it loads (src/config/subfunction-routes.ts): here the
  * rules are functions over a task's slots: which route takes a slot and whether it can fill it,
  * what the routes need of steps 3 and 4, the order they run in (run-routes.ts runs them).
  */
 import type { Logger } from 'pino';
-import { AssetContentType } from '../creative-force/contract.ts';
-import type { ExpectedOutput } from '../creative-force/schemas.ts';
+import { AssetAttribute, AssetContentType, type KeptOutputDownload, keptOutputDownloadEnv } from '../creative-force/contract.ts';
+import type { ExpectedOutput, OutputAsset } from '../creative-force/schemas.ts';
 import { ConnectorError } from '../errors.ts';
 import type { RecipeRegistry } from '../providers/index.ts';
 import { slotCapacity } from '../providers/provider-work.ts';
@@ -67,7 +68,7 @@ export interface StageResult {
   refused: RefusedOutput[];
 }
 
-/** The step's progress: each finished stage's result, by `<route>.<stage>.<recipe>` (indexes from 0). */
+/** The step's progress: each finished stage's result, by `<route>.<stage>.<recipe>.<options hash>` (run-routes.ts stageKey). */
 export interface StageOutputs {
   stages: Record<string, StageResult>;
 }
@@ -76,6 +77,11 @@ export interface StageOutputs {
 export interface RoutedRequest {
   request: SlotRequest;
   route: number;
+  /**
+   * For a `from` route whose still is kept on this rework (not produced in this cycle): the kept
+   * output's assetId, downloaded in step 3 and the route's input.
+   */
+  keptStill?: string;
 }
 
 /** A stage that finished or was resumed, for the task history. */
@@ -208,9 +214,15 @@ export function routeCannotFill(route: CycleRoute, slot: ExpectedOutput): string
 /**
  * Before any download or paid work: which route takes each slot that must be produced, and can it
  * fill it at all? An optional slot filled from scratch is left empty instead; a required or
- * reworked one fails the cycle.
+ * reworked one fails the cycle. `keptOutputs` says whether a `from` route may start from a still
+ * kept from an earlier cycle (CF_KEPT_OUTPUT_DOWNLOAD).
  */
-export function routedRequests(work: readonly SlotWork[], routes: readonly CycleRoute[], logger: Logger): RoutedRequest[] {
+export function routedRequests(
+  work: readonly SlotWork[],
+  routes: readonly CycleRoute[],
+  logger: Logger,
+  keptOutputs: KeptOutputDownload,
+): RoutedRequest[] {
   const routed = recipeRequests(work).flatMap((request): RoutedRequest[] => {
     const { slot, replaces } = request;
     const route = routeIndexFor(slot, routes);
@@ -227,33 +239,54 @@ export function routedRequests(work: readonly SlotWork[], routes: readonly Cycle
     }
     return [{ request, route }];
   });
-  stillsProduced(
-    routed,
-    routes,
-    work.map((w) => w.slot),
-  );
-  return routed;
+  return routed.map((q) => withStill(q, routed, routes, work, keptOutputs));
+}
+
+/** The kept output a still slot offers: its first main asset (an alternate only when it has no other). */
+function keptStillOf(work: SlotWork | undefined): OutputAsset | undefined {
+  const kept = work?.keep ?? [];
+  return kept.find((o) => o.assetAttributeId !== AssetAttribute.Alternative) ?? kept[0];
 }
 
 /**
- * Every drop box of a `from` route has its still made in this cycle: the drop box the reference
- * names exists and is produced too (not kept from an earlier cycle, nor left empty).
+ * A `from` route's drop box has its still: the drop box the reference names exists and is
+ * produced in this cycle too, or (on a rework, when `keptOutputs` allows it) keeps an output the
+ * route starts from instead.
  *
- * @throws ConnectorError SLOT_UNFILLABLE naming both drop boxes.
+ * @returns the request, with the kept still it starts from when there is one.
+ * @throws ConnectorError SLOT_UNFILLABLE naming both drop boxes (and the setting, when it is off).
  */
-function stillsProduced(routed: readonly RoutedRequest[], routes: readonly CycleRoute[], slots: readonly ExpectedOutput[]) {
-  const produced = new Set(routed.map((q) => q.request.slot.mappingKeyId));
-  for (const { request, route } of routed) {
-    const from = routes[route]?.from;
-    if (!from) continue;
-    const still = stillSlotFor(slots, request.slot, from);
-    if (still && produced.has(still.mappingKeyId)) continue;
-    throw new ConnectorError(
-      'SLOT_UNFILLABLE',
-      `slot ${request.slot.mappingKeyId} takes its input from another slot's still: ${still ? `slot ${still.mappingKeyId} is not produced in this cycle (on a rework it is kept as it was), so there is no still of this cycle to start from` : `the task has no photo slot that "from" (${JSON.stringify(from)}) names`}`,
-      { details: { mappingKeyId: request.slot.mappingKeyId } },
+function withStill(
+  routedRequest: RoutedRequest,
+  routed: readonly RoutedRequest[],
+  routes: readonly CycleRoute[],
+  work: readonly SlotWork[],
+  keptOutputs: KeptOutputDownload,
+): RoutedRequest {
+  const { request, route } = routedRequest;
+  const from = routes[route]?.from;
+  if (!from) return routedRequest;
+  const slots = work.map((w) => w.slot);
+  const still = stillSlotFor(slots, request.slot, from);
+  const fail = (why: string) =>
+    new ConnectorError('SLOT_UNFILLABLE', `slot ${request.slot.mappingKeyId} takes its input from another slot's still: ${why}`, {
+      details: { mappingKeyId: request.slot.mappingKeyId },
+    });
+  if (!still) throw fail(`the task has no photo slot that "from" (${JSON.stringify(from)}) names`);
+  if (routed.some((q) => q.request.slot.mappingKeyId === still.mappingKeyId)) return routedRequest;
+  const kept = keptStillOf(work.find((w) => w.slot.mappingKeyId === still.mappingKeyId));
+  if (!kept) throw fail(`slot ${still.mappingKeyId} is not produced in this cycle and has no kept output to start from`);
+  if (keptOutputs === 'off') {
+    throw fail(
+      `slot ${still.mappingKeyId} is kept as it was on this rework, and fetching a kept output's file is off (${keptOutputDownloadEnv}=off; ${keptOutputDownloadEnv}=bulk-get-assets enables it)`,
     );
   }
+  return { ...routedRequest, keptStill: kept.assetId };
+}
+
+/** The kept outputs step 3 downloads for the `from` routes that start from them (each once). */
+export function keptStillIds(requests: readonly RoutedRequest[]): string[] {
+  return [...new Set(requests.flatMap((q) => (q.keptStill === undefined ? [] : [q.keptStill])))];
 }
 
 /** What step 4 must fetch: whatever any stage of the routes taking slots declared. */

@@ -11,7 +11,7 @@ import type { CycleOutcome } from './checkpoint.ts';
 import type { CycleContext } from './cycle-context.ts';
 import { type CycleJob, CycleSteps } from './cycle-steps.ts';
 import type { OutputChecks } from './gate-outputs.ts';
-import { type CycleRoute, routedRequests, routeInputsAs, routeNeeds } from './routes.ts';
+import { type CycleRoute, keptStillIds, routedRequests, routeInputsAs, routeNeeds } from './routes.ts';
 import { downloadInputs, filesPresent } from './steps/download-inputs.ts';
 import { contextFiles, getAdditionalContext } from './steps/get-additional-context.ts';
 import { getProcessDetail } from './steps/get-process-detail.ts';
@@ -74,7 +74,8 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     // be refused (or worse, accepted).
     return skip(steps, ctx.logger, 'the task process already has its outputs and none is rejected');
   }
-  const requests = routedRequests(work, routes, ctx.logger);
+  const requests = routedRequests(work, routes, ctx.logger, ctx.keptOutputDownload);
+  const keptStills = keptStillIds(requests);
   const needs = routeNeeds(routes, requests);
   const rework = isRework(work);
   if (rework) {
@@ -95,12 +96,15 @@ export async function runCycle(job: CycleJob, ctx: CycleContext, cycleRecipe: Cy
     'download-inputs',
     (run) =>
       nothingToProduce
-        ? Promise.resolve({ files: [], colorReferences: [], urls: null })
-        : downloadInputs({ ...run, detail, as: inputsAs, colorReferences: needs.colorReferences === true }),
+        ? Promise.resolve({ files: [], colorReferences: [], keptStills: [], urls: null })
+        : downloadInputs({ ...run, detail, as: inputsAs, colorReferences: needs.colorReferences === true, keptStills }),
     {
       // URLs are fresh for each attempt: a recipe taking URLs resumes only with a ready plan.
       reuse: async (saved) =>
-        planReady || (inputsAs !== 'urls' && (await filesPresent([...saved.files, ...saved.colorReferences]))),
+        planReady ||
+        (inputsAs !== 'urls' &&
+          keptStills.every((id) => saved.keptStills.some((f) => f.assetId === id)) &&
+          (await filesPresent([...saved.files, ...saved.colorReferences, ...saved.keptStills]))),
       persist: (result) => ({ ...result, urls: null }),
     },
   );

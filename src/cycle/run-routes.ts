@@ -4,7 +4,9 @@
  *
  * - A route's first stage works from the task's inputs (downloaded, or as URLs), as a single
  *   recipe always did; or, with `from`, from another slot's produced still: the routes run in the
- *   order `from` gives (routes.ts), so that still exists when its route starts.
+ *   order `from` gives (routes.ts), so that still exists when its route starts. On a rework that
+ *   keeps that still, the route starts from the kept still step 3 downloaded (an uploaded image
+ *   for a provider: no prediction of this cycle exists).
  * - A later stage works from the files of the stage before it, one run per file, each file being
  *   that run's one input (at the slot's position, so a recipe picks it as it picks a task's input)
  *   and asked to make one file from it: a stage transforms each candidate in turn, and a file's
@@ -15,10 +17,16 @@
  *   photos, that it is a photo; after the last stage, the subfunction's own `checks` as well. A
  *   file refused between stages goes no further, and the plan records it.
  * - Every stage's files are saved in the step's progress when it finishes (the step helper keeps
- *   them until step 5 has its result). A retry resumes after the last stage whose files are still
- *   on this host's disk (the cycle's work directory survives a crash of the worker; another host
- *   has none of it): the stages before it are not run at all. A stage that does run again finds
- *   its paid work in the recipe's memory and pays for nothing twice (paid-start.ts).
+ *   them until step 5 has its result), under the stage's position, recipe and a hash of the
+ *   options it and what it worked from were made with (stageKey): a job resumed after the
+ *   configuration changed takes no saved files of a stage that is not the same any more, and a
+ *   stage saved without the hash (by an earlier release) runs again. A retry resumes after the last stage whose files are still on this
+ *   host's disk (the cycle's work directory survives a crash of the worker; another host has none
+ *   of it): the stages before it are not run at all. A stage that does run again finds its paid
+ *   work in the recipe's memory and pays for nothing twice (paid-start.ts).
+ * - The recipe memory is named by position only, not by options: a stage run again because its
+ *   options changed while its job waited adopts the paid work it had started with the old ones
+ *   rather than paying for it again (never paying twice wins over a change made mid-job).
  * - Each run of a stage has its own part of the recipe memory (`r<route>.s<stage>…:` before the
  *   recipe's keys) and its own output folder, so two stages of one provider never share an id.
  *   The first stage of the first route keeps the memory and folder a single recipe always had, so
@@ -27,6 +35,7 @@
  * A subfunction with one recipe (one route, one stage) runs exactly as before pipelines: one run,
  * no stage progress (the step's own result follows at once).
  */
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExpectedOutput, ProcessDetail } from '../creative-force/schemas.ts';
@@ -40,6 +49,7 @@ import { gateOutputs, type OutputChecks, outputChecksSchema, type RefusedOutput 
 import {
   type CycleRoute,
   type CycleStage,
+  mayOverlap,
   type RoutedRequest,
   routeLabel,
   routeOrder,
@@ -120,11 +130,44 @@ interface RouteRun {
   single: boolean;
 }
 
+/** JSON with every object's keys in order: the same options give the same text, whatever their order. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const entries = Object.entries(value)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+}
+
+/** What a stage's files are made from, as configured: its recipe and options and those of the stages before it. */
+function stageChain(route: CycleRoute, s: number) {
+  return route.stages.slice(0, s + 1).map((stage) => ({ recipe: stage.recipe.name, options: stage.options }));
+}
+
+/**
+ * The key of a stage's saved outputs: `<route>.<stage>.<recipe>.<hash>`, the hash covering the
+ * options of the stage and of every stage before it (whose files it worked from) and, for a `from`
+ * route, of the routes its still may come from. A job resumed after the configuration changed
+ * thus takes no files of another recipe, nor of a stage whose options, or whose inputs' options,
+ * are not the same any more.
+ */
+export function stageKey(routes: readonly CycleRoute[], r: number, s: number): string {
+  const route = routes[r] as CycleRoute;
+  const stage = route.stages[s] as CycleStage;
+  const { from } = route;
+  const stills = from
+    ? routes.flatMap((other, j) => (j !== r && mayOverlap(other.when, from) ? [stageChain(other, other.stages.length - 1)] : []))
+    : [];
+  const made = { stages: stageChain(route, s), from: from ?? null, stills };
+  const hash = createHash('sha256').update(stableJson(made)).digest('hex').slice(0, 16);
+  return `${r}.${s}.${stage.recipe.name}.${hash}`;
+}
+
 /** Runs one route's stages, resuming after the last one whose files are still here. */
 async function runRoute(input: RunRoutesInput, run: RouteRun): Promise<StageResult> {
   const { route, index } = run;
-  // The recipe's name in the key: a job resumed after the configuration changed does not take another recipe's files.
-  const keyOf = (s: number) => `${index}.${s}.${route.stages[s]?.recipe.name}`;
+  const keyOf = (s: number) => stageKey(input.routes, index, s);
   const usable = async (s: number) => {
     const saved = run.progress.stages[keyOf(s)];
     return saved !== undefined && (await filesPresent(Object.values(saved.files).flat()));
@@ -244,9 +287,8 @@ async function runStage(input: RunRoutesInput, run: RouteRun, s: number, before:
     });
   } else if (s === 0 && route.from) {
     for (const request of requests) {
-      const still = stillFor(input, run, request);
       const name = `${stageName}.${request.slot.mappingKeyId}`;
-      const stillInput = asInput(still, request.slot, `${name}.still`);
+      const stillInput = stillFor(input, run, request, `${name}.still`);
       calls.push({
         requests: [{ ...request, slot: slotForStage(request.slot, last) }],
         inputs: [stillInput],
@@ -291,15 +333,29 @@ function attributeOf(before: StageResult | undefined, mappingKeyId: string, inpu
 }
 
 /**
- * The still a `from` route's slot starts from: the best-ranked file of the slot it names, made in
- * this cycle (routedRequests made sure that slot is produced, and the route order that it ran).
+ * The still a `from` route's slot starts from, as the input of its run (at the slot's position):
+ * the kept still step 3 downloaded when routedRequests named one, else the best-ranked file of the
+ * slot the reference names, made in this cycle (routedRequests made sure that slot is produced,
+ * and the route order that it ran).
  */
-function stillFor(input: RunRoutesInput, run: RouteRun, request: SlotRequest): ProducedFile {
+function stillFor(input: RunRoutesInput, run: RouteRun, request: SlotRequest, assetId: string): InputFile {
   const { slot } = request;
+  const keptStill = input.requests.find((q) => q.request.slot.mappingKeyId === slot.mappingKeyId)?.keptStill;
+  if (keptStill !== undefined) {
+    const kept = input.inputs.keptStills.find((f) => f.assetId === keptStill);
+    if (kept) return { ...kept, positionName: slot.positionName, positionTagId: null };
+    throw new ConnectorError(
+      'SLOT_UNFILLABLE',
+      `slot ${slot.mappingKeyId} starts from the kept output ${keptStill}, which step 3 did not download`,
+      {
+        details: { mappingKeyId: slot.mappingKeyId },
+      },
+    );
+  }
   const from = run.route.from;
   const stillSlot = from && stillSlotFor(input.detail.taskProcessExpectedOutputs, slot, from);
   const [still] = (stillSlot && run.passed.get(stillSlot.mappingKeyId)) || [];
-  if (still) return still;
+  if (still) return asInput(still, slot, assetId);
   throw new ConnectorError(
     'SLOT_UNFILLABLE',
     `slot ${slot.mappingKeyId} takes its input from another slot's still: slot ${stillSlot?.mappingKeyId} has no still that passed the result check`,

@@ -26,7 +26,7 @@ import {
 } from '../creative-force/index.ts';
 import { isRework, planWork, type SubmissionPlan } from '../cycle/build-submission.ts';
 import { readOnlyGateway } from '../cycle/cycle-context.ts';
-import { resolveRoutes, routedRequests, routeInputsAs, routeNeeds, routePaidCalls } from '../cycle/routes.ts';
+import { keptStillIds, resolveRoutes, routedRequests, routeInputsAs, routeNeeds, routePaidCalls } from '../cycle/routes.ts';
 import { nothingToRedo } from '../cycle/run-cycle.ts';
 import type { FileTransfer } from '../cycle/steps/download-inputs.ts';
 import { downloadInputs } from '../cycle/steps/download-inputs.ts';
@@ -165,7 +165,7 @@ export async function previewTask(request: PreviewRequest, { env, out, err }: Co
         out.write(`${report.skipped}\n`);
         return await writeReport(outDir, report, out);
       }
-      const requests = routedRequests(work, routes, logger);
+      const requests = routedRequests(work, routes, logger, config.cf.keptOutputDownload);
       report.paidCalls = routePaidCalls(routes, requests);
       const redone = requests.reduce((n, r) => n + r.request.replaces.length, 0);
       out.write(
@@ -181,12 +181,13 @@ export async function previewTask(request: PreviewRequest, { env, out, err }: Co
       const event = previewEvent(detail, request, connection.stepIds[0] ?? 0);
       const inputs =
         requests.length === 0
-          ? { files: [], colorReferences: [], urls: null }
+          ? { files: [], colorReferences: [], keptStills: [], urls: null }
           : await downloadInputs({
               ...transfer,
               detail,
               as: inputsAs,
               colorReferences: needs.colorReferences === true,
+              keptStills: keptStillIds(requests),
             });
       const context =
         requests.length === 0 ? {} : await getAdditionalContext({ ...transfer, event, detail, needs, rework: report.rework });

@@ -9,6 +9,7 @@ import { type Job, MetricsTime, type QueueEvents, UnrecoverableError, WaitingErr
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connection } from '../config/connections.ts';
+import type { KeptOutputDownload } from '../creative-force/index.ts';
 import type { CycleContext, GatewayClient } from '../cycle/cycle-context.ts';
 import { resolveRoutes } from '../cycle/routes.ts';
 import { runCycle } from '../cycle/run-cycle.ts';
@@ -52,6 +53,8 @@ export interface CycleWorkerDeps {
   workRoot: string;
   maxAssetBytes: number;
   transferTimeoutMs: number;
+  /** CF_KEPT_OUTPUT_DOWNLOAD: whether a drop box made from a kept still fetches it. */
+  keptOutputDownload: KeptOutputDownload;
   logger: Logger;
   /**
    * Aborted when a shutdown's deadline passes with cycles still running: their transfers stop,
@@ -208,6 +211,7 @@ async function processCycle(
       finalAttempt,
       workDir,
       limits: { maxAssetBytes: deps.maxAssetBytes, transferTimeoutMs: deps.transferTimeoutMs },
+      keptOutputDownload: deps.keptOutputDownload,
       signal,
       transferSignal: () => AbortSignal.any([signal, AbortSignal.timeout(deps.transferTimeoutMs)]),
       logger,

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Checkpoint, type CycleStep, checkpointVersion, cycleSteps } from '../../src/cycle/checkpoint.ts';
 import type { CycleJob } from '../../src/cycle/cycle-steps.ts';
@@ -268,6 +269,77 @@ describe('runCycle resumes from its checkpoint', () => {
     expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
     expect(recipeRuns - runsBefore).toBe(0);
     expect((resumed.job.stored as Checkpoint).version).toBe(checkpointVersion);
+  });
+
+  describe('a pipeline resumed after its configuration changed', () => {
+    /** convert, then convert again at `width`: the second stage's files are `width` wide. */
+    const pipelineCycle = (job: CycleJob, taskProcessId: string, workDir: string, width: number) =>
+      runCycle(job, cycleContext(taskProcessId, workDir), {
+        routes: [
+          {
+            stages: [
+              { recipe: countingConvert, options },
+              { recipe: countingConvert, options: { ...options, maxWidth: width } },
+            ],
+          },
+        ],
+        checks,
+      });
+
+    /** A cycle of a new task that stops right after both stages' outputs are saved, before step 5's result. */
+    async function stoppedAfterStages(workDir: string) {
+      const task = addTask();
+      let stagesSaved = 0;
+      const { job } = recordingJob(undefined);
+      const save = job.save.bind(job);
+      job.save = async (next) => {
+        await save(next);
+        if (Object.keys(next.progress['process-assets']?.stages ?? {}).length === 2 && stagesSaved++ === 0) {
+          throw new Crash('killed after the second stage');
+        }
+      };
+      await expect(pipelineCycle(job, task.taskProcessId, workDir, 200)).rejects.toBeInstanceOf(Crash);
+      return { task, checkpoint: job.stored as Checkpoint };
+    }
+
+    /** The widths of the submitted images. */
+    async function submittedWidths(taskProcessId: string) {
+      const assets = sim.submissions(taskProcessId)[0]?.body.submitAssets.flatMap((slot) => slot.assets) ?? [];
+      return Promise.all(assets.map(async (a) => (await sharp(sim.uploadedObject(a.assetId)?.body).metadata()).width));
+    }
+
+    it('runs again only the stage whose options changed, the stage before it resumed', async () => {
+      const workDir = await mkdtemp(join(tmpdir(), 'cfc-cycle-resume-'));
+      const { task, checkpoint } = await stoppedAfterStages(workDir);
+      const runsBefore = recipeRuns;
+
+      const resumed = recordingJob(checkpoint);
+      expect(await pipelineCycle(resumed.job, task.taskProcessId, workDir, 150)).toHaveProperty('submitted');
+      await rm(workDir, { recursive: true, force: true });
+
+      // Stage 1 (one run for both drop boxes) is resumed; stage 2 runs once per file, at its new width.
+      expect(recipeRuns - runsBefore).toBe(2);
+      expect(await submittedWidths(task.taskProcessId)).toEqual([150, 150]);
+    });
+
+    it('runs again a stage saved without the options hash (by an earlier release)', async () => {
+      const workDir = await mkdtemp(join(tmpdir(), 'cfc-cycle-resume-'));
+      const { task, checkpoint } = await stoppedAfterStages(workDir);
+      const stages = checkpoint.progress['process-assets']?.stages ?? {};
+      // An earlier release's keys: `<route>.<stage>.<recipe>`.
+      const unhashed = Object.fromEntries(
+        Object.entries(stages).map(([key, value]) => [key.split('.').slice(0, 3).join('.'), value]),
+      );
+      expect(Object.keys(unhashed)).toEqual(['0.0.convert', '0.1.convert']);
+      const runsBefore = recipeRuns;
+
+      const resumed = recordingJob({ ...checkpoint, progress: { 'process-assets': { stages: unhashed } } });
+      expect(await pipelineCycle(resumed.job, task.taskProcessId, workDir, 200)).toHaveProperty('submitted');
+      await rm(workDir, { recursive: true, force: true });
+
+      expect(recipeRuns - runsBefore).toBe(3);
+      expect(await submittedWidths(task.taskProcessId)).toEqual([200, 200]);
+    });
   });
 
   it.each([

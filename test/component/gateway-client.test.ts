@@ -14,6 +14,7 @@ import {
   type ConnectionCredentials,
   CreativeForceClient,
   defaultGatewayPaths,
+  defaultKeptOutputDownload,
   defaultSharedCallCaps,
   defaultStatusBodyFields,
   defaultWireForms,
@@ -154,6 +155,7 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
     caps: { ...defaultSharedCallCaps },
     statusBodyFields: { ...defaultStatusBodyFields },
     wireForms: defaultWireForms,
+    keptOutputDownload: defaultKeptOutputDownload,
     paths: { ...defaultGatewayPaths },
     ...overrides,
   };

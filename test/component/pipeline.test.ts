@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutputResultType } from '../../src/creative-force/contract.ts';
 import { TaskHistory } from '../../src/history/task-history.ts';
-import type { SartiqSimulator } from '../../src/simulators/index.ts';
+import type { Service } from '../../src/service.ts';
+import type { SartiqSimulator, TaskScenario } from '../../src/simulators/index.ts';
 import { redisUrl } from '../helpers/redis.ts';
 import { positionInput, startSartiqStack, submitTask, videoMetadata } from '../helpers/sartiq-stack.ts';
 import type { Stack } from '../helpers/stack.ts';
@@ -32,6 +33,32 @@ async function historyOf(stack: Stack, taskProcessId: string) {
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Starts the service and runs a first pass of a new task to its submission, the service idle after.
+ *
+ * @returns the service, its port, the task and the first asset each drop box got (by mappingKeyId).
+ */
+async function firstPass(stack: Stack, scenario: TaskScenario) {
+  const { sim } = stack;
+  const { service, port } = await stack.startService('start');
+  const task = sim.addTask(scenario);
+  await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+  await stack.waitFor('the first submission', () => sim.submissions(task.taskProcessId).length === 1, 60_000);
+  await stack.idle(service);
+  const first = sim.submissions(task.taskProcessId)[0]?.body.submitAssets ?? [];
+  const assetOf = (mappingKeyId: string) => first.find((s) => s.mappingKeyId === mappingKeyId)?.assets[0]?.assetId ?? '';
+  return { service, port, task, assetOf };
+}
+
+/** A reviewer rejects `assetIds`: the webhook comes again; resolves once the rework is submitted and the service idle. */
+async function rejectAndRework(stack: Stack, service: Service, port: number, taskProcessId: string, assetIds: string[]) {
+  const { sim } = stack;
+  sim.rejectOutputs(taskProcessId, assetIds);
+  await sim.sendWebhook(stack.webhookUrl(port), taskProcessId, stack.secret);
+  await stack.waitFor('the rework submission', () => sim.submissions(taskProcessId).length === 2, 60_000);
+  await stack.idle(service);
 }
 
 /** The route of video drop boxes: sartiq-video from the Front still. */
@@ -162,10 +189,56 @@ describe('pipelines and routes against the simulators', () => {
     expect(sartiq.uploads().map((u) => u.fileName)).toEqual(['front.jpg', 'sartiq-generate-1_Front-1_Front.jpg']);
   });
 
-  it('refuses, before any download, to redo a video alone when its still is kept from an earlier cycle', async () => {
+  it('redoes a video alone from its kept still on a rework (the still fetched through bulk-get-assets)', async () => {
     ({ sartiq, stack } = await sartiqStack('pipeline-video-kept', {
       route: [videoFromFront, { recipe: 'sartiq-generate', options: shots }],
     }));
+    const { sim } = stack;
+    const { service, port, task, assetOf } = await firstPass(stack, {
+      inputs: [await positionInput('Front')],
+      slots: [
+        { mappingKeyId: '1_Front', positionName: 'Front', maxQuantity: 1 },
+        { mappingKeyId: '3_Video', positionName: 'Front', assetContentTypeId: 2 },
+      ],
+    });
+    const [front, video] = [assetOf('1_Front'), assetOf('3_Video')];
+    const before = sartiq.generations().length;
+    const uploadsBefore = sartiq.uploads().length;
+
+    await rejectAndRework(stack, service, port, task.taskProcessId, [video]);
+
+    // One video and nothing for the still: the video starts from the kept still, uploaded.
+    const again = sartiq.generations().slice(before);
+    expect(again.map((g) => g.endpoint)).toEqual(['videos']);
+    expect(again[0]?.body).not.toHaveProperty('prediction_id');
+    expect(sartiq.uploads().slice(uploadsBefore)).toHaveLength(1);
+    const baseImage = await fetch(String(again[0]?.body.base_image_path));
+    const keptStill = sim.uploadedObject(front)?.body;
+    expect(keptStill?.length).toBeGreaterThan(0);
+    expect(Buffer.from(await baseImage.arrayBuffer()).equals(keptStill ?? Buffer.alloc(0))).toBe(true);
+
+    expect(sim.submissions(task.taskProcessId)).toHaveLength(2);
+    const rework = sim.submissions(task.taskProcessId)[1]?.body.submitAssets ?? [];
+    expect(rework.find((s) => s.mappingKeyId === '1_Front')?.assets).toMatchObject([
+      { assetId: front, outputResultTypeId: OutputResultType.KeepOldAsset },
+    ]);
+    expect(rework.find((s) => s.mappingKeyId === '3_Video')?.assets).toMatchObject([
+      { oldOutputAssetId: video, outputResultTypeId: OutputResultType.RedoAsset },
+    ]);
+    const redone = rework.find((s) => s.mappingKeyId === '3_Video')?.assets[0]?.assetId ?? '';
+    expect(sim.uploadedObject(redone)?.contentType).toBe('video/mp4');
+    expect(sim.rejectedSubmissions(task.taskProcessId)).toEqual([]);
+  });
+
+  it('with CF_KEPT_OUTPUT_DOWNLOAD=off, refuses before any download to redo a video alone whose still is kept', async () => {
+    ({ sartiq, stack } = await startSartiqStack(
+      'pipeline-video-kept-off',
+      {
+        subfunction: { route: [videoFromFront, { recipe: 'sartiq-generate', options: shots }] },
+        env: { CF_KEPT_OUTPUT_DOWNLOAD: 'off' },
+      },
+      200,
+    ));
     const { sim } = stack;
     const { port } = await stack.startService('start');
     const task = sim.addTask({
@@ -181,9 +254,9 @@ describe('pipelines and routes against the simulators', () => {
     });
     await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
     await stack.waitFor('the failure report', () => sim.statusUpdates(task.taskProcessId).length > 0, 60_000);
-    expect(sim.statusUpdates(task.taskProcessId)[0]?.message).toContain(
-      'slot 1_Front is not produced in this cycle (on a rework it is kept as it was)',
-    );
+    const message = sim.statusUpdates(task.taskProcessId)[0]?.message;
+    expect(message).toContain('slot 1_Front is kept as it was on this rework');
+    expect(message).toContain('CF_KEPT_OUTPUT_DOWNLOAD=bulk-get-assets enables it');
     expect(sartiq.generations()).toEqual([]);
     expect(sim.s3Stats().gets).toBe(0);
     expect(sim.submissions(task.taskProcessId)).toEqual([]);
@@ -192,20 +265,11 @@ describe('pipelines and routes against the simulators', () => {
   it('on a rework of one asset, runs the pipeline for that asset alone', async () => {
     ({ sartiq, stack } = await sartiqStack('pipeline-rework', threeStages));
     const { sim } = stack;
-    const { service, port } = await stack.startService('start');
-    const task = sim.addTask(await frontAndBack());
-    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
-    await stack.waitFor('the first submission', () => sim.submissions(task.taskProcessId).length === 1, 60_000);
-    await stack.idle(service);
-    const first = sim.submissions(task.taskProcessId)[0]?.body.submitAssets ?? [];
-    const [front = ''] = first.find((s) => s.mappingKeyId === '1_Front')?.assets.map((a) => a.assetId) ?? [];
-    const [back = ''] = first.find((s) => s.mappingKeyId === '2_Back')?.assets.map((a) => a.assetId) ?? [];
+    const { service, port, task, assetOf } = await firstPass(stack, await frontAndBack());
+    const [front, back] = [assetOf('1_Front'), assetOf('2_Back')];
     const before = sartiq.generations().length;
 
-    sim.rejectOutputs(task.taskProcessId, [back]);
-    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
-    await stack.waitFor('the rework submission', () => sim.submissions(task.taskProcessId).length === 2, 60_000);
-    await stack.idle(service);
+    await rejectAndRework(stack, service, port, task.taskProcessId, [back]);
 
     // One generation and one upscale, both of the Back slot.
     const again = sartiq.generations().slice(before);

@@ -12,6 +12,7 @@ import type { PreviewReport } from '../../src/operations/preview-task.ts';
 import { type CreativeForceSimulator, SartiqSimulator, sampleImage, type TaskScenario } from '../../src/simulators/index.ts';
 import { photoInput } from '../helpers/photo-input.ts';
 import { runCli } from '../helpers/run-cli.ts';
+import { startSartiqStack, videoMetadata } from '../helpers/sartiq-stack.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
 const kept = 'a1a1a1a1-0000-4000-8000-000000000001';
@@ -140,6 +141,53 @@ describe('cf-ai-connector preview', () => {
     expect(report.slots[0]?.files.map((f) => f.as)).toEqual(['redone']);
     expect(writes(sim)).toEqual([]);
     expect(sim.submissions(task.taskProcessId)).toEqual([]);
+  });
+
+  it('previews a video redone alone from its kept still, fetching the still with a read', async () => {
+    const still = await sampleImage({ width: 400, height: 600, format: 'jpeg', label: 'kept still' });
+    ({ sartiq, stack } = await startSartiqStack('preview-kept-still', {
+      subfunction: {
+        route: [
+          {
+            when: { contentType: 'video' },
+            from: { slot: { position: 'Front' } },
+            recipe: 'sartiq-video',
+            options: { prompt: 'the model turns slowly', ...videoMetadata, shotType: 'front_full_body', pollIntervalMs: 100 },
+          },
+          { recipe: 'sartiq-generate', options: { shotTypeByPosition: { Front: 'front_full_body' }, pollIntervalMs: 100 } },
+        ],
+      },
+    }));
+    const { sim } = stack;
+    const task = sim.addTask({
+      inputs: [await photoInput('Front', 300, 400)],
+      slots: [
+        { mappingKeyId: '1_Front', positionName: 'Front' },
+        { mappingKeyId: '3_Video', positionName: 'Front', assetContentTypeId: 2 },
+      ],
+      outputAssets: [
+        { assetId: kept, mappingKeyId: '1_Front', fileName: 'front.jpg', body: still },
+        { assetId: rejected, mappingKeyId: '3_Video', fileName: 'video.mp4', isRejected: true },
+      ],
+    });
+    dir = await mkdtemp(join(tmpdir(), 'cfc-preview-test-'));
+    const out = join(dir, 'out');
+
+    const run = await runCli(['preview', 'acme', '54', '--task', task.taskProcessId, '--out', out, '--yes'], stack.env);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const generations = sartiq.generations();
+    expect(generations.map((g) => g.endpoint)).toEqual(['videos']);
+    const baseImage = await fetch(String(generations[0]?.body.base_image_path));
+    expect(Buffer.from(await baseImage.arrayBuffer()).equals(still)).toBe(true);
+    const report = await readReport(out);
+    expect(
+      report.slots.map((s) => [s.mappingKeyId, s.kept.map((k) => k.assetId), s.files.map((f) => [f.as, f.replaces])]),
+    ).toEqual([
+      ['1_Front', [kept], []],
+      ['3_Video', [], [['redone', rejected]]],
+    ]);
+    expect(writes(sim)).toEqual([]);
   });
 
   it('refuses an unknown subfunction, a missing --task and a subfunction that is not a number with exit 2', async () => {

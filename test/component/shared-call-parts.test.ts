@@ -12,6 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/config/env.ts';
 import {
   CreativeForceClient,
+  defaultKeptOutputDownload,
   defaultSharedCallCaps,
   RedisRateLimiter,
   SharedCalls,
@@ -59,6 +60,7 @@ beforeEach(async () => {
     caps: { ...defaultSharedCallCaps },
     statusBodyFields: { ...sim.statusBodyFields },
     wireForms: sim.wireForms,
+    keptOutputDownload: defaultKeptOutputDownload,
     paths: { ...sim.paths },
   };
   limiter = new RedisRateLimiter({ redis, limit: 2, keyPrefix: `${prefix}:rl` });

@@ -9,6 +9,7 @@ import { Agent } from 'undici';
 import type { AppConfig } from '../../src/config/env.ts';
 import {
   CreativeForceClient,
+  defaultKeptOutputDownload,
   defaultSharedCallCaps,
   RedisRateLimiter,
   TokenStore,
@@ -45,6 +46,7 @@ export async function startSimulatedGateway(name: string): Promise<SimulatedGate
     caps: { ...defaultSharedCallCaps },
     statusBodyFields: { ...sim.statusBodyFields },
     wireForms: sim.wireForms,
+    keptOutputDownload: defaultKeptOutputDownload,
     paths: { ...sim.paths },
   };
   const limiter = new RedisRateLimiter({ redis, limit: config.rateLimitRps, keyPrefix: `${prefix}:rl` });
@@ -70,6 +72,7 @@ export async function startSimulatedGateway(name: string): Promise<SimulatedGate
         finalAttempt: false,
         workDir,
         limits: { maxAssetBytes: 10 * 1024 * 1024, transferTimeoutMs: 10_000 },
+        keptOutputDownload: defaultKeptOutputDownload,
         signal: shutdown.signal,
         transferSignal: () => AbortSignal.any([shutdown.signal, AbortSignal.timeout(10_000)]),
         logger,

@@ -9,6 +9,7 @@ import {
   fieldAliasesEnv,
   idListBodyEnv,
   keepOldAssetReferenceEnv,
+  keptOutputDownloadEnv,
   signatureVariants,
   statusBodyFieldEnv,
 } from '../../src/creative-force/contract.ts';
@@ -104,6 +105,7 @@ describe('documentation stays true to the code', () => {
       ...Object.values(idListBodyEnv),
       fieldAliasesEnv,
       keepOldAssetReferenceEnv,
+      keptOutputDownloadEnv,
       'CF_FAILED_STATUS',
       'signatureScheme',
     ]) {

@@ -63,5 +63,8 @@ describe('the ASSUMED wire forms', () => {
     expect(() => loadEnvConfig({ CF_FIELD_ALIASES: '{positionName' })).toThrow(/CF_FIELD_ALIASES: must be a JSON object/);
     expect(() => loadEnvConfig({ CF_FIELD_ALIASES: '{"positionName":3}' })).toThrow(/CF_FIELD_ALIASES/);
     expect(() => loadEnvConfig({ CF_KEEP_OLD_ASSET_REFERENCE: 'id' })).toThrow(/CF_KEEP_OLD_ASSET_REFERENCE/);
+    expect(loadEnvConfig({}).cf.keptOutputDownload).toBe('bulk-get-assets');
+    expect(loadEnvConfig({ CF_KEPT_OUTPUT_DOWNLOAD: 'off' }).cf.keptOutputDownload).toBe('off');
+    expect(() => loadEnvConfig({ CF_KEPT_OUTPUT_DOWNLOAD: 'false' })).toThrow(/CF_KEPT_OUTPUT_DOWNLOAD/);
   });
 });

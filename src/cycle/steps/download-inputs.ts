@@ -1,6 +1,8 @@
 /**
  * Step 3 of the guide: resolve input assets (and, when the recipe needs them, color reference
- * files) to pre-signed S3 URLs and stream them to files under the cycle's work directory. The
+ * files) to pre-signed S3 URLs and stream them to files under the cycle's work directory; and the
+ * kept outputs a `from` route starts from on a rework, through the same bulk-get-assets (ASSUMED
+ * to serve output assets too: CF_KEPT_OUTPUT_DOWNLOAD, docs/creative-force-contract.md). The
  * file helpers here also serve step 4 (marking and styling files), so every download of the cycle
  * is named, bounded and verified the same way.
  */
@@ -22,6 +24,8 @@ export interface DownloadInputsInput extends FileTransfer {
   as: NonNullable<Recipe['inputsAs']>;
   /** Whether the recipe declared it needs the color references too. */
   colorReferences: boolean;
+  /** The kept outputs the routes start from (keptStillIds), downloaded whatever `as` says. */
+  keptStills: readonly string[];
 }
 
 /**
@@ -31,11 +35,12 @@ export interface DownloadInputsInput extends FileTransfer {
 export async function downloadInputs(input: DownloadInputsInput): Promise<TaskInputs> {
   const { detail } = input;
   if (input.as === 'urls') {
-    return { files: [], colorReferences: [], urls: await resolveInputUrls(input, detail, input.colorReferences) };
+    const urls = await resolveInputUrls(input, detail, input.colorReferences);
+    return { files: [], colorReferences: [], keptStills: await downloadKeptStills(input, detail), urls };
   }
   const files = await downloadInputAssets(input, detail);
   const colorReferences = input.colorReferences ? await downloadColorReferences(input, detail) : [];
-  return { files, colorReferences, urls: null };
+  return { files, colorReferences, keptStills: await downloadKeptStills(input, detail), urls: null };
 }
 
 /** What one download needs: a pre-signed URL and what Creative Force announced about the file. */
@@ -80,17 +85,42 @@ async function downloadInputAssets(ctx: FileTransfer, detail: ProcessDetail): Pr
   if (detail.inputAssets.length === 0) {
     throw new ConnectorError('TASK_INPUT_MISSING', 'the task process has no input asset to work from');
   }
+  return downloadAssets(ctx, detail.inputAssets, 'in', 'input asset');
+}
+
+/**
+ * Downloads the kept outputs `input.keptStills` names to `workDir/kept/`, each at the position of
+ * its drop box. An output asset is fetched as an input asset is: that bulk-get-assets serves it
+ * is the ASSUMPTION CF_KEPT_OUTPUT_DOWNLOAD switches off (the routes then ask for none).
+ */
+async function downloadKeptStills(input: DownloadInputsInput, detail: ProcessDetail): Promise<InputFile[]> {
+  const assets = input.keptStills.map((assetId) => {
+    const output = detail.outputAssets.find((o) => o.assetId === assetId);
+    const slot = detail.taskProcessExpectedOutputs.find((s) => s.mappingKeyId === output?.mappingKeyId);
+    return { assetId, positionName: slot?.positionName ?? null, positionTagId: null };
+  });
+  return downloadAssets(input, assets, 'kept', 'kept output');
+}
+
+/** Resolves `assets` with bulk-get-assets and downloads them to `workDir/<dirName>/`, in order. */
+async function downloadAssets(
+  ctx: FileTransfer,
+  assets: readonly Pick<InputFile, 'assetId' | 'positionName' | 'positionTagId'>[],
+  dirName: string,
+  what: string,
+): Promise<InputFile[]> {
+  if (assets.length === 0) return [];
   const urls = await ctx.client.bulkGetAssets(
-    detail.inputAssets.map((a) => a.assetId),
+    assets.map((a) => a.assetId),
     ctx.signal,
   );
   const byId = new Map(urls.map((u) => [u.assetId, u]));
-  const dir = join(ctx.workDir, 'in');
+  const dir = join(ctx.workDir, dirName);
   await mkdir(dir, { recursive: true });
   const files: InputFile[] = [];
-  for (const [index, asset] of detail.inputAssets.entries()) {
+  for (const [index, asset] of assets.entries()) {
     const url = byId.get(asset.assetId);
-    if (!url) throw new ConnectorError('CF_BAD_RESPONSE', `bulk-get-assets returned no URL for input asset ${asset.assetId}`);
+    if (!url) throw new ConnectorError('CF_BAD_RESPONSE', `bulk-get-assets returned no URL for ${what} ${asset.assetId}`);
     const file = await downloadOne(ctx, dir, index, { ...url, md5: null });
     files.push({ ...file, assetId: asset.assetId, positionName: asset.positionName, positionTagId: asset.positionTagId });
   }

@@ -16,8 +16,8 @@ import type { OutputChecks, RefusedOutput } from '../gate-outputs.ts';
 import type { CycleRoute, RoutedRequest, StageOutputs } from '../routes.ts';
 import { runRoutes } from '../run-routes.ts';
 
-/** Step 5 talks to no Creative Force endpoint: it gets no gateway client. */
-export interface ProcessAssetsInput extends Omit<CycleContext, 'client'> {
+/** Step 5 talks to no Creative Force endpoint: it gets no gateway client (and downloads no kept still). */
+export interface ProcessAssetsInput extends Omit<CycleContext, 'client' | 'keptOutputDownload'> {
   /** The subfunction's routes, each a pipeline of stages (one route of one stage for a `recipe`). */
   routes: readonly CycleRoute[];
   detail: ProcessDetail;

@@ -108,7 +108,10 @@ const bulkGetAssets: Handler = (ctx, req) => {
   if (ids.length > ctx.caps.bulkGetAssetIds) {
     return invalidData(`at most ${ctx.caps.bulkGetAssetIds} assetIds per request, got ${ids.length}`);
   }
-  // Unknown ids are left out of the answer, as bulk lookups do.
+  // Unknown ids are left out of the answer, as bulk lookups do. The guide documents this call for
+  // the ids of inputAssets only; output assets (seeded, or accepted by Submit Output) are served
+  // too: that is the ASSUMPTION CF_KEPT_OUTPUT_DOWNLOAD rests on (a video redone from its kept
+  // still), and the simulator is where it is under test.
   const found = ids.flatMap((id) => {
     const asset = ctx.state.assets.get(id);
     return asset ? [ctx.state.describeAsset(asset, ctx.baseUrl, req.now)] : [];
