@@ -19,15 +19,19 @@
  * (CF_RATE_LIMIT_ADAPTIVE=false, CF_SHARED_CALLS=false), `none` to skip it. `--concurrency` is
  * each worker's WORKER_CONCURRENCY.
  *
- * The simulator times arrivals on this process's event loop, which also delivers the webhooks:
- * a stalled loop bunches arrivals, so the loop's delay is printed beside the windows. Not a test:
+ * The simulator times arrivals on this process's event loop (the webhooks are sent from a child,
+ * send-webhooks.ts): a stalled loop bunches arrivals, so the loop's delay is printed beside the
+ * windows, and the workers' own send times (test/faults/sent-requests.ts) beside the simulator's. Not a test:
  * nothing is asserted; the last line is a summary.
  */
+import { fork } from 'node:child_process';
+import { resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { request } from 'undici';
+import { signatureHeader } from '../src/creative-force/contract.ts';
 import { cycleQueueName } from '../src/queue/cycle-job.ts';
 import { maxInWindow } from '../src/simulators/creative-force/rate-limit.ts';
 import { Fleet } from '../test/faults/fleet.ts';
@@ -69,6 +73,8 @@ interface RunResult {
   utilisation: number;
   maxWindowAll: number;
   maxWindowOurs: number;
+  /** The most of our calls in any 1000 ms by the service processes' own clocks (as sent). */
+  maxWindowSent: number;
   count429: number;
   tasksPerSecond: number;
   callsPerTask: number;
@@ -86,11 +92,20 @@ async function run(label: string, env: Record<string, string>): Promise<RunResul
     simulator: { rateLimitPerSecond: simLimit },
     env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: args.concurrency, CF_REQUEST_TIMEOUT_MS: '10000', ...env },
   });
-  const fleet = new Fleet(stack);
+  // sent-requests.ts: each process logs when it sent each request, on its own clock.
+  const fleet = new Fleet(stack, ['--import', resolve('test/faults/sent-requests.ts')]);
+  const sent: number[] = [];
+  let measuring = false;
+  const gatewayPath = new URL(stack.sim.apiBaseUrl).pathname;
+  const tokenPath = new URL(stack.sim.tokenUrl).pathname;
   const queueRedis = producerRedis(stack.env.REDIS_URL);
   const queue = new Queue(cycleQueueName, { connection: queueRedis, prefix: stack.prefix });
   let cfRateLimitedAttempts = 0;
   fleet.onLine((_, line) => {
+    if (line.msg === 'request sent' && measuring && line.origin === stack.sim.baseUrl && line.at !== undefined) {
+      if (line.path?.startsWith(gatewayPath) || line.path === tokenPath) sent.push(line.at);
+      return;
+    }
     if ((line as { err?: { code?: string } }).err?.code === 'CF_RATE_LIMITED' && line.msg.startsWith('cycle')) {
       cfRateLimitedAttempts += 1;
     }
@@ -121,19 +136,27 @@ async function run(label: string, env: Record<string, string>): Promise<RunResul
       await sleep(2_000);
     }
     stack.sim.resetCallLog();
+    measuring = true;
     loopDelay.enable();
     const started = performance.now();
     const webhookUrl = stack.webhookUrl(receiver.port);
-    // Creative Force sends the burst's webhooks as fast as the receiver answers: 20 at a time.
-    const pending = [...tasks];
-    await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        for (let id = pending.shift(); id !== undefined; id = pending.shift()) {
-          const answer = await stack.sim.sendWebhook(webhookUrl, id, stack.secret);
-          if (answer.status !== 202) throw new Error(`webhook of ${id} answered ${answer.status}`);
-        }
-      }),
-    );
+    // Creative Force sends the burst's webhooks as fast as the receiver answers, 20 at a time:
+    // from a child process (send-webhooks.ts), so that this event loop only runs the simulator.
+    const webhooks = tasks.map((id) => {
+      const body = JSON.stringify(stack.sim.webhookPayload(id));
+      return {
+        body,
+        headers: { 'content-type': 'application/json', [signatureHeader]: stack.sim.signWebhook(body, stack.secret) },
+      };
+    });
+    const sender = fork(resolve('bench/send-webhooks.ts'), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const refused = await new Promise<number[]>((done, fail) => {
+      sender.once('message', (m) => done(m as number[]));
+      sender.once('exit', (code) => fail(new Error(`the webhook sender exited (${code}) before it answered`)));
+      sender.send({ url: webhookUrl, webhooks });
+    });
+    if (refused.length > 0)
+      throw new Error(`${refused.length} webhooks were not answered 202: ${refused.slice(0, 5).join(', ')}`);
     // Settled: submitted, or reported failed; then nothing queued, delayed or running.
     const deadline = Date.now() + 30 * 60_000;
     for (;;) {
@@ -166,6 +189,7 @@ async function run(label: string, env: Record<string, string>): Promise<RunResul
         1000,
       ),
       maxWindowOurs: maxInWindow(times, 1000),
+      maxWindowSent: maxInWindow(sent, 1000),
       count429: ours.filter((e) => e.status === 429).length,
       tasksPerSecond: taskCount / ((finished - started) / 1000),
       callsPerTask: ours.length / taskCount,
@@ -198,6 +222,7 @@ function print(r: RunResult): void {
   console.log(
     `  most calls in any 1000 ms:      ${r.maxWindowAll} at the simulator${foreignRps ? ` (ours alone ${r.maxWindowOurs})` : ''}; limit ${simLimit}`,
   );
+  console.log(`  ... as the workers sent them:   ${r.maxWindowSent} of ours (their own clocks)`);
   console.log(`  429s:                           ${r.count429} (${pct(r.count429 / r.calls)} of our calls)`);
   console.log(`  429s at (s):                    ${r.at429.map((t) => t.toFixed(1)).join(' ') || '-'}`);
   console.log(`  calls/s by 5 s:                 ${r.perFiveSeconds.map((n) => n.toFixed(1)).join(' ')}`);

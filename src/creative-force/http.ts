@@ -64,7 +64,9 @@ export { closeSharedDispatcher, sharedDispatcher } from '../http/shared-agent.ts
  */
 export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange, signal?: AbortSignal): Promise<HttpResponse> {
   for (let retries = 0; ; retries++) {
-    const grant = await deps.limiter.acquire(signal);
+    let grant = await deps.limiter.acquire(signal);
+    // A slot used past its deadline could make a 21st request in a second: give it up, ask again.
+    while (grant.sendBy !== undefined && performance.now() > grant.sendBy) grant = await deps.limiter.acquire(signal);
     deps.metrics?.limiterWaited(grant.waitedMs / 1000);
     const response = await counted(deps, exchange, sendOnce(deps, exchange, signal));
     if (response.status !== 429) {

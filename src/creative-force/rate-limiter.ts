@@ -77,6 +77,13 @@ export interface RateLimitGrant {
   attempts: number;
   /** Local time spent in acquire(), in ms. */
   waitedMs: number;
+  /**
+   * The last local moment (performance.now()) at which the slot may still be used: a request sent
+   * later could, with the slots granted since, put a 21st request into one second. Whatever the
+   * caller does between the grant and the send (a shared call taking its requests, a busy event
+   * loop) counts; sendThroughLimiter gives a slot past it up and asks again. Absent: no deadline.
+   */
+  sendBy?: number;
 }
 
 /** Options of RedisRateLimiter; only `redis` and `limit` are required. */
@@ -314,6 +321,9 @@ export class RedisRateLimiter implements RateLimiter {
     const { tat, pause, rate, epoch, peak } = this.#keys;
     for (let attempts = 1; ; attempts++) {
       signal?.throwIfAborted();
+      // Redis ran the script after this moment, so the slot (at or after Redis's now) is no
+      // earlier than it on the local clock: a deadline counted from here is conservative.
+      let askedAt = performance.now();
       const [granted, value, waitUs, slotEpoch, intervalUs] = (await runScript(
         this.#redis,
         acquireScript,
@@ -324,9 +334,18 @@ export class RedisRateLimiter implements RateLimiter {
         await sleep(Number(value) + Math.random() * this.#jitterMs, signal);
         continue;
       }
+      // Too late past its slot (this process's event loop stalled, or Redis was unreachable and
+      // every caller whose slot passed meanwhile resumes the moment it is back), sending could put
+      // a 21st request into a second with the slots granted since. Too late is more than one
+      // interval, and more than the slack of 20 slots at the target rate over one second
+      // (#maxLateUs), so the requests sent, not only the slots granted, stay within CF's 20 in any
+      // second. A slot left unused is conservative, never a burst.
+      const maxLateUs = Math.min(Number(intervalUs), this.#maxLateUs);
+      let lateUs = 0;
       // An abort while sleeping wastes the reserved slot: conservative, never a burst.
       if (waitUs && waitUs > 0) {
         await sleep(waitUs / 1000, signal);
+        askedAt = performance.now();
         const [pauseMs, nowUs, epochNow] = (await runScript(this.#redis, checkScript, [pause, epoch], [])) as [
           number,
           string,
@@ -335,15 +354,16 @@ export class RedisRateLimiter implements RateLimiter {
         // A 429 may have paused everyone while this caller slept, and voided the slots reserved
         // at the old rate: honour it, reserve afresh.
         if (pauseMs > 0 || epochNow !== slotEpoch) continue;
-        // Too late past its slot (this process's event loop stalled, or Redis was unreachable and
-        // every caller whose slot passed meanwhile resumes the moment it is back), sending now
-        // could put a 21st request into a second with the slots granted since: reserve afresh.
-        // Too late is more than one interval, and more than the slack of 20 slots at the target
-        // rate over one second (#maxLateUs), so the requests sent, not only the slots granted,
-        // stay within CF's 20 in any second. The slot left unused is conservative, never a burst.
-        if (Number(nowUs) - Number(value) > Math.min(Number(intervalUs), this.#maxLateUs)) continue;
+        // Already too late (see maxLateUs): reserve afresh.
+        lateUs = Number(nowUs) - Number(value);
+        if (lateUs > maxLateUs) continue;
       }
-      return { grantedAtMs: Number(value) / 1000, attempts, waitedMs: performance.now() - started };
+      return {
+        grantedAtMs: Number(value) / 1000,
+        attempts,
+        waitedMs: performance.now() - started,
+        sendBy: askedAt + (maxLateUs - lateUs) / 1000,
+      };
     }
   }
 
