@@ -262,12 +262,14 @@ describe('pipelines and routes against the simulators', () => {
     expect(sim.submissions(task.taskProcessId)).toEqual([]);
   });
 
-  it('on a rework of one asset, runs the pipeline for that asset alone', async () => {
+  it("on a rework of one asset, runs the pipeline for that asset alone, with the reviewer's comment on it", async () => {
     ({ sartiq, stack } = await sartiqStack('pipeline-rework', threeStages));
     const { sim } = stack;
     const { service, port, task, assetOf } = await firstPass(stack, await frontAndBack());
     const [front, back] = [assetOf('1_Front'), assetOf('2_Back')];
     const before = sartiq.generations().length;
+    sim.addAnnotation(task.taskId, { assetId: back, comment: 'Straighten the collar' });
+    sim.addAnnotation(task.taskId, { assetId: front, comment: 'Lovely, keep it' });
 
     await rejectAndRework(stack, service, port, task.taskProcessId, [back]);
 
@@ -277,6 +279,9 @@ describe('pipelines and routes against the simulators', () => {
       ['generations', 'back_full_body'],
       ['refines', 2],
     ]);
+    // The first stage's request carries the comment on the redone asset, not the kept one's.
+    expect(String(again[0]?.body.extra_prompt)).toContain('Straighten the collar');
+    expect(JSON.stringify(again.map((g) => g.body))).not.toContain('keep it');
     const rework = sim.submissions(task.taskProcessId)[1]?.body.submitAssets ?? [];
     expect(rework.find((s) => s.mappingKeyId === '1_Front')?.assets).toMatchObject([
       { assetId: front, outputResultTypeId: OutputResultType.KeepOldAsset },
