@@ -20,11 +20,11 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { pino } from 'pino';
 import sharp from 'sharp';
-import { expectedOutputSchema, processDetailSchema, webhookPayloadSchema } from '../src/creative-force/schemas.ts';
+import { expectedOutputSchema } from '../src/creative-force/schemas.ts';
 import { checkOutput } from '../src/cycle/gate-outputs.ts';
-import { convertOptionsSchema, convertRecipe } from '../src/providers/index.ts';
+import { convertRecipe } from '../src/providers/index.ts';
+import { convertRun } from '../test/helpers/convert-run.ts';
 
 const targetGrowthMiB = 64;
 const targetRatio = 1.2;
@@ -82,8 +82,6 @@ async function measure(inputPath: string, format: string): Promise<void> {
     };
     const sampler = setInterval(sample, 10);
     const started = performance.now();
-    const taskId = '8a0c2f7e-1d3b-4c5a-9e6f-0a1b2c3d4e5f';
-    const taskProcessId = '1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b';
     const slot = expectedOutputSchema.parse({
       mappingKeyId: 'mk-1',
       positionName: 'Front',
@@ -94,32 +92,17 @@ async function measure(inputPath: string, format: string): Promise<void> {
     const outputDir = join(dir, 'out');
     await mkdir(outputDir);
     const size = (await stat(inputPath)).size;
-    const result = await convertRecipe.run({
-      detail: processDetailSchema.parse({ taskProcessId, taskId, clientId: 'client-1', taskProcessExpectedOutputs: [slot] }),
-      requests: [{ slot, count: 1, replaces: [] }],
-      inputs: [
-        { path: inputPath, fileName: 'capture.tif', bytes: size, assetId: 'a-1', positionName: 'Front', positionTagId: null },
-      ],
-      inputUrls: [],
-      colorReferenceUrls: [],
-      context: {
-        event: webhookPayloadSchema.parse({
-          Action: 'ReadyToWork',
-          TaskId: taskId,
-          TaskProcessId: taskProcessId,
-          SubfunctionId: 54,
-          StepId: '25',
-        }),
-      },
-      options: convertOptionsSchema.parse({ format }),
-      outputDir,
-      memory: { get: () => undefined, set: async () => {} },
-      client: undefined,
-      finalAttempt: false,
-      paidWork: async () => {},
-      signal: AbortSignal.timeout(600_000),
-      logger: pino({ level: 'silent' }),
-    });
+    const result = await convertRecipe.run(
+      convertRun({
+        slots: [slot],
+        inputs: [
+          { path: inputPath, fileName: 'capture.tif', bytes: size, assetId: 'a-1', positionName: 'Front', positionTagId: null },
+        ],
+        rawOptions: { format },
+        outputDir,
+        signal: AbortSignal.timeout(600_000),
+      }),
+    );
     const output = result.get('mk-1')?.[0];
     if (output === undefined) throw new Error('the recipe produced no output');
     const refused = await checkOutput(output, { refuseBlank: true });

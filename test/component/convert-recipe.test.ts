@@ -1,17 +1,10 @@
 /** The `convert` recipe end to end on real files, and the recipe registry. */
-import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ExpectedOutput,
-  expectedOutputSchema,
-  processDetailSchema,
-  webhookPayloadSchema,
-} from '../../src/creative-force/schemas.ts';
+import { type ExpectedOutput, expectedOutputSchema } from '../../src/creative-force/schemas.ts';
 import {
   type ConvertOptions,
   convertOptionsSchema,
@@ -20,6 +13,7 @@ import {
   recipeRegistry,
 } from '../../src/providers/index.ts';
 import type { InputFile, RecipeRun } from '../../src/providers/recipe.ts';
+import { convertRun } from '../helpers/convert-run.ts';
 
 let dir: string;
 let front: InputFile;
@@ -54,40 +48,9 @@ async function prepareRun(
   signal: AbortSignal = AbortSignal.timeout(30_000),
 ): Promise<RecipeRun<ConvertOptions>> {
   runCount += 1;
-  // The webhook's ids are GUIDs (its schema refuses anything else).
-  const taskProcessId = randomUUID();
-  const taskId = randomUUID();
   const outputDir = join(dir, `out-${runCount}`);
   await mkdir(outputDir);
-  return {
-    detail: processDetailSchema.parse({
-      taskProcessId,
-      taskId,
-      clientId: 'client-1',
-      taskProcessExpectedOutputs: slots,
-    }),
-    requests: slots.map((slot) => ({ slot, count: 1, replaces: [] })),
-    inputs,
-    inputUrls: [],
-    colorReferenceUrls: [],
-    context: {
-      event: webhookPayloadSchema.parse({
-        Action: 'ReadyToWork',
-        TaskId: taskId,
-        TaskProcessId: taskProcessId,
-        SubfunctionId: 54,
-        StepId: '25',
-      }),
-    },
-    options: convertOptionsSchema.parse(rawOptions),
-    outputDir,
-    memory: { get: () => undefined, set: async () => {} },
-    client: undefined,
-    finalAttempt: false,
-    paidWork: async () => {},
-    signal,
-    logger: pino({ level: 'silent' }),
-  };
+  return convertRun({ slots, inputs, rawOptions, outputDir, signal });
 }
 
 /** Rounded mean RGB of an image file. */
