@@ -93,7 +93,7 @@ export interface StageRecord {
 }
 
 /** A route's stages for people: `sartiq-generate → sartiq-upscale → convert`. */
-export function describeStages(stages: readonly { recipe: string | Recipe }[]): string {
+function describeStages(stages: readonly { recipe: string | Recipe }[]): string {
   return stages.map((s) => (typeof s.recipe === 'string' ? s.recipe : s.recipe.name)).join(' → ');
 }
 
@@ -135,7 +135,7 @@ export function routeIndexFor(slot: ExpectedOutput, routes: readonly { when?: Sl
 }
 
 /** Whether a slot can be a still for `from`: a photo slot (or one taking either) that the pattern names. */
-export function isStillOf(slot: ExpectedOutput, from: SlotPattern): boolean {
+function isStillOf(slot: ExpectedOutput, from: SlotPattern): boolean {
   return slot.assetContentTypeId !== AssetContentType.Video && slotMatches(slot, from);
 }
 
@@ -203,7 +203,7 @@ export function slotForStage(slot: ExpectedOutput, last: boolean): ExpectedOutpu
 }
 
 /** Why a route cannot fill a slot: the first stage's reason (each sees the slot as it works on it). */
-export function routeCannotFill(route: CycleRoute, slot: ExpectedOutput): string | null {
+function routeCannotFill(route: CycleRoute, slot: ExpectedOutput): string | null {
   for (const [s, stage] of route.stages.entries()) {
     const reason = stage.recipe.cannotFill(slotForStage(slot, s === route.stages.length - 1), stage.options);
     if (reason) return reason;

@@ -90,7 +90,7 @@ export interface RoutesResult {
 const betweenStages = outputChecksSchema.parse({});
 
 /** Whether a subfunction is a single recipe, run as before pipelines. */
-export function isSingleRecipe(routes: readonly CycleRoute[]): boolean {
+function isSingleRecipe(routes: readonly CycleRoute[]): boolean {
   return routes.length === 1 && routes[0]?.stages.length === 1 && routes[0].from === undefined;
 }
 

@@ -21,7 +21,7 @@ exit codes: 0 done; 1 Redis unreachable or the configuration invalid; 2 usage (a
 connection, status or age)`;
 
 /** An age like `30m`, `24h`, `7d` in milliseconds. */
-export function parseAge(text: string): number {
+function parseAge(text: string): number {
   const match = /^(\d{1,6})([mhd])$/.exec(text);
   if (!match) throw new UsageError(`--since takes an age like 30m, 24h or 7d, not "${text}"`);
   const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
