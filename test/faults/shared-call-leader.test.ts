@@ -5,8 +5,8 @@
  * expires they make the call themselves; the killed worker's own cycle resumes elsewhere.
  *
  * Three workers run one cycle each, so the shared call necessarily carries requests of two
- * processes: the first task's call is held at the proxy until the other two are queued behind it
- * in Redis, and the next leader takes both.
+ * processes: the first task's webhook goes alone, its call is held at the proxy, the other two
+ * tasks are delivered then and queue behind it in Redis, and the next leader takes both.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,13 +41,20 @@ describe('fault matrix: SIGKILL of the leader of a shared call', () => {
     });
     let sharedIds = 0;
     let killed: ServiceProcess | undefined;
+    let firstHeld = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      firstHeld = resolve;
+    });
     rig.cfProxy.add({
       name: 'hold the first bulk-get-assets until the two other tasks wait behind it',
       method: 'POST',
       path: bulkGetAssets,
       times: 1,
       action: { kind: 'forward' },
-      onArrival: () => rig.until('two requests queued behind the leader', async () => (await redis.llen(pending)) === 2),
+      onArrival: () => {
+        firstHeld();
+        return rig.until('two requests queued behind the leader', async () => (await redis.llen(pending)) === 2);
+      },
     });
     rig.cfProxy.add({
       name: 'kill the leader of the shared call once Creative Force has answered',
@@ -67,7 +74,13 @@ describe('fault matrix: SIGKILL of the leader of a shared call', () => {
       },
     });
     try {
-      await rig.deliverAll(tasks);
+      // The first task alone, so that its call carries only its own request (delivered together,
+      // all three could be gathered into the first call).
+      const [first, ...others] = tasks;
+      if (first === undefined) throw new Error('no task');
+      await rig.deliver(first);
+      await held;
+      await rig.deliverAll(others);
       const verdict = await rig.verdict(tasks);
       expect(defects(verdict)).toEqual(noDefects);
       expect(verdict.reportedInstead).toEqual([]);
