@@ -9,7 +9,7 @@
  * per task. Then the same burst again with the fixed rate of before (the baseline, same run).
  *
  *   node bench/burst.ts [--mode default|ceiling-high|foreign] [--tasks 200] [--workers 2]
- *                       [--concurrency 4] [--rps 20] [--baseline 18|none]
+ *                       [--concurrency 4] [--rps 20] [--baseline 18|none] [--workspaces 1]
  *
  * Modes: `default`, the simulator's limit is 20/s; `ceiling-high`, the simulator allows 15/s while
  * the service's ceiling stays 20 (a ceiling set too high, or CF counting differently); `foreign`,
@@ -17,7 +17,10 @@
  * `--rps` is CF_RATE_LIMIT_RPS of the learned-rate run; `--baseline` the fixed rate of the
  * baseline run, the service as it was before the learned rate and the shared calls
  * (CF_RATE_LIMIT_ADAPTIVE=false, CF_SHARED_CALLS=false), `none` to skip it. `--concurrency` is
- * each worker's WORKER_CONCURRENCY.
+ * each worker's WORKER_CONCURRENCY. `--workspaces` is how many workspaces (Creative Force
+ * clientIds: a studio's clients or brands) the burst's tasks belong to, in turn: 1 by default, a
+ * burst of one studio's one client, where the pre-signed URL call can be shared by every task;
+ * with as many workspaces as tasks, only bulk-get-assets is.
  *
  * The simulator times arrivals on this process's event loop (the webhooks are sent from a child,
  * send-webhooks.ts): a stalled loop bunches arrivals, so the loop's delay is printed beside the
@@ -25,6 +28,7 @@
  * nothing is asserted; the last line is a summary.
  */
 import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,12 +54,14 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     rps: { type: 'string', default: '20' },
     baseline: { type: 'string', default: '18' },
+    workspaces: { type: 'string', default: '1' },
   },
 });
 const mode = args.mode as Mode;
 if (!modes.includes(mode)) throw new Error(`--mode must be one of ${modes.join(', ')}, got ${args.mode}`);
 const taskCount = Number(args.tasks);
 const workerCount = Number(args.workers);
+const workspaces = Array.from({ length: Math.max(1, Number(args.workspaces)) }, () => randomUUID());
 
 /** The simulator's limit by mode, and what a foreign client on the same IP spends of it. */
 const simLimit = mode === 'ceiling-high' ? 15 : 20;
@@ -121,7 +127,12 @@ async function run(label: string, env: Record<string, string>): Promise<RunResul
     const input = await photoInput('Front', 200, 200);
     const tasks = Array.from(
       { length: taskCount },
-      () => stack.sim.addTask({ inputs: [input], slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }] }).taskProcessId,
+      (_, i) =>
+        stack.sim.addTask({
+          clientId: workspaces[i % workspaces.length],
+          inputs: [input],
+          slots: [{ mappingKeyId: '1_Front', positionName: 'Front' }],
+        }).taskProcessId,
     );
     // The foreign client: evenly spaced calls on the same IP, from before the burst to its end.
     if (foreignRps > 0) {
@@ -233,7 +244,7 @@ function print(r: RunResult): void {
 }
 
 console.log(
-  `burst bench: ${taskCount} convert tasks, serve + ${workerCount} work x ${args.concurrency} cycles, mode ${mode}: simulator limit ${simLimit}/s` +
+  `burst bench: ${taskCount} convert tasks, serve + ${workerCount} work x ${args.concurrency} cycles, ${workspaces.length} workspace(s), mode ${mode}: simulator limit ${simLimit}/s` +
     (foreignRps ? `, a foreign client on the same IP at ${foreignRps}/s` : ''),
 );
 const results: RunResult[] = [];
