@@ -61,7 +61,11 @@ const mode = args.mode as Mode;
 if (!modes.includes(mode)) throw new Error(`--mode must be one of ${modes.join(', ')}, got ${args.mode}`);
 const taskCount = Number(args.tasks);
 const workerCount = Number(args.workers);
-const workspaces = Array.from({ length: Math.max(1, Number(args.workspaces)) }, () => randomUUID());
+const workspaceCount = Number(args.workspaces);
+if (!Number.isInteger(workspaceCount) || workspaceCount < 1) {
+  throw new Error(`--workspaces must be a whole number of at least 1, got ${args.workspaces}`);
+}
+const workspaces = Array.from({ length: workspaceCount }, () => randomUUID());
 
 /** The simulator's limit by mode, and what a foreign client on the same IP spends of it. */
 const simLimit = mode === 'ceiling-high' ? 15 : 20;
