@@ -99,8 +99,13 @@ export class Fleet {
 
   /** The running worker that last logged about a task process (the one working on it). */
   ownerOf(taskProcessId: string): ServiceProcess | undefined {
-    const owner = this.#owners.get(taskProcessId);
+    const owner = this.lastOwnerOf(taskProcessId);
     return owner?.alive() ? owner : undefined;
+  }
+
+  /** The worker that last logged about a task process, even if it has been killed since. */
+  lastOwnerOf(taskProcessId: string): ServiceProcess | undefined {
+    return this.#owners.get(taskProcessId);
   }
 
   /** How many processes were killed through `kill`. */
