@@ -16,7 +16,9 @@
  * from when each request was due (no coordinated omission): p50 and p99. CPU per request is the
  * server process's own (process.cpuUsage, user + system), over the closed loop (where a receiver
  * that keeps up takes more requests per turn of its event loop, and so pays less each) and over
- * the open loop (the same requests at the same pace for both: the fairer comparison). The servers run
+ * the open loop (the same requests at the same pace for both: the fairer comparison). The Redis
+ * server's CPU per request over the closed loop is printed too (INFO cpu): Redis shares the cores,
+ * so what a receiver makes Redis do costs requests per second as well. The servers run
  * one after the other, so neither shares the cores with the other; the load generator does share
  * them (note the core count printed): compare the ratio, not the absolute figures. `--rounds`
  * pairs are measured, the order alternating (minimal first, then project first), and each ratio is
@@ -51,6 +53,8 @@ const { values } = parseArgs({
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const connectionId = 'bench';
+/** The parent's connection for the Redis server's CPU figures (lazy: the server children make none). */
+const redisInfo = new Redis(redisUrl, { lazyConnect: true });
 /** What a server child tells its parent. */
 type ServerMessage = { port: number } | { cpuMicros: number };
 
@@ -142,6 +146,8 @@ interface Figures {
   cpuPerRequest: number;
   /** CPU per request over the open loop, where both receivers get the same requests at the same pace. */
   cpuPerRequestAtRate: number;
+  /** The Redis server's CPU per request over the closed loop: it shares the cores too. */
+  redisPerRequest: number;
   p50: number;
   p99: number;
   achievedRate: number;
@@ -176,6 +182,7 @@ async function drive(server: Awaited<ReturnType<typeof startServer>>, secret: st
   // Warm-up, then the closed loop.
   for (let i = 0; i < 500; i++) await send();
   const cpuBefore = await server.cpuMicros();
+  const redisBefore = await redisCpuMicros();
   let done = 0;
   const until = performance.now() + seconds * 1000;
   const started = performance.now();
@@ -188,7 +195,10 @@ async function drive(server: Awaited<ReturnType<typeof startServer>>, secret: st
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  // What the receiver writes after its answers (the history's batches) reaches Redis within ms.
+  await new Promise((r) => setTimeout(r, 50));
   const cpu = (await server.cpuMicros()) - cpuBefore;
+  const redisCpu = (await redisCpuMicros()) - redisBefore;
 
   // Open loop: requests fall due every 1/rate s; each latency runs from its due time.
   const rate = Number(values.rate);
@@ -217,10 +227,18 @@ async function drive(server: Awaited<ReturnType<typeof startServer>>, secret: st
     rps: done / elapsed,
     cpuPerRequest: cpu / done,
     cpuPerRequestAtRate: openCpu / total,
+    redisPerRequest: redisCpu / done,
     p50: at(0.5),
     p99: at(0.99),
     achievedRate: total / openElapsed,
   };
+}
+
+/** The Redis server's CPU time so far (INFO cpu: user + system), in µs. */
+async function redisCpuMicros(): Promise<number> {
+  const info = await redisInfo.info('cpu');
+  const field = (name: string) => Number(info.match(new RegExp(`^${name}:([0-9.]+)`, 'm'))?.[1] ?? Number.NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
 async function dropPrefix(prefix: string): Promise<void> {
@@ -292,6 +310,7 @@ if (values.server === 'minimal') {
     }
   } finally {
     await Promise.all([dropPrefix(prefixes.project), dropPrefix(prefixes.minimal), rm(dir, { recursive: true, force: true })]);
+    redisInfo.disconnect();
   }
   const head = [
     'req/s',
@@ -300,6 +319,7 @@ if (values.server === 'minimal') {
     `p50 ms @${values.rate}`,
     `p99 ms @${values.rate}`,
     'achieved/s',
+    'Redis µs/req',
   ];
   console.log(`${'round'.padEnd(6)}${'receiver'.padEnd(10)}${head.map((h) => h.padStart(14)).join('')}`);
   const ratios = rounds.map(({ project, minimal }, round) => {
@@ -314,6 +334,7 @@ if (values.server === 'minimal') {
         f.p50.toFixed(2),
         f.p99.toFixed(2),
         f.achievedRate.toFixed(0),
+        f.redisPerRequest.toFixed(0),
       ];
       console.log(`${String(round + 1).padEnd(6)}${name.padEnd(10)}${cells.map((c) => c.padStart(14)).join('')}`);
     }
@@ -322,6 +343,7 @@ if (values.server === 'minimal') {
       p99: project.p99 / minimal.p99,
       cpu: project.cpuPerRequest / minimal.cpuPerRequest,
       cpuAtRate: project.cpuPerRequestAtRate / minimal.cpuPerRequestAtRate,
+      redis: project.redisPerRequest / minimal.redisPerRequest,
     };
   });
   if (ratios.length > 0) {
@@ -335,12 +357,13 @@ if (values.server === 'minimal') {
     const p99 = ratios.map((r) => r.p99);
     const cpu = ratios.map((r) => r.cpu);
     const cpuAtRate = ratios.map((r) => r.cpuAtRate);
+    const redis = ratios.map((r) => r.redis);
     const ok = median(rps) >= 0.9 && median(p99) <= 1.2;
     console.log(
       `\nsummary (median of ${ratios.length} round${ratios.length === 1 ? '' : 's'}, range in brackets): project ` +
         `${median(rps).toFixed(2)}x the minimal receiver's req/s [${spread(rps)}] (target >= 0.9), p99 at ${values.rate}/s ` +
         `${median(p99).toFixed(2)}x its p99 [${spread(p99)}] (target <= 1.2), CPU ${median(cpu).toFixed(2)}x per request ` +
-        `[${spread(cpu)}] (${median(cpuAtRate).toFixed(2)}x at ${values.rate}/s [${spread(cpuAtRate)}]): ${ok ? 'targets met' : 'targets NOT met'}`,
+        `[${spread(cpu)}] (${median(cpuAtRate).toFixed(2)}x at ${values.rate}/s [${spread(cpuAtRate)}]), Redis's CPU ${median(redis).toFixed(2)}x per request [${spread(redis)}]: ${ok ? 'targets met' : 'targets NOT met'}`,
     );
   }
 }
