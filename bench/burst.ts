@@ -39,6 +39,7 @@ import { signatureHeader } from '../src/creative-force/contract.ts';
 import { cycleQueueName } from '../src/queue/cycle-job.ts';
 import { maxInWindow } from '../src/simulators/creative-force/rate-limit.ts';
 import { Fleet } from '../test/faults/fleet.ts';
+import { onInterrupt } from '../test/helpers/on-interrupt.ts';
 import { photoInput } from '../test/helpers/photo-input.ts';
 import { producerRedis } from '../test/helpers/redis.ts';
 import { startStack } from '../test/helpers/stack.ts';
@@ -102,6 +103,7 @@ async function run(label: string, env: Record<string, string>): Promise<RunResul
     simulator: { rateLimitPerSecond: simLimit },
     env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: args.concurrency, CF_REQUEST_TIMEOUT_MS: '10000', ...env },
   });
+  const forgetInterrupt = onInterrupt(() => stack.close());
   // sent-requests.ts: each process logs when it sent each request, on its own clock.
   const fleet = new Fleet(stack, ['--import', resolve('test/faults/sent-requests.ts')]);
   const sent: number[] = [];
@@ -223,6 +225,7 @@ async function run(label: string, env: Record<string, string>): Promise<RunResul
     await queue.close();
     queueRedis.disconnect();
     await stack.close();
+    forgetInterrupt();
   }
 }
 

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { defects, formatMatrix } from '../test/faults/checker.ts';
 import type { FaultAction, FaultRule } from '../test/faults/fault-proxy.ts';
 import { FaultRig, type TaskKind } from '../test/faults/fault-rig.ts';
+import { onInterrupt } from '../test/helpers/on-interrupt.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,6 +51,7 @@ const rig = await FaultRig.start({
     CYCLE_BACKOFF_MS: '500',
   },
 });
+const forgetInterrupt = onInterrupt(() => rig.close());
 const started = Date.now();
 // The proxies and simulators run in this process and time each request as this event loop gets to
 // it: a stalled loop bunches arrivals. The delay is printed next to the windows to read them by.
@@ -224,4 +226,5 @@ try {
 } finally {
   stopKilling = true;
   await rig.close();
+  forgetInterrupt();
 }
