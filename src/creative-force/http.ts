@@ -58,17 +58,85 @@ const loggedBodyChars = 4096;
 export { closeSharedDispatcher, sharedDispatcher } from '../http/shared-agent.ts';
 
 /**
+ * Nothing was sent: the slot's deadline (`sendBy`) had passed when undici was about to write the
+ * request, because its connection had to be opened first (a TCP connect, a TLS handshake in
+ * production) or the event loop was late. Thrown from the handler's onRequestStart, which undici
+ * calls once the socket is ready and right before it writes the headers in the same synchronous
+ * step: the request fails without a byte on the wire, and the connection stays open for the next.
+ */
+class SlotMissed extends Error {}
+
+/** Passes every event through, but refuses to start its request once `sendBy` (performance.now()) has passed. */
+class SendByHandler implements Dispatcher.DispatchHandler {
+  readonly #handler: Dispatcher.DispatchHandler;
+  readonly #sendBy: number;
+
+  constructor(handler: Dispatcher.DispatchHandler, sendBy: number) {
+    this.#handler = handler;
+    this.#sendBy = sendBy;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    const late = performance.now() - this.#sendBy;
+    if (late > 0) throw new SlotMissed(`${late.toFixed(1)} ms past the slot's deadline when the socket was ready`);
+    this.#handler.onRequestStart?.(controller, context);
+  }
+  onRequestUpgrade(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestUpgrade']>>): void {
+    this.#handler.onRequestUpgrade?.(...args);
+  }
+  onResponseStart(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseStart']>>): void {
+    this.#handler.onResponseStart?.(...args);
+  }
+  onResponseData(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseData']>>): void {
+    this.#handler.onResponseData?.(...args);
+  }
+  onResponseEnd(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseEnd']>>): void {
+    this.#handler.onResponseEnd?.(...args);
+  }
+  onResponseError(...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseError']>>): void {
+    this.#handler.onResponseError?.(...args);
+  }
+}
+
+/** `dispatcher`, with the request it starts held to `sendBy` (see SlotMissed). */
+function heldTo(dispatcher: Dispatcher, sendBy: number | undefined): Dispatcher {
+  if (sendBy === undefined) return dispatcher;
+  return dispatcher.compose((dispatch) => (options, handler) => dispatch(options, new SendByHandler(handler, sendBy)));
+}
+
+/**
+ * Slots in a row one request may miss at the socket before it is sent without the hold. Each miss
+ * leaves an open connection behind, so the next try normally finds one ready; a server that closes
+ * idle connections sooner than the limiter's wait could otherwise keep a request from ever leaving.
+ */
+const maxSlotMisses = 3;
+
+/**
  * Sends an exchange through the limiter. Resolves with any status other than 429; a 429 pauses
  * every process through the limiter, then the same request is tried again when the limiter lets it
  * through (a 429 means CF did not process the request, so this is safe for writes too).
  */
 export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange, signal?: AbortSignal): Promise<HttpResponse> {
-  for (let retries = 0; ; retries++) {
+  let misses = 0;
+  for (let retries = 0; ; ) {
     let grant = await deps.limiter.acquire(signal);
     // A slot used past its deadline could make a 21st request in a second: give it up, ask again.
     while (grant.sendBy !== undefined && performance.now() > grant.sendBy) grant = await deps.limiter.acquire(signal);
     deps.metrics?.limiterWaited(grant.waitedMs / 1000);
-    const response = await counted(deps, exchange, sendOnce(deps, exchange, signal));
+    // The same deadline, checked again where undici writes the request (after any connect).
+    const sendBy = misses < maxSlotMisses ? grant.sendBy : undefined;
+    const response = await counted(deps, exchange, sendOnce(deps, exchange, sendBy, signal));
+    if (response === slotMissed) {
+      misses += 1;
+      if (misses === maxSlotMisses) {
+        deps.logger.warn(
+          { method: exchange.method, path: exchange.logPath, misses },
+          'Creative Force request missed its slot at the socket repeatedly; the next one is sent without the hold',
+        );
+      }
+      continue;
+    }
+    misses = 0;
     if (response.status !== 429) {
       // The consecutive-429 count is about being throttled: any other answer ends the streak.
       await deps.limiter.onSuccess();
@@ -80,7 +148,7 @@ export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange,
       { method: exchange.method, path: exchange.logPath, status: 429, retryAfterMs, pausedMs, retries },
       'Creative Force rate limited a request; all processes pause',
     );
-    if (retries >= deps.maxRateLimitRetries) {
+    if (retries++ >= deps.maxRateLimitRetries) {
       throw new ConnectorError(
         'CF_RATE_LIMITED',
         `Creative Force ${exchange.method} ${exchange.logPath} answered 429 ${retries + 1} times in a row`,
@@ -90,11 +158,21 @@ export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange,
   }
 }
 
-/** Counts a request by its status, or by how it failed (`timeout`, `network`, `aborted`). */
-async function counted(deps: HttpDeps, exchange: HttpExchange, sending: Promise<HttpResponse>): Promise<HttpResponse> {
+/** What sendOnce resolves with when the request was not sent (see SlotMissed). */
+const slotMissed = Symbol('slot missed');
+
+/**
+ * Counts a request by its status, or by how it failed (`timeout`, `network`, `aborted`); one that
+ * missed its slot was not sent, and is not counted.
+ */
+async function counted<R extends HttpResponse | typeof slotMissed>(
+  deps: HttpDeps,
+  exchange: HttpExchange,
+  sending: Promise<R>,
+): Promise<R> {
   try {
     const response = await sending;
-    deps.metrics?.creativeForceRequest(exchange.operation, String(response.status));
+    if (response !== slotMissed) deps.metrics?.creativeForceRequest(exchange.operation, String(response.status));
     return response;
   } catch (err) {
     const code = isConnectorError(err) ? err.code : undefined;
@@ -104,12 +182,17 @@ async function counted(deps: HttpDeps, exchange: HttpExchange, sending: Promise<
   }
 }
 
-async function sendOnce(deps: HttpDeps, exchange: HttpExchange, callerSignal?: AbortSignal): Promise<HttpResponse> {
+async function sendOnce(
+  deps: HttpDeps,
+  exchange: HttpExchange,
+  sendBy: number | undefined,
+  callerSignal?: AbortSignal,
+): Promise<HttpResponse | typeof slotMissed> {
   const deadline = AbortSignal.timeout(deps.timeoutMs);
   const signal = callerSignal ? AbortSignal.any([deadline, callerSignal]) : deadline;
   try {
     const response = await request(exchange.url, {
-      dispatcher: deps.dispatcher,
+      dispatcher: heldTo(deps.dispatcher, sendBy),
       method: exchange.method,
       headers: exchange.headers,
       body: exchange.body ?? null,
@@ -120,6 +203,7 @@ async function sendOnce(deps: HttpDeps, exchange: HttpExchange, callerSignal?: A
     const text = await response.body.text();
     return { status: response.statusCode, headers: response.headers, text };
   } catch (err) {
+    if (err instanceof SlotMissed) return slotMissed;
     const failure = classifyTransportError(err, { deadline, callerSignal });
     if (failure.kind === 'aborted') throw failure.reason;
     const where = `${exchange.method} ${exchange.logPath}`;

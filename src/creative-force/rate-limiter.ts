@@ -357,6 +357,9 @@ export class RedisRateLimiter implements RateLimiter {
         // Already too late (see maxLateUs): reserve afresh.
         lateUs = Number(nowUs) - Number(value);
         if (lateUs > maxLateUs) continue;
+        // Woken before the slot (a timer rounds its delay down to whole ms): wait for it, never
+        // send early. The deadline below still counts from the slot.
+        if (lateUs < 0) await sleep(-lateUs / 1000, signal);
       }
       return {
         grantedAtMs: Number(value) / 1000,

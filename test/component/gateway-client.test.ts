@@ -4,10 +4,11 @@
  * what each test scripts.
  */
 import { randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { Agent } from 'undici';
+import { Agent, buildConnector } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/config/env.ts';
 import {
@@ -100,15 +101,18 @@ async function readBody(req: IncomingMessage): Promise<string> {
 /** Wraps a limiter and records what the client reported to it. */
 class SpyLimiter implements RateLimiter {
   readonly rateLimited: { retryAfterMs: number | undefined; pausedMs: number }[] = [];
+  readonly grants: RateLimitGrant[] = [];
   acquires = 0;
   successes = 0;
   readonly #inner: RateLimiter;
   constructor(inner: RateLimiter) {
     this.#inner = inner;
   }
-  acquire(signal?: AbortSignal): Promise<RateLimitGrant> {
+  async acquire(signal?: AbortSignal): Promise<RateLimitGrant> {
     this.acquires++;
-    return this.#inner.acquire(signal);
+    const grant = await this.#inner.acquire(signal);
+    this.grants.push(grant);
+    return grant;
   }
   async onRateLimited(retryAfterMs: number | undefined): Promise<number> {
     const pausedMs = await this.#inner.onRateLimited(retryAfterMs);
@@ -169,8 +173,10 @@ function setup(
     refreshFraction?: number;
     maxRateLimitRetries?: number;
     connection?: ConnectionCredentials;
+    dispatcher?: Agent;
   } = {},
 ) {
+  const through = options.dispatcher ?? dispatcher;
   const redis = options.redis ?? redisA;
   const config = cfConfig(options.config);
   const limiter = new SpyLimiter(
@@ -182,7 +188,7 @@ function setup(
     tokenUrl: config.tokenUrl,
     requestTimeoutMs: config.requestTimeoutMs,
     logger,
-    dispatcher,
+    dispatcher: through,
     keyPrefix: `${prefix}:token`,
     pollIntervalMs: 20,
     refreshFraction: options.refreshFraction ?? 0.1,
@@ -192,7 +198,7 @@ function setup(
     config,
     limiter,
     tokens,
-    dispatcher,
+    dispatcher: through,
     logger,
     maxRateLimitRetries: options.maxRateLimitRetries ?? 5,
   });
@@ -353,6 +359,75 @@ describe('CreativeForceClient', () => {
     const pending = client.getProcessDetail('tp-1', controller.signal);
     setTimeout(() => controller.abort(reason), 200);
     await expect(pending).rejects.toBe(reason);
+  });
+
+  it('a request whose connection opens after its slot is not sent then: it goes out on a later slot, over that connection', async () => {
+    fake.gatewayHandler = () => ({ status: 200, body: processDetail });
+    // Each connection takes 150 ms to open, far past a slot's deadline (about 20 ms at the
+    // ceiling of 20/s), as a TLS handshake to a distant gateway can.
+    const connect = buildConnector({});
+    let opened = 0;
+    const slow = new Agent({
+      connect: (options, callback) =>
+        connect(options, (err, socket) => {
+          opened += 1;
+          setTimeout(() => (err ? callback(err, null) : callback(null, socket)), 150);
+        }),
+    });
+    // When each request's headers went out (undici writes them right after onRequestStart).
+    const sentAt: number[] = [];
+    const onSent = () => void sentAt.push(performance.now());
+    subscribe('undici:client:sendHeaders', onSent);
+    try {
+      const { client, limiter } = setup({ dispatcher: slow });
+      await client.getProcessDetail('tp-1');
+      // The token request missed its first slot while its connection opened and was sent on a
+      // second; the gateway call then found that connection open and sent on its first.
+      expect({ token: fake.tokenRequests.length, gateway: fake.gatewayRequests.length, opened }).toEqual({
+        token: 1,
+        gateway: 1,
+        opened: 1,
+      });
+      expect(limiter.acquires).toBe(3);
+      // Each request left within its slot's deadline: the slot missed, then the two used.
+      const [, tokenGrant, gatewayGrant] = limiter.grants;
+      expect(sentAt).toHaveLength(2);
+      expect(sentAt[0]).toBeLessThanOrEqual(tokenGrant?.sendBy ?? Number.NEGATIVE_INFINITY);
+      expect(sentAt[1]).toBeLessThanOrEqual(gatewayGrant?.sendBy ?? Number.NEGATIVE_INFINITY);
+    } finally {
+      unsubscribe('undici:client:sendHeaders', onSent);
+      await slow.close();
+    }
+  });
+
+  it('a request that misses its slot at the socket 3 times in a row is sent on the next without the hold, and the misses are logged', async () => {
+    fake.gatewayHandler = () => ({ status: 200, body: processDetail });
+    // Every connection takes 150 ms to open, and one that carried nothing when it opened is
+    // closed at once (as by a server quick to drop idle connections): no try finds one ready
+    // until one is sent without the hold.
+    const connect = buildConnector({});
+    const slow = new Agent({
+      connect: (options, callback) =>
+        connect(options, (err, socket) => {
+          setTimeout(() => {
+            if (err || !socket) return callback(err ?? new Error('no socket'), null);
+            callback(null, socket);
+            // undici writes a request it may send in this same call: nothing written, nothing sent.
+            if (socket.bytesWritten === 0) socket.destroy();
+          }, 150);
+        }),
+    });
+    try {
+      const { client, limiter } = setup({ dispatcher: slow });
+      await client.getProcessDetail('tp-1');
+      expect({ token: fake.tokenRequests.length, gateway: fake.gatewayRequests.length }).toEqual({ token: 1, gateway: 1 });
+      // The token request: 3 slots missed, then the one it was sent on without the hold. The
+      // gateway call then found the connection that carried it open.
+      expect(limiter.acquires).toBe(5);
+      expect(logLines.filter((line) => line.includes('missed its slot at the socket repeatedly'))).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('a refused connection is CF_NETWORK', async () => {
