@@ -86,7 +86,7 @@ const envSchema = z.object({
   PUBLIC_URL: optionalSetting(publicUrl),
   CF_API_BASE_URL: httpUrlSetting.default('https://gateway.creativeforce.io/v1'),
   CF_TOKEN_URL: httpUrlSetting.default('https://accounts.creativeforce.io/connect/token'),
-  CF_RATE_LIMIT_RPS: intSetting(1, 20).default(18),
+  CF_RATE_LIMIT_RPS: intSetting(1, 20).default(20),
   CF_RATE_LIMIT_ADAPTIVE: z.stringbool().default(true),
   CF_REQUEST_TIMEOUT_MS: intSetting(100, 600_000).default(30_000),
   CF_FAILED_STATUS: z.string().min(1).default(defaultFailedStatus),

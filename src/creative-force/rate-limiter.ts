@@ -22,7 +22,7 @@
  * differently than we do. A 429 costs far more than the call it saves (the shared pause, and every
  * request behind it), so a fixed rate is either wasteful (18/s: 0.90 of the limit) or collapses
  * when anything else shares the IP. So the rate, held in Redis and the same for every process:
- * - starts at the ceiling times a small headroom (`limit` x 0.98: 17.6/s at the default 18, 19.6/s at 20): the
+ * - starts at the ceiling times a small headroom (`limit` x 0.98: 19.6/s at the default 20): the
  *   headroom absorbs the send-time skew between grant and arrival (20 grants then span 1020 ms,
  *   so a second at CF's edge holds 21 only after 20 ms of skew in the wrong direction);
  * - drops multiplicatively on a 429 (x0.85, never under 1/s), once per burst: a 429 answered
@@ -92,7 +92,7 @@ export interface RedisRateLimiterOptions {
   redis: Redis;
   /**
    * The ceiling: grants per second never exceed it, an integer 1..20 (config `rateLimitRps`,
-   * default 18). Adaptive, the rate probes up to `limit` x `headroom`; fixed, it is `limit`.
+   * default 20). Adaptive, the rate probes up to `limit` x `headroom`; fixed, it is `limit`.
    */
   limit: number;
   /** Learn the rate (default), or grant at `limit` always (`false`: no headroom, no decrease). */

@@ -142,7 +142,7 @@ describe('the console over HTTP', () => {
       attempts: 12,
       at: new Date().toISOString(),
     });
-    const limiter = new RedisRateLimiter({ redis, limit: 18, keyPrefix: `${stack.prefix}:rl` });
+    const limiter = new RedisRateLimiter({ redis, limit: 20, keyPrefix: `${stack.prefix}:rl` });
     await limiter.onRateLimited(undefined);
 
     const answer = await ops('/admin/api/ops');
@@ -150,9 +150,9 @@ describe('the console over HTTP', () => {
     const state = (await answer.json()) as OpsState;
     expect(state.queue).toEqual({ waiting: 0, active: 0, delayed: 0, prioritized: 0, failed: 1 });
     expect(state.failureReportsPending).toBe(1);
-    expect(state.limiter).toMatchObject({ limit: 18, targetRps: 17.64, consecutive429s: 1 });
+    expect(state.limiter).toMatchObject({ limit: 20, targetRps: 19.6, consecutive429s: 1 });
     // The 429 lowered the rate every process of the service grants at.
-    expect(state.limiter.rateRps).toBeCloseTo(17.64 * 0.85, 3);
+    expect(state.limiter.rateRps).toBeCloseTo(19.6 * 0.85, 3);
     expect(state.limiter.pausedForMs).toBeGreaterThan(500);
     expect(state.workers.length).toBeGreaterThanOrEqual(1);
     expect(state.workers[0]?.address).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -161,7 +161,7 @@ describe('the console over HTTP', () => {
     expect(page).toMatch(/<td class="num" id="failure-reports">1<\/td>/);
     expect(page).toMatch(/<td class="num" id="limiter-strikes">1<\/td>/);
     expect(page).toMatch(
-      /<td class="num" id="limiter-rate">15\.0 requests\/s \(lowered after a 429; recovering to 17\.6\)<\/td>/,
+      /<td class="num" id="limiter-rate">16\.7 requests\/s \(lowered after a 429; recovering to 19\.6\)<\/td>/,
     );
   });
 });

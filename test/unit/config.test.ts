@@ -55,7 +55,7 @@ describe('environment configuration', () => {
       cf: {
         apiBaseUrl: 'https://gateway.creativeforce.io/v1',
         tokenUrl: 'https://accounts.creativeforce.io/connect/token',
-        rateLimitRps: 18,
+        rateLimitRps: 20,
         rateLimitAdaptive: true,
         paths: {
           processDetail: '/cloud-automation/task-processes/{taskProcessId}',
