@@ -67,7 +67,17 @@ describe('the Cloud Automation cycle, end to end on real Redis against the simul
     const task = await twoSlotTask(sim);
     const answers = await Promise.all(Array.from({ length: 5 }, () => sim.sendWebhook(url, task.taskProcessId, stack.secret)));
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
-    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length > 0);
+    // This wait timed out twice in full CI runs (not reproduced alone, nor under load): say what
+    // the task got instead.
+    const state = () =>
+      `the submission; instead: status updates ${JSON.stringify(sim.statusUpdates(task.taskProcessId))}, ` +
+      `calls ${JSON.stringify(
+        sim
+          .callLog()
+          .filter((c) => c.path.includes(task.taskProcessId))
+          .map((c) => `${c.method} ${c.path} ${c.status}`),
+      )}`;
+    await stack.waitFor(state, () => sim.submissions(task.taskProcessId).length > 0);
     await new Promise((r) => setTimeout(r, 1500));
     expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
     expect(sim.rejectedSubmissions(task.taskProcessId)).toHaveLength(0);

@@ -44,8 +44,11 @@ export interface Stack {
    * wait for this before they play the reviewer.
    */
   idle(service: Service): Promise<void>;
-  /** Resolves when `check` holds, polling; rejects after `timeoutMs` with `what`. */
-  waitFor(what: string, check: () => boolean, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves when `check` holds, polling; rejects after `timeoutMs` with `what` (a function is
+   * asked then, so that it can describe the state it found).
+   */
+  waitFor(what: string | (() => string), check: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -188,7 +191,7 @@ export async function startStack(
     async waitFor(what, check, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (!check()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },
