@@ -32,7 +32,7 @@ export interface HttpDeps {
 }
 
 /** What the Creative Force plumbing records. */
-export type CreativeForceMetrics = Pick<ServiceMetrics, 'creativeForceRequest' | 'limiterWaited'>;
+export type CreativeForceMetrics = Pick<ServiceMetrics, 'creativeForceRequest' | 'limiterWaited' | 'limiterSlotsMissed'>;
 
 /** One request to send. */
 export interface HttpExchange {
@@ -120,13 +120,19 @@ export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange,
   let misses = 0;
   for (let retries = 0; ; ) {
     let grant = await deps.limiter.acquire(signal);
+    deps.metrics?.limiterSlotsMissed('wake', grant.missedSlots ?? 0);
     // A slot used past its deadline could make a 21st request in a second: give it up, ask again.
-    while (grant.sendBy !== undefined && performance.now() > grant.sendBy) grant = await deps.limiter.acquire(signal);
+    while (grant.sendBy !== undefined && performance.now() > grant.sendBy) {
+      deps.metrics?.limiterSlotsMissed('send', 1);
+      grant = await deps.limiter.acquire(signal);
+      deps.metrics?.limiterSlotsMissed('wake', grant.missedSlots ?? 0);
+    }
     deps.metrics?.limiterWaited(grant.waitedMs / 1000);
     // The same deadline, checked again where undici writes the request (after any connect).
     const sendBy = misses < maxSlotMisses ? grant.sendBy : undefined;
     const response = await counted(deps, exchange, sendOnce(deps, exchange, sendBy, signal));
     if (response === slotMissed) {
+      deps.metrics?.limiterSlotsMissed('socket', 1);
       misses += 1;
       if (misses === maxSlotMisses) {
         deps.logger.warn(

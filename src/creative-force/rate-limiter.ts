@@ -77,6 +77,8 @@ export interface RateLimitGrant {
   attempts: number;
   /** Local time spent in acquire(), in ms. */
   waitedMs: number;
+  /** Slots reserved and given up in acquire() because the caller woke up too late for them. */
+  missedSlots?: number;
   /**
    * The last local moment (performance.now()) at which the slot may still be used: a request sent
    * later could, with the slots granted since, put a 21st request into one second. Whatever the
@@ -319,6 +321,7 @@ export class RedisRateLimiter implements RateLimiter {
   async acquire(signal?: AbortSignal): Promise<RateLimitGrant> {
     const started = performance.now();
     const { tat, pause, rate, epoch, peak } = this.#keys;
+    let missedSlots = 0;
     for (let attempts = 1; ; attempts++) {
       signal?.throwIfAborted();
       // Redis ran the script after this moment, so the slot (at or after Redis's now) is no
@@ -356,7 +359,10 @@ export class RedisRateLimiter implements RateLimiter {
         if (pauseMs > 0 || epochNow !== slotEpoch) continue;
         // Already too late (see maxLateUs): reserve afresh.
         lateUs = Number(nowUs) - Number(value);
-        if (lateUs > maxLateUs) continue;
+        if (lateUs > maxLateUs) {
+          missedSlots += 1;
+          continue;
+        }
         // Woken before the slot (a timer rounds its delay down to whole ms): wait for it, never
         // send early. The deadline below still counts from the slot.
         if (lateUs < 0) await sleep(-lateUs / 1000, signal);
@@ -365,6 +371,7 @@ export class RedisRateLimiter implements RateLimiter {
         grantedAtMs: Number(value) / 1000,
         attempts,
         waitedMs: performance.now() - started,
+        missedSlots,
         sendBy: askedAt + (maxLateUs - lateUs) / 1000,
       };
     }

@@ -34,6 +34,11 @@ export interface ServiceMetrics {
   creativeForceRequest(operation: string, status: string): void;
   /** Time one request waited for the shared Creative Force rate limiter. */
   limiterWaited(seconds: number): void;
+  /**
+   * `count` Creative Force slots were given up, too late to use: `wake` the caller woke up late for
+   * it, `send` it was late when about to send, `socket` its connection was ready too late.
+   */
+  limiterSlotsMissed(at: 'wake' | 'send' | 'socket', count: number): void;
   /** A bulk-get-assets or pre-signed URL request was sent for `requests` cycles' requests (1: not shared). */
   sharedCall(operation: string, requests: number): void;
   /** A call of a provider client ended: `ok`, or the error's code. */
@@ -106,6 +111,7 @@ export class PrometheusMetrics implements ServiceMetrics {
   readonly #queueWait: Histogram;
   readonly #cfRequests: Counter<'operation' | 'status'>;
   readonly #limiterWait: Histogram;
+  readonly #slotsMissed: Counter;
   readonly #sharedCalls: Histogram<'operation'>;
   readonly #providerCalls: Counter<'provider' | 'operation' | 'outcome'>;
   readonly #paid: Counter<'provider'>;
@@ -158,6 +164,12 @@ export class PrometheusMetrics implements ServiceMetrics {
       name: `${prefix}creative_force_limiter_wait_seconds`,
       help: 'Time a Creative Force request waited for the shared rate limiter.',
       buckets: limiterBuckets,
+      registers,
+    });
+    this.#slotsMissed = new Counter({
+      name: `${prefix}creative_force_limiter_slots_missed_total`,
+      help: 'Creative Force slots given up because they could no longer be used in time, by where (wake, send, socket).',
+      labelNames: ['at'],
       registers,
     });
     this.#sharedCalls = new Histogram({
@@ -224,6 +236,10 @@ export class PrometheusMetrics implements ServiceMetrics {
 
   limiterWaited(seconds: number): void {
     this.#limiterWait.observe(seconds);
+  }
+
+  limiterSlotsMissed(at: 'wake' | 'send' | 'socket', count: number): void {
+    if (count > 0) this.#slotsMissed.inc({ at }, count);
   }
 
   sharedCall(operation: string, requests: number): void {

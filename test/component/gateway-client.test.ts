@@ -25,7 +25,9 @@ import {
   TokenStore,
 } from '../../src/creative-force/index.ts';
 import { ConnectorError } from '../../src/errors.ts';
+import { PrometheusMetrics } from '../../src/observability/metrics.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.ts';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -174,6 +176,7 @@ function setup(
     maxRateLimitRetries?: number;
     connection?: ConnectionCredentials;
     dispatcher?: Agent;
+    metrics?: PrometheusMetrics;
   } = {},
 ) {
   const through = options.dispatcher ?? dispatcher;
@@ -189,6 +192,7 @@ function setup(
     requestTimeoutMs: config.requestTimeoutMs,
     logger,
     dispatcher: through,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     keyPrefix: `${prefix}:token`,
     pollIntervalMs: 20,
     refreshFraction: options.refreshFraction ?? 0.1,
@@ -199,6 +203,7 @@ function setup(
     limiter,
     tokens,
     dispatcher: through,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     logger,
     maxRateLimitRetries: options.maxRateLimitRetries ?? 5,
   });
@@ -378,9 +383,16 @@ describe('CreativeForceClient', () => {
     const sentAt: number[] = [];
     const onSent = () => void sentAt.push(performance.now());
     subscribe('undici:client:sendHeaders', onSent);
+    const metrics = new PrometheusMetrics({
+      sources: { queue: async () => '', deadLetters: async () => 0, limiterRate: async () => ({ rateRps: 19.6, limit: 20 }) },
+      logger,
+    });
     try {
-      const { client, limiter } = setup({ dispatcher: slow });
+      const { client, limiter } = setup({ dispatcher: slow, metrics });
       await client.getProcessDetail('tp-1');
+      // Ops see the slot given up at the socket.
+      const families = parsePrometheusText(await metrics.render());
+      expect(sampleValue(families, 'cf_ai_connector_creative_force_limiter_slots_missed_total', { at: 'socket' })).toBe(1);
       // The token request missed its first slot while its connection opened and was sent on a
       // second; the gateway call then found that connection open and sent on its first.
       expect({ token: fake.tokenRequests.length, gateway: fake.gatewayRequests.length, opened }).toEqual({

@@ -34,6 +34,9 @@ describe('PrometheusMetrics', () => {
     metrics.creativeForceRequest('submitOutput', '200');
     metrics.creativeForceRequest('getProcessDetail', '429');
     metrics.limiterWaited(0.004);
+    metrics.limiterSlotsMissed('socket', 1);
+    metrics.limiterSlotsMissed('wake', 2);
+    metrics.limiterSlotsMissed('wake', 0);
     metrics.providerCall('sartiq', 'getGeneration', 'ok');
     metrics.paidGeneration('sartiq');
     metrics.failureReport('acme', 'dead_lettered');
@@ -49,6 +52,8 @@ describe('PrometheusMetrics', () => {
     expect(value('cf_ai_connector_queue_wait_seconds_sum')).toBe(2);
     expect(value('cf_ai_connector_creative_force_requests_total', { operation: 'getProcessDetail', status: '429' })).toBe(1);
     expect(value('cf_ai_connector_creative_force_limiter_wait_seconds_count')).toBe(1);
+    expect(value('cf_ai_connector_creative_force_limiter_slots_missed_total', { at: 'socket' })).toBe(1);
+    expect(value('cf_ai_connector_creative_force_limiter_slots_missed_total', { at: 'wake' })).toBe(2);
     expect(value('cf_ai_connector_provider_calls_total', { provider: 'sartiq', outcome: 'ok' })).toBe(1);
     expect(value('cf_ai_connector_paid_generations_total', { provider: 'sartiq' })).toBe(1);
     expect(value('cf_ai_connector_failure_reports_total', { outcome: 'dead_lettered' })).toBe(1);
