@@ -14,7 +14,7 @@ import { clip, redact } from '../http/provider-errors.ts';
 import { parseRetryAfter } from '../http/retry-after.ts';
 import { classifyTransportError } from '../http/transport-errors.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
-import type { RateLimiter } from './rate-limiter.ts';
+import type { RateLimiter, RateLimitGrant } from './rate-limiter.ts';
 import { gatewayErrorBodySchema } from './schemas.ts';
 import { applyFieldAliases } from './wire-forms.ts';
 
@@ -119,14 +119,7 @@ const maxSlotMisses = 3;
 export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange, signal?: AbortSignal): Promise<HttpResponse> {
   let misses = 0;
   for (let retries = 0; ; ) {
-    let grant = await deps.limiter.acquire(signal);
-    deps.metrics?.limiterSlotsMissed('wake', grant.missedSlots ?? 0);
-    // A slot used past its deadline could make a 21st request in a second: give it up, ask again.
-    while (grant.sendBy !== undefined && performance.now() > grant.sendBy) {
-      deps.metrics?.limiterSlotsMissed('send', 1);
-      grant = await deps.limiter.acquire(signal);
-      deps.metrics?.limiterSlotsMissed('wake', grant.missedSlots ?? 0);
-    }
+    const grant = await usableGrant(deps, signal);
     deps.metrics?.limiterWaited(grant.waitedMs / 1000);
     // The same deadline, checked again where undici writes the request (after any connect).
     const sendBy = misses < maxSlotMisses ? grant.sendBy : undefined;
@@ -154,13 +147,27 @@ export async function sendThroughLimiter(deps: HttpDeps, exchange: HttpExchange,
       { method: exchange.method, path: exchange.logPath, status: 429, retryAfterMs, pausedMs, retries },
       'Creative Force rate limited a request; all processes pause',
     );
-    if (retries++ >= deps.maxRateLimitRetries) {
+    if (retries >= deps.maxRateLimitRetries) {
       throw new ConnectorError(
         'CF_RATE_LIMITED',
         `Creative Force ${exchange.method} ${exchange.logPath} answered 429 ${retries + 1} times in a row`,
         { retryAfterMs: pausedMs, details: { method: exchange.method, path: exchange.logPath, status: 429 } },
       );
     }
+    retries += 1;
+  }
+}
+
+/**
+ * A slot that can still be used now: one the caller is already past the deadline of (a slot used
+ * late could make a 21st request in a second) is given up for the next, and counted.
+ */
+async function usableGrant(deps: HttpDeps, signal: AbortSignal | undefined): Promise<RateLimitGrant> {
+  for (;;) {
+    const grant = await deps.limiter.acquire(signal);
+    deps.metrics?.limiterSlotsMissed('wake', grant.missedSlots ?? 0);
+    if (grant.sendBy === undefined || performance.now() <= grant.sendBy) return grant;
+    deps.metrics?.limiterSlotsMissed('send', 1);
   }
 }
 

@@ -338,6 +338,7 @@ describe('CreativeForceClient', () => {
     expect(err.retryable).toBe(true);
     expect(err.retryAfterMs).toBeGreaterThan(0);
     expect(fake.gatewayRequests).toHaveLength(3);
+    expect(err.message).toMatch(/answered 429 3 times in a row/);
   });
 
   it('5xx is CF_SERVER_ERROR and is not retried, even for submit', async () => {
