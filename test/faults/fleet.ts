@@ -99,13 +99,8 @@ export class Fleet {
 
   /** The running worker that last logged about a task process (the one working on it). */
   ownerOf(taskProcessId: string): ServiceProcess | undefined {
-    const owner = this.lastOwnerOf(taskProcessId);
+    const owner = this.#owners.get(taskProcessId);
     return owner?.alive() ? owner : undefined;
-  }
-
-  /** The worker that last logged about a task process, even if it has been killed since. */
-  lastOwnerOf(taskProcessId: string): ServiceProcess | undefined {
-    return this.#owners.get(taskProcessId);
   }
 
   /** How many processes were killed through `kill`. */
