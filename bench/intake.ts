@@ -53,8 +53,8 @@ const { values } = parseArgs({
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const connectionId = 'bench';
-/** The parent's connection for the Redis server's CPU figures (lazy: the server children make none). */
-const redisInfo = new Redis(redisUrl, { lazyConnect: true });
+/** The parent's connection, for the Redis server's CPU figures and the cleanup (lazy: the server children make none). */
+const benchRedis = new Redis(redisUrl, { lazyConnect: true });
 /** What a server child tells its parent. */
 type ServerMessage = { port: number } | { cpuMicros: number };
 
@@ -236,20 +236,18 @@ async function drive(server: Awaited<ReturnType<typeof startServer>>, secret: st
 
 /** The Redis server's CPU time so far (INFO cpu: user + system), in µs. */
 async function redisCpuMicros(): Promise<number> {
-  const info = await redisInfo.info('cpu');
+  const info = await benchRedis.info('cpu');
   const field = (name: string) => Number(info.match(new RegExp(`^${name}:([0-9.]+)`, 'm'))?.[1] ?? Number.NaN);
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
 async function dropPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    const [next, keys] = await benchRedis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
+    if (keys.length > 0) await benchRedis.unlink(...keys);
   } while (cursor !== '0');
-  redis.disconnect();
 }
 
 if (values.server === 'minimal') {
@@ -310,7 +308,7 @@ if (values.server === 'minimal') {
     }
   } finally {
     await Promise.all([dropPrefix(prefixes.project), dropPrefix(prefixes.minimal), rm(dir, { recursive: true, force: true })]);
-    redisInfo.disconnect();
+    benchRedis.disconnect();
   }
   const head = [
     'req/s',

@@ -231,6 +231,28 @@ afterAll(async () => {
   await Promise.all([redisA.quit(), redisB.quit()]);
 });
 
+/**
+ * An Agent whose every connection takes 150 ms to open; with `dropUnused`, one that carried
+ * nothing when it opened is closed at once (undici writes a request it may send in that same
+ * call, so nothing written means nothing sent on it).
+ */
+function slowAgent({ dropUnused = false } = {}): { agent: Agent; opened: () => number } {
+  const connect = buildConnector({});
+  let opened = 0;
+  const agent = new Agent({
+    connect: (options, callback) =>
+      connect(options, (err, socket) => {
+        opened += 1;
+        setTimeout(() => {
+          if (err || !socket) return callback(err ?? new Error('no socket'), null);
+          callback(null, socket);
+          if (dropUnused && socket.bytesWritten === 0) socket.destroy();
+        }, 150);
+      }),
+  });
+  return { agent, opened: () => opened };
+}
+
 async function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
   const err = await promise.then(
     () => undefined,
@@ -371,15 +393,7 @@ describe('CreativeForceClient', () => {
     fake.gatewayHandler = () => ({ status: 200, body: processDetail });
     // Each connection takes 150 ms to open, far past a slot's deadline (about 20 ms at the
     // ceiling of 20/s), as a TLS handshake to a distant gateway can.
-    const connect = buildConnector({});
-    let opened = 0;
-    const slow = new Agent({
-      connect: (options, callback) =>
-        connect(options, (err, socket) => {
-          opened += 1;
-          setTimeout(() => (err ? callback(err, null) : callback(null, socket)), 150);
-        }),
-    });
+    const { agent: slow, opened } = slowAgent();
     // When each request's headers went out (undici writes them right after onRequestStart).
     const sentAt: number[] = [];
     const onSent = () => void sentAt.push(performance.now());
@@ -396,7 +410,7 @@ describe('CreativeForceClient', () => {
       expect(sampleValue(families, 'cf_ai_connector_creative_force_limiter_slots_missed_total', { at: 'socket' })).toBe(1);
       // The token request missed its first slot while its connection opened and was sent on a
       // second; the gateway call then found that connection open and sent on its first.
-      expect({ token: fake.tokenRequests.length, gateway: fake.gatewayRequests.length, opened }).toEqual({
+      expect({ token: fake.tokenRequests.length, gateway: fake.gatewayRequests.length, opened: opened() }).toEqual({
         token: 1,
         gateway: 1,
         opened: 1,
@@ -418,18 +432,7 @@ describe('CreativeForceClient', () => {
     // Every connection takes 150 ms to open, and one that carried nothing when it opened is
     // closed at once (as by a server quick to drop idle connections): no try finds one ready
     // until one is sent without the hold.
-    const connect = buildConnector({});
-    const slow = new Agent({
-      connect: (options, callback) =>
-        connect(options, (err, socket) => {
-          setTimeout(() => {
-            if (err || !socket) return callback(err ?? new Error('no socket'), null);
-            callback(null, socket);
-            // undici writes a request it may send in this same call: nothing written, nothing sent.
-            if (socket.bytesWritten === 0) socket.destroy();
-          }, 150);
-        }),
-    });
+    const { agent: slow } = slowAgent({ dropUnused: true });
     try {
       const { client, limiter } = setup({ dispatcher: slow });
       await client.getProcessDetail('tp-1');
