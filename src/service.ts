@@ -15,8 +15,8 @@ import type { AppConfig } from './config/env.ts';
 import { gatewayClientOf, gatewayLimiter, gatewayTokenStore, SharedCalls } from './creative-force/index.ts';
 import type { GatewayClient } from './cycle/cycle-context.ts';
 import { ConnectorError } from './errors.ts';
-import { taskFacts } from './history/cycle-recorder.ts';
 import { TaskHistory } from './history/task-history.ts';
+import { waitingCycles } from './history/waiting-cycles.ts';
 import { PrometheusMetrics } from './observability/metrics.ts';
 import { buildMetricsServer } from './observability/metrics-route.ts';
 import { countProviderCalls } from './observability/provider-calls.ts';
@@ -120,7 +120,6 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
 
   const deadLetters = new DeadLetters(sharedRedis, config.queuePrefix);
   const tracing = options.tracing ?? tracingOff;
-  const history = new TaskHistory({ redis: sharedRedis, prefix: config.queuePrefix, ...config.history });
   const queue = new CycleQueue({
     connection: producerRedis,
     prefix: config.queuePrefix,
@@ -128,6 +127,13 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     backoffMs: config.worker.backoffMs,
     reportAttempts: config.worker.reportAttempts,
     onError: producerErrors,
+  });
+  const history = new TaskHistory({
+    redis: sharedRedis,
+    prefix: config.queuePrefix,
+    ...config.history,
+    waiting: waitingCycles(queue.queue, sharedRedis),
+    onError: (err) => logger.warn({ err }, 'task history not written'),
   });
   const limiter = gatewayLimiter({ config, redis: sharedRedis });
   const metrics = new PrometheusMetrics({
@@ -237,15 +243,11 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
           webhooks: {
             connections,
             // Inside the webhook's span: the job carries its trace on.
-            enqueue: (id, event) => queue.addCycle(id, event, tracing.carrier()),
+            enqueue: (id, event, seen) => queue.addCycle(id, event, { trace: tracing.carrier(), ...seen }),
             metrics,
             tracing,
-            // After the answer, not before it: the webhook is never slowed by the history.
-            accepted: ({ connectionId, jobId, event, signatureVariant, recipe }) => {
-              history
-                .received({ connectionId, cycleJobId: jobId, facts: taskFacts(event, recipe), signatureVariant })
-                .catch((err: unknown) => logger.warn({ err, jobId }, 'task history not written'));
-            },
+            // After the answer; at most one Redis write a second per connection.
+            accepted: ({ connectionId, signatureVariant }) => history.webhookSeen(connectionId, signatureVariant),
           },
         }
       : {}),
@@ -303,7 +305,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       }
       const closing = (async () => {
         await draining;
-        await history.flush(); // the received records of the last webhooks
+        await history.flush(); // the connections' last webhooks
         await events?.close();
         await queue.close();
       })();

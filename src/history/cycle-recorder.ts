@@ -47,8 +47,10 @@ export function cycleRecorder(history: TaskHistory, cycleJobId: string, logger: 
     }
   };
   return {
-    received: (connectionId: string, facts: TaskFacts, receivedAt: number) =>
-      safely('received', () => history.received({ connectionId, cycleJobId, facts, at: receivedAt })),
+    received: (connectionId: string, facts: TaskFacts, receivedAt: number, signatureVariant: string | undefined) =>
+      safely('received', () =>
+        history.received({ connectionId, cycleJobId, facts, at: receivedAt, ...(signatureVariant ? { signatureVariant } : {}) }),
+      ),
     attempt: (attempt: number) => safely('attempt', () => history.attemptStarted(cycleJobId, attempt)),
     step: (step: string, phase: 'started' | 'resumed' | 'finished', durationMs?: number) =>
       safely('step', () => history.step(cycleJobId, step, phase, durationMs)),

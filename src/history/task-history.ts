@@ -5,6 +5,11 @@
  * indexed per connection by time, by status and by TaskProcessId, TaskId and product code; and
  * per-day usage counters per connection.
  *
+ * A cycle is recorded when a worker takes its job, not by the receiver (whose webhook path is one
+ * BullMQ add): until then the lists and the task process view read it from the queue
+ * (waiting-cycles.ts), as queued. The receiver writes only the connection's last webhook, at most
+ * once a second per connection.
+ *
  * Bounded: a cycle's keys expire `retentionDays` after its last event (default 30), its index
  * entries are trimmed by age; the usage counters live `usageRetentionDays` (default 400). Writes
  * never fail a cycle: the caller logs a history error and goes on.
@@ -96,12 +101,41 @@ export interface CycleSummary extends TaskFacts {
   paidGenerations: number;
 }
 
+/** A cycle job in the queue: its id and the time it was received (ms). */
+export interface QueuedCycleId {
+  cycleJobId: string;
+  at: number;
+}
+
+/** What a queued cycle's job says. */
+export interface QueuedCycle {
+  connectionId: string;
+  receivedAt: string;
+  facts: TaskFacts;
+  signatureVariant?: string;
+}
+
+/** The cycles in the queue (waiting-cycles.ts reads them from BullMQ). */
+export interface WaitingCycles {
+  /**
+   * The connection's cycle jobs waiting, delayed or running, read in one atomic step; with
+   * `taskProcessId`, only that task process's.
+   */
+  ids(connectionId: string, taskProcessId?: string): Promise<QueuedCycleId[]>;
+  /** What each job says, in order; null for a job that is gone or holds no cycle. */
+  read(cycleJobIds: readonly string[]): Promise<(QueuedCycle | null)[]>;
+}
+
 export interface HistorySettings {
   redis: Redis;
   /** The queue prefix (QUEUE_PREFIX). */
   prefix: string;
   retentionDays: number;
   usageRetentionDays: number;
+  /** The cycles in the queue, listed as queued until a worker records them (none without). */
+  waiting?: WaitingCycles;
+  /** Told of a write that failed and has no caller to tell (the connection's last webhook). */
+  onError?: (err: unknown) => void;
   /** For tests: the clock. */
   now?: () => number;
 }
@@ -145,14 +179,11 @@ function termsOf(facts: TaskFacts): string[] {
 
 /**
  * The `received` record in one atomic step. KEYS: the cycle's summary, its events, the connection's
- * time index and queued index, the day's usage counters, the connection's hash, then one index per
- * search term. ARGV: cycleJobId, connectionId, the time (ISO), the time (ms, the score), the facts
- * (JSON), the received event (JSON), the cycle's TTL (s), the index trim bound, the usage TTL (s),
- * the signature variant ('' for none).
+ * time index and queued index, the day's usage counters, then one index per search term. ARGV:
+ * cycleJobId, connectionId, the time (ISO), the time (ms, the score), the facts (JSON), the
+ * received event (JSON), the cycle's TTL (s), the index trim bound, the usage TTL (s).
  */
 const receivedScript = `
-redis.call('HSET', KEYS[6], 'lastWebhookAt', ARGV[3])
-if ARGV[10] ~= '' then redis.call('HSET', KEYS[6], 'signatureVariant', ARGV[10]) end
 if redis.call('HSETNX', KEYS[1], 'cycleJobId', ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'connectionId', ARGV[2], 'status', 'queued', 'receivedAt', ARGV[3], 'updatedAt', ARGV[3],
   'facts', ARGV[5], 'attempts', 0, 'paid', 0)
@@ -162,7 +193,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
-for i = 7, #KEYS do
+for i = 6, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[4], ARGV[1])
   redis.call('EXPIRE', KEYS[i], ARGV[7])
 end
@@ -170,23 +201,29 @@ redis.call('HINCRBY', KEYS[5], 'received', 1)
 redis.call('EXPIRE', KEYS[5], ARGV[9])
 return 1
 `;
-/**
- * How long a `received` record waits for others to go to Redis with it. The receiver writes the
- * record after its 202, so the wait delays only the history row (and widens, by as much, the
- * moment in which a crash loses the row but never the job).
- */
-const receivedBatchMs = 5;
 /** The name the script is defined under on the Redis client (ioredis' defineCommand). */
 const receivedCommand = 'cfcHistoryReceived';
-/** The script's method, as defineCommand adds it to the client (returning a promise) and its pipelines (returning the pipeline). */
-type ReceivedCommand<R> = { [receivedCommand](numberOfKeys: number, ...keysAndArgs: (string | number)[]): R };
-type ReceivedPipeline = ReturnType<Redis['pipeline']> & ReceivedCommand<unknown>;
-interface PendingReceived {
-  keys: string[];
-  args: (string | number)[];
-  resolve(): void;
-  reject(err: unknown): void;
+/** The script's method, as defineCommand adds it to the client. */
+type ReceivedCommand = { [receivedCommand](numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown> };
+
+/** How often, at most, the connection's last webhook is written (per connection and process). */
+export const webhookSeenIntervalMs = 1_000;
+/** The last webhook of a connection, while its write waits for the interval. */
+interface SeenWebhook {
+  at: string;
+  signatureVariant: string;
+  /** A webhook came after the last write. */
+  unwritten: boolean;
+  timer: NodeJS.Timeout;
 }
+
+/** A cycle's place in a list: its score (the time received, ms) and its id. */
+interface Listed {
+  id: string;
+  score: number;
+}
+/** Newest first; equal times by id, descending, as Redis orders a sorted set's members. */
+const newestFirst = (a: Listed, b: Listed) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 export class TaskHistory {
   readonly #redis: Redis;
@@ -194,10 +231,9 @@ export class TaskHistory {
   readonly #retentionMs: number;
   readonly #usageRetentionS: number;
   readonly #now: () => number;
-  /** `received` records waiting to be sent together. */
-  #pending: PendingReceived[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #today = { from: Number.NaN, name: '' };
+  readonly #waiting: WaitingCycles | undefined;
+  readonly #onError: (err: unknown) => void;
+  readonly #seen = new Map<string, SeenWebhook>();
 
   constructor(settings: HistorySettings) {
     this.#redis = settings.redis;
@@ -206,6 +242,8 @@ export class TaskHistory {
     this.#retentionMs = settings.retentionDays * day;
     this.#usageRetentionS = Math.round((settings.usageRetentionDays * day) / 1000);
     this.#now = settings.now ?? Date.now;
+    this.#waiting = settings.waiting;
+    this.#onError = settings.onError ?? (() => {});
   }
 
   #key(...parts: (string | number)[]): string {
@@ -217,13 +255,11 @@ export class TaskHistory {
   }
 
   /**
-   * A cycle was queued (the receiver answered 202). Written once: a second call for the same cycle
-   * (the worker makes it too, in case the receiver's was lost) changes nothing but the connection's
-   * last webhook. One script call, atomic; the calls made within {@link receivedBatchMs} go to
-   * Redis together in one pipeline (one write, one round trip), so that under load a webhook's
-   * record costs little more than its arguments.
+   * A worker took the cycle's job: the cycle is recorded, as queued, with the day's `received`
+   * count. Written once: the record of a later attempt (or of a second worker, after a stall)
+   * changes nothing. One script call, atomic.
    */
-  received(input: {
+  async received(input: {
     connectionId: string;
     cycleJobId: string;
     facts: TaskFacts;
@@ -240,8 +276,7 @@ export class TaskHistory {
       this.#key('e', cycleJobId),
       this.#key('i', connectionId),
       this.#key('s', connectionId, 'queued'),
-      this.#key('u', connectionId, this.#day(now)),
-      this.#key('conn', connectionId),
+      this.#key('u', connectionId, dayOf(now)),
       ...terms.map((term) => this.#key('q', connectionId, term)),
     ];
     const args = [
@@ -250,60 +285,54 @@ export class TaskHistory {
       at,
       now,
       JSON.stringify(facts),
-      JSON.stringify({ at, type: 'received', signatureVariant: input.signatureVariant }),
+      JSON.stringify(receivedEvent(at, input.signatureVariant)),
       ttl,
       `(${now - this.#retentionMs}`,
       this.#usageRetentionS,
-      input.signatureVariant ?? '',
     ];
-    return new Promise((resolve, reject) => {
-      if (this.#pending.length === 0) this.#timer = setTimeout(() => void this.#flushReceived(), receivedBatchMs);
-      this.#pending.push({ keys, args, resolve, reject });
-    });
+    await (this.#redis as Redis & ReceivedCommand)[receivedCommand](keys.length, ...keys, ...args);
   }
 
   /**
-   * Sends the `received` records waiting now, without waiting for others; resolves when Redis has
-   * answered (a record's failure goes to its own caller). For a shutdown, before Redis is let go.
+   * The receiver accepted a webhook of the connection: its time and signature variant become the
+   * connection's last webhook. Written at once, then at most once every {@link webhookSeenIntervalMs}
+   * with the latest values, so that a burst costs Redis one write a second, not one a webhook.
+   * Never waits and never throws: a failed write goes to `onError`.
    */
-  flush(): Promise<void> {
-    return this.#flushReceived();
+  webhookSeen(connectionId: string, signatureVariant: string): void {
+    const at = new Date(this.#now()).toISOString();
+    const seen = this.#seen.get(connectionId);
+    if (seen) Object.assign(seen, { at, signatureVariant, unwritten: true });
+    else void this.#writeSeen(connectionId, at, signatureVariant);
   }
 
-  /** Sends the `received` records waiting: one alone as it is, several in one pipeline. */
-  async #flushReceived(): Promise<void> {
-    clearTimeout(this.#timer);
-    const batch = this.#pending;
-    this.#pending = [];
-    const [only] = batch;
-    if (!only) return;
-    if (batch.length === 1) {
-      const client = this.#redis as Redis & ReceivedCommand<Promise<unknown>>;
-      await client[receivedCommand](only.keys.length, ...only.keys, ...only.args).then(only.resolve, only.reject);
-      return;
-    }
-    const pipeline = this.#redis.pipeline() as ReceivedPipeline;
-    for (const { keys, args } of batch) pipeline[receivedCommand](keys.length, ...keys, ...args);
-    await pipeline.exec().then(
-      (results) => {
-        batch.forEach((record, i) => {
-          const err = results?.[i]?.[0];
-          if (err) record.reject(err);
-          else record.resolve();
-        });
-      },
-      (err: unknown) => {
-        for (const record of batch) record.reject(err);
-      },
-    );
+  #writeSeen(connectionId: string, at: string, signatureVariant: string): Promise<void> {
+    const seen: SeenWebhook = {
+      at,
+      signatureVariant,
+      unwritten: false,
+      timer: setTimeout(() => {
+        this.#seen.delete(connectionId);
+        if (seen.unwritten) void this.#writeSeen(connectionId, seen.at, seen.signatureVariant);
+      }, webhookSeenIntervalMs).unref(),
+    };
+    this.#seen.set(connectionId, seen);
+    return this.#redis
+      .hset(this.#key('conn', connectionId), { lastWebhookAt: at, signatureVariant })
+      .then(() => undefined, this.#onError);
   }
 
-  /** The day of a time, as {@link dayOf}, computed once a day rather than once a webhook. */
-  #day(ms: number): string {
-    if (!(ms >= this.#today.from && ms < this.#today.from + day)) {
-      this.#today = { from: ms - (ms % day), name: dayOf(ms) };
-    }
-    return this.#today.name;
+  /**
+   * Writes the last webhooks still waiting for their interval, now; resolves when Redis has
+   * answered. For a shutdown, before Redis is let go.
+   */
+  async flush(): Promise<void> {
+    const waiting = [...this.#seen].filter(([, seen]) => seen.unwritten);
+    for (const seen of this.#seen.values()) clearTimeout(seen.timer);
+    this.#seen.clear();
+    await Promise.all(waiting.map(([connectionId, seen]) => this.#writeSeen(connectionId, seen.at, seen.signatureVariant)));
+    for (const seen of this.#seen.values()) clearTimeout(seen.timer);
+    this.#seen.clear();
   }
 
   #count(multi: ReturnType<Redis['multi']>, connectionId: string, at: number, field: string, by: number): void {
@@ -416,7 +445,7 @@ export class TaskHistory {
     await pending?.multi.exec();
   }
 
-  /** One cycle's summary, or null. */
+  /** One cycle's summary, as recorded, or null. */
   async summary(cycleJobId: string): Promise<CycleSummary | null> {
     const raw = await this.#redis.hgetall(this.#key('c', cycleJobId));
     return toSummary(raw);
@@ -424,7 +453,8 @@ export class TaskHistory {
 
   /**
    * The connection's cycles, newest first: filtered by status, a search term (exact TaskProcessId,
-   * TaskId or product code, any case) and a time window; `cursor` continues a page.
+   * TaskId or product code, any case) and a time window; `cursor` continues a page. Cycles in the
+   * queue that no worker has recorded yet are among them, as queued.
    */
   async list(
     connectionId: string,
@@ -436,35 +466,46 @@ export class TaskHistory {
     const [cursorScore, cursorId] = parseCursor(query.cursor);
     const max = Math.min(query.to ?? Number.POSITIVE_INFINITY, cursorScore ?? Number.POSITIVE_INFINITY);
     const min = Math.max(query.from ?? this.#now() - this.#retentionMs, this.#now() - this.#retentionMs);
+    const seenBefore = ({ id, score }: Listed) =>
+      cursorScore !== undefined && score === cursorScore && cursorId !== undefined && id >= cursorId;
+    // The queue before the history: a job a worker takes in between is then in the one or the
+    // other (or in both, and listed once).
+    const queued = !query.status || query.status === 'queued' ? await this.#queued(connectionId, term) : new Map();
     const source = term ? this.#key('q', connectionId, term) : index;
-    const found: { id: string; score: number }[] = [];
+    const found: Listed[] = [];
     let offset = 0;
-    // Pages of the index, skipping what the cursor has seen and, with both a term and a status,
-    // what has another status, until the page is full.
+    // Pages of the index, skipping what the cursor has seen, until the page is full.
     while (found.length <= limit) {
       const batch = await this.#redis.zrevrangebyscore(source, max, min, 'WITHSCORES', 'LIMIT', offset, 100);
       if (batch.length === 0) break;
       offset += batch.length / 2;
       for (let i = 0; i < batch.length; i += 2) {
-        const id = batch[i] as string;
-        const score = Number(batch[i + 1]);
-        if (cursorScore !== undefined && score === cursorScore && cursorId !== undefined && id >= cursorId) continue;
-        found.push({ id, score });
+        const listed = { id: batch[i] as string, score: Number(batch[i + 1]) };
+        if (!seenBefore(listed)) found.push(listed);
       }
       if (batch.length < 200) break;
     }
-    const summaries: CycleSummary[] = [];
-    const page = found.slice(0, limit + 1);
+    const recorded = new Set(found.map((f) => f.id));
+    for (const [id, { score }] of queued) {
+      if (!recorded.has(id) && score >= min && score <= max && !seenBefore({ id, score })) found.push({ id, score });
+    }
+    const page = found.sort(newestFirst).slice(0, limit + 1);
     const pipeline = this.#redis.pipeline();
     for (const { id } of page) pipeline.hgetall(this.#key('c', id));
     const rows = (await pipeline.exec()) ?? [];
-    const kept: { id: string; score: number }[] = [];
-    for (const [index_, [, row]] of rows.entries()) {
-      const summary = toSummary(row as Record<string, string>);
+    const unrecorded = page.filter(({ id }, i) => queued.has(id) && !toSummary(rows[i]?.[1] as Record<string, string>));
+    const fromQueue = await this.#queuedSummaries(
+      connectionId,
+      unrecorded.map(({ id }) => ({ id, cycle: queued.get(id)?.cycle })),
+    );
+    const summaries: CycleSummary[] = [];
+    const kept: Listed[] = [];
+    for (const [i, listed] of page.entries()) {
+      const summary = toSummary(rows[i]?.[1] as Record<string, string>) ?? fromQueue.get(listed.id)?.summary;
       if (!summary || summary.connectionId !== connectionId) continue;
       if (query.status && summary.status !== query.status) continue;
       summaries.push(summary);
-      kept.push(page[index_] as { id: string; score: number });
+      kept.push(listed);
     }
     const more = summaries.length > limit;
     const shown = summaries.slice(0, limit);
@@ -472,18 +513,33 @@ export class TaskHistory {
     return { cycles: shown, nextCursor: more && last ? `${last.score}.${last.id}` : null };
   }
 
-  /** Every cycle of a task process (first pass and reworks), oldest first, each with its events. */
+  /**
+   * Every cycle of a task process (first pass and reworks), oldest first, each with its events; a
+   * cycle still in the queue, not recorded yet, with its `received` event only.
+   */
   async taskProcess(connectionId: string, taskProcessId: string): Promise<{ summary: CycleSummary; events: HistoryEvent[] }[]> {
-    const ids = await this.#redis.zrangebyscore(this.#key('q', connectionId, taskProcessId.trim().toLowerCase()), '-inf', '+inf');
+    const queued = (await this.#waiting?.ids(connectionId, taskProcessId)) ?? [];
+    const indexed = await this.#redis.zrangebyscore(
+      this.#key('q', connectionId, taskProcessId.trim().toLowerCase()),
+      '-inf',
+      '+inf',
+      'WITHSCORES',
+    );
+    const all = new Map(queued.map(({ cycleJobId, at }) => [cycleJobId, at]));
+    for (let i = 0; i < indexed.length; i += 2) all.set(indexed[i] as string, Number(indexed[i + 1]));
+    const ids = [...all].map(([id, score]) => ({ id, score })).sort((a, b) => newestFirst(b, a));
     const cycles: { summary: CycleSummary; events: HistoryEvent[] }[] = [];
-    for (const id of ids) {
+    for (const { id } of ids) {
       const summary = await this.summary(id);
-      if (
-        !summary ||
-        summary.connectionId !== connectionId ||
-        summary.taskProcessId.toLowerCase() !== taskProcessId.toLowerCase()
-      )
+      if (!summary) {
+        const queuedCycle = (await this.#queuedSummaries(connectionId, [{ id }])).get(id);
+        if (queuedCycle) {
+          const { summary: fromQueue, signatureVariant } = queuedCycle;
+          cycles.push({ summary: fromQueue, events: [receivedEvent(fromQueue.receivedAt, signatureVariant)] });
+        }
         continue;
+      }
+      if (summary.connectionId !== connectionId || summary.taskProcessId.toLowerCase() !== taskProcessId.toLowerCase()) continue;
       const events = (await this.#redis.lrange(this.#key('e', id), 0, -1)).flatMap((line) => {
         try {
           return [JSON.parse(line) as HistoryEvent];
@@ -494,6 +550,57 @@ export class TaskHistory {
       cycles.push({ summary, events });
     }
     return cycles;
+  }
+
+  /**
+   * The connection's cycles in the queue, by id with their time; with a search term, only those
+   * whose job matches it (each job's data read: the TaskId and product code are only there).
+   */
+  async #queued(connectionId: string, term: string | undefined): Promise<Map<string, { score: number; cycle?: QueuedCycle }>> {
+    const queued = new Map<string, { score: number; cycle?: QueuedCycle }>();
+    if (!this.#waiting) return queued;
+    const ids = await this.#waiting.ids(connectionId);
+    if (term === undefined) {
+      for (const { cycleJobId, at } of ids) queued.set(cycleJobId, { score: at });
+      return queued;
+    }
+    const cycles = await this.#waiting.read(ids.map((id) => id.cycleJobId));
+    ids.forEach(({ cycleJobId, at }: QueuedCycleId, i) => {
+      const cycle = cycles[i];
+      if (cycle && termsOf(cycle.facts).includes(term)) queued.set(cycleJobId, { score: at, cycle });
+    });
+    return queued;
+  }
+
+  /** Summaries of queued cycles from their jobs (read unless given), by id; a job gone or another connection's is left out. */
+  async #queuedSummaries(
+    connectionId: string,
+    jobs: { id: string; cycle?: QueuedCycle | undefined }[],
+  ): Promise<Map<string, { summary: CycleSummary; signatureVariant?: string }>> {
+    const unread = jobs.filter((job) => !job.cycle).map((job) => job.id);
+    const read = unread.length > 0 && this.#waiting ? await this.#waiting.read(unread) : [];
+    const byId = new Map(unread.map((id, i) => [id, read[i] ?? null]));
+    const summaries = new Map<string, { summary: CycleSummary; signatureVariant?: string }>();
+    for (const job of jobs) {
+      const cycle = job.cycle ?? byId.get(job.id);
+      if (!cycle || cycle.connectionId !== connectionId) continue;
+      const { id } = job;
+      const summary: CycleSummary = {
+        ...cycle.facts,
+        cycleJobId: id,
+        connectionId,
+        status: 'queued',
+        receivedAt: cycle.receivedAt,
+        updatedAt: cycle.receivedAt,
+        attempts: 0,
+        errorCode: null,
+        errorMessage: null,
+        calls: {},
+        paidGenerations: 0,
+      };
+      summaries.set(id, cycle.signatureVariant ? { summary, signatureVariant: cycle.signatureVariant } : { summary });
+    }
+    return summaries;
   }
 
   /** The connection's counters per day, `from` to `to` (inclusive days, UTC). */
@@ -520,6 +627,10 @@ export class TaskHistory {
     const value = outcome.ok ? JSON.stringify({ ok: true, at }) : JSON.stringify({ ok: false, code: outcome.code, at });
     await this.#redis.hset(this.#key('conn', connectionId), `credentials:${system}`, value);
   }
+}
+
+function receivedEvent(at: string, signatureVariant: string | undefined): HistoryEvent {
+  return signatureVariant ? { at, type: 'received', signatureVariant } : { at, type: 'received' };
 }
 
 function parseCursor(cursor: string | undefined): [number | undefined, string | undefined] {

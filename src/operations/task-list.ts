@@ -1,8 +1,11 @@
 /** What `cf-ai-connector tasks` does (tasks-command.ts defines its arguments). */
+import { Queue } from 'bullmq';
 import { loadConnectionsFile } from '../config/connections.ts';
 import { loadEnvConfig } from '../config/env.ts';
 import { type CycleStatus, type CycleSummary, TaskHistory } from '../history/task-history.ts';
+import { waitingCycles } from '../history/waiting-cycles.ts';
 import { createRecipeRegistry } from '../providers/index.ts';
+import { cycleQueueName } from '../queue/cycle-job.ts';
 import { type CommandIo, commandLineError, pickConnections, UsageError } from './command.ts';
 import { commandRedis, reachRedis } from './command-redis.ts';
 
@@ -34,13 +37,22 @@ export async function listTasks(request: TasksRequest, { env, out, err }: Comman
     return 1;
   }
   const redis = commandRedis(config.redisUrl, 'tasks');
+  let queue: Queue | undefined;
   try {
     const unreachable = await reachRedis(redis);
     if (unreachable) {
       err.write(`cf-ai-connector: ${unreachable}\n`);
       return 1;
     }
-    const history = new TaskHistory({ redis, prefix: config.queuePrefix, ...config.history });
+    // The queue's cycles that no worker has recorded yet are listed from their jobs.
+    queue = new Queue(cycleQueueName, { connection: redis, prefix: config.queuePrefix });
+    queue.on('error', (e) => err.write(`cf-ai-connector: ${e.message}\n`));
+    const history = new TaskHistory({
+      redis,
+      prefix: config.queuePrefix,
+      ...config.history,
+      waiting: waitingCycles(queue, redis),
+    });
     const shown: CycleSummary[] = [];
     let cursor: string | undefined;
     while (shown.length < request.limit) {
@@ -59,6 +71,7 @@ export async function listTasks(request: TasksRequest, { env, out, err }: Comman
     else for (const cycle of shown) out.write(`${line(cycle)}\n`);
     return 0;
   } finally {
+    await queue?.close();
     redis.disconnect();
   }
 }

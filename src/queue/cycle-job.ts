@@ -25,7 +25,15 @@ export const reportFailureJobName = 'report-failure';
 export interface CycleJobData {
   connectionId: string;
   event: WebhookPayload;
+  /** When the receiver stored the job (ISO); the same time as the job id's (see {@link cycleJobIdParts}). */
   receivedAt: string;
+  /** The signature variant the webhook matched (absent for a cycle the worker queued itself). */
+  signatureVariant?: string;
+  /**
+   * The recipe the receiver found for the subfunction: what the task history shows of a job no
+   * worker has taken yet. The worker runs the recipe of its own configuration.
+   */
+  recipe?: string;
   checkpoint?: unknown;
   /** The webhook's trace context, when tracing is on: every attempt continues that trace. */
   trace?: TraceCarrier;
@@ -54,6 +62,21 @@ export function cycleJobOptions(connectionId: string, taskProcessId: string, now
     jobId: `${dedupId}.${now.toString(36)}${randomBytes(4).toString('hex')}`,
     deduplication: { id: dedupId },
   };
+}
+
+/** A cycle job id's parts: `<connectionId>.<TaskProcessId>.<time, base36><8 hex digits>`. */
+const cycleJobIdPattern = /^([a-z0-9][a-z0-9_-]*)\.([0-9A-Fa-f-]{36})\.([0-9a-z]+)[0-9a-f]{8}$/;
+
+/**
+ * The connection, TaskProcessId and time (ms) a cycle job id was made with, or null for an id
+ * that is not a cycle's (a failure report's, `report.<cycle job id>`, has four parts). The
+ * connection id has no '.' and the TaskProcessId is a GUID, so the parts are unambiguous.
+ */
+export function cycleJobIdParts(jobId: string): { connectionId: string; taskProcessId: string; at: number } | null {
+  const match = cycleJobIdPattern.exec(jobId);
+  if (!match) return null;
+  const at = Number.parseInt(match[3] as string, 36);
+  return Number.isSafeInteger(at) ? { connectionId: match[1] as string, taskProcessId: match[2] as string, at } : null;
 }
 
 /** A failure report is deduplicated by its cycle job id: reporting twice is harmless. */

@@ -57,6 +57,13 @@ export interface EnqueueResult {
   duplicate: boolean;
 }
 
+/** What a cycle job carries besides its event: see {@link CycleJobData}. */
+export interface CycleAddition {
+  trace?: TraceCarrier;
+  signatureVariant?: string;
+  recipe?: string;
+}
+
 export class CycleQueue {
   readonly queue: Queue<CycleJobData | ReportFailureJobData>;
   private readonly attempts: number;
@@ -93,11 +100,21 @@ export class CycleQueue {
    * connected, too slow, a connection error or an error reply), which the receiver answers 503 so
    * that Creative Force retries; with QUEUE_JOB_REFUSED when BullMQ refused the job before Redis
    * saw it (a job id or option it does not accept: a bug, since the event is validated first),
-   * which a retry cannot fix. `trace`: the context the cycle's trace continues (tracing.ts).
+   * which a retry cannot fix. `extra`: the context the cycle's trace continues (tracing.ts), and
+   * what the task history shows of the job before a worker takes it (cycle-job.ts).
    */
-  async addCycle(connectionId: string, event: WebhookPayload, trace?: TraceCarrier): Promise<EnqueueResult> {
-    const options = cycleJobOptions(connectionId, event.TaskProcessId);
-    const data: CycleJobData = { connectionId, event, receivedAt: new Date().toISOString(), ...(trace ? { trace } : {}) };
+  async addCycle(connectionId: string, event: WebhookPayload, extra: CycleAddition = {}): Promise<EnqueueResult> {
+    const now = Date.now();
+    const options = cycleJobOptions(connectionId, event.TaskProcessId, now);
+    const { trace, signatureVariant, recipe } = extra;
+    const data: CycleJobData = {
+      connectionId,
+      event,
+      receivedAt: new Date(now).toISOString(),
+      ...(signatureVariant ? { signatureVariant } : {}),
+      ...(recipe ? { recipe } : {}),
+      ...(trace ? { trace } : {}),
+    };
     const details = { connectionId, jobId: options.jobId };
     if (this.redis.status !== 'ready') {
       throw new ConnectorError('QUEUE_UNAVAILABLE', `Redis is not connected (${this.redis.status})`, { details });

@@ -30,9 +30,14 @@ export const webhookBodyLimit = 256 * 1024;
 
 export interface WebhookRouteDeps {
   connections: ReadonlyMap<string, ReceiverConnection>;
-  enqueue(connectionId: string, event: WebhookPayload): Promise<EnqueueResult>;
+  /** Stores the cycle's job; `seen` is what the task history shows of it until a worker takes it. */
+  enqueue(
+    connectionId: string,
+    event: WebhookPayload,
+    seen: { signatureVariant: string; recipe: string },
+  ): Promise<EnqueueResult>;
   /** Told of each event answered 202 (a duplicate too), after the answer is sent; must not throw. */
-  accepted?(info: { connectionId: string; jobId: string; event: WebhookPayload; signatureVariant: string; recipe: string }): void;
+  accepted?(info: { connectionId: string; signatureVariant: string }): void;
   logger: Logger;
   /** Counts every answer by connection and status. */
   metrics?: Pick<ServiceMetrics, 'webhookAnswered'>;
@@ -200,9 +205,11 @@ async function accept(
   log: WebhookLog,
   line: WebhookLine & { signatureVariant: string },
 ): Promise<FastifyReply> {
+  const { signatureVariant } = line;
+  const recipe = connection.subfunctions[String(event.SubfunctionId)]?.recipe ?? '(none)';
   let result: EnqueueResult;
   try {
-    result = await deps.enqueue(connection.id, event);
+    result = await deps.enqueue(connection.id, event, { signatureVariant, recipe });
   } catch (err) {
     // An error can carry what must not be logged (a failed Redis command's arguments): the
     // service's logger, with its redaction.
@@ -216,14 +223,12 @@ async function accept(
     return reply.code(500).send({ error: 'webhook not queued' });
   }
   const sent = reply.code(202).send({ jobId: result.jobId, duplicate: result.duplicate });
-  // After the answer: the log line and the history are not the webhook's business.
+  // After the answer: the log line and the connection's last webhook are not the webhook's business.
   log(
     'info',
     { ...line, jobId: result.jobId, duplicate: result.duplicate },
     result.duplicate ? 'webhook duplicate of a queued cycle' : 'webhook accepted',
   );
-  const { signatureVariant } = line;
-  const recipe = connection.subfunctions[String(event.SubfunctionId)]?.recipe ?? '(none)';
-  deps.accepted?.({ connectionId: connection.id, jobId: result.jobId, event, signatureVariant, recipe });
+  deps.accepted?.({ connectionId: connection.id, signatureVariant });
   return sent;
 }

@@ -197,8 +197,13 @@ async function processCycle(
   let step = 'start';
 
   try {
-    // Written by the receiver already, unless that write was lost: the first write wins.
-    await record.received(connectionId, taskFacts(event, sub?.recipe ?? '(none)'), Date.parse(job.data.receivedAt));
+    // The cycle's record (until now the history read it from the queue); the first write wins.
+    await record.received(
+      connectionId,
+      taskFacts(event, sub?.recipe ?? '(none)'),
+      Date.parse(job.data.receivedAt),
+      job.data.signatureVariant,
+    );
     await record.attempt(attempt);
     if (!connection) throw new ConnectorError('CONNECTION_UNKNOWN', `connection ${connectionId} is no longer configured`);
     if (!sub) throw new ConnectorError('RECIPE_NOT_CONFIGURED', `subfunction ${event.SubfunctionId} has no recipe`);
@@ -236,7 +241,7 @@ async function processCycle(
           await deps.queue.queue.removeDeduplicationKey(cycleDeduplicationId(connectionId, event.TaskProcessId));
           if (reworkPending) {
             logger.warn('a reviewer rejected outputs while the Submit Output answer was lost; starting the rework cycle');
-            await deps.queue.addCycle(connectionId, event, tracing.carrier());
+            await deps.queue.addCycle(connectionId, event, { trace: tracing.carrier(), recipe: sub.recipe });
           }
           await record.submitted(plan);
         },

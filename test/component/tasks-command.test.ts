@@ -1,5 +1,10 @@
-/** `cf-ai-connector tasks`: a connection's recent tasks from the task history, as a real process. */
+/**
+ * `cf-ai-connector tasks`: a connection's recent tasks from the task history, as a real process;
+ * and a task the receiver queued and no worker has taken yet, as the CLI and the admin API show it.
+ */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CycleSummary, HistoryEvent } from '../../src/history/task-history.ts';
 import type { Service } from '../../src/service.ts';
 import { photoInput } from '../helpers/photo-input.ts';
 import { runCli } from '../helpers/run-cli.ts';
@@ -64,5 +69,57 @@ describe('cf-ai-connector tasks', () => {
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr, args.join(' ')).toMatch(/^cf-ai-connector: /);
     }
+  });
+});
+
+describe('a task no worker has taken yet', () => {
+  const adminToken = randomBytes(24).toString('hex');
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack('tasks-queued', { env: { ADMIN_TOKEN: adminToken } });
+  });
+  afterAll(async () => stack.close());
+
+  it('is listed and found as queued, with its webhook, and recorded once when a worker takes it', async () => {
+    const { sim } = stack;
+    // The receiver alone: nothing takes the job.
+    const { port } = await stack.startService('serve');
+    const api = async <T>(path: string): Promise<T> => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${adminToken}` } });
+      expect(response.status, path).toBe(200);
+      return (await response.json()) as T;
+    };
+    const task = sim.addTask({
+      inputs: [await photoInput('Front')],
+      slots: [{ mappingKeyId: 'A', positionName: 'Front' }],
+      productCode: 'SKU-WAIT',
+    });
+    await sim.sendWebhook(stack.webhookUrl(port), task.taskProcessId, stack.secret);
+
+    const queued = await runCli(['tasks', 'acme', '--status', 'queued'], stack.env);
+    expect(queued.stdout).toMatch(new RegExp(`queued .*${task.taskProcessId}  SKU-WAIT  convert  attempts 0`));
+    const list = await api<{ cycles: CycleSummary[] }>('/admin/api/connections/acme/tasks?q=sku-wait');
+    expect(list.cycles).toEqual([expect.objectContaining({ taskProcessId: task.taskProcessId, status: 'queued' })]);
+    const detail = await api<{ cycles: { summary: CycleSummary; events: HistoryEvent[] }[] }>(
+      `/admin/api/connections/acme/tasks/${task.taskProcessId}`,
+    );
+    expect(detail.cycles.map((c) => c.events)).toEqual([
+      [{ at: list.cycles[0]?.receivedAt, type: 'received', signatureVariant: 'b64key-sha256-base64' }],
+    ]);
+    // The connection's last webhook is written at once (the first of its interval).
+    const [connection] = (await api<{ connections: Record<string, unknown>[] }>('/admin/api/connections')).connections;
+    expect(connection).toMatchObject({ lastWebhookAt: expect.any(String), signatureVariantLastSeen: 'b64key-sha256-base64' });
+
+    const { service: worker } = await stack.startService('work');
+    await stack.waitFor('the submission', () => sim.submissions(task.taskProcessId).length === 1);
+    await stack.idle(worker);
+    const after = await api<{ cycles: CycleSummary[] }>('/admin/api/connections/acme/tasks');
+    expect(after.cycles.map((c) => [c.cycleJobId, c.status])).toEqual([[list.cycles[0]?.cycleJobId, 'submitted']]);
+    const recorded = await api<{ cycles: { events: HistoryEvent[] }[] }>(
+      `/admin/api/connections/acme/tasks/${task.taskProcessId}`,
+    );
+    expect(recorded.cycles[0]?.events[0]).toEqual(detail.cycles[0]?.events[0]);
+    const { days } = await api<{ days: { counters: Record<string, number> }[] }>('/admin/api/connections/acme/usage');
+    expect(days.at(-1)?.counters).toMatchObject({ received: 1, submitted: 1 });
   });
 });
