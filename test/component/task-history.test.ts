@@ -165,6 +165,10 @@ describe('the task history', () => {
       const events: WebhookPayload[] = [0, 1, 2].map((i) => webhookPayloadSchema.parse(payload({ ProductCode: `Sku-${i}` })));
       const jobIds: string[] = [];
       for (const e of events) {
+        // Each in a millisecond of its own, so that newest first is the order they were added in
+        // (jobs of the same millisecond are ordered by id, as the first test shows for the history).
+        const last = Date.now();
+        while (Date.now() === last) await new Promise((r) => setImmediate(r));
         const { jobId } = await queue.addCycle('acme', e, { signatureVariant: 'b64key-sha256-base64', recipe: 'convert' });
         jobIds.push(jobId);
       }
