@@ -9,7 +9,9 @@
  * The cost is bounded and small: a header whose length fits no variant of the scheme costs no
  * HMAC at all, and each distinct HMAC (secret, key form, algorithm) is computed at most once and
  * compared in every output encoding that fits. The four (algorithm, encoding) pairs have four
- * different lengths, so a header costs one HMAC per secret and key form: 2 with `auto`, 1 pinned.
+ * different lengths, so a header that matches nothing costs one HMAC per secret and key form (2
+ * with `auto`, 1 pinned), and the check stops at the first match: a webhook signed with the
+ * current secret in the family's first variant costs one HMAC whatever the scheme.
  */
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { type SignatureVariant, signatureVariants } from '../creative-force/contract.ts';
@@ -83,8 +85,10 @@ export function plausibleSignature(header: string | undefined, scheme: Signature
 }
 
 /**
- * Checks `header` against every key (several during a rotation). Every candidate is compared, so
- * the time taken does not depend on which one matched.
+ * Checks `header` against the keys (several during a rotation), in order, and stops at the first
+ * match. Each comparison is constant time; that a match ends the check early tells the sender
+ * only what the answer does, and a header that matches nothing (all an outsider can send) is
+ * compared with every candidate.
  */
 export function verifySignature(
   body: Buffer,
@@ -95,12 +99,8 @@ export function verifySignature(
   const value = received(header);
   const variants = fittingVariants(value, scheme);
   if (value === undefined || variants.length === 0) return { ok: false };
-  const receivedAs: Record<Encoding, Buffer> = {
-    base64: Buffer.from(value, 'utf8'),
-    hex: Buffer.from(value.toLowerCase(), 'utf8'),
-  };
-  let match: SignatureCheck = { ok: false };
-  keys.forEach((key, secretIndex) => {
+  const receivedAs = (encoding: Encoding) => Buffer.from(encoding === 'hex' ? value.toLowerCase() : value, 'utf8');
+  for (const [secretIndex, key] of keys.entries()) {
     const digests = new Map<string, Buffer>();
     for (const variant of variants) {
       const id = `${variant.keyForm}-${variant.algorithm}`;
@@ -110,11 +110,11 @@ export function verifySignature(
         digests.set(id, digest);
       }
       const expected = Buffer.from(digest.toString(variant.encoding), 'utf8');
-      const got = receivedAs[variant.encoding];
-      if (got.length === expected.length && timingSafeEqual(got, expected) && !match.ok) {
-        match = { ok: true, variant: variant.name, secretIndex };
+      const got = receivedAs(variant.encoding);
+      if (got.length === expected.length && timingSafeEqual(got, expected)) {
+        return { ok: true, variant: variant.name, secretIndex };
       }
     }
-  });
-  return match;
+  }
+  return { ok: false };
 }

@@ -96,6 +96,17 @@ describe('the cost of a signature check', () => {
     expect(hmacs).toHaveBeenCalledTimes(20);
   });
 
+  it('auto stops at the first match: the first secret in the first variant costs one HMAC', () => {
+    const header = computeSignature(bigBody, secret, 'b64key-sha256-base64');
+    hmacs.mockClear();
+    expect(verifySignature(bigBody, header, [key, ...tenKeys], 'auto')).toEqual({
+      ok: true,
+      variant: 'b64key-sha256-base64',
+      secretIndex: 0,
+    });
+    expect(hmacs).toHaveBeenCalledTimes(1);
+  });
+
   it('a pinned variant costs one HMAC per secret', () => {
     const header = computeSignature(bigBody, randomBytes(32).toString('base64'), 'b64key-sha256-base64');
     hmacs.mockClear();
