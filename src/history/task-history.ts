@@ -207,7 +207,7 @@ const receivedCommand = 'cfcHistoryReceived';
 type ReceivedCommand = { [receivedCommand](numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown> };
 
 /** How often, at most, the connection's last webhook is written (per connection and process). */
-export const webhookSeenIntervalMs = 1_000;
+const webhookSeenIntervalMs = 1_000;
 /** The last webhook of a connection, while its write waits for the interval. */
 interface SeenWebhook {
   at: string;
