@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Service } from '../../src/service.ts';
 import type { CreativeForceSimulator } from '../../src/simulators/index.ts';
 import { sampleImage } from '../../src/simulators/index.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
@@ -27,12 +28,14 @@ async function twoSlotTask(sim: CreativeForceSimulator) {
 
 describe('the Cloud Automation cycle, end to end on real Redis against the simulator', () => {
   let stack: Stack;
+  let service: Service;
   let url: string;
 
   beforeAll(async () => {
     stack = await startStack('cycle');
-    const { port } = await stack.startService('start');
-    url = stack.webhookUrl(port);
+    const started = await stack.startService('start');
+    service = started.service;
+    url = stack.webhookUrl(started.port);
   });
   afterAll(async () => stack.close());
 
@@ -78,7 +81,7 @@ describe('the Cloud Automation cycle, end to end on real Redis against the simul
           .map((c) => `${c.method} ${c.path} ${c.status}`),
       )}`;
     await stack.waitFor(state, () => sim.submissions(task.taskProcessId).length > 0);
-    await new Promise((r) => setTimeout(r, 1500));
+    await stack.idle(service); // nothing left to run: a second cycle or submission would be there now
     expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
     expect(sim.rejectedSubmissions(task.taskProcessId)).toHaveLength(0);
     const detailCalls = sim.callLog().filter((c) => c.method === 'GET' && c.path.includes(task.taskProcessId));
@@ -97,7 +100,7 @@ describe('the Cloud Automation cycle, end to end on real Redis against the simul
     expect(update?.status).toBe('Failed');
     expect(update?.message).toMatch(/front\.jpg/);
     expect(update?.message).toMatch(/ASSET_UNREADABLE/);
-    await new Promise((r) => setTimeout(r, 1000));
+    await stack.idle(service);
     expect(sim.submissions(task.taskProcessId)).toHaveLength(0);
     expect(sim.statusUpdates(task.taskProcessId)).toHaveLength(1);
     const detailCalls = sim.callLog().filter((c) => c.method === 'GET' && c.path.includes(task.taskProcessId));
@@ -151,7 +154,7 @@ describe('the Cloud Automation cycle, end to end on real Redis against the simul
       'the second detail read',
       () => sim.callLog().filter((c) => c.method === 'GET' && c.path.includes(task.taskProcessId)).length >= 2,
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    await stack.idle(service);
     expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
     expect(sim.rejectedSubmissions(task.taskProcessId)).toEqual([]);
     expect(sim.statusUpdates(task.taskProcessId)).toEqual([]);

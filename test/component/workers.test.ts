@@ -76,7 +76,7 @@ describe('worker processes on shared Redis', () => {
   it('resumes after a worker is killed right after the upload step: no second processing, one submission', async () => {
     stack = await startStack('crash');
     const { sim } = stack;
-    const { port } = await stack.startService('serve');
+    const { service, port } = await stack.startService('serve');
     const task = sim.addTask({
       inputs: [
         {
@@ -108,7 +108,7 @@ describe('worker processes on shared Redis', () => {
 
     stack.spawnWorker();
     await stack.waitFor('the submission after restart', () => sim.submissions(task.taskProcessId).length > 0, 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await stack.idle(service); // nothing left to run: a second submission would be there now
     expect(sim.submissions(task.taskProcessId)).toHaveLength(1);
     expect(sim.rejectedSubmissions(task.taskProcessId)).toHaveLength(0);
     // Nothing downloaded, converted or uploaded again: the checkpoint carried the tempAssetIds.
@@ -119,7 +119,7 @@ describe('worker processes on shared Redis', () => {
   it('reports a cycle whose worker keeps dying to Creative Force once, as abandoned', async () => {
     stack = await startStack('abandoned', { env: { WORKER_MAX_STALLED_COUNT: '0' } });
     const { sim } = stack;
-    const { port } = await stack.startService('serve');
+    const { service, port } = await stack.startService('serve');
     const task = sim.addTask({
       inputs: [
         {
@@ -139,7 +139,7 @@ describe('worker processes on shared Redis', () => {
     hold.release();
     stack.spawnWorker();
     await stack.waitFor('the status update', () => sim.statusUpdates(task.taskProcessId).length > 0, 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await stack.idle(service);
     const updates = sim.statusUpdates(task.taskProcessId);
     expect(updates).toHaveLength(1);
     expect(updates[0]?.message).toMatch(/stopped repeatedly.*\[CYCLE_ABANDONED\]/);
