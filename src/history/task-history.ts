@@ -222,6 +222,11 @@ interface Listed {
   id: string;
   score: number;
 }
+/** A cycle in the queue, as a list finds it: its time and, once read for a search, its job. */
+interface QueuedEntry {
+  score: number;
+  cycle?: QueuedCycle;
+}
 /** Newest first; equal times by id, descending, as Redis orders a sorted set's members. */
 const newestFirst = (a: Listed, b: Listed) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
@@ -306,6 +311,7 @@ export class TaskHistory {
     else void this.#writeSeen(connectionId, at, signatureVariant);
   }
 
+  /** Writes the connection's last webhook and opens its interval. */
   #writeSeen(connectionId: string, at: string, signatureVariant: string): Promise<void> {
     const seen: SeenWebhook = {
       at,
@@ -317,6 +323,10 @@ export class TaskHistory {
       }, webhookSeenIntervalMs).unref(),
     };
     this.#seen.set(connectionId, seen);
+    return this.#hsetSeen(connectionId, seen);
+  }
+
+  #hsetSeen(connectionId: string, { at, signatureVariant }: SeenWebhook): Promise<void> {
     return this.#redis
       .hset(this.#key('conn', connectionId), { lastWebhookAt: at, signatureVariant })
       .then(() => undefined, this.#onError);
@@ -327,12 +337,12 @@ export class TaskHistory {
    * answered. For a shutdown, before Redis is let go.
    */
   async flush(): Promise<void> {
-    const waiting = [...this.#seen].filter(([, seen]) => seen.unwritten);
-    for (const seen of this.#seen.values()) clearTimeout(seen.timer);
+    const open = [...this.#seen];
     this.#seen.clear();
-    await Promise.all(waiting.map(([connectionId, seen]) => this.#writeSeen(connectionId, seen.at, seen.signatureVariant)));
-    for (const seen of this.#seen.values()) clearTimeout(seen.timer);
-    this.#seen.clear();
+    for (const [, seen] of open) clearTimeout(seen.timer);
+    await Promise.all(
+      open.filter(([, seen]) => seen.unwritten).map(([connectionId, seen]) => this.#hsetSeen(connectionId, seen)),
+    );
   }
 
   #count(multi: ReturnType<Redis['multi']>, connectionId: string, at: number, field: string, by: number): void {
@@ -470,7 +480,8 @@ export class TaskHistory {
       cursorScore !== undefined && score === cursorScore && cursorId !== undefined && id >= cursorId;
     // The queue before the history: a job a worker takes in between is then in the one or the
     // other (or in both, and listed once).
-    const queued = !query.status || query.status === 'queued' ? await this.#queued(connectionId, term) : new Map();
+    const queued =
+      !query.status || query.status === 'queued' ? await this.#queued(connectionId, term) : new Map<string, QueuedEntry>();
     const source = term ? this.#key('q', connectionId, term) : index;
     const found: Listed[] = [];
     let offset = 0;
@@ -493,7 +504,8 @@ export class TaskHistory {
     const pipeline = this.#redis.pipeline();
     for (const { id } of page) pipeline.hgetall(this.#key('c', id));
     const rows = (await pipeline.exec()) ?? [];
-    const unrecorded = page.filter(({ id }, i) => queued.has(id) && !toSummary(rows[i]?.[1] as Record<string, string>));
+    const recordedSummaries = rows.map(([, row]) => toSummary(row as Record<string, string>));
+    const unrecorded = page.filter(({ id }, i) => queued.has(id) && !recordedSummaries[i]);
     const fromQueue = await this.#queuedSummaries(
       connectionId,
       unrecorded.map(({ id }) => ({ id, cycle: queued.get(id)?.cycle })),
@@ -501,7 +513,7 @@ export class TaskHistory {
     const summaries: CycleSummary[] = [];
     const kept: Listed[] = [];
     for (const [i, listed] of page.entries()) {
-      const summary = toSummary(rows[i]?.[1] as Record<string, string>) ?? fromQueue.get(listed.id)?.summary;
+      const summary = recordedSummaries[i] ?? fromQueue.get(listed.id)?.summary;
       if (!summary || summary.connectionId !== connectionId) continue;
       if (query.status && summary.status !== query.status) continue;
       summaries.push(summary);
@@ -518,13 +530,9 @@ export class TaskHistory {
    * cycle still in the queue, not recorded yet, with its `received` event only.
    */
   async taskProcess(connectionId: string, taskProcessId: string): Promise<{ summary: CycleSummary; events: HistoryEvent[] }[]> {
-    const queued = (await this.#waiting?.ids(connectionId, taskProcessId)) ?? [];
-    const indexed = await this.#redis.zrangebyscore(
-      this.#key('q', connectionId, taskProcessId.trim().toLowerCase()),
-      '-inf',
-      '+inf',
-      'WITHSCORES',
-    );
+    const term = taskProcessId.trim().toLowerCase();
+    const queued = (await this.#waiting?.ids(connectionId, term)) ?? [];
+    const indexed = await this.#redis.zrangebyscore(this.#key('q', connectionId, term), '-inf', '+inf', 'WITHSCORES');
     const all = new Map(queued.map(({ cycleJobId, at }) => [cycleJobId, at]));
     for (let i = 0; i < indexed.length; i += 2) all.set(indexed[i] as string, Number(indexed[i + 1]));
     const ids = [...all].map(([id, score]) => ({ id, score })).sort((a, b) => newestFirst(b, a));
@@ -539,7 +547,7 @@ export class TaskHistory {
         }
         continue;
       }
-      if (summary.connectionId !== connectionId || summary.taskProcessId.toLowerCase() !== taskProcessId.toLowerCase()) continue;
+      if (summary.connectionId !== connectionId || summary.taskProcessId.toLowerCase() !== term) continue;
       const events = (await this.#redis.lrange(this.#key('e', id), 0, -1)).flatMap((line) => {
         try {
           return [JSON.parse(line) as HistoryEvent];
@@ -556,8 +564,8 @@ export class TaskHistory {
    * The connection's cycles in the queue, by id with their time; with a search term, only those
    * whose job matches it (each job's data read: the TaskId and product code are only there).
    */
-  async #queued(connectionId: string, term: string | undefined): Promise<Map<string, { score: number; cycle?: QueuedCycle }>> {
-    const queued = new Map<string, { score: number; cycle?: QueuedCycle }>();
+  async #queued(connectionId: string, term: string | undefined): Promise<Map<string, QueuedEntry>> {
+    const queued = new Map<string, QueuedEntry>();
     if (!this.#waiting) return queued;
     const ids = await this.#waiting.ids(connectionId);
     if (term === undefined) {
@@ -565,7 +573,7 @@ export class TaskHistory {
       return queued;
     }
     const cycles = await this.#waiting.read(ids.map((id) => id.cycleJobId));
-    ids.forEach(({ cycleJobId, at }: QueuedCycleId, i) => {
+    ids.forEach(({ cycleJobId, at }, i) => {
       const cycle = cycles[i];
       if (cycle && termsOf(cycle.facts).includes(term)) queued.set(cycleJobId, { score: at, cycle });
     });

@@ -99,7 +99,10 @@ export function verifySignature(
   const value = received(header);
   const variants = fittingVariants(value, scheme);
   if (value === undefined || variants.length === 0) return { ok: false };
-  const receivedAs = (encoding: Encoding) => Buffer.from(encoding === 'hex' ? value.toLowerCase() : value, 'utf8');
+  // The header's bytes in each encoding a fitting variant uses, made once per request.
+  const receivedAs: Partial<Record<Encoding, Buffer>> = {};
+  const bytesAs = (encoding: Encoding) =>
+    (receivedAs[encoding] ??= Buffer.from(encoding === 'hex' ? value.toLowerCase() : value, 'utf8'));
   for (const [secretIndex, key] of keys.entries()) {
     const digests = new Map<string, Buffer>();
     for (const variant of variants) {
@@ -110,7 +113,7 @@ export function verifySignature(
         digests.set(id, digest);
       }
       const expected = Buffer.from(digest.toString(variant.encoding), 'utf8');
-      const got = receivedAs(variant.encoding);
+      const got = bytesAs(variant.encoding);
       if (got.length === expected.length && timingSafeEqual(got, expected)) {
         return { ok: true, variant: variant.name, secretIndex };
       }
