@@ -210,7 +210,8 @@ type ReceivedCommand = { [receivedCommand](numberOfKeys: number, ...keysAndArgs:
 const webhookSeenIntervalMs = 1_000;
 /** The last webhook of a connection, while its write waits for the interval. */
 interface SeenWebhook {
-  at: string;
+  /** When (ms); formatted only when written. */
+  at: number;
   signatureVariant: string;
   /** A webhook came after the last write. */
   unwritten: boolean;
@@ -305,14 +306,17 @@ export class TaskHistory {
    * Never waits and never throws: a failed write goes to `onError`.
    */
   webhookSeen(connectionId: string, signatureVariant: string): void {
-    const at = new Date(this.#now()).toISOString();
+    const at = this.#now();
     const seen = this.#seen.get(connectionId);
-    if (seen) Object.assign(seen, { at, signatureVariant, unwritten: true });
-    else void this.#writeSeen(connectionId, at, signatureVariant);
+    if (seen) {
+      seen.at = at;
+      seen.signatureVariant = signatureVariant;
+      seen.unwritten = true;
+    } else void this.#writeSeen(connectionId, at, signatureVariant);
   }
 
   /** Writes the connection's last webhook and opens its interval. */
-  #writeSeen(connectionId: string, at: string, signatureVariant: string): Promise<void> {
+  #writeSeen(connectionId: string, at: number, signatureVariant: string): Promise<void> {
     const seen: SeenWebhook = {
       at,
       signatureVariant,
@@ -328,7 +332,7 @@ export class TaskHistory {
 
   #hsetSeen(connectionId: string, { at, signatureVariant }: SeenWebhook): Promise<void> {
     return this.#redis
-      .hset(this.#key('conn', connectionId), { lastWebhookAt: at, signatureVariant })
+      .hset(this.#key('conn', connectionId), { lastWebhookAt: new Date(at).toISOString(), signatureVariant })
       .then(() => undefined, this.#onError);
   }
 
@@ -536,11 +540,16 @@ export class TaskHistory {
     const all = new Map(queued.map(({ cycleJobId, at }) => [cycleJobId, at]));
     for (let i = 0; i < indexed.length; i += 2) all.set(indexed[i] as string, Number(indexed[i + 1]));
     const ids = [...all].map(([id, score]) => ({ id, score })).sort((a, b) => newestFirst(b, a));
+    // What the queued jobs say, in one read, for those of them no worker has recorded yet.
+    const unrecorded = await this.#queuedSummaries(
+      connectionId,
+      queued.map(({ cycleJobId }) => ({ id: cycleJobId })),
+    );
     const cycles: { summary: CycleSummary; events: HistoryEvent[] }[] = [];
     for (const { id } of ids) {
       const summary = await this.summary(id);
       if (!summary) {
-        const queuedCycle = (await this.#queuedSummaries(connectionId, [{ id }])).get(id);
+        const queuedCycle = unrecorded.get(id);
         if (queuedCycle) {
           const { summary: fromQueue, signatureVariant } = queuedCycle;
           cycles.push({ summary: fromQueue, events: [receivedEvent(fromQueue.receivedAt, signatureVariant)] });
