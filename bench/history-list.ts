@@ -12,9 +12,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { webhookPayloadSchema } from '../src/creative-force/schemas.ts';
 import { taskFacts } from '../src/history/cycle-recorder.ts';
-import { TaskHistory } from '../src/history/task-history.ts';
-import { waitingCycles } from '../src/history/waiting-cycles.ts';
-import { CycleQueue } from '../src/queue/cycle-queue.ts';
+import { queuedHistory } from '../test/helpers/queued-history.ts';
 import { dropPrefix, redisUrl } from '../test/helpers/redis.ts';
 
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '1000,10000' } } });
@@ -51,14 +49,7 @@ for (const n of sizes) {
   const row: Record<string, { page: number; search: number }> = {};
   for (const where of ['history', 'queue'] as const) {
     const prefix = `{bench-list-${randomUUID().slice(0, 8)}}`;
-    const queue = new CycleQueue({ connection: redis, prefix, attempts: 3, backoffMs: 1_000, onError: () => {} });
-    const history = new TaskHistory({
-      redis,
-      prefix,
-      retentionDays: 30,
-      usageRetentionDays: 400,
-      waiting: waitingCycles(queue.queue, redis),
-    });
+    const { queue, history } = queuedHistory(redis, prefix);
     try {
       for (let i = 0; i < n; i += 200) {
         await Promise.all(

@@ -5,9 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type WebhookPayload, webhookPayloadSchema } from '../../src/creative-force/schemas.ts';
 import { taskFacts } from '../../src/history/cycle-recorder.ts';
 import { type HistorySettings, type TaskFacts, TaskHistory } from '../../src/history/task-history.ts';
-import { waitingCycles } from '../../src/history/waiting-cycles.ts';
 import type { CycleJobData } from '../../src/queue/cycle-job.ts';
-import { CycleQueue } from '../../src/queue/cycle-queue.ts';
+import { queuedHistory } from '../helpers/queued-history.ts';
 import { dropPrefix, redisUrl, testPrefix } from '../helpers/redis.ts';
 
 const redis = new Redis(redisUrl);
@@ -153,14 +152,7 @@ describe('the task history', () => {
 
   it('lists and finds a cycle in the queue before a worker records it, then once, as recorded', async () => {
     const prefix = newPrefix();
-    const queue = new CycleQueue({ connection: redis, prefix, attempts: 3, backoffMs: 1_000, onError: () => {} });
-    const history = new TaskHistory({
-      redis,
-      prefix,
-      retentionDays: 30,
-      usageRetentionDays: 400,
-      waiting: waitingCycles(queue.queue, redis),
-    });
+    const { queue, history } = queuedHistory(redis, prefix);
     try {
       const events: WebhookPayload[] = [0, 1, 2].map((i) => webhookPayloadSchema.parse(payload({ ProductCode: `Sku-${i}` })));
       const jobIds: string[] = [];
