@@ -13,7 +13,9 @@
  *
  * A token is renewed when less than min(refreshBeforeExpiryMs, refreshFraction x lifetime) is left.
  * While one caller renews, the others keep using the current token if it has not expired, and
- * otherwise poll until the new one appears (or the failure marker, or a deadline).
+ * otherwise wait until the new one appears (or the failure marker, or a deadline): in the process
+ * that renews, until its renewal ends; in the others, polling Redis, soon at first (a token request
+ * takes tens of milliseconds), then less often.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -84,7 +86,10 @@ export interface SharedTokenCacheOptions {
   refreshFraction?: number;
   /** How long a caller waits for another caller's renewal before `errors.waitTimeout`. Default 2 x lockTtlMs. */
   waitTimeoutMs?: number;
-  /** Poll interval while waiting for another caller's renewal (jittered ±50 %). Default 100. */
+  /**
+   * Longest poll interval while waiting for another process's renewal (jittered ±50 %); the first
+   * wait is a tenth of it, each next one twice the last. Default 100.
+   */
   pollIntervalMs?: number;
   /** How long a failed renewal is reported to the callers that waited on it. Default 5000. */
   failureTtlMs?: number;
@@ -132,6 +137,22 @@ interface FailureMarker {
   retryable: boolean;
 }
 
+/** Resolves when `settled` does, or after `ms`; rejects with the signal's reason when it aborts. */
+function untilSettled(settled: Promise<void>, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const finish = (end: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      end();
+    };
+    const onAbort = () => finish(() => reject(signal?.reason));
+    const timer = setTimeout(() => finish(resolve), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    void settled.then(() => finish(resolve));
+  });
+}
+
 /** The Redis-backed, cross-process token cache described at the top of this file. */
 export class SharedTokenCache {
   readonly #redis: Redis;
@@ -145,6 +166,8 @@ export class SharedTokenCache {
   readonly #waitTimeoutMs: number;
   readonly #pollIntervalMs: number;
   readonly #failureTtlMs: number;
+  /** The renewals this cache runs now, by token key: settled (never rejected) when each ends. */
+  readonly #renewing = new Map<string, Promise<void>>();
 
   constructor(options: SharedTokenCacheOptions) {
     this.#redis = options.redis;
@@ -179,6 +202,7 @@ export class SharedTokenCache {
     const deadline = performance.now() + this.#waitTimeoutMs;
     // The failure marker present when this caller started: only a newer one is about its wait.
     let failureAtStart: string | null | undefined;
+    let pollMs = this.#pollIntervalMs / 10;
     for (;;) {
       signal?.throwIfAborted();
       let state = await this.#read(keys);
@@ -188,6 +212,8 @@ export class SharedTokenCache {
 
       const lock = randomUUID();
       if ((await this.#redis.set(keys.lock, lock, 'PX', this.#lockTtlMs, 'NX')) === 'OK') {
+        let ended = () => {};
+        this.#renewing.set(keys.token, new Promise<void>((resolve) => (ended = resolve)));
         try {
           // Read again under the lock: a renewal may have ended (token or failure written, lock
           // released) between the read above and this lock.
@@ -199,13 +225,23 @@ export class SharedTokenCache {
           this.#logger.warn({ connectionId, code: err.code, remainingMs: cached.remainingMs }, this.#keptTokenMessage);
           return cached.token;
         } finally {
+          this.#renewing.delete(keys.token);
+          ended();
           await this.#redis.eval(deleteIfValueScript, 1, keys.lock, lock);
         }
       }
       // Another caller is renewing: the current token still works until it expires.
       if (state.cached) return state.cached.token;
-      if (performance.now() > deadline) throw this.#errors.waitTimeout(connectionId, this.#waitTimeoutMs);
-      await sleep(this.#pollIntervalMs * (0.5 + Math.random()), signal);
+      const remainingMs = deadline - performance.now();
+      if (remainingMs < 0) throw this.#errors.waitTimeout(connectionId, this.#waitTimeoutMs);
+      // A renewal of this process ends here (its token or failure marker then in Redis, read
+      // above on the next turn); one of another process is polled for.
+      const renewal = this.#renewing.get(keys.token);
+      if (renewal) await untilSettled(renewal, remainingMs, signal);
+      else {
+        await sleep(pollMs * (0.5 + Math.random()), signal);
+        pollMs = Math.min(2 * pollMs, this.#pollIntervalMs);
+      }
     }
   }
 

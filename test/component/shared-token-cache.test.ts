@@ -96,6 +96,52 @@ describe('SharedTokenCache', () => {
     expect(await redisA.exists(`${keyPrefix}:${encodeURIComponent('studio b/ü')}`)).toBe(1);
   });
 
+  // A first poll of Redis 30-90 s away (a tenth of the longest interval, jittered): these callers
+  // finish within the test's 10 s only if the renewal of their own process wakes them.
+  const neverPolls = { pollIntervalMs: 600_000 };
+
+  it('wakes the waiters of the renewing process when its renewal ends, not at a poll', { timeout: 10_000 }, async () => {
+    issuer.delayMs = 100;
+    const a = cache(redisA, neverPolls);
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => a.getToken('studio-a', issuer.fetch)));
+    expect(tokens).toEqual(Array(5).fill('token-1'));
+    expect(issuer.calls).toHaveLength(1);
+  });
+
+  it('a renewal its own caller aborts is taken over by a waiter of the same process', { timeout: 10_000 }, async () => {
+    // A fetch that stops when its caller's signal aborts (not a ConnectorError: nothing to share).
+    let fetches = 0;
+    const fetch: TokenFetch = async ({ signal }) => {
+      fetches += 1;
+      await sleep(200);
+      signal?.throwIfAborted();
+      return { token: `token-${fetches}`, ttlMs: 3_600_000 };
+    };
+    const a = cache(redisA, neverPolls);
+    const controller = new AbortController();
+    const reason = new Error('cycle cancelled');
+    const first = a.getToken('studio-a', fetch, controller.signal);
+    await sleep(50);
+    const second = a.getToken('studio-a', fetch);
+    controller.abort(reason);
+    await expect(first).rejects.toBe(reason);
+    expect(await second).toBe('token-2');
+    expect(fetches).toBe(2);
+  });
+
+  it("an abort while waiting on the same process's renewal rejects with the signal reason", async () => {
+    issuer.delayMs = 300;
+    const a = cache(redisA, neverPolls);
+    const renewing = a.getToken('studio-a', issuer.fetch);
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const waiting = a.getToken('studio-a', issuer.fetch, controller.signal);
+    setTimeout(() => controller.abort(reason), 100);
+    await expect(waiting).rejects.toBe(reason);
+    expect(await renewing).toBe('token-1');
+    expect(issuer.calls).toHaveLength(1);
+  });
+
   it('renews inside the margin, one fetch while the old token keeps being served', async () => {
     // A 4 s lifetime renewed when less than half of it is left.
     issuer.answer = (n) => ({ token: `token-${n}`, ttlMs: 4000 });
