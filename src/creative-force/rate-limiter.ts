@@ -4,17 +4,28 @@
  * processes send N times the limit. CF also asks for a steady flow rather than re-queued 429 bursts,
  * hence the shared pause that every acquire honours after a 429.
  *
- * The algorithm is GCRA without burst: grants are spaced at least 1000/rate ms apart on the Redis
- * clock, and a caller reserves the next free slot and sleeps until it. A sliding-window log was
- * tried first: it lets a whole second's grants go out within a few ms, so a few ms of delay
- * between grant and send (event loop, connection pool) put more than 20 requests into one second
- * at Creative Force's edge (seen with two worker processes: 22). Evenly spaced grants need the
- * slack of 20 slots over one second (20 ms at the default target of 19.6/s) of such skew before a
- * second can hold 21, and they are the "steady flow through a request queue" Creative Force asks
- * for. A caller that wakes later after its slot than that slack or one interval (a stalled event
- * loop; a Redis outage, after which every caller whose slot passed meanwhile would send at once)
- * reserves afresh instead of sending late, so the requests sent, not only the slots granted, stay
- * within 20 in any second.
+ * The algorithm is GCRA: grants are spaced 1000/rate ms apart on the Redis clock, and a caller
+ * reserves the next free slot and sleeps until it. A sliding-window log alone was tried first: it
+ * lets a whole second's grants go out within a few ms, so a few ms of delay between grant and send
+ * (event loop, connection pool) put more than 20 requests into one second at Creative Force's edge
+ * (seen with two worker processes: 22). Evenly spaced grants need the slack of 20 slots over one
+ * second (20 ms at the default target of 19.6/s) of such skew before a second can hold 21, and
+ * they are the "steady flow through a request queue" Creative Force asks for. But a slot that
+ * passes with no caller waiting is lost to pure GCRA, and under a burst that happens about once a
+ * second: the cycles that one shared bulk-get-assets served all download and convert at once,
+ * with nothing asked of the gateway for a slot or two (bench/burst.ts: 19.0-19.2 calls/s where
+ * the limiter grants 19.6). So at the target rate a slot may come up to `catchUpSlots` (2)
+ * intervals ahead of the even schedule, never sooner than half an interval after the last, and
+ * every slot, at any rate, is at least the window (`limit` slots at the target: 1020 ms at 20)
+ * after the slot `limit` slots before it, kept in a short log. The window, not the spacing, is
+ * then what keeps 21 requests out of one second, with the same 20 ms of slack for skew. Below the
+ * target (a 429 was learned: the budget is shared) there is no catching up, only even spacing; nor
+ * for a minute after a limiter that keeps no log (the version before, in a rolling deploy) took a
+ * slot, since its slots are not in the log (`even-only` below). A
+ * caller that wakes later after its slot than that slack or one interval (a stalled event loop; a
+ * Redis outage, after which every caller whose slot passed meanwhile would send at once) reserves
+ * afresh instead of sending late, so the requests sent, not only the slots granted, stay within 20
+ * in any second.
  *
  * The rate is learned, not fixed (AIMD, as TCP does with its window). The limit we are granted is
  * 20/s per IP, but what is left of it for us is not ours to configure: another integration or a
@@ -46,6 +57,10 @@
  *
  * Redis keys (all under one hash tag so a Redis Cluster keeps them in one slot; Lua needs that):
  * - `<prefix>:tat`     the theoretical arrival time of the next free slot (Redis TIME, microseconds)
+ * - `<prefix>:log`     the last `limit` slots granted (a list, newest first), for the window rule
+ * - `<prefix>:tat-mark` what this version last wrote to `tat`: a `tat` that differs was written by
+ *                      a limiter that keeps no log (an older version, in a rolling deploy), and
+ * - `<prefix>:even-only` then exists for a minute: no slots are made up for while it does
  * - `<prefix>:rate`    the learned rate (req/s) while under the ceiling's target; absent: at it.
  *                      It expires after `rateMemoryMs` without traffic (what was learned is stale)
  * - `<prefix>:peak`    the rate of the last 429 burst; expires `rateMemoryMs` after it
@@ -132,9 +147,22 @@ export interface RedisRateLimiterOptions {
   jitterMs?: number;
   /** How far ahead a caller may reserve a slot; beyond it, it sleeps and asks again. Default 5000. */
   reserveHorizonMs?: number;
+  /**
+   * At the target rate, how many slots a moment with no caller waiting may be made up for: up to
+   * this many grants come early, half an interval apart, never more than `limit` in `limit` slots'
+   * time at the target. Default 2; 0 (even spacing only) when not adaptive.
+   */
+  catchUpSlots?: number;
 }
 
 const windowMs = 1000;
+
+/**
+ * How long slots are only spaced evenly after `tat` was found written by a limiter that keeps no
+ * log (a version before it, during a rolling deploy): its slots are not in the log, so slots made
+ * up for could share a window with them. Long past any slot it may have reserved.
+ */
+const evenOnlyMs = 60_000;
 
 /**
  * The learned rate now: the stored one, or the target when none is stored, never above the target
@@ -152,10 +180,16 @@ if rate > target then rate = target end
  * regains `step / rate` req/s of rate per grant (so `step` per second of full use): the probe step
  * from 0.95 to 1.03 of the rate of the last 429 (the peak), the recovery step elsewhere.
  * Returns {1, slot time in us, us to wait until the slot, epoch, interval in us} or
- * {0, ms to wait before asking again}. Slots are 1e6/rate us apart, so no window of 1000 ms holds
- * more than `rate` of them.
- * KEYS: tat, pause, rate, epoch, peak. ARGV: target req/s, recovery req/s per s, horizon us,
- * rate memory ms, probe req/s per s.
+ * {0, ms to wait before asking again}. Below the target, slots are 1e6/rate us apart, so no window
+ * of 1000 ms holds more than `rate` of them. At the target, a slot may come up to ARGV[8] intervals
+ * ahead of that schedule (making up for a moment when no caller was waiting), half an interval
+ * after the last at the least; whatever the rate, a slot is at least ARGV[7] us after the slot
+ * `limit` slots before it (the log), so no ARGV[7] us hold more than `limit` slots.
+ * Nothing is made up for while `even-only` exists, which a `tat` not written by this version (its
+ * mark differs) sets, for ARGV[9] ms.
+ * KEYS: tat, pause, rate, epoch, peak, log, tat-mark, even-only. ARGV: target req/s, recovery
+ * req/s per s, horizon us, rate memory ms, probe req/s per s, limit, window us, catch-up slots,
+ * even-only ms.
  */
 const acquireScript = defineScript(`
 local pause = redis.call('PTTL', KEYS[2])
@@ -164,11 +198,32 @@ ${currentRate}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = math.ceil(1000000 / rate)
-local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tatText = redis.call('GET', KEYS[1])
+local tat = tonumber(tatText or '0')
+if tatText and tatText ~= redis.call('GET', KEYS[7]) then
+  redis.call('SET', KEYS[8], '1', 'PX', ARGV[9])
+end
+local slot = tat
+if rate >= target and redis.call('EXISTS', KEYS[8]) == 0 then
+  local last = tonumber(redis.call('LINDEX', KEYS[6], 0) or '0')
+  slot = math.max(tat - tonumber(ARGV[8]) * interval, last + math.ceil(interval / 2))
+end
 if slot < now then slot = now end
+local limit = tonumber(ARGV[6])
+local window = tonumber(ARGV[7])
+if redis.call('LLEN', KEYS[6]) >= limit then
+  local oldest = tonumber(redis.call('LINDEX', KEYS[6], limit - 1))
+  if slot < oldest + window then slot = oldest + window end
+end
 local wait = slot - now
 if wait > tonumber(ARGV[3]) then return {0, math.ceil((wait - tonumber(ARGV[3])) / 1000)} end
-redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
+local nextTat = string.format('%.0f', math.max(tat, slot) + interval)
+local tatTtl = math.ceil((tonumber(nextTat) - now) / 1000) + 1000
+redis.call('SET', KEYS[1], nextTat, 'PX', tatTtl)
+redis.call('SET', KEYS[7], nextTat, 'PX', tatTtl + 1000)
+redis.call('LPUSH', KEYS[6], string.format('%.0f', slot))
+redis.call('LTRIM', KEYS[6], 0, limit - 1)
+redis.call('PEXPIRE', KEYS[6], math.ceil((wait + window) / 1000) + 1000)
 local peak = tonumber(redis.call('GET', KEYS[5]) or '0')
 local step = tonumber(ARGV[2])
 if rate > peak * 0.95 and rate < peak * 1.03 then step = tonumber(ARGV[5]) end
@@ -211,7 +266,7 @@ return left
  * again: otherwise ten requests in flight would escalate the pause and the rate ten times at once.
  * A new burst records the rate it happened at (the peak), lowers the rate, voids every slot
  * reserved so far (epoch) and moves the next free slot to the pause's end.
- * KEYS: pause, strikes, rate, epoch, tat, peak. ARGV: target req/s, retryAfterMs or '', base ms, max ms,
+ * KEYS: pause, strikes, rate, epoch, tat, peak, tat-mark. ARGV: target req/s, retryAfterMs or '', base ms, max ms,
  * strike TTL ms, decrease factor, min req/s, rate memory ms.
  * Returns {pause left in ms, strikes, rate now (string)}.
  */
@@ -244,6 +299,7 @@ if fresh then
   local t = redis.call('TIME')
   local resume = tonumber(t[1]) * 1000000 + tonumber(t[2]) + left * 1000
   redis.call('SET', KEYS[5], string.format('%.0f', resume), 'PX', left + 1000)
+  redis.call('SET', KEYS[7], string.format('%.0f', resume), 'PX', left + 2000)
 end
 return {left, strikes, string.format('%.6f', rate)}
 `);
@@ -255,7 +311,17 @@ export class RedisRateLimiter implements RateLimiter {
   /** The rate the limiter probes up to: `limit` x headroom when adaptive, else `limit`. */
   readonly targetRps: number;
   readonly #redis: Redis;
-  readonly #keys: { tat: string; pause: string; strikes: string; rate: string; epoch: string; peak: string };
+  readonly #keys: {
+    tat: string;
+    pause: string;
+    strikes: string;
+    rate: string;
+    epoch: string;
+    peak: string;
+    log: string;
+    mark: string;
+    evenOnly: string;
+  };
   readonly #decrease: number;
   readonly #recovery: number;
   readonly #probe: number;
@@ -269,6 +335,9 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #horizonUs: number;
   /** How late after its slot a caller may still send (see acquire()). */
   readonly #maxLateUs: number;
+  /** No span this long (us) holds more than `limit` slots: `limit` slots at the target rate. */
+  readonly #windowUs: number;
+  readonly #catchUpSlots: number;
 
   constructor(options: RedisRateLimiterOptions) {
     const { limit } = options;
@@ -295,6 +364,9 @@ export class RedisRateLimiter implements RateLimiter {
       rate: `${prefix}:rate`,
       epoch: `${prefix}:epoch`,
       peak: `${prefix}:peak`,
+      log: `${prefix}:log`,
+      mark: `${prefix}:tat-mark`,
+      evenOnly: `${prefix}:even-only`,
     };
     this.#decrease = decrease;
     this.#recovery = adaptive ? (options.recoveryPerSecond ?? 0.5) : 0;
@@ -302,10 +374,19 @@ export class RedisRateLimiter implements RateLimiter {
     this.#minRps = Math.min(options.minRps ?? 1, this.targetRps);
     this.#rateMemoryMs = options.rateMemoryMs ?? 600_000;
     this.#horizonUs = (options.reserveHorizonMs ?? 5_000) * 1000;
-    // Slots at the target rate: 20 intervals span 20 x 1e6 / targetRps us (1020 ms at 19.6/s). A
-    // send later than its slot by less than what that span has over one second can never make 21
-    // sends in any second, whatever the others' delays: at 19.6/s 20 ms, at 18/s a whole interval.
-    this.#maxLateUs = Math.max(1000, (gatewayRequestsPerSecond * 1e6) / this.targetRps - 1e6);
+    this.#windowUs = Math.ceil((limit * 1e6) / this.targetRps);
+    this.#catchUpSlots = adaptive ? (options.catchUpSlots ?? 2) : 0;
+    // A send later than its slot by less than what the shortest span of 21 slots has over one
+    // second can never make 21 sends in any second, whatever the others' delays. Evenly spaced at
+    // the target, 21 slots span 20 intervals (1020 ms at 19.6/s: 20 ms of slack; at 18/s more than
+    // a whole interval). With slots made up for, each `limit` of the 20 gaps span the window at
+    // least and the rest half an interval each: at a ceiling of 20 the same 1020 ms, at 19 1047.
+    const spanUs =
+      this.#catchUpSlots > 0
+        ? Math.floor(gatewayRequestsPerSecond / limit) * this.#windowUs +
+          (gatewayRequestsPerSecond % limit) * Math.ceil(Math.ceil(1e6 / this.targetRps) / 2)
+        : (gatewayRequestsPerSecond * 1e6) / this.targetRps;
+    this.#maxLateUs = Math.max(1000, spanUs - 1e6);
     this.#backoffBaseMs = options.backoffBaseMs ?? 1000;
     this.#backoffMaxMs = options.backoffMaxMs ?? 30_000;
     this.#retryAfterMaxMs = options.retryAfterMaxMs ?? 60_000;
@@ -320,7 +401,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   async acquire(signal?: AbortSignal): Promise<RateLimitGrant> {
     const started = performance.now();
-    const { tat, pause, rate, epoch, peak } = this.#keys;
+    const { tat, pause, rate, epoch, peak, log, mark, evenOnly } = this.#keys;
     let missedSlots = 0;
     for (let attempts = 1; ; attempts++) {
       signal?.throwIfAborted();
@@ -330,8 +411,18 @@ export class RedisRateLimiter implements RateLimiter {
       const [granted, value, waitUs, slotEpoch, intervalUs] = (await runScript(
         this.#redis,
         acquireScript,
-        [tat, pause, rate, epoch, peak],
-        [this.targetRps, this.#recovery, this.#horizonUs, this.#rateMemoryMs, this.#probe],
+        [tat, pause, rate, epoch, peak, log, mark, evenOnly],
+        [
+          this.targetRps,
+          this.#recovery,
+          this.#horizonUs,
+          this.#rateMemoryMs,
+          this.#probe,
+          this.limit,
+          this.#windowUs,
+          this.#catchUpSlots,
+          evenOnlyMs,
+        ],
       )) as [number, number | string, number | undefined, string | undefined, number | undefined];
       if (granted !== 1) {
         await sleep(Number(value) + Math.random() * this.#jitterMs, signal);
@@ -340,9 +431,9 @@ export class RedisRateLimiter implements RateLimiter {
       // Too late past its slot (this process's event loop stalled, or Redis was unreachable and
       // every caller whose slot passed meanwhile resumes the moment it is back), sending could put
       // a 21st request into a second with the slots granted since. Too late is more than one
-      // interval, and more than the slack of 20 slots at the target rate over one second
-      // (#maxLateUs), so the requests sent, not only the slots granted, stay within CF's 20 in any
-      // second. A slot left unused is conservative, never a burst.
+      // interval, and more than the slack the slots' spacing leaves over one second (#maxLateUs,
+      // see the constructor), so the requests sent, not only the slots granted, stay within CF's
+      // 20 in any second. A slot left unused is conservative, never a burst.
       const maxLateUs = Math.min(Number(intervalUs), this.#maxLateUs);
       let lateUs = 0;
       // An abort while sleeping wastes the reserved slot: conservative, never a burst.
@@ -390,11 +481,11 @@ export class RedisRateLimiter implements RateLimiter {
    */
   async onRateLimited(retryAfterMs: number | undefined): Promise<number> {
     const retryAfter = retryAfterMs === undefined ? '' : Math.max(1, Math.min(Math.ceil(retryAfterMs), this.#retryAfterMaxMs));
-    const { pause, strikes, rate, epoch, tat, peak } = this.#keys;
+    const { pause, strikes, rate, epoch, tat, peak, mark } = this.#keys;
     const [left] = (await runScript(
       this.#redis,
       rateLimitedScript,
-      [pause, strikes, rate, epoch, tat, peak],
+      [pause, strikes, rate, epoch, tat, peak, mark],
       [
         this.targetRps,
         retryAfter,

@@ -48,7 +48,9 @@ beforeAll(() => {
 afterEach(async () => {
   const redis = connections[0] as Redis;
   for (const prefix of prefixes.splice(0)) {
-    await redis.del(...['tat', 'pause', 'strikes', 'rate', 'epoch', 'peak'].map((key) => `${prefix}:${key}`));
+    await redis.del(
+      ...['tat', 'pause', 'strikes', 'rate', 'epoch', 'peak', 'log', 'tat-mark', 'even-only'].map((key) => `${prefix}:${key}`),
+    );
   }
 });
 
@@ -134,10 +136,58 @@ describe('RedisRateLimiter', () => {
     expect(span).toBeLessThan(12_000);
     // The first window is used in full: the limiter is not needlessly slow either.
     expect(maxInWindow(times)).toBe(limit);
-    // Grants are spaced evenly (a steady flow), never a burst: 1000 / 20 = 50 ms apart.
+    // A steady flow, never a burst: at the target of 19.6/s slots are 51.02 ms apart, or half
+    // that where slots are made up for (the next test), and any 21 grants span the window of 20
+    // slots at the target (1020.4 ms): 20 ms of slack for the skew of sending.
     const sorted = [...times].sort((a, b) => a - b);
     const gaps = sorted.slice(1).map((t, i) => t - (sorted[i] as number));
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(49.99);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(25.51);
+    for (let i = 0; i + limit < sorted.length; i++) {
+      expect((sorted[i + limit] as number) - (sorted[i] as number)).toBeGreaterThanOrEqual(1020.408);
+    }
+  });
+
+  it('at the target, makes up for slots no caller was waiting for, within the window', async () => {
+    const keyPrefix = newPrefix();
+    const limiter = new RedisRateLimiter({ redis: connections[0] as Redis, limit: 20, keyPrefix });
+    // A steady caller, then a moment of three slots with nobody waiting, then a crowd.
+    const steady: RateLimitGrant[] = [];
+    for (let i = 0; i < 25; i++) steady.push(await limiter.acquire());
+    await new Promise((r) => setTimeout(r, 160));
+    const crowd = await Promise.all(Array.from({ length: 25 }, () => limiter.acquire()));
+    const after = gaps(crowd);
+    // The crowd's first five grants come half an interval apart (at 0, 0.5, 1, 1.5 and 2
+    // intervals, where even spacing has three): two slots made up for, no more; then 51.02 ms,
+    // until the window holds the crowd back behind the steady caller's own made-up slots.
+    expect(after.slice(0, 4).map((g) => Math.round(g))).toEqual([26, 26, 26, 26]);
+    for (const gap of after.slice(4, 14)) expect(gap).toBeGreaterThanOrEqual(51.01);
+    // Whatever was made up for, no 1020.4 ms (20 slots at the target) hold more than 20 grants.
+    const all = [...steady, ...crowd].map((g) => g.grantedAtMs).sort((a, b) => a - b);
+    for (let i = 0; i + 20 < all.length; i++)
+      expect((all[i + 20] as number) - (all[i] as number)).toBeGreaterThanOrEqual(1020.408);
+    expect(maxInWindow(all)).toBeLessThanOrEqual(20);
+  });
+
+  it('spaces slots evenly for a minute after a limiter that keeps no log (an older version) reserved one', async () => {
+    const keyPrefix = newPrefix();
+    const redis = connections[0] as Redis;
+    const limiter = new RedisRateLimiter({ redis, limit: 20, keyPrefix });
+    await limiter.acquire();
+    // What a version before the log does with a slot: `tat` moved on, nothing logged.
+    const [seconds, micros] = await redis.time();
+    const nowUs = Number(seconds) * 1e6 + Number(micros);
+    await redis.set(`${keyPrefix}:tat`, String(nowUs + 51_021), 'PX', 2000);
+    await new Promise((r) => setTimeout(r, 160));
+    const crowd = await Promise.all(Array.from({ length: 8 }, () => limiter.acquire()));
+    for (const gap of gaps(crowd)) expect(gap).toBeGreaterThanOrEqual(51.01);
+    const evenFor = await redis.pttl(`${keyPrefix}:even-only`);
+    expect(evenFor).toBeGreaterThan(55_000);
+    expect(evenFor).toBeLessThanOrEqual(60_000);
+    // Once the minute is over (here: the key dropped), slots are made up for again.
+    await redis.del(`${keyPrefix}:even-only`);
+    await new Promise((r) => setTimeout(r, 160));
+    const later = await Promise.all(Array.from({ length: 4 }, () => limiter.acquire()));
+    expect(gaps(later).map((g) => Math.round(g))).toEqual([26, 26, 26]);
   });
 
   it('makes callers beyond the reservation horizon ask again', async () => {
@@ -239,8 +289,9 @@ describe('RedisRateLimiter', () => {
     const returnedAt = await redisNowMs(redis);
     expect(returnedAt - late.grantedAtMs).toBeLessThan(50 + 30);
     expect(late.attempts).toBeGreaterThan(1);
+    // Not on top of it either: at least half an interval (a slot made up for) after it.
     const next = await limiter.acquire();
-    expect(next.grantedAtMs - late.grantedAtMs).toBeGreaterThanOrEqual(49.9);
+    expect(next.grantedAtMs - late.grantedAtMs).toBeGreaterThanOrEqual(25.5);
   });
 
   it('one 429 reported in one process lowers the rate every process grants at', async () => {
@@ -277,6 +328,8 @@ describe('RedisRateLimiter', () => {
       decrease: 0.5,
       recoveryPerSecond: 2,
       probePerSecond: 0.5,
+      // Even spacing at the target too, so the gaps below follow the rate alone.
+      catchUpSlots: 0,
     });
     await limiter.onRateLimited(1); // at 9.8: the peak
     while ((await limiter.state()).pausedForMs > 0) await new Promise((r) => setTimeout(r, 1));
