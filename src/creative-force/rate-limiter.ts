@@ -57,7 +57,8 @@
  *
  * Redis keys (all under one hash tag so a Redis Cluster keeps them in one slot; Lua needs that):
  * - `<prefix>:tat`     the theoretical arrival time of the next free slot (Redis TIME, microseconds)
- * - `<prefix>:log`     the last `limit` slots granted (a list, newest first), for the window rule
+ * - `<prefix>:log`     the last 20 slots granted (a list, newest first), for the window rule: 20
+ *                      whatever this process's `limit`, so a process with a higher one finds them
  * - `<prefix>:tat-mark` what this version last wrote to `tat`: a `tat` that differs was written by
  *                      a limiter that keeps no log (an older version, in a rolling deploy), and
  * - `<prefix>:even-only` then exists for a minute: no slots are made up for while it does
@@ -222,7 +223,7 @@ local tatTtl = math.ceil((tonumber(nextTat) - now) / 1000) + 1000
 redis.call('SET', KEYS[1], nextTat, 'PX', tatTtl)
 redis.call('SET', KEYS[7], nextTat, 'PX', tatTtl + 1000)
 redis.call('LPUSH', KEYS[6], string.format('%.0f', slot))
-redis.call('LTRIM', KEYS[6], 0, limit - 1)
+redis.call('LTRIM', KEYS[6], 0, ${gatewayRequestsPerSecond - 1})
 redis.call('PEXPIRE', KEYS[6], math.ceil((wait + window) / 1000) + 1000)
 local peak = tonumber(redis.call('GET', KEYS[5]) or '0')
 local step = tonumber(ARGV[2])
