@@ -212,8 +212,8 @@ export class SharedTokenCache {
 
       const lock = randomUUID();
       if ((await this.#redis.set(keys.lock, lock, 'PX', this.#lockTtlMs, 'NX')) === 'OK') {
-        let ended = () => {};
-        this.#renewing.set(keys.token, new Promise<void>((resolve) => (ended = resolve)));
+        const ours = Promise.withResolvers<void>();
+        this.#renewing.set(keys.token, ours.promise);
         try {
           // Read again under the lock: a renewal may have ended (token or failure written, lock
           // released) between the read above and this lock.
@@ -226,7 +226,7 @@ export class SharedTokenCache {
           return cached.token;
         } finally {
           this.#renewing.delete(keys.token);
-          ended();
+          ours.resolve();
           await this.#redis.eval(deleteIfValueScript, 1, keys.lock, lock);
         }
       }

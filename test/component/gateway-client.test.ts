@@ -167,6 +167,14 @@ function cfConfig(overrides: Partial<AppConfig['cf']> = {}): AppConfig['cf'] {
   };
 }
 
+/** Metrics that count what the client reports; the Redis-read series are fixed stand-ins. */
+function gatewayMetrics(): PrometheusMetrics {
+  return new PrometheusMetrics({
+    sources: { queue: async () => '', deadLetters: async () => 0, limiterRate: async () => ({ rateRps: 19.6, limit: 20 }) },
+    logger,
+  });
+}
+
 /** A client with its own limiter and token store on the given Redis connection (a "process"). */
 function setup(
   options: {
@@ -265,10 +273,7 @@ async function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
 describe('CreativeForceClient', () => {
   it('gets the process detail with a bearer token, through the limiter, parsed by its schema', async () => {
     fake.gatewayHandler = () => ({ status: 200, body: processDetail });
-    const metrics = new PrometheusMetrics({
-      sources: { queue: async () => '', deadLetters: async () => 0, limiterRate: async () => ({ rateRps: 19.6, limit: 20 }) },
-      logger,
-    });
+    const metrics = gatewayMetrics();
     const { client, limiter } = setup({ metrics });
     const detail = await client.getProcessDetail('tp-1');
     expect(detail.taskProcessExpectedOutputs[0]?.mappingKeyId).toBe('mk-1');
@@ -406,10 +411,7 @@ describe('CreativeForceClient', () => {
     const sentAt: number[] = [];
     const onSent = () => void sentAt.push(performance.now());
     subscribe('undici:client:sendHeaders', onSent);
-    const metrics = new PrometheusMetrics({
-      sources: { queue: async () => '', deadLetters: async () => 0, limiterRate: async () => ({ rateRps: 19.6, limit: 20 }) },
-      logger,
-    });
+    const metrics = gatewayMetrics();
     try {
       const { client, limiter } = setup({ dispatcher: slow, metrics });
       await client.getProcessDetail('tp-1');

@@ -48,9 +48,7 @@ beforeAll(() => {
 afterEach(async () => {
   const redis = connections[0] as Redis;
   for (const prefix of prefixes.splice(0)) {
-    await redis.del(
-      ...['tat', 'pause', 'strikes', 'rate', 'epoch', 'peak', 'log', 'tat-mark', 'even-only'].map((key) => `${prefix}:${key}`),
-    );
+    await redis.del(...new RedisRateLimiter({ redis, limit: 1, keyPrefix: prefix }).keys);
   }
 });
 
