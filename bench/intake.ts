@@ -25,7 +25,7 @@
  * taken within its round: on a machine whose load drifts, the median of the rounds' ratios is the
  * figure to read.
  *
- *   node bench/intake.ts [--seconds 5] [--connections 32] [--rate 1000] [--scheme auto] [--rounds 3]
+ *   node bench/intake.ts [--seconds 5] [--connections 32] [--rate 1000] [--scheme auto] [--rounds 3] [--warmup 3]
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHmac, createSecretKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -47,6 +47,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     scheme: { type: 'string', default: 'auto' },
     rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
     server: { type: 'string' },
   },
 });
@@ -179,21 +180,28 @@ async function drive(server: Awaited<ReturnType<typeof startServer>>, secret: st
     if (res.statusCode !== 202) throw new Error(`expected 202, got ${res.statusCode}`);
   };
 
-  // Warm-up, then the closed loop.
-  for (let i = 0; i < 500; i++) await send();
+  /** `--connections` requests at a time for `ms`; resolves with how many were answered. */
+  const closedLoop = async (ms: number) => {
+    let answered = 0;
+    const until = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: Number(values.connections) }, async () => {
+        while (performance.now() < until) {
+          await send();
+          answered += 1;
+        }
+      }),
+    );
+    return answered;
+  };
+
+  // Warm-up under the same load, until the JIT has settled (500 requests one at a time left the
+  // first seconds of a process 1.2-1.5x dearer than the next), then the closed loop.
+  await closedLoop(Number(values.warmup) * 1000);
   const cpuBefore = await server.cpuMicros();
   const redisBefore = await redisCpuMicros();
-  let done = 0;
-  const until = performance.now() + seconds * 1000;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Number(values.connections) }, async () => {
-      while (performance.now() < until) {
-        await send();
-        done += 1;
-      }
-    }),
-  );
+  const done = await closedLoop(seconds * 1000);
   const elapsed = (performance.now() - started) / 1000;
   // What the receiver writes after its answers (the history's batches) reaches Redis within ms.
   await new Promise((r) => setTimeout(r, 50));
