@@ -88,7 +88,7 @@ async function minimalReceiver(secret: string, prefix: string): Promise<void> {
     const job = await queue.add(
       'cycle',
       { connectionId, event, receivedAt: new Date().toISOString() },
-      { jobId: `${dedupId}.${randomBytes(6).toString('hex')}`, deduplication: { id: dedupId } },
+      { jobId: `${dedupId}.${randomUUID().slice(0, 8)}`, deduplication: { id: dedupId } },
     );
     return reply.code(202).send({ jobId: job.id });
   });

@@ -12,7 +12,7 @@
  * per cycle, because a custom job id that repeats is silently dropped while the old job sits in
  * the completed set, which would lose reworks (taskforcesh/bullmq issues 1337 and 3765).
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import type { WebhookPayload } from '../creative-force/schemas.ts';
 import type { TraceCarrier } from '../observability/tracing.ts';
@@ -55,11 +55,16 @@ export function cycleDeduplicationId(connectionId: string, taskProcessId: string
   return `${connectionId}.${taskProcessId}`;
 }
 
-/** Job options for a new cycle: a fresh job id, deduplicated on connection + TaskProcessId. */
+/**
+ * Job options for a new cycle: a fresh job id, deduplicated on connection + TaskProcessId. The id's
+ * 32 random bits are the first 8 hex digits of a v4 UUID, all random: `randomUUID` draws from a
+ * cache Node fills for 128 UUIDs at a time, where `randomBytes` asks OpenSSL each time, which makes
+ * a `getpid` system call (its fork check) for every webhook.
+ */
 export function cycleJobOptions(connectionId: string, taskProcessId: string, now: number = Date.now()): JobsOptions {
   const dedupId = cycleDeduplicationId(connectionId, taskProcessId);
   return {
-    jobId: `${dedupId}.${now.toString(36)}${randomBytes(4).toString('hex')}`,
+    jobId: `${dedupId}.${now.toString(36)}${randomUUID().slice(0, 8)}`,
     deduplication: { id: dedupId },
   };
 }
