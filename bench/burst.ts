@@ -30,7 +30,6 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
@@ -39,6 +38,7 @@ import { signatureHeader } from '../src/creative-force/contract.ts';
 import { cycleQueueName } from '../src/queue/cycle-job.ts';
 import { maxInWindow } from '../src/simulators/creative-force/rate-limit.ts';
 import { Fleet } from '../test/faults/fleet.ts';
+import { loopLag, loopLagMonitor } from '../test/helpers/loop-lag.ts';
 import { onInterrupt } from '../test/helpers/on-interrupt.ts';
 import { photoInput } from '../test/helpers/photo-input.ts';
 import { producerRedis } from '../test/helpers/redis.ts';
@@ -75,8 +75,6 @@ const foreignRps = mode === 'foreign' ? 5 : 0;
 const available = simLimit - foreignRps;
 /** The foreign client's path: a gateway path no route has, answered 401 without a token (cheap, counted). */
 const foreignPath = '/v1/foreign-client/ping';
-/** The simulator times each arrival when this event loop gets to it; a 10 ms timer measures how late that is. */
-const loopResolutionMs = 10;
 
 interface RunResult {
   label: string;
@@ -125,7 +123,7 @@ async function run(label: string, env: Record<string, string>): Promise<RunResul
       cfRateLimitedAttempts += 1;
     }
   });
-  const loopDelay = monitorEventLoopDelay({ resolution: loopResolutionMs });
+  const loopDelay = loopLagMonitor();
   let foreign: Promise<void> | undefined;
   let stopForeign = false;
   try {
@@ -220,11 +218,7 @@ async function run(label: string, env: Record<string, string>): Promise<RunResul
         (_, i) => times.filter((t) => t - (times[0] ?? 0) >= i * 5000 && t - (times[0] ?? 0) < (i + 1) * 5000).length / 5,
       ),
       at429: ours.filter((e) => e.status === 429).map((e) => (e.at - (times[0] ?? 0)) / 1000),
-      // The histogram holds the time between turns of its 10 ms timer, the interval included.
-      loopLagMs: {
-        p99: loopDelay.percentile(99) / 1e6 - loopResolutionMs,
-        max: loopDelay.max / 1e6 - loopResolutionMs,
-      },
+      loopLagMs: loopLag(loopDelay),
     };
   } finally {
     stopForeign = true;

@@ -12,12 +12,12 @@
  * Exits 1 when the matrix shows a defect. Not part of CI (it takes minutes); the bounded set of
  * scenarios is test/faults/*.test.ts.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { defects, formatMatrix } from '../test/faults/checker.ts';
 import type { FaultAction, FaultRule } from '../test/faults/fault-proxy.ts';
 import { FaultRig, type TaskKind } from '../test/faults/fault-rig.ts';
+import { loopLag, loopLagMonitor } from '../test/helpers/loop-lag.ts';
 import { onInterrupt } from '../test/helpers/on-interrupt.ts';
 
 const { values: args } = parseArgs({
@@ -55,8 +55,7 @@ const forgetInterrupt = onInterrupt(() => rig.close());
 const started = Date.now();
 // The proxies and simulators run in this process and time each request as this event loop gets to
 // it: a stalled loop bunches arrivals. How late it ran is printed next to the windows to read them by.
-const loopResolutionMs = 10;
-const loopDelay = monitorEventLoopDelay({ resolution: loopResolutionMs });
+const loopDelay = loopLagMonitor();
 loopDelay.enable();
 const kills = { SIGKILL: 0, SIGTERM: 0 };
 let redisRestarts = 0;
@@ -205,6 +204,7 @@ try {
   await Promise.all(reviews);
 
   const verdict = await rig.verdict(undefined, 10 * 60_000);
+  const lag = loopLag(loopDelay);
   const injected = new Map<string, number>();
   for (const entry of [...rig.cfProxy.log(), ...(rig.adcProxy?.log() ?? [])]) {
     if (entry.fault) injected.set(entry.fault, (injected.get(entry.fault) ?? 0) + 1);
@@ -219,8 +219,7 @@ try {
       'workers killed (SIGKILL / SIGTERM)': `${kills.SIGKILL} / ${kills.SIGTERM}`,
       'redis restarts (SIGKILL, SHUTDOWN NOSAVE)': redisRestarts,
       'faults injected': [...injected.values()].reduce((a, b) => a + b, 0),
-      // The histogram holds the time between turns of its 10 ms timer, the interval included.
-      'event loop lag here (p99 / max)': `${(loopDelay.percentile(99) / 1e6 - loopResolutionMs).toFixed(0)} / ${(loopDelay.max / 1e6 - loopResolutionMs).toFixed(0)} ms`,
+      'event loop lag here (p99 / max)': `${lag.p99.toFixed(0)} / ${lag.max.toFixed(0)} ms`,
     })}\n\nfaults injected by rule:\n${[...injected].map(([name, n]) => `  ${name.padEnd(32)} ${n}`).join('\n')}\n`,
   );
   const found = Object.values(defects(verdict)).some((list) => list.length > 0);

@@ -7,8 +7,8 @@
  *   LOG_LEVEL info, metrics, the task history), in a child process.
  * - minimal: Fastify with a raw-body parser, one HMAC with a key made once (createSecretKey), a
  *   constant-time compare, JSON.parse, and one BullMQ add with the project's job rule
- *   (deduplication on connection + TaskProcessId), answering 202 only after Redis stored the job;
- *   in a child process of its own.
+ *   (`cycleJobOptions`: deduplication on connection + TaskProcessId), answering 202 only after
+ *   Redis stored the job; in a child process of its own.
  *
  * Both get the same signed ReadyToWork webhooks, each with a new TaskProcessId, from a closed-loop
  * client in this process (undici, `--connections` at once, for `--seconds`): requests per second.
@@ -38,6 +38,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { runService } from '../src/main.ts';
+import { cycleJobOptions } from '../src/queue/cycle-job.ts';
 import { freePort } from '../test/helpers/free-port.ts';
 
 const { values } = parseArgs({
@@ -84,11 +85,10 @@ async function minimalReceiver(secret: string, prefix: string): Promise<void> {
     if (got.length !== expected.length || !timingSafeEqual(got, expected))
       return reply.code(401).send({ error: 'invalid signature' });
     const event = JSON.parse(body.toString('utf8')) as { TaskProcessId: string };
-    const dedupId = `${connectionId}.${event.TaskProcessId}`;
     const job = await queue.add(
       'cycle',
       { connectionId, event, receivedAt: new Date().toISOString() },
-      { jobId: `${dedupId}.${randomUUID().slice(0, 8)}`, deduplication: { id: dedupId } },
+      cycleJobOptions(connectionId, event.TaskProcessId),
     );
     return reply.code(202).send({ jobId: job.id });
   });
